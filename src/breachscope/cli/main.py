@@ -1,0 +1,43 @@
+"""The `breachscope` command: every subcommand is listed here, in one place."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from breachscope.cli import demo_cmd, ingest_cmd, query_cmd
+from breachscope.cli.output import safe, stderr
+from breachscope.model.errors import BreachscopeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Breach investigation from the evidence an organization already keeps.",
+)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("query")(query_cmd.query)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    """Entry point: errors become one clear line and an exit code, never a traceback."""
+    try:
+        app()
+    except BreachscopeError as exc:
+        stderr.print(f"error: {safe(exc)}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("BREACHSCOPE_DEBUG"):
+            raise
+        stderr.print(f"internal error: {type(exc).__name__}: {safe(exc)} (set BREACHSCOPE_DEBUG=1 for details)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

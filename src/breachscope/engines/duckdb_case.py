@@ -1,0 +1,127 @@
+"""A case opened in DuckDB: one view per event table over its committed Parquet parts, the `events`
+view of core columns across all tables, and `manifest` and `rejects` views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from breachscope.model.case import CaseLayout, CaseState, load_state
+from breachscope.model.errors import CaseError
+from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, valid_table_name
+
+_SQL_TYPES = {
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+    pa.string(): "VARCHAR",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+}
+NON_EVENT_TABLES = frozenset({"rejects"})
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Case:
+    """An investigation case for analysts and for every later stage (read-only on the evidence)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None) -> None:
+        self.layout = CaseLayout(path)
+        self.layout.require()
+        self.state: CaseState = load_state(self.layout)
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        self.tables: dict[str, list[str]] = {}
+        self._create_views()
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    def _create_views(self) -> None:
+        for table, parts in sorted(self.state.parts_by_table().items()):
+            if not valid_table_name(table):
+                raise CaseError(f"manifest names an invalid table: {table!r}")
+            files = [str(self.layout.root / p.path) for p in parts]
+            self.tables[table] = files
+            file_list = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+            self.con.execute(
+                f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({file_list}, union_by_name = true)"
+            )
+        if "rejects" not in self.tables:
+            self.con.execute(
+                "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
+                "NULL::VARCHAR AS location, NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt WHERE false"
+            )
+        cols = ", ".join(quote_ident(c) for c in CORE_NAMES)
+        selects = [
+            f"SELECT {cols}, {quote_literal(t)} AS table_name FROM {quote_ident(t)}"
+            for t in self.event_tables
+        ]
+        if not selects:
+            typed = ", ".join(f"NULL::{_SQL_TYPES[f.type]} AS {quote_ident(f.name)}" for f in CORE_FIELDS)
+            selects = [f"SELECT {typed}, NULL::VARCHAR AS table_name WHERE false"]
+        self.con.execute("CREATE VIEW events AS " + " UNION ALL ".join(selects))
+        manifest = pa.Table.from_pylist(
+            [f.to_dict() for f in self.state.files] or [],
+            schema=_MANIFEST_SCHEMA,
+        )
+        self.con.register("manifest_arrow", manifest)
+        self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
+
+    @property
+    def event_tables(self) -> list[str]:
+        return sorted(t for t in self.tables if t not in NON_EVENT_TABLES)
+
+    def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyRelation:
+        return self.con.sql(query, params=params) if params else self.con.sql(query)
+
+    def count(self, table: str = "events") -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_MANIFEST_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("size", pa.int64()),
+        ("format", pa.string()),
+        ("status", pa.string()),
+        ("records", pa.int64()),
+        ("rejected", pa.int64()),
+        ("rejects_by_reason", pa.map_(pa.string(), pa.int64())),
+        ("first_rejects", pa.list_(pa.map_(pa.string(), pa.string()))),
+        ("warnings", pa.list_(pa.string())),
+        ("tables", pa.map_(pa.string(), pa.int64())),
+        ("duration_s", pa.float64()),
+        ("duplicate_of", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+def open_case(path: str | Path, **kwargs: Any) -> Case:
+    """Open a case folder for querying: `open_case("case").sql("SELECT ...")`."""
+    return Case(path, **kwargs)

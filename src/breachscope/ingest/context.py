@@ -1,0 +1,71 @@
+"""What a reader gets besides its input: options, and where to report bad records and warnings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+MAX_LISTED_REJECTS = 20  # per file in the manifest; every reject is in the rejects table
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Options that change how records are read (documented in the README and docs/schema.md)."""
+
+    year: int | None = None  # year for timestamps that lack one (RFC 3164, some Cisco formats)
+    tz: str | None = None  # IANA zone for timestamps that lack one; default UTC, reported
+    format: str | None = None  # force a reader by name instead of sniffing
+    batch_rows: int = 32_768
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz or "UTC")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One input as readers see it: a real file on disk plus the name it is known by."""
+
+    display: str  # path as given, or "archive.zip!member" for archive members
+    path: Path  # file to open (archive members are extracted to the case's tmp folder)
+    sha256: str
+    size: int
+    mtime: float
+
+
+@dataclass
+class ReadContext:
+    source: SourceInfo
+    options: IngestOptions
+    progress: Callable[[int], None] = lambda _n: None
+    records: int = 0
+    rejected: int = 0
+    rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    first_rejects: list[dict[str, str]] = field(default_factory=list)
+    warnings: Counter[str] = field(default_factory=Counter)
+    reject_rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def reject(self, location: str, reason: str, excerpt: bytes | str | None = None) -> None:
+        """Count one bad record with its location; the run goes on."""
+        self.rejected += 1
+        self.rejects_by_reason[reason] += 1
+        if len(self.first_rejects) < MAX_LISTED_REJECTS:
+            self.first_rejects.append({"location": location, "reason": reason})
+        if isinstance(excerpt, bytes):
+            excerpt = excerpt[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        self.reject_rows.append((location, reason, (excerpt or "")[:EXCERPT_CHARS]))
+
+    def warn(self, message: str) -> None:
+        """A condition worth telling (assumed year or zone, replaced bytes); counted, not per line."""
+        self.warnings[message] += 1
+
+    def take_rejects(self) -> list[tuple[str, str, str]]:
+        rows, self.reject_rows = self.reject_rows, []
+        return rows
+
+    def warning_lines(self) -> list[str]:
+        return [m if n == 1 else f"{m} ({n} times)" for m, n in sorted(self.warnings.items())]

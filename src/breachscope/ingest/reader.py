@@ -1,0 +1,31 @@
+"""The contract every evidence reader implements (one module per format, one registry line)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from breachscope.ingest.context import ReadContext
+
+Batches = Iterator[tuple[str, pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A format: how to recognise it from its first bytes, and how to read it into table batches.
+
+    `sniff(head, name)` sees the first 64 KiB and the file name, and must decide on content (the
+    name only breaks ties). `read(ctx)` yields (table name, record batch) pairs; bad records go to
+    `ctx.reject(...)` and reading goes on.
+    """
+
+    name: str
+    family: str
+    description: str
+    sniff: Callable[[bytes, str], bool]
+    read: Callable[[ReadContext], Batches]
+
+
+HEAD_BYTES = 64 * 1024

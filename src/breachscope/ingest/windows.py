@@ -1,0 +1,166 @@
+"""Windows events from any source (EVTX, Winlogbeat, NXLog, Splunk) into the `windows` table.
+
+Readers hand over the System fields and a flat EventData/UserData dict per event; this module owns
+the field names (Sigma taxonomy), the promoted columns, the `extra` map and the core columns derived
+from them, so that the same event gives the same row whatever file it came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breachscope.ingest.batch import make_batch
+from breachscope.ingest.context import ReadContext
+from breachscope.model.schema import WINDOWS_PROMOTED, WINDOWS_SCHEMA, WINDOWS_SYSTEM_FIELDS
+
+TABLE = "windows"
+SYSTEM_NAMES = tuple(f.name for f in WINDOWS_SYSTEM_FIELDS)
+_NO_VALUE = ("-", "")  # placeholders Windows writes when there is no address or user
+
+
+def text(value: Any) -> str | None:
+    """One EventData value as the text Windows would render (XML is text; JSON may type it)."""
+    cls = value.__class__
+    if cls is str or value is None:
+        return value
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int or cls is float:
+        return str(value)
+    if cls is dict:
+        if "#text" in value:
+            return text(value["#text"])
+        return orjson.dumps(value).decode()
+    if cls is list:
+        return "\n".join(t for t in (text(v) for v in value) if t is not None)
+    return str(value)
+
+
+def flatten_user_data(user_data: Any) -> dict[str, Any]:
+    """UserData wraps its fields in one element (e.g. LogFileCleared); Sigma names the inner fields."""
+    if not isinstance(user_data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, inner in user_data.items():
+        if key == "#attributes":
+            continue
+        if isinstance(inner, dict):
+            for k, v in inner.items():
+                if k != "#attributes":
+                    out[k] = v
+        else:
+            out[key] = inner
+    return out
+
+
+class WindowsBuilder:
+    """Collects events column-wise; `flush()` gives a batch of the windows table."""
+
+    def __init__(self, ctx: ReadContext, source_format: str) -> None:
+        self.ctx = ctx
+        self.source_format = source_format
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n = 0
+        self.records: list[int] = []
+        self.ts: list[Any] = []
+        self.messages: list[str | None] = []
+        self.system: dict[str, list[Any]] = {name: [] for name in SYSTEM_NAMES}
+        self.promoted: dict[str, list[tuple[int, str | None]]] = {name: [] for name in WINDOWS_PROMOTED}
+        self.extra_offsets: list[int] = [0]
+        self.extra_keys: list[str] = []
+        self.extra_values: list[str | None] = []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, record: int, ts: Any, system: dict[str, Any], data: dict[str, Any],
+            message: str | None = None) -> None:
+        """One event: `ts` in epoch microseconds (or ISO text), `data` flat EventData fields."""
+        i = self.n
+        self.records.append(record)
+        self.ts.append(ts)
+        self.messages.append(message)
+        for name, col in self.system.items():
+            col.append(system.get(name))
+        promoted = self.promoted
+        keys = self.extra_keys
+        values = self.extra_values
+        for k, v in data.items():
+            if v.__class__ is not str and v is not None:
+                v = text(v)
+            col = promoted.get(k)
+            if col is not None:
+                col.append((i, v))
+            elif k != "#attributes":
+                keys.append(k)
+                values.append(v)
+        self.extra_offsets.append(len(keys))
+        self.n = i + 1
+
+    def flush(self) -> pa.RecordBatch:
+        n = self.n
+        columns: dict[str, Any] = {"ts": self.ts, "message": self.messages, "family": ["windows"] * n}
+        system = dict(self.system)
+        system["source_format"] = [self.source_format] * n
+        columns.update(system)
+        dense: dict[str, pa.Array] = {}
+        for name, pairs in self.promoted.items():
+            if pairs:
+                col: list[str | None] = [None] * n
+                for i, v in pairs:
+                    col[i] = v
+                dense[name] = pa.array(col, type=pa.string())
+        columns.update(dense)
+        columns["extra"] = pa.MapArray.from_arrays(
+            pa.array(self.extra_offsets, type=pa.int32()),
+            pa.array(self.extra_keys, type=pa.string()),
+            pa.array(self.extra_values, type=pa.string()),
+        )
+        columns.update(_core(dense, system, n))
+        batch = make_batch(WINDOWS_SCHEMA, columns, n, self.ctx, self.records)
+        self._reset()
+        return batch
+
+
+def _clean(arr: pa.Array | None) -> pa.Array | None:
+    """Null out placeholders ('-', '') so coalesce picks a real value."""
+    if arr is None:
+        return None
+    return pc.if_else(pc.is_in(arr, value_set=pa.array(_NO_VALUE)), pa.scalar(None, pa.string()), arr)
+
+
+def _first(dense: dict[str, pa.Array], names: tuple[str, ...], n: int) -> pa.Array:
+    arrays = [a for a in (_clean(dense.get(x)) for x in names) if a is not None]
+    if not arrays:
+        return pa.nulls(n, pa.string())
+    return arrays[0] if len(arrays) == 1 else pc.coalesce(*arrays)
+
+
+def _ip(arr: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(arr, pattern=r"^::ffff:", replacement="")
+
+
+def _port(arr: pa.Array) -> pa.Array:
+    # ports arrive as text ("49152", "-", "0"); anything that is not a port becomes null
+    ok = pc.match_substring_regex(arr, pattern=r"^\d{1,5}$")
+    as_int = pc.cast(pc.if_else(ok, arr, pa.scalar(None, pa.string())), pa.int64())
+    valid = pc.and_(pc.greater(as_int, 0), pc.less_equal(as_int, 65535))
+    return pc.cast(pc.if_else(valid, as_int, pa.scalar(None, pa.int64())), pa.int32())
+
+
+def _core(dense: dict[str, pa.Array], system: dict[str, list[Any]], n: int) -> dict[str, Any]:
+    """Core columns from the event's own fields (documented in docs/schema.md)."""
+    return {
+        "host": system["Computer"],
+        "user": _first(dense, ("TargetUserName", "User", "SubjectUserName"), n),
+        "src_ip": _ip(_first(dense, ("IpAddress", "SourceIp", "SourceAddress"), n)),
+        "src_port": _port(_first(dense, ("IpPort", "SourcePort"), n)),
+        "dst_ip": _ip(_first(dense, ("DestinationIp", "DestAddress"), n)),
+        "dst_port": _port(_first(dense, ("DestinationPort", "DestPort"), n)),
+    }

@@ -1,0 +1,196 @@
+"""One ingest job, run in a worker process: files (or one archive) to Parquet parts + manifest entries.
+
+A job never commits anything itself; it returns units (entries + parts) that the main process
+commits. A unit is what can be kept or dropped as a whole: all the plain files of a group (they
+were de-duplicated before the job started), or one archive member (de-duplicated here and again at
+commit time, since two archives may hold the same member).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Member, archive_kind, expand
+from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
+from breachscope.ingest.reader import HEAD_BYTES
+from breachscope.ingest.registry import detect, reader_by_name
+from breachscope.ingest.store import PartWriter
+from breachscope.model.case import DUPLICATE, EMPTY, FAILED, INGESTED, UNRECOGNIZED, FileEntry, Part
+
+REJECT_FLUSH = 10_000
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str  # file on disk
+    display: str  # name shown and stored as src_file
+    sha256: str
+    size: int
+    mtime: float
+    explicit: bool  # named on the command line (an unknown format is then an error)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    items: tuple[Item, ...]
+
+
+@dataclass
+class Unit:
+    files: list[FileEntry]
+    parts: list[Part]
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    units: list[Unit] = field(default_factory=list)
+
+
+@dataclass
+class WorkerState:
+    case_root: Path
+    options: IngestOptions
+    known: frozenset[str]
+    progress: object | None = None  # multiprocessing.Value('q') shared with the main process
+
+    def add_progress(self, n: int) -> None:
+        if self.progress is not None and n:
+            with self.progress.get_lock():  # type: ignore[attr-defined]
+                self.progress.value += n  # type: ignore[attr-defined]
+
+
+_STATE: WorkerState | None = None
+
+
+def init_worker(state: WorkerState) -> None:
+    global _STATE
+    _STATE = state
+
+
+def run_job(job: Job) -> JobResult:
+    assert _STATE is not None, "init_worker was not called"
+    return JobRunner(_STATE, job).run()
+
+
+class JobRunner:
+    def __init__(self, state: WorkerState, job: Job) -> None:
+        self.state = state
+        self.job = job
+        self.writer = PartWriter(state.case_root, job.job_id)
+        self.seen: set[str] = set()
+        self.result = JobResult(job.job_id)
+        self.scratch = state.case_root / "tmp" / job.job_id
+
+    def run(self) -> JobResult:
+        try:
+            group: list[FileEntry] = []
+            for item in self.job.items:
+                head = _head(Path(item.path))
+                kind = archive_kind(head)
+                if kind is None:
+                    group.append(self._file(Path(item.path), item.display, item.sha256, item.size,
+                                            item.mtime, item.explicit, head, progress_scale=True))
+                else:
+                    self._archive(Path(item.path), item.display, item.size, kind, 1)
+                    self.state.add_progress(item.size)
+            if group:
+                self.result.units.append(Unit(group, self.writer.close_unit()))
+        except BaseException:
+            self.writer.abort()
+            raise
+        return self.result
+
+    def _archive(self, path: Path, display: str, size: int, kind: str, depth: int) -> None:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            for member in expand(path, kind, display, self.scratch):
+                try:
+                    self._member(member, depth)
+                finally:
+                    member.path.unlink(missing_ok=True)
+        except ArchiveError as exc:
+            self.result.units.append(Unit([FileEntry(path=display, sha256="", size=size, format=kind,
+                                                     status=FAILED, error=str(exc))], []))
+
+    def _member(self, m: Member, depth: int) -> None:
+        if not m.sha256:
+            entry = FileEntry(path=m.name, sha256="", size=0, format=None, status=FAILED, error=m.damage)
+            self.result.units.append(Unit([entry], []))
+            return
+        if m.sha256 in self.state.known or m.sha256 in self.seen:
+            entry = FileEntry(path=m.name, sha256=m.sha256, size=m.size, format=None, status=DUPLICATE,
+                              duplicate_of=m.sha256)
+            self.result.units.append(Unit([entry], []))
+            return
+        head = _head(m.path)
+        kind = archive_kind(head)
+        if kind is not None and depth < MAX_DEPTH:
+            self.seen.add(m.sha256)
+            self._archive(m.path, m.name, m.size, kind, depth + 1)
+            return
+        self.seen.add(m.sha256)
+        entry = self._file(m.path, m.name, m.sha256, m.size, m.mtime, False, head,
+                           progress_scale=False, damage=m.damage)
+        self.result.units.append(Unit([entry], self.writer.close_unit()))
+
+    def _file(self, path: Path, display: str, sha256: str, size: int, mtime: float, explicit: bool,
+              head: bytes, progress_scale: bool, damage: str | None = None) -> FileEntry:
+        started = time.perf_counter()
+        options = self.state.options
+        entry = FileEntry(path=display, sha256=sha256, size=size, format=None, status=EMPTY)
+        if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe") and size <= len(head):
+            return entry
+        reader = reader_by_name(options.format) if options.format else detect(head, display)
+        if reader is None:
+            entry.status = UNRECOGNIZED
+            entry.error = "unknown format: no reader recognises this content"
+            if progress_scale:
+                self.state.add_progress(size)
+            return entry
+        entry.format = reader.name
+        src = SourceInfo(display=display, path=path, sha256=sha256, size=size, mtime=mtime)
+        reported = 0
+
+        def progress(n: int) -> None:
+            nonlocal reported
+            reported += n
+            if progress_scale:
+                self.state.add_progress(n)
+
+        ctx = ReadContext(source=src, options=options, progress=progress)
+        tables: Counter[str] = Counter()
+        try:
+            for table, batch in reader.read(ctx):
+                self.writer.write(table, batch)
+                tables[table] += batch.num_rows
+                if len(ctx.reject_rows) >= REJECT_FLUSH:
+                    self.writer.write_rejects(display, sha256, ctx.take_rejects())
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # a reader bug or an input no reader foresaw: keep what was read
+            entry.error = f"{type(exc).__name__}: {exc}"[:500]
+            ctx.reject(f"after record {ctx.records}", f"reading stopped: {type(exc).__name__}")
+        if damage:
+            ctx.reject(f"end of member ({size} bytes)", damage)
+        self.writer.write_rejects(display, sha256, ctx.take_rejects())
+        if progress_scale and size > reported:
+            self.state.add_progress(size - reported)
+        entry.status = INGESTED
+        entry.records = sum(tables.values())
+        entry.rejected = ctx.rejected
+        entry.rejects_by_reason = dict(ctx.rejects_by_reason)
+        entry.first_rejects = ctx.first_rejects
+        entry.warnings = ctx.warning_lines()
+        entry.tables = dict(tables)
+        entry.duration_s = round(time.perf_counter() - started, 4)
+        return entry
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(HEAD_BYTES)

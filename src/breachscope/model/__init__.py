@@ -1,0 +1,1 @@
+"""Typed records and table schemas shared by every layer. Imports nothing of ours."""
