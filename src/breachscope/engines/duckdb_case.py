@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from breachscope.model.case import CaseLayout, CaseState, load_state
 from breachscope.model.errors import CaseError
-from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, valid_table_name
+from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, FIXED_SCHEMAS, valid_table_name
 
 _SQL_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
@@ -60,6 +60,11 @@ class Case:
             self.con.execute(
                 f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({file_list}, union_by_name = true)"
             )
+        for table, schema in FIXED_SCHEMAS.items():  # the fixed tables always exist, if only empty
+            if table not in self.tables:
+                self.con.register(f"empty_{table}", schema.empty_table())
+                self.con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM empty_{table}")
+                self.tables[table] = []
         if "rejects" not in self.tables:
             self.con.execute(
                 "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
@@ -88,9 +93,20 @@ class Case:
     def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyRelation:
         return self.con.sql(query, params=params) if params else self.con.sql(query)
 
+    def rows(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """All result rows (the result is complete when this returns)."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def one(self, query: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.rows(query, params)
+        return rows[0] if rows else None
+
+    def scalar(self, query: str, params: list[Any] | None = None) -> Any:
+        row = self.one(query, params)
+        return row[0] if row else None
+
     def count(self, table: str = "events") -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.con.sql(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
 
     def close(self) -> None:
         self.con.close()

@@ -130,11 +130,50 @@ def expand(path: Path, kind: str, display: str, scratch: Path) -> Iterator[Membe
         inner = Path(display).name
         inner = inner[:-3] if inner.lower().endswith(".gz") else inner + ".out"
         dst = scratch_name()
-        with gzip.open(path, "rb") as src:
-            sha, size, damage = _copy_hashed(src, dst, path.stat().st_size)
+        sha, size, damage = _gunzip(path, dst)
         yield Member(f"{display}!{inner}", dst, sha, size, path.stat().st_mtime, damage)
     else:  # pragma: no cover - callers only pass kinds from archive_kind
         raise ArchiveError(f"not an archive kind: {kind}")
+
+
+def _gunzip(path: Path, dst: Path) -> tuple[str, int, str | None]:
+    """Decompress a gzip file (several concatenated members allowed) keeping everything readable
+    before a truncation or corruption, which is reported rather than raised."""
+    h = hashlib.sha256()
+    n = 0
+    damage = None
+    limit = max(BOMB_FLOOR, path.stat().st_size * MAX_RATIO)
+    d = zlib.decompressobj(wbits=31)
+    in_member = False  # a member has started and not reached its end
+    with path.open("rb") as src, dst.open("wb") as out:
+        while (chunk := src.read(CHUNK)) and damage is None:
+            while chunk:
+                in_member = True
+                try:
+                    data = d.decompress(chunk)
+                except zlib.error as exc:
+                    damage = f"corrupt gzip stream after {n} bytes ({exc})"
+                    break
+                n += len(data)
+                if n > limit:
+                    damage = f"expansion stopped at {n} bytes (over {MAX_RATIO}x the compressed size)"
+                    break
+                h.update(data)
+                out.write(data)
+                chunk = b""
+                if d.eof:  # another gzip member may follow
+                    in_member = False
+                    chunk = d.unused_data
+                    d = zlib.decompressobj(wbits=31)
+                    if not chunk.strip(b"\x00"):
+                        chunk = b""
+        if damage is None and in_member:
+            tail = d.flush()
+            h.update(tail)
+            out.write(tail)
+            n += len(tail)
+            damage = f"truncated gzip stream after {n} bytes"
+    return h.hexdigest(), n, damage
 
 
 def _gzip_holds_tar(path: Path) -> bool:

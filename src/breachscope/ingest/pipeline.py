@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from breachscope.ingest.archives import sha256_file
+from breachscope.ingest.archives import archive_kind, sha256_file
 from breachscope.ingest.context import IngestOptions
 from breachscope.ingest.store import CaseWriter
 from breachscope.ingest.worker import Item, Job, JobResult, JobRunner, WorkerState, init_worker, run_job
@@ -102,12 +102,15 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[Path, str, bool]]:
     return unique
 
 
-def _hash(path: Path) -> tuple[str, int, float, str | None]:
+def _hash(path: Path) -> tuple[str, int, float, str | None, bool]:
+    """sha256, size, mtime, error, is-archive (archives are expanded by a job of their own)."""
     try:
         st = path.stat()
-        return sha256_file(path), st.st_size, st.st_mtime, None
+        with path.open("rb") as fh:
+            archive = archive_kind(fh.read(512)) is not None
+        return sha256_file(path), st.st_size, st.st_mtime, None, archive
     except OSError as exc:
-        return "", 0, 0.0, f"unreadable: {exc.strerror or exc}"
+        return "", 0, 0.0, f"unreadable: {exc.strerror or exc}", False
 
 
 def _plan(items: list[Item], run_id: str) -> list[Job]:
@@ -123,7 +126,7 @@ def _plan(items: list[Item], run_id: str) -> list[Job]:
         group, size = [], 0
 
     for item in items:
-        if item.size >= GROUP_MAX_BYTES // 4:
+        if item.size >= GROUP_MAX_BYTES // 4 or item.archive:
             jobs.append(Job(f"{run_id}-{len(jobs):05d}", (item,)))
             continue
         if size + item.size > GROUP_MAX_BYTES or len(group) >= GROUP_MAX_FILES:
@@ -152,7 +155,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
         items: list[Item] = []
         failed: list[FileEntry] = []
         run_seen: dict[str, str] = {}
-        for (path, display, explicit), (sha, size, mtime, err) in zip(inputs, hashes, strict=True):
+        for (path, display, explicit), (sha, size, mtime, err, archive) in zip(inputs, hashes, strict=True):
             if err:
                 failed.append(FileEntry(path=display, sha256="", size=0, format=None, status=FAILED,
                                         error=err))
@@ -163,7 +166,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
                                         status=DUPLICATE, duplicate_of=run_seen[sha]))
             else:
                 run_seen[sha] = display
-                items.append(Item(str(path), display, sha, size, mtime, explicit))
+                items.append(Item(str(path), display, sha, size, mtime, explicit, archive))
         if failed:
             writer.commit(failed, [], run_id)
             summary.files.extend(failed)

@@ -67,8 +67,10 @@ class CaseWriter:
         init_case(self.layout)
         self._lock = self.layout.lock.open("a")
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            # a POSIX record lock belongs to this process only: worker processes forked from it do
+            # not hold it, so a killed run never leaves the case locked by its orphaned workers
+            fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
             self._lock.close()
             raise CaseError(f"case {root} is being written by another breachscope run") from exc
         self._repair()
@@ -112,7 +114,7 @@ class CaseWriter:
 
     def close(self) -> None:
         shutil.rmtree(self.layout.tmp, ignore_errors=True)
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        fcntl.lockf(self._lock, fcntl.LOCK_UN)
         self._lock.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +19,8 @@ from breachscope.ingest.context import ReadContext
 from breachscope.model.schema import WINDOWS_PROMOTED, WINDOWS_SCHEMA, WINDOWS_SYSTEM_FIELDS
 
 TABLE = "windows"
-SYSTEM_NAMES = tuple(f.name for f in WINDOWS_SYSTEM_FIELDS)
+#: Order of the System tuple readers pass to WindowsBuilder.add (source_format is per builder).
+SYSTEM_NAMES = tuple(f.name for f in WINDOWS_SYSTEM_FIELDS if f.name != "source_format")
 _NO_VALUE = ("-", "")  # placeholders Windows writes when there is no address or user
 
 
@@ -58,7 +60,11 @@ def flatten_user_data(user_data: Any) -> dict[str, Any]:
 
 
 class WindowsBuilder:
-    """Collects events column-wise; `flush()` gives a batch of the windows table."""
+    """Collects events column-wise; `flush()` gives a batch of the windows table.
+
+    This is the hot loop of Windows ingest (one call per event), so it does the least it can per
+    event: one append for the System tuple (transposed once per batch), one pass over EventData.
+    """
 
     def __init__(self, ctx: ReadContext, source_format: str) -> None:
         self.ctx = ctx
@@ -70,8 +76,9 @@ class WindowsBuilder:
         self.records: list[int] = []
         self.ts: list[Any] = []
         self.messages: list[str | None] = []
-        self.system: dict[str, list[Any]] = {name: [] for name in SYSTEM_NAMES}
-        self.promoted: dict[str, list[tuple[int, str | None]]] = {name: [] for name in WINDOWS_PROMOTED}
+        self.system_rows: list[tuple[Any, ...]] = []
+        self.promoted: dict[str, tuple[list[int], list[str | None]]] = {
+            name: ([], []) for name in WINDOWS_PROMOTED}
         self.extra_offsets: list[int] = [0]
         self.extra_keys: list[str] = []
         self.extra_values: list[str | None] = []
@@ -79,24 +86,27 @@ class WindowsBuilder:
     def __len__(self) -> int:
         return self.n
 
-    def add(self, record: int, ts: Any, system: dict[str, Any], data: dict[str, Any],
-            message: str | None = None) -> None:
-        """One event: `ts` in epoch microseconds (or ISO text), `data` flat EventData fields."""
+    def add(self, record: int, ts: Any, system: tuple[Any, ...], data: dict[str, Any],
+            message: str | None = None, skip: frozenset[str] = frozenset()) -> None:
+        """One event: `ts` in epoch microseconds (or ISO text), `system` in SYSTEM_NAMES order,
+        `data` the EventData fields (keys in `skip` are not EventData, e.g. NXLog's own keys)."""
         i = self.n
         self.records.append(record)
         self.ts.append(ts)
         self.messages.append(message)
-        for name, col in self.system.items():
-            col.append(system.get(name))
+        self.system_rows.append(system)
         promoted = self.promoted
         keys = self.extra_keys
         values = self.extra_values
         for k, v in data.items():
+            if k in skip:
+                continue
             if v.__class__ is not str and v is not None:
                 v = text(v)
             col = promoted.get(k)
             if col is not None:
-                col.append((i, v))
+                col[0].append(i)
+                col[1].append(v)
             elif k != "#attributes":
                 keys.append(k)
                 values.append(v)
@@ -105,27 +115,34 @@ class WindowsBuilder:
 
     def flush(self) -> pa.RecordBatch:
         n = self.n
-        columns: dict[str, Any] = {"ts": self.ts, "message": self.messages, "family": ["windows"] * n}
-        system = dict(self.system)
+        columns: dict[str, Any] = {"ts": self.ts, "message": self.messages,
+                                   "family": pa.repeat("windows", n) if n else pa.array([], pa.string())}
+        system = dict(zip(SYSTEM_NAMES, map(list, zip(*self.system_rows, strict=True)), strict=True)) if n else {}
         system["source_format"] = [self.source_format] * n
         columns.update(system)
         dense: dict[str, pa.Array] = {}
-        for name, pairs in self.promoted.items():
-            if pairs:
-                col: list[str | None] = [None] * n
-                for i, v in pairs:
-                    col[i] = v
-                dense[name] = pa.array(col, type=pa.string())
+        for name, (idx, vals) in self.promoted.items():
+            if idx:
+                dense[name] = _scatter(idx, vals, n)
         columns.update(dense)
         columns["extra"] = pa.MapArray.from_arrays(
             pa.array(self.extra_offsets, type=pa.int32()),
             pa.array(self.extra_keys, type=pa.string()),
             pa.array(self.extra_values, type=pa.string()),
         )
-        columns.update(_core(dense, system, n))
+        columns.update(_core(dense, system.get("Computer", []), n))
         batch = make_batch(WINDOWS_SCHEMA, columns, n, self.ctx, self.records)
         self._reset()
         return batch
+
+
+def _scatter(idx: list[int], vals: list[str | None], n: int) -> pa.Array:
+    """A column of n rows holding vals at rows idx and null elsewhere (vectorized)."""
+    if len(idx) == n:
+        return pa.array(vals, type=pa.string())
+    positions = np.full(n, -1, dtype=np.int64)
+    positions[np.asarray(idx, dtype=np.int64)] = np.arange(len(idx), dtype=np.int64)
+    return pa.array(vals, type=pa.string()).take(pa.array(positions, mask=positions < 0))
 
 
 def _clean(arr: pa.Array | None) -> pa.Array | None:
@@ -154,10 +171,10 @@ def _port(arr: pa.Array) -> pa.Array:
     return pc.cast(pc.if_else(valid, as_int, pa.scalar(None, pa.int64())), pa.int32())
 
 
-def _core(dense: dict[str, pa.Array], system: dict[str, list[Any]], n: int) -> dict[str, Any]:
+def _core(dense: dict[str, pa.Array], computer: list[Any], n: int) -> dict[str, Any]:
     """Core columns from the event's own fields (documented in docs/schema.md)."""
     return {
-        "host": system["Computer"],
+        "host": computer,
         "user": _first(dense, ("TargetUserName", "User", "SubjectUserName"), n),
         "src_ip": _ip(_first(dense, ("IpAddress", "SourceIp", "SourceAddress"), n)),
         "src_port": _port(_first(dense, ("IpPort", "SourcePort"), n)),

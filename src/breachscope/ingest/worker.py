@@ -31,6 +31,7 @@ class Item:
     size: int
     mtime: float
     explicit: bool  # named on the command line (an unknown format is then an error)
+    archive: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,26 +48,26 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def system_fields(s: dict[str, Any]) -> dict[str, Any]:
-    """System element of the evtx JSON rendering, named as in the windows table."""
+def system_fields(s: dict[str, Any]) -> tuple[Any, ...]:
+    """System element of the evtx JSON rendering, in windows.SYSTEM_NAMES order."""
     provider = s.get("Provider")
     execution = s.get("Execution")
-    return {
-        "EventID": _int(s.get("EventID")),
-        "Channel": s.get("Channel"),
-        "Provider_Name": _attr(provider, "Name"),
-        "Provider_Guid": _attr(provider, "Guid"),
-        "Computer": s.get("Computer"),
-        "EventRecordID": _int(s.get("EventRecordID")),
-        "Level": _int(s.get("Level")),
-        "Task": _int(s.get("Task")),
-        "Opcode": _int(s.get("Opcode")),
-        "Keywords": s.get("Keywords"),
-        "Version": _int(s.get("Version")),
-        "ProcessID": _int(_attr(execution, "ProcessID")),
-        "ThreadID": _int(_attr(execution, "ThreadID")),
-        "Security_UserID": _attr(s.get("Security"), "UserID"),
-    }
+    return (
+        _int(s.get("EventID")),
+        s.get("Channel"),
+        _attr(provider, "Name"),
+        _attr(provider, "Guid"),
+        s.get("Computer"),
+        _int(s.get("EventRecordID")),
+        _int(s.get("Level")),
+        _int(s.get("Task")),
+        _int(s.get("Opcode")),
+        s.get("Keywords"),
+        _int(s.get("Version")),
+        _int(_attr(execution, "ProcessID")),
+        _int(_attr(execution, "ThreadID")),
+        _attr(s.get("Security"), "UserID"),
+    )
 
 
 def event_data(event: dict[str, Any]) -> dict[str, Any]:

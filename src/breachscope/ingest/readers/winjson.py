@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,6 +23,8 @@ _KEY = r'"{}"\s*:'
 _SNIFF = [
     re.compile(_KEY.format("winlog")),  # Winlogbeat (nested)
     re.compile(r'"winlog\.(?:event_id|channel|event_data)'),  # Winlogbeat (dotted keys)
+    re.compile(_KEY.format("log_name") + r"[\s\S]*?" + _KEY.format("event_id")
+               + "|" + _KEY.format("event_id") + r"[\s\S]*?" + _KEY.format("log_name")),  # Winlogbeat 6
     re.compile(_KEY.format("EventID") + r"[\s\S]*?" + _KEY.format("(?:Channel|SourceName|Hostname)")
                + "|" + _KEY.format("(?:Channel|SourceName|Hostname)") + r"[\s\S]*?" + _KEY.format("EventID")),
     re.compile(_KEY.format("EventCode") + r"|<Event xmlns=\\?[\"']http://schemas.microsoft.com/win/2004/08/events/event"),
@@ -53,10 +55,17 @@ def sniff(head: bytes, name: str) -> bool:
     return any(p.search(first) for p in _SNIFF)
 
 
+_CHANNEL_SEEN: dict[str, str] = {}
+
+
 def canonical_channel(channel: Any) -> Any:
-    if isinstance(channel, str):
-        return CANONICAL_CHANNELS.get(channel.lower(), channel)
-    return channel
+    """Channel names are case-insensitive in Windows; well-known ones get their usual spelling."""
+    if channel.__class__ is not str:
+        return channel
+    seen = _CHANNEL_SEEN.get(channel)
+    if seen is None:
+        seen = _CHANNEL_SEEN[channel] = CANONICAL_CHANNELS.get(channel.lower(), channel)
+    return seen
 
 
 def _int(value: Any) -> int | None:
@@ -80,64 +89,61 @@ def _keywords(value: Any) -> str | None:
     return value
 
 
-class _LocalOffsets:
+class _NxlogTime:
     """NXLog writes EventTime in the collector's local time without a zone; the zone offset is the
     difference between @timestamp (UTC) and EventReceivedTime (local) for the same moment, rounded
-    to a quarter hour. Cached per hour so that the cost is one lookup per event."""
+    to a quarter hour. Both lookups are cached: many events share an hour and a second."""
 
     def __init__(self) -> None:
-        self.cache: dict[tuple[str, str], timedelta | None] = {}
+        self.offsets: dict[tuple[str, str], int | None] = {}
+        self.times: dict[tuple[str, int], int | None] = {}
 
-    def offset(self, received_local: str, stamp_utc: str) -> timedelta | None:
-        key = (received_local[:13], stamp_utc[:13])
-        if key not in self.cache:
-            self.cache[key] = self._compute(received_local, stamp_utc)
-        return self.cache[key]
+    def utc_us(self, d: dict[str, Any]) -> Any:
+        created = d.get("TimeCreated")
+        if isinstance(created, str):
+            return created
+        event_time, received, stamp = d.get("EventTime"), d.get("EventReceivedTime"), d.get("@timestamp")
+        if isinstance(event_time, str) and isinstance(received, str) and isinstance(stamp, str):
+            key = (received[:13], stamp[:13])
+            off = self.offsets.get(key, -1)
+            if off == -1:
+                off = self.offsets[key] = self._offset(received, stamp)
+            if off is not None:
+                tkey = (event_time, off)
+                us = self.times.get(tkey, -1)
+                if us == -1:
+                    if len(self.times) > 100_000:
+                        self.times.clear()
+                    us = self.times[tkey] = self._local_us(event_time, off)
+                if us is not None:
+                    return us
+        return stamp
 
     @staticmethod
-    def _compute(received_local: str, stamp_utc: str) -> timedelta | None:
+    def _offset(received_local: str, stamp_utc: str) -> int | None:
         try:
             local = datetime.fromisoformat(received_local)
             utc = datetime.fromisoformat(stamp_utc).astimezone(UTC).replace(tzinfo=None)
         except ValueError:
             return None
-        quarters = round((utc - local).total_seconds() / 900)
-        return timedelta(minutes=15 * quarters)
+        return round((utc - local).total_seconds() / 900) * 900 * 1_000_000
+
+    @staticmethod
+    def _local_us(event_time: str, offset_us: int) -> int | None:
+        try:
+            return dt_to_us(datetime.fromisoformat(event_time)) + offset_us
+        except ValueError:
+            return None
 
 
-def _nxlog(d: dict[str, Any], offsets: _LocalOffsets) -> tuple[Any, dict[str, Any], dict[str, Any], Any]:
-    ts: Any = d.get("TimeCreated")
-    if not isinstance(ts, str):
-        ts = None
-        event_time, received, stamp = d.get("EventTime"), d.get("EventReceivedTime"), d.get("@timestamp")
-        if isinstance(event_time, str) and isinstance(received, str) and isinstance(stamp, str):
-            off = offsets.offset(received, stamp)
-            if off is not None:
-                try:
-                    ts = dt_to_us(datetime.fromisoformat(event_time) + off)
-                except ValueError:
-                    ts = None
-        if ts is None:
-            ts = stamp
-    system = {
-        "EventID": _int(d.get("EventID")),
-        "Channel": canonical_channel(d.get("Channel")),
-        "Provider_Name": d.get("SourceName"),
-        "Provider_Guid": d.get("ProviderGuid"),
-        "Computer": d.get("Hostname"),
-        "EventRecordID": _int(d.get("RecordNumber")),
-        "Level": _int(d.get("Level")),
-        "Task": _int(d.get("Task")),
-        "Opcode": _int(d.get("OpcodeValue")),
-        "Keywords": _keywords(d.get("Keywords")),
-        "Version": _int(d.get("Version")),
-        "ProcessID": _int(d.get("ExecutionProcessID")),
-        "ThreadID": _int(d.get("ThreadID")),
-        "Security_UserID": d.get("UserID"),
-        "source_format": "nxlog",
-    }
-    data = {k: v for k, v in d.items() if k not in NXLOG_SYSTEM}
-    return ts, system, data, d.get("Message")
+def _nxlog(d: dict[str, Any], clock: _NxlogTime) -> tuple[Any, tuple[Any, ...], Any]:
+    system = (
+        _int(d.get("EventID")), canonical_channel(d.get("Channel")), d.get("SourceName"), d.get("ProviderGuid"),
+        d.get("Hostname"), _int(d.get("RecordNumber")), _int(d.get("Level")), _int(d.get("Task")),
+        _int(d.get("OpcodeValue")), _keywords(d.get("Keywords")), _int(d.get("Version")),
+        _int(d.get("ExecutionProcessID")), _int(d.get("ThreadID")), d.get("UserID"),
+    )
+    return clock.utc_us(d), system, d.get("Message")
 
 
 def _unflatten_winlog(d: dict[str, Any]) -> dict[str, Any]:
@@ -155,39 +161,42 @@ def _unflatten_winlog(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _winlogbeat(d: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any], Any]:
-    if "winlog" not in d:
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _winlogbeat(d: dict[str, Any]) -> tuple[Any, tuple[Any, ...], dict[str, Any], Any]:
+    """Winlogbeat 7+/ECS (`winlog` object) and Winlogbeat 6 (`event_id`, `log_name` at top level)."""
+    if "winlog" not in d and "log_name" not in d:
         d = _unflatten_winlog(d)
-    w = d.get("winlog") or {}
-    process = w.get("process") or {}
-    thread = process.get("thread") or {}
-    host = d.get("host") or {}
-    event = d.get("event") or {}
-    system = {
-        "EventID": _int(w.get("event_id", event.get("code"))),
-        "Channel": canonical_channel(w.get("channel")),
-        "Provider_Name": w.get("provider_name") or event.get("provider"),
-        "Provider_Guid": w.get("provider_guid"),
-        "Computer": w.get("computer_name") or (host.get("name") if isinstance(host, dict) else host),
-        "EventRecordID": _int(w.get("record_id")),
-        "Level": _int(w.get("level")) if not isinstance(w.get("level"), str) else None,
-        "Task": _int(w.get("task")),
-        "Opcode": _int(w.get("opcode")),
-        "Keywords": _keywords(w.get("keywords")),
-        "Version": _int(w.get("version")),
-        "ProcessID": _int(process.get("pid")),
-        "ThreadID": _int(thread.get("id")),
-        "Security_UserID": (w.get("user") or {}).get("identifier"),
-        "source_format": "winlogbeat",
-    }
-    data = dict(w.get("event_data") or {})
+    w = _dict(d.get("winlog")) if "winlog" in d else d
+    process = _dict(w.get("process"))
+    host = d.get("host")
+    event = _dict(d.get("event"))
+    level = w.get("level")
+    system = (
+        _int(w.get("event_id", event.get("code"))),
+        canonical_channel(w.get("channel", w.get("log_name"))),
+        w.get("provider_name", w.get("source_name")) or event.get("provider"),
+        w.get("provider_guid"),
+        w.get("computer_name") or (host.get("name") if isinstance(host, dict) else host),
+        _int(w.get("record_id", w.get("record_number"))),
+        None if isinstance(level, str) else _int(level),
+        _int(w.get("task")),
+        _int(w.get("opcode")),
+        _keywords(w.get("keywords")),
+        _int(w.get("version")),
+        _int(process.get("pid", w.get("process_id"))),
+        _int(_dict(process.get("thread")).get("id", w.get("thread_id"))),
+        _dict(w.get("user")).get("identifier"),
+    )
+    data = _dict(w.get("event_data"))
     if w.get("user_data"):
-        data.update(flatten_user_data(w["user_data"]))
-    message = d.get("message")
-    return d.get("@timestamp") or event.get("created"), system, data, message
+        data = {**data, **flatten_user_data(w["user_data"])}
+    return d.get("@timestamp") or event.get("created"), system, data, d.get("message")
 
 
-def _xml_event(raw: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+def _xml_event(raw: str) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | None:
     """A Windows event in its XML rendering (Splunk XmlWinEventLog `_raw`)."""
     try:
         root = ET.fromstring(raw)
@@ -209,15 +218,12 @@ def _xml_event(raw: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
         el = child(tag)
         return el.get(name) if el is not None else None
 
-    system = {
-        "EventID": _int(txt("EventID")), "Channel": canonical_channel(txt("Channel")),
-        "Provider_Name": attr("Provider", "Name"), "Provider_Guid": attr("Provider", "Guid"),
-        "Computer": txt("Computer"), "EventRecordID": _int(txt("EventRecordID")),
-        "Level": _int(txt("Level")), "Task": _int(txt("Task")), "Opcode": _int(txt("Opcode")),
-        "Keywords": txt("Keywords"), "Version": _int(txt("Version")),
-        "ProcessID": _int(attr("Execution", "ProcessID")), "ThreadID": _int(attr("Execution", "ThreadID")),
-        "Security_UserID": attr("Security", "UserID"), "source_format": "splunk_xml",
-    }
+    system = (
+        _int(txt("EventID")), canonical_channel(txt("Channel")), attr("Provider", "Name"),
+        attr("Provider", "Guid"), txt("Computer"), _int(txt("EventRecordID")), _int(txt("Level")),
+        _int(txt("Task")), _int(txt("Opcode")), txt("Keywords"), _int(txt("Version")),
+        _int(attr("Execution", "ProcessID")), _int(attr("Execution", "ThreadID")), attr("Security", "UserID"),
+    )
     data: dict[str, Any] = {}
     unnamed: list[str] = []
     for section in ("EventData", "UserData"):
@@ -239,73 +245,80 @@ def _xml_event(raw: str) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
 
 SPLUNK_SYSTEM = {"EventCode": "EventID", "LogName": "Channel", "SourceName": "Provider_Name",
                  "ComputerName": "Computer", "RecordNumber": "EventRecordID"}
+SPLUNK_NOT_DATA = frozenset({"Message", "host", "source", "sourcetype"})
 
 
-def _splunk(d: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any], Any] | None:
-    r = d.get("result") if isinstance(d.get("result"), dict) else d
+def _splunk(d: dict[str, Any]) -> tuple[str, Any, tuple[Any, ...], dict[str, Any], Any] | None:
+    """Splunk exports: XmlWinEventLog (`_raw` holds the event XML) or classic WinEventLog fields."""
+    r = d["result"] if isinstance(d.get("result"), dict) else d
     raw = r.get("_raw")
     if isinstance(raw, str) and raw.lstrip().startswith("<Event"):
         parsed = _xml_event(raw)
         if parsed is not None:
             ts, system, data = parsed
-            return ts or r.get("_time"), system, data, r.get("Message")
-    system: dict[str, Any] = {"source_format": "splunk"}
+            return "splunk_xml", ts or r.get("_time"), system, data, r.get("Message")
+    found: dict[str, Any] = {}
     data = {}
     for k, v in r.items():
         if k in SPLUNK_SYSTEM:
-            system[SPLUNK_SYSTEM[k]] = v
-        elif not k.startswith("_") and k not in ("Message", "host", "source", "sourcetype"):
+            found[SPLUNK_SYSTEM[k]] = v
+        elif not k.startswith("_") and k not in SPLUNK_NOT_DATA:
             data[k] = v
-    if "EventID" not in system:
+    if "EventID" not in found:
         return None
-    system["EventID"] = _int(system["EventID"])
-    system["EventRecordID"] = _int(system.get("EventRecordID"))
-    system["Channel"] = canonical_channel(system.get("Channel"))
-    return r.get("_time"), system, data, r.get("Message") or raw
+    system = (_int(found["EventID"]), canonical_channel(found.get("Channel")), found.get("Provider_Name"), None,
+              found.get("Computer"), _int(found.get("EventRecordID")), None, None, None, None, None, None, None,
+              None)
+    return "splunk", r.get("_time"), system, data, r.get("Message") or raw
 
 
 def read(ctx: ReadContext) -> Batches:
-    builder_by_format: dict[str, WindowsBuilder] = {}
-    offsets = _LocalOffsets()
+    builders: dict[str, WindowsBuilder] = {}
+    clock = _NxlogTime()
     loads = orjson.loads
     batch_rows = ctx.options.batch_rows
     zone = ctx.options.zone
+    skip: frozenset[str] = frozenset()
     for lineno, raw in iter_lines(ctx.source.path, ctx):
-        if not raw.strip():
-            continue
         try:
             d = loads(raw)
         except orjson.JSONDecodeError:
+            if not raw.strip():
+                continue
             try:
                 d = loads(decode(raw, ctx))
             except orjson.JSONDecodeError as exc:
                 ctx.reject(f"line {lineno}", f"invalid JSON: {str(exc).split(':')[0]}", raw)
                 continue
-        if not isinstance(d, dict):
+        if d.__class__ is not dict:
             ctx.reject(f"line {lineno}", "JSON line is not an object", raw)
             continue
-        if "winlog" in d or "winlog.event_id" in d or "winlog.channel" in d:
+        if "EventID" in d:
+            fmt = "nxlog"
+            ts, system, message = _nxlog(d, clock)
+            data, skip = d, NXLOG_SYSTEM
+        elif "winlog" in d or "log_name" in d or "winlog.event_id" in d or "winlog.channel" in d:
+            fmt = "winlogbeat"
             ts, system, data, message = _winlogbeat(d)
-        elif "EventID" in d:
-            ts, system, data, message = _nxlog(d, offsets)
+            skip = frozenset()
         else:
             got = _splunk(d)
             if got is None:
                 ctx.reject(f"line {lineno}", "JSON object is not a Windows event (no event id)", raw)
                 continue
-            ts, system, data, message = got
-        if isinstance(ts, str):
+            fmt, ts, system, data, message = got
+            skip = frozenset()
+        if ts.__class__ is str:
             ts = parse_iso_us(ts, zone)
         if ts is None:
             ctx.warn("events without a readable timestamp (ts is null)")
-        fmt = system["source_format"]
-        builder = builder_by_format.get(fmt)
+        builder = builders.get(fmt)
         if builder is None:
-            builder = builder_by_format[fmt] = WindowsBuilder(ctx, fmt)
-        builder.add(lineno, ts, system, data, message if isinstance(message, str) else None)
+            builder = builders[fmt] = WindowsBuilder(ctx, fmt)
+        builder.add(lineno, ts, system, data, message if message.__class__ is str else None, skip)
         if builder.n >= batch_rows:
             yield TABLE, builder.flush()
-    for builder in builder_by_format.values():
+    for builder in builders.values():
         if builder.n:
             yield TABLE, builder.flush()
 
@@ -313,7 +326,7 @@ def read(ctx: ReadContext) -> Batches:
 READER = Reader(
     name="windows_json",
     family="windows",
-    description="Windows events as JSON lines (Winlogbeat/ECS, NXLog/OTRF, Splunk export)",
+    description="Windows events as JSON lines (Winlogbeat/ECS and 6.x, NXLog/OTRF, Splunk export)",
     sniff=sniff,
     read=read,
 )
