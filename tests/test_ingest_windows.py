@@ -84,7 +84,7 @@ def test_evtx_fields_follow_sigma_names(evtx_case: tuple[object, Path]) -> None:
         assert row is not None and all(v is not None for v in row[:5])
         logon = c.one("""SELECT TargetUserName, "user", IpAddress, src_ip, src_port, LogonType
                          FROM windows WHERE EventID = 4624 AND Channel = 'Security'
-                         AND IpAddress NOT IN ('-', '') LIMIT 1""")
+                         AND IpAddress NOT IN ('-', '') AND IpPort NOT IN ('-', '0') LIMIT 1""")
         assert logon is not None
         assert logon[0] == logon[1] and logon[2].removeprefix("::ffff:") == logon[3]
         assert isinstance(logon[4], int) and logon[5].isdigit()

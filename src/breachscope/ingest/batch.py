@@ -72,22 +72,27 @@ def timestamps(values: Sequence[Any], typ: pa.DataType = TS) -> pa.Array:
 
 
 def make_batch(schema: pa.Schema, columns: dict[str, Sequence[Any]], n: int, ctx: ReadContext,
-               records: Sequence[int]) -> pa.RecordBatch:
-    """A batch of `schema` from column lists; missing columns are null, provenance is filled in."""
+               records: Sequence[int], files: Sequence[str] | None = None,
+               shas: Sequence[str] | None = None) -> pa.RecordBatch:
+    """A batch of `schema` from column lists; missing columns are null, provenance is filled in:
+    from the read context (one file), or per row from `files`/`shas` (a batch spanning files)."""
     arrays = []
     for fld in schema:
         name = fld.name
         if name == "src_file":
-            arrays.append(pa.repeat(ctx.source.display, n) if n else pa.array([], pa.string()))
+            arrays.append(pa.array(files, pa.string()) if files is not None
+                          else pa.repeat(ctx.source.display, n) if n else pa.array([], pa.string()))
         elif name == "src_sha256":
-            arrays.append(pa.repeat(ctx.source.sha256, n) if n else pa.array([], pa.string()))
+            arrays.append(pa.array(shas, pa.string()) if shas is not None
+                          else pa.repeat(ctx.source.sha256, n) if n else pa.array([], pa.string()))
         elif name == "src_record":
             arrays.append(pa.array(records, type=pa.int64()))
         elif name in columns:
             arrays.append(to_array(columns[name], fld.type))
         else:
             arrays.append(pa.nulls(n, type=fld.type))
-    ctx.records += n
+    if files is None:
+        ctx.records += n
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

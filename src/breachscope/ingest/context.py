@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 MAX_LISTED_REJECTS = 20  # per file in the manifest; every reject is in the rejects table
@@ -48,6 +49,9 @@ class ReadContext:
     first_rejects: list[dict[str, str]] = field(default_factory=list)
     warnings: Counter[str] = field(default_factory=Counter)
     reject_rows: list[tuple[str, str, str]] = field(default_factory=list)
+    #: per-job state readers may keep across files, e.g. one row builder for many small files, so
+    #: that 300 small EVTX files make a few batches instead of 300 (see windows.builder_for)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def reject(self, location: str, reason: str, excerpt: bytes | str | None = None) -> None:
         """Count one bad record with its location; the run goes on."""

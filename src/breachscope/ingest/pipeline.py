@@ -26,6 +26,7 @@ from breachscope.model.case import DUPLICATE, FAILED, INGESTED, UNRECOGNIZED, Fi
 from breachscope.model.errors import UsageError
 
 GROUP_MAX_BYTES = 64 << 20  # small files share Parquet parts up to this much input
+GROUP_MIN_BYTES = 4 << 20
 GROUP_MAX_FILES = 256
 ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -113,8 +114,11 @@ def _hash(path: Path) -> tuple[str, int, float, str | None, bool]:
         return "", 0, 0.0, f"unreadable: {exc.strerror or exc}", False
 
 
-def _plan(items: list[Item], run_id: str) -> list[Job]:
-    """Small files share a job (and its Parquet parts); big files and archives get their own."""
+def _plan(items: list[Item], run_id: str, workers: int) -> list[Job]:
+    """Small files share a job (and its Parquet parts); big files and archives get their own.
+    Groups are sized so that every worker gets several jobs (balance) but few parts are written."""
+    total = sum(i.size for i in items if not i.archive)
+    group_max = min(GROUP_MAX_BYTES, max(GROUP_MIN_BYTES, total // (workers * 4)))
     jobs: list[Job] = []
     group: list[Item] = []
     size = 0
@@ -126,10 +130,10 @@ def _plan(items: list[Item], run_id: str) -> list[Job]:
         group, size = [], 0
 
     for item in items:
-        if item.size >= GROUP_MAX_BYTES // 4 or item.archive:
+        if item.size >= group_max or item.archive:
             jobs.append(Job(f"{run_id}-{len(jobs):05d}", (item,)))
             continue
-        if size + item.size > GROUP_MAX_BYTES or len(group) >= GROUP_MAX_FILES:
+        if size + item.size > group_max or len(group) >= GROUP_MAX_FILES:
             close()
         group.append(item)
         size += item.size
@@ -170,7 +174,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
         if failed:
             writer.commit(failed, [], run_id)
             summary.files.extend(failed)
-        planned = _plan(items, run_id)
+        planned = _plan(items, run_id, workers)
         total = sum(i.size for i in items)
         state = WorkerState(case_root=writer.layout.root, options=options,
                             known=frozenset(writer.state.known_sha256))

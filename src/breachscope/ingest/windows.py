@@ -73,6 +73,8 @@ class WindowsBuilder:
 
     def _reset(self) -> None:
         self.n = 0
+        self.files: list[str] = []
+        self.shas: list[str] = []
         self.records: list[int] = []
         self.ts: list[Any] = []
         self.messages: list[str | None] = []
@@ -91,6 +93,10 @@ class WindowsBuilder:
         """One event: `ts` in epoch microseconds (or ISO text), `system` in SYSTEM_NAMES order,
         `data` the EventData fields (keys in `skip` are not EventData, e.g. NXLog's own keys)."""
         i = self.n
+        ctx = self.ctx
+        ctx.records += 1
+        self.files.append(ctx.source.display)
+        self.shas.append(ctx.source.sha256)
         self.records.append(record)
         self.ts.append(ts)
         self.messages.append(message)
@@ -131,9 +137,20 @@ class WindowsBuilder:
             pa.array(self.extra_values, type=pa.string()),
         )
         columns.update(_core(dense, system.get("Computer", []), n))
-        batch = make_batch(WINDOWS_SCHEMA, columns, n, self.ctx, self.records)
+        batch = make_batch(WINDOWS_SCHEMA, columns, n, self.ctx, self.records, self.files, self.shas)
         self._reset()
         return batch
+
+
+def builder_for(ctx: ReadContext, source_format: str) -> WindowsBuilder:
+    """The job's builder for this source format, now collecting rows of ctx's file. Rows of many
+    small files share batches; the worker flushes what is left when the job's unit closes."""
+    key = f"{TABLE}:{source_format}"
+    builder = ctx.shared.get(key)
+    if builder is None:
+        builder = ctx.shared[key] = WindowsBuilder(ctx, source_format)
+    builder.ctx = ctx
+    return builder
 
 
 def _scatter(idx: list[int], vals: list[str | None], n: int) -> pa.Array:

@@ -12,6 +12,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Member, archive_kind, expand
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
@@ -86,21 +90,49 @@ class JobRunner:
         self.seen: set[str] = set()
         self.result = JobResult(job.job_id)
         self.scratch = state.case_root / "tmp" / job.job_id
+        self.shared: dict[str, Any] = {}  # readers' per-job state (ReadContext.shared)
+        self.rows: Counter[tuple[str, str]] = Counter()  # (src_file, table) -> rows written
+        self.pending: list[FileEntry] = []  # entries of the unit being built
+
+    def _write(self, table: str, batch: pa.RecordBatch) -> None:
+        """Write a batch and credit its rows to the files they came from (a batch may span files)."""
+        self.writer.write(table, batch)
+        if table == "rejects":
+            return
+        files = batch.column("src_file")
+        if pc.count_distinct(files).as_py() == 1:
+            self.rows[(files[0].as_py(), table)] += batch.num_rows
+        else:
+            for item in pc.value_counts(files).to_pylist():
+                self.rows[(item["values"], table)] += item["counts"]
+
+    def _close_unit(self) -> None:
+        """Flush rows readers still hold, then complete the unit's entries with their row counts."""
+        for key, builder in list(self.shared.items()):
+            if getattr(builder, "n", 0):
+                self._write(key.split(":", 1)[0], builder.flush())
+        if not self.pending:
+            return
+        for entry in self.pending:
+            if entry.status == INGESTED:
+                entry.tables = {t: n for (f, t), n in sorted(self.rows.items()) if f == entry.path}
+                entry.records = sum(entry.tables.values())
+        self.result.units.append(Unit(self.pending, self.writer.close_unit()))
+        self.pending = []
+        self.rows.clear()
 
     def run(self) -> JobResult:
         try:
-            group: list[FileEntry] = []
             for item in self.job.items:
                 head = _head(Path(item.path))
                 kind = archive_kind(head)
                 if kind is None:
-                    group.append(self._file(Path(item.path), item.display, item.sha256, item.size,
-                                            item.mtime, item.explicit, head, progress_scale=True))
+                    self.pending.append(self._file(Path(item.path), item.display, item.sha256, item.size,
+                                                   item.mtime, item.explicit, head, progress_scale=True))
                 else:
                     self._archive(Path(item.path), item.display, item.size, kind, 1)
                     self.state.add_progress(item.size)
-            if group:
-                self.result.units.append(Unit(group, self.writer.close_unit()))
+            self._close_unit()
         except BaseException:
             self.writer.abort()
             raise
@@ -135,9 +167,10 @@ class JobRunner:
             self._archive(m.path, m.name, m.size, kind, depth + 1)
             return
         self.seen.add(m.sha256)
-        entry = self._file(m.path, m.name, m.sha256, m.size, m.mtime, False, head,
-                           progress_scale=False, damage=m.damage)
-        self.result.units.append(Unit([entry], self.writer.close_unit()))
+        self._close_unit()  # members are units of their own (de-duplicated at commit)
+        self.pending.append(self._file(m.path, m.name, m.sha256, m.size, m.mtime, False, head,
+                                       progress_scale=False, damage=m.damage))
+        self._close_unit()
 
     def _file(self, path: Path, display: str, sha256: str, size: int, mtime: float, explicit: bool,
               head: bytes, progress_scale: bool, damage: str | None = None) -> FileEntry:
@@ -163,12 +196,10 @@ class JobRunner:
             if progress_scale:
                 self.state.add_progress(n)
 
-        ctx = ReadContext(source=src, options=options, progress=progress)
-        tables: Counter[str] = Counter()
+        ctx = ReadContext(source=src, options=options, progress=progress, shared=self.shared)
         try:
             for table, batch in reader.read(ctx):
-                self.writer.write(table, batch)
-                tables[table] += batch.num_rows
+                self._write(table, batch)
                 if len(ctx.reject_rows) >= REJECT_FLUSH:
                     self.writer.write_rejects(display, sha256, ctx.take_rejects())
         except (KeyboardInterrupt, MemoryError):
@@ -181,13 +212,11 @@ class JobRunner:
         self.writer.write_rejects(display, sha256, ctx.take_rejects())
         if progress_scale and size > reported:
             self.state.add_progress(size - reported)
-        entry.status = INGESTED
-        entry.records = sum(tables.values())
+        entry.status = INGESTED  # records and tables are counted when the unit closes
         entry.rejected = ctx.rejected
         entry.rejects_by_reason = dict(ctx.rejects_by_reason)
         entry.first_rejects = ctx.first_rejects
         entry.warnings = ctx.warning_lines()
-        entry.tables = dict(tables)
         entry.duration_s = round(time.perf_counter() - started, 4)
         return entry
 

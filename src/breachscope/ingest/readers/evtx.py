@@ -15,7 +15,7 @@ from evtx import PyEvtxParser
 
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.windows import TABLE, WindowsBuilder, flatten_user_data
+from breachscope.ingest.windows import TABLE, builder_for, flatten_user_data
 
 MAGIC = b"ElfFile\x00"
 MAX_CONSECUTIVE_ERRORS = 100_000  # a parser that stops advancing must not spin forever
@@ -94,7 +94,7 @@ def read(ctx: ReadContext) -> Batches:
     except (RuntimeError, OSError) as exc:
         ctx.reject("file header", f"evtx file header unreadable: {str(exc)[:160]}")
         return
-    builder = WindowsBuilder(ctx, "evtx")
+    builder = builder_for(ctx, "evtx")
     batch_rows = ctx.options.batch_rows
     loads = orjson.loads
     records = parser.records_json()
@@ -124,8 +124,6 @@ def read(ctx: ReadContext) -> Batches:
         builder.add(record_id, created or rec["timestamp"], system_fields(system), event_data(event))
         if builder.n >= batch_rows:
             yield TABLE, builder.flush()
-    if builder.n:
-        yield TABLE, builder.flush()
 
 
 READER = Reader(

@@ -17,7 +17,7 @@ from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import Batches, Reader
 from breachscope.ingest.timeparse import dt_to_us, parse_iso_us
-from breachscope.ingest.windows import TABLE, WindowsBuilder, flatten_user_data
+from breachscope.ingest.windows import TABLE, WindowsBuilder, builder_for, flatten_user_data
 
 _KEY = r'"{}"\s*:'
 _SNIFF = [
@@ -273,7 +273,7 @@ def _splunk(d: dict[str, Any]) -> tuple[str, Any, tuple[Any, ...], dict[str, Any
 
 
 def read(ctx: ReadContext) -> Batches:
-    builders: dict[str, WindowsBuilder] = {}
+    builders: dict[str, WindowsBuilder] = {}  # by source format, shared with the job (builder_for)
     clock = _NxlogTime()
     loads = orjson.loads
     batch_rows = ctx.options.batch_rows
@@ -314,12 +314,9 @@ def read(ctx: ReadContext) -> Batches:
             ctx.warn("events without a readable timestamp (ts is null)")
         builder = builders.get(fmt)
         if builder is None:
-            builder = builders[fmt] = WindowsBuilder(ctx, fmt)
+            builder = builders[fmt] = builder_for(ctx, fmt)
         builder.add(lineno, ts, system, data, message if message.__class__ is str else None, skip)
         if builder.n >= batch_rows:
-            yield TABLE, builder.flush()
-    for builder in builders.values():
-        if builder.n:
             yield TABLE, builder.flush()
 
 
