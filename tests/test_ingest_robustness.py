@@ -16,7 +16,8 @@ from tests.conftest import run_ingest
 
 
 def event(i: int, **data: str) -> dict[str, object]:
-    return {"EventID": 4688, "Channel": "Security", "Hostname": "WS1", "SourceName": "Microsoft-Windows-Security-Auditing",
+    return {"EventID": 4688, "Channel": "Security", "Hostname": "WS1",
+            "SourceName": "Microsoft-Windows-Security-Auditing",
             "@timestamp": f"2025-02-05T01:00:{i % 60:02d}.000Z", "RecordNumber": i, **data}
 
 

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from breachscope.ingest.reader import Reader
-from breachscope.ingest.readers import evtx, winjson
+from breachscope.ingest.readers import (
+    argus,
+    evtx,
+    mariadb_audit,
+    mysql_general,
+    netflow_csv,
+    nfdump,
+    pgaudit,
+    winjson,
+    zeek,
+)
+from breachscope.ingest.readers import syslog as syslog_reader
 
 READERS: list[Reader] = [
     evtx.READER,
+    zeek.READER_TSV,
+    zeek.READER_JSON,
     winjson.READER,
+    pgaudit.READER,
+    mariadb_audit.READER,
+    mysql_general.READER,
+    argus.READER,  # flow CSVs: strict header sniffers, Argus and nfdump names before the generic one
+    nfdump.READER,
+    netflow_csv.READER,
+    syslog_reader.READER,  # generic text: after the JSON and other specific readers
 ]
 
 

@@ -109,7 +109,7 @@ SYSLOG_SCHEMA = pa.schema(
 DB_AUDIT_SCHEMA = pa.schema(
     [
         *CORE_FIELDS,
-        pa.field("dialect", pa.string()),  # pgaudit | mariadb_audit | mysql_general
+        pa.field("dialect", pa.string()),  # pgaudit | postgresql (non-AUDIT entries) | mariadb_audit | mysql_general
         pa.field("database", pa.string()),
         pa.field("session_id", pa.string()),
         pa.field("statement_id", pa.int64()),
@@ -125,6 +125,8 @@ DB_AUDIT_SCHEMA = pa.schema(
         pa.field("retcode", pa.int32()),
         pa.field("application_name", pa.string()),
         pa.field("ts_text", pa.string()),
+        # how ts got its zone: MariaDB and old MySQL stamps have none, PostgreSQL's abbreviations can be ambiguous
+        pa.field("ts_resolution", pa.string()),
         pa.field("extra", EXTRA_TYPE),
     ]
 )
@@ -147,6 +149,9 @@ FLOW_SCHEMA = pa.schema(
         pa.field("dst_packets", pa.int64()),
         pa.field("tcp_flags", pa.string()),
         pa.field("label", pa.string()),
+        # how ts got its zone: epoch | zone_in_text | zone_from_option | zone_assumed_utc | exporter_uptime
+        # (Argus and nfdump print local times without a zone)
+        pa.field("ts_resolution", pa.string()),
         pa.field("extra", EXTRA_TYPE),
     ]
 )
