@@ -72,8 +72,20 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         for c in columns:
             table.add_column(Text(safe(c)), overflow="fold")
         for r in rows:
-            table.add_row(*[Text("NULL" if v is None else safe(v)) for v in r])
+            table.add_row(*[Text(_cell(v)) for v in r])
         stdout.print(table)
+
+
+def _cell(value: Any) -> str:
+    """A value as a terminal table shows it: timestamps in UTC as '2025-02-05 00:12:01.12Z'."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.microsecond:
+            text += f".{value.microsecond:06d}".rstrip("0")
+        return text + ("Z" if value.utcoffset() is not None and not value.utcoffset() else "")
+    return safe(value)
 
 
 def _csv_cell(value: Any) -> str:
