@@ -44,6 +44,7 @@ class Case:
         if memory_limit:
             self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
         self.tables: dict[str, list[str]] = {}
+        self._registered: set[str] = set()
         self._create_views()
 
     @property
@@ -85,6 +86,43 @@ class Case:
         )
         self.con.register("manifest_arrow", manifest)
         self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
+
+    dialect = "duckdb"
+
+    def schemas(self) -> dict[str, pa.Schema]:
+        """Arrow schema of every event table (what rule compilation needs to know)."""
+        return {t: self.con.sql(f"SELECT * FROM {quote_ident(t)} LIMIT 0").to_arrow_table().schema
+                for t in self.event_tables}
+
+    def query(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def hold_in_memory(self, max_rows: int = 2_000_000) -> list[str]:
+        """Copy small event tables into memory for a run of many queries (detection): each query then
+        skips Parquet decoding. The copies shadow the views (temp schema first) until close()."""
+        held = []
+        for t in self.event_tables:
+            if self.count(t) <= max_rows:
+                name = quote_ident(t)
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+                held.append(t)
+        return held
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+        self._registered.add(name)
+
+    def materialize(self, name: str, sql: str) -> int:
+        """Run sql into a temporary table `name`; return its row count."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {sql}")
+        return int(self.con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0])
+
+    def drop(self, name: str) -> None:
+        if name in self._registered:
+            self._registered.discard(name)
+            self.con.unregister(name)
+        else:
+            self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
 
     @property
     def event_tables(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""Detection: Sigma rules compiled to SQL, and analytics."""

@@ -1,0 +1,128 @@
+"""What differs between the SQL engines, as data: one template per construct, per dialect.
+
+Templates use `$name` placeholders (string.Template), so substituted SQL is never re-parsed as a
+template. Literals are escaped by the dialect's own rules: DuckDB strings only double quotes, Spark
+SQL strings also treat backslash as an escape, which Windows paths are full of. No generic SQL
+transpiler is used for these (measured to get regex, LIKE escapes and list functions wrong).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from string import Template
+
+
+def _duckdb_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _spark_literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quote_ident(name: str, q: str) -> str:
+    return q + name.replace(q, q + q) + q
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    literal: Callable[[str], str]
+    ident_quote: str
+    templates: dict[str, str] = field(default_factory=dict)
+
+    def ident(self, name: str) -> str:
+        return _quote_ident(name, self.ident_quote)
+
+    def t(self, key: str, **values: str) -> str:
+        return Template(self.templates[key]).substitute(values)
+
+
+# IPv6 text -> 32 lowercase hex digits ('::' expanded, groups padded), so that a CIDR test is a
+# string range test; the same steps in both dialects' list functions.
+_DUCKDB_V6 = (
+    "array_to_string(list_transform(list_concat("
+    "CASE WHEN split_part($x, '::', 1) = '' THEN []::VARCHAR[] ELSE string_split(split_part($x, '::', 1), ':') END, "
+    "list_transform(range(8 - len(CASE WHEN split_part($x, '::', 1) = '' THEN []::VARCHAR[] "
+    "ELSE string_split(split_part($x, '::', 1), ':') END) - len(CASE WHEN NOT contains($x, '::') "
+    "OR split_part($x, '::', 2) = '' THEN []::VARCHAR[] ELSE string_split(split_part($x, '::', 2), ':') END)), "
+    "lambda i: '0'), "
+    "CASE WHEN NOT contains($x, '::') OR split_part($x, '::', 2) = '' THEN []::VARCHAR[] "
+    "ELSE string_split(split_part($x, '::', 2), ':') END), lambda p: lpad(p, 4, '0')), '')"
+)
+_SPARK_V6 = (
+    "array_join(transform(concat("
+    "CASE WHEN split($x, '::')[0] = '' THEN array() ELSE split(split($x, '::')[0], ':') END, "
+    "array_repeat('0', 8 - size(CASE WHEN split($x, '::')[0] = '' THEN array() ELSE split(split($x, '::')[0], ':') END)"
+    " - size(CASE WHEN NOT contains($x, '::') OR split($x, '::')[1] = '' THEN array() "
+    "ELSE split(split($x, '::')[1], ':') END)), "
+    "CASE WHEN NOT contains($x, '::') OR split($x, '::')[1] = '' THEN array() "
+    "ELSE split(split($x, '::')[1], ':') END), p -> lpad(p, 4, '0')), '')"
+)
+
+DUCKDB = Dialect(
+    name="duckdb",
+    literal=_duckdb_literal,
+    ident_quote='"',
+    templates={
+        "lower": "lower($x)",
+        "array": "list_value($items)",
+        "nulleq": "$a IS NOT DISTINCT FROM $b",
+        "join_text": "concat_ws(chr(31), $items)",
+        "map_entries": "SELECT unnest(map_keys($m)) AS k, unnest(map_values($m)) AS v FROM $t",
+        "join_list": "array_to_string($l, chr(31))",
+        "text": "CAST($x AS VARCHAR)",
+        "double": "TRY_CAST($x AS DOUBLE)",
+        "timestamp": "TRY_CAST($x AS TIMESTAMPTZ)",
+        "contains": "contains($x, $v)",
+        "startswith": "starts_with($x, $v)",
+        "endswith": "ends_with($x, $v)",
+        "like": "$x LIKE $v ESCAPE '\\'",
+        "regex": "regexp_matches($x, $v)",
+        "map_get": "$m[$k]",
+        "map_has": "map_contains($m, $k)",
+        "map_values": "map_values($m)",
+        "list_any": "len(list_filter($l, lambda $var: $pred)) > 0",
+        "ipv4_int": ("(TRY_CAST(split_part($x, '.', 1) AS BIGINT) * 16777216 + TRY_CAST(split_part($x, '.', 2) "
+                     "AS BIGINT) * 65536 + TRY_CAST(split_part($x, '.', 3) AS BIGINT) * 256 + "
+                     "TRY_CAST(split_part($x, '.', 4) AS BIGINT))"),
+        "ipv6_hex": _DUCKDB_V6,
+        "minute": "minute($x)", "hour": "hour($x)", "day": "day($x)", "week": "week($x)",
+        "month": "month($x)", "year": "year($x)",
+    },
+)
+
+SPARK = Dialect(
+    name="spark",
+    literal=_spark_literal,
+    ident_quote="`",
+    templates={
+        "lower": "lower($x)",
+        "array": "array($items)",
+        "nulleq": "$a <=> $b",
+        "join_text": "concat_ws(char(31), $items)",
+        "map_entries": "SELECT explode($m) AS (k, v) FROM $t",
+        "join_list": "concat_ws(char(31), $l)",
+        "text": "CAST($x AS STRING)",
+        "double": "try_cast($x AS DOUBLE)",
+        "timestamp": "try_cast($x AS TIMESTAMP)",
+        "contains": "contains($x, $v)",
+        "startswith": "startswith($x, $v)",
+        "endswith": "endswith($x, $v)",
+        "like": "$x LIKE $v ESCAPE '\\\\'",
+        "regex": "$x RLIKE $v",
+        "map_get": "try_element_at($m, $k)",
+        "map_has": "map_contains_key($m, $k)",
+        "map_values": "map_values($m)",
+        "list_any": "exists($l, $var -> $pred)",
+        "ipv4_int": ("(try_cast(split($x, '[.]')[0] AS BIGINT) * 16777216 + try_cast(split($x, '[.]')[1] "
+                     "AS BIGINT) * 65536 + try_cast(split($x, '[.]')[2] AS BIGINT) * 256 + "
+                     "try_cast(split($x, '[.]')[3] AS BIGINT))"),
+        "ipv6_hex": _SPARK_V6,
+        "minute": "minute($x)", "hour": "hour($x)", "day": "dayofmonth($x)", "week": "weekofyear($x)",
+        "month": "month($x)", "year": "year($x)",
+    },
+)
+
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}

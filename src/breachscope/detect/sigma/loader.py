@@ -1,0 +1,207 @@
+"""Rule files to compiled rules and problems, with a disk cache keyed by file content.
+
+YAML is parsed with PyYAML's C loader (the composer gives each document and key its line), then
+each document goes to pySigma. A file that is not YAML, a document that is not valid Sigma, a regex
+the engine cannot compile: each becomes a RuleProblem with path, line and reason, and the other
+rules still load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
+from sigma.modifiers import modifier_mapping
+from sigma.rule import SigmaRule
+
+from breachscope.detect.sigma import ir
+from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, Correlation, RuleProblem
+from breachscope.detect.sigma.convert import ConvertError, rule_condition, unset_placeholders
+
+ENGINE_VERSION = "bs-sigma-2"  # bump when compilation output changes: invalidates the cache
+# the specification names utf16le; pySigma knows it as `wide`
+modifier_mapping.setdefault("utf16le", modifier_mapping["wide"])
+
+_re_check = duckdb.connect()
+
+
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file()))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(str(p))
+    return out
+
+
+def cache_dir() -> Path:
+    """BREACHSCOPE_CACHE_DIR, else $XDG_CACHE_HOME/breachscope, else ~/.cache/breachscope."""
+    env = os.environ.get("BREACHSCOPE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "breachscope"
+
+
+def compile_file(path: str, data: bytes, placeholders: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """One rule file to {"rules": [...], "problems": [...]} (plain dicts: cacheable, picklable)."""
+    rules: list[CompiledRule] = []
+    problems: list[RuleProblem] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(RuleProblem(path, None, f"not UTF-8 text: {exc}"))
+        return {"rules": [], "problems": [p.to_dict() for p in problems]}
+    try:
+        docs = list(_documents(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(RuleProblem(path, mark.line + 1 if mark else None, f"invalid YAML: {_yaml_reason(exc)}"))
+        return {"rules": [], "problems": [p.to_dict() for p in problems]}
+    for doc, node in docs:
+        line = node.start_mark.line + 1
+        if not isinstance(doc, dict):
+            problems.append(RuleProblem(path, line, "a YAML document that is not a mapping is not a Sigma rule"))
+            continue
+        try:
+            rules.append(_compile_doc(doc, path, line, placeholders))
+        except (SigmaError, ConvertError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            reason = str(exc) or type(exc).__name__
+            problems.append(RuleProblem(path, _find_line(node, reason) or line, reason, doc.get("title"),
+                                        str(doc.get("id")) if doc.get("id") else None))
+    return {"rules": [r.to_dict() for r in rules], "problems": [p.to_dict() for p in problems]}
+
+
+def _documents(text: str) -> Iterable[tuple[Any, yaml.Node]]:
+    loader = yaml.CSafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            yield loader.construct_document(node), node
+    finally:
+        loader.dispose()
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    return str(problem) if problem else str(exc).splitlines()[0]
+
+
+def _find_line(node: yaml.Node, reason: str) -> int | None:
+    """Line of the key a pySigma message names (e.g. the field|modifier it rejects)."""
+    quoted = re.findall(r"'([^']+)'", reason)
+    if not quoted:
+        return None
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and any(q in str(k.value) for q in quoted):
+                    return int(k.start_mark.line) + 1
+                stack.append(v)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return None
+
+
+def _meta(doc: dict[str, Any], kind: str, path: str, line: int) -> CompiledRule:
+    def strs(v: Any) -> list[str]:
+        return [str(x) for x in v] if isinstance(v, list) else ([str(v)] if v else [])
+
+    ls = doc.get("logsource") if isinstance(doc.get("logsource"), dict) else {}
+    return CompiledRule(
+        kind=kind, id=str(doc["id"]) if doc.get("id") else None, name=doc.get("name"),
+        title=str(doc.get("title") or Path(path).stem), path=path, line=line,
+        level=doc.get("level"), status=doc.get("status"), author=doc.get("author"),
+        description=doc.get("description"), tags=strs(doc.get("tags")), references=strs(doc.get("references")),
+        falsepositives=strs(doc.get("falsepositives")), product=ls.get("product"), category=ls.get("category"),
+        service=ls.get("service"),
+    )
+
+
+def _compile_doc(doc: dict[str, Any], path: str, line: int,
+                 placeholders: Mapping[str, Sequence[str]]) -> CompiledRule:
+    if "correlation" in doc:
+        parsed = SigmaCorrelationRule.from_dict(doc)
+        out = _meta(doc, CORRELATION, path, line)
+        out.correlation = _correlation(parsed, doc)
+        return out
+    if "filter" in doc and "detection" not in doc:
+        parsed_filter = SigmaFilter.from_dict(doc)
+        out = _meta(doc, FILTER, path, line)
+        tree = _filter_tree(parsed_filter, placeholders)
+        _check_regexes(tree)
+        out.condition = ir.to_json(tree)
+        out.filter_targets = [str(r) for r in doc["filter"].get("rules", [])]
+        return out
+    rule = SigmaRule.from_dict(doc)
+    if rule.errors:
+        raise rule.errors[0]
+    out = _meta(doc, RULE, path, line)
+    out.unset_placeholders = unset_placeholders(rule, placeholders)
+    tree = rule_condition(rule, placeholders)
+    _check_regexes(tree)
+    out.condition = ir.to_json(tree)
+    return out
+
+
+def _filter_tree(f: SigmaFilter, placeholders: Mapping[str, Sequence[str]]) -> ir.Node:
+    from breachscope.detect.sigma.convert import convert
+
+    return ir.or_([convert(pc.parsed, placeholders) for pc in f.filter.parsed_condition])
+
+
+def _correlation(c: SigmaCorrelationRule, doc: dict[str, Any]) -> Correlation:
+    body = doc["correlation"]
+    cond = c.condition
+    op = threshold = fld = None
+    if cond is not None:
+        op = cond.op.name.lower()
+        threshold = float(cond.count)
+        fld = cond.fieldref
+    aliases: dict[str, dict[str, str]] = {}
+    for alias, mapping in (body.get("aliases") or {}).items():
+        aliases[str(alias)] = {str(k): str(v) for k, v in mapping.items()}
+    return Correlation(
+        type=str(body["type"]), rules=[str(r) for r in (body.get("rules") or [])],
+        group_by=[str(g) for g in (body.get("group-by") or [])], timespan_s=float(c.timespan.seconds),
+        op=op, threshold=threshold, value_field=fld, aliases=aliases, generate=bool(body.get("generate", False)),
+    )
+
+
+def _check_regexes(node: ir.Node) -> None:
+    """A regex the engine (RE2) cannot compile makes the rule a problem now, not a failed query later."""
+    if isinstance(node, ir.And | ir.Or):
+        for a in node.args:
+            _check_regexes(a)
+    elif isinstance(node, ir.Not):
+        _check_regexes(node.arg)
+    elif isinstance(node, ir.Regex):
+        flags = f"(?{node.flags})" if node.flags else ""
+        try:
+            _re_check.execute("SELECT regexp_matches('', ?)", [flags + node.regex]).fetchall()
+        except duckdb.Error as exc:
+            raise ConvertError(f"regular expression not supported by the engine (RE2): {node.regex!r}: "
+                               f"{str(exc).splitlines()[0][:160]}") from exc
+
+
+def content_key(data: bytes, placeholders: Mapping[str, Sequence[str]]) -> str:
+    h = hashlib.sha256(data)
+    h.update(ENGINE_VERSION.encode())
+    if placeholders:
+        h.update(json.dumps(placeholders, sort_keys=True).encode())
+    return h.hexdigest()

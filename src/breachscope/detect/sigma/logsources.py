@@ -1,0 +1,214 @@
+"""Which rows a Sigma logsource means, table by table, and how rule fields are named there.
+
+A logsource becomes one or more *segments*: a table, a constraint on that table's own columns
+(Channel, EventID, application...), and a field map for the segment (Security 4688 calls the new
+process `NewProcessName`, Sigma calls it `Image`). A rule runs on the union of its segments, so it
+never fires on an event of another channel or provider just because an EventID collides. A logsource
+no table can serve is answered with the reason, never with an empty result.
+
+Sources: the Sigma taxonomy appendix (Sysmon event ids per category, channels per service, which
+pySigma also ships as `windows_logsource_mapping`), and Microsoft's documentation of the Security
+events used as second sources (4688 process creation, 5156 WFP connections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sigma.pipelines.common import windows_logsource_mapping
+from sigma.rule import SigmaLogSource
+
+from breachscope.detect.sigma import ir
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+PS_OPERATIONAL = ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows of `table` that satisfy `where`, with rule fields renamed by `fields`."""
+
+    table: str
+    where: ir.Node
+    name: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    channels: tuple[str, ...] = ()  # Windows channels the segment reads (for category + service)
+
+
+def _channel_ids(channels: str | tuple[str, ...], ids: tuple[int, ...] = ()) -> ir.Node:
+    chans = (channels,) if isinstance(channels, str) else channels
+    chan = ir.or_([ir.Str("Channel", ((ir.LIT, c),)) for c in chans])
+    if not ids:
+        return chan
+    return ir.and_([chan, ir.or_([ir.Num("EventID", i) for i in ids])])
+
+
+def _win(channels: str | tuple[str, ...], ids: tuple[int, ...], name: str,
+         fields: Mapping[str, str] | None = None) -> Segment:
+    chans = (channels,) if isinstance(channels, str) else channels
+    return Segment("windows", _channel_ids(chans, ids), name, fields or {}, chans)
+
+
+def _sysmon(*ids: int) -> Segment:
+    return _win(SYSMON, ids, f"Sysmon {'/'.join(map(str, ids))}")
+
+
+# Security 4688 (process creation, with command line auditing): its names for Sysmon 1's fields.
+SECURITY_4688 = _win(
+    "Security", (4688,), "Security 4688",
+    {"Image": "NewProcessName", "ParentImage": "ParentProcessName", "ProcessId": "NewProcessId",
+     "ParentProcessId": "ProcessId", "User": "SubjectUserName", "LogonId": "SubjectLogonId"},
+)
+# Security 5156 (Windows Filtering Platform permitted a connection).
+SECURITY_5156 = _win(
+    "Security", (5156,), "Security 5156",
+    {"Image": "Application", "SourceIp": "SourceAddress", "DestinationIp": "DestAddress",
+     "DestinationPort": "DestPort", "ProcessId": "ProcessID"},
+)
+
+WINDOWS_CATEGORIES: dict[str, list[Segment]] = {
+    "process_creation": [_sysmon(1), SECURITY_4688],
+    "file_change": [_sysmon(2)],
+    "network_connection": [_sysmon(3), SECURITY_5156],
+    "sysmon_status": [_sysmon(4, 16)],
+    "process_termination": [_sysmon(5)],
+    "driver_load": [_sysmon(6)],
+    "image_load": [_sysmon(7)],
+    "create_remote_thread": [_sysmon(8)],
+    "raw_access_thread": [_sysmon(9)],
+    "process_access": [_sysmon(10)],
+    "file_event": [_sysmon(11)],
+    "registry_event": [_sysmon(12, 13, 14)],
+    "registry_add": [_sysmon(12)],
+    "registry_delete": [_sysmon(12)],
+    "registry_set": [_sysmon(13)],
+    "registry_rename": [_sysmon(14)],
+    "create_stream_hash": [_sysmon(15)],
+    "pipe_created": [_sysmon(17, 18)],
+    "wmi_event": [_sysmon(19, 20, 21)],
+    "dns_query": [_sysmon(22)],
+    "file_delete": [_sysmon(23, 26)],
+    "clipboard_capture": [_sysmon(24)],
+    "process_tampering": [_sysmon(25)],
+    "file_delete_detected": [_sysmon(26)],
+    "file_block_executable": [_sysmon(27)],
+    "file_block_shredding": [_sysmon(28)],
+    "file_executable_detected": [_sysmon(29)],
+    "sysmon_error": [_sysmon(255)],
+    "ps_classic_start": [_win("Windows PowerShell", (400,), "PowerShell 400")],
+    "ps_classic_provider_start": [_win("Windows PowerShell", (600,), "PowerShell 600")],
+    "ps_classic_script": [_win("Windows PowerShell", (800,), "PowerShell 800")],
+    "ps_module": [_win(PS_OPERATIONAL, (4103,), "PowerShell 4103")],
+    "ps_script": [_win(PS_OPERATIONAL, (4104,), "PowerShell 4104")],
+}
+WINDOWS_UNSERVED = {
+    "file_access": "needs the Microsoft-Windows-Kernel-File ETW provider, which no supported evidence carries",
+    "file_rename": "needs the Microsoft-Windows-Kernel-File ETW provider, which no supported evidence carries",
+}
+
+# Zeek: Sigma names some http fields differently from Zeek's (and `host` is renamed at ingest).
+ZEEK_FIELDS = {"host": "host_header"}
+# proxy and webserver rules use W3C/ECS-ish names; Zeek's http.log carries the same facts.
+HTTP_W3C_FIELDS = {
+    "c-uri": "uri", "cs-uri": "uri", "cs-uri-query": "uri", "cs-uri-stem": "uri", "c-useragent": "user_agent",
+    "cs-user-agent": "user_agent", "cs-method": "method", "cs-host": "host_header", "r-dns": "host_header",
+    "sc-status": "status_code", "cs-referrer": "referrer", "cs-referer": "referrer", "c-ip": "id.orig_h",
+    "dst_ip": "id.resp_h", "src_ip": "id.orig_h", "dst_port": "id.resp_p", "cs-version": "version",
+    "cs-cookie": "cookie", "c-uri-extension": "uri", "c-uri-query": "uri", "sc-bytes": "response_body_len",
+    "cs-bytes": "request_body_len",
+}
+
+LINUX_SERVICE_APPS: dict[str, tuple[str, ...]] = {
+    "sshd": ("sshd",), "sudo": ("sudo",), "cron": ("cron", "CRON", "crond", "anacron"),
+    "vsftpd": ("vsftpd",), "clamav": ("clamd", "freshclam", "clamav"), "guacamole": ("guacd", "guacamole"),
+    "auth": ("sshd", "sudo", "su", "login", "passwd", "useradd", "usermod", "groupadd", "systemd-logind",
+             "polkitd", "pam", "unix_chkpwd"),
+}
+
+
+class Unserved(Exception):
+    """No table of a case can hold the events this logsource means."""
+
+
+def segments(ls: SigmaLogSource) -> list[Segment]:
+    product = (ls.product or "").lower()
+    category = (ls.category or "").lower()
+    service = (ls.service or "").lower()
+    if product == "windows":
+        return _windows(category, service)
+    if product == "zeek":
+        if category:
+            raise Unserved(f"zeek with category {category!r} has no defined Zeek log")
+        if not service:
+            raise Unserved("zeek logsource without a service (the Zeek log type)")
+        return [Segment(f"zeek_{service}", ir.Const(True), f"Zeek {service}", ZEEK_FIELDS)]
+    if product == "linux":
+        return _linux(category, service)
+    if product in ("cisco",) and service in ("aaa", "bgp", "ldp"):
+        return [Segment("syslog", ir.Str("syslog_format", ((ir.LIT, "cisco"),)), f"Cisco syslog ({service})")]
+    if not product:
+        return _generic(category, service)
+    raise Unserved(f"no table holds {product} events (product {product!r} is not an evidence family "
+                   "breachscope ingests)")
+
+
+def _windows(category: str, service: str) -> list[Segment]:
+    if category:
+        if category in WINDOWS_UNSERVED:
+            raise Unserved(WINDOWS_UNSERVED[category])
+        if category not in WINDOWS_CATEGORIES:
+            raise Unserved(f"unknown Windows category {category!r}")
+        segs = WINDOWS_CATEGORIES[category]
+        if service:  # a category narrowed by a service (e.g. sysmon): keep the segments of that channel
+            chans = set(_service_channels(service))
+            segs = [s for s in segs if chans & set(s.channels)]
+            if not segs:
+                raise Unserved(f"category {category!r} has no events in service {service!r}")
+        return segs
+    if service:
+        return [_win(tuple(_service_channels(service)), (), f"Windows {service}")]
+    return [Segment("windows", ir.Const(True), "Windows (any channel)")]
+
+
+def _service_channels(service: str) -> list[str]:
+    chans = windows_logsource_mapping.get(service)
+    if chans is None:
+        raise Unserved(f"unknown Windows service {service!r} (no event log channel known for it)")
+    return [chans] if isinstance(chans, str) else list(chans)
+
+
+def _linux(category: str, service: str) -> list[Segment]:
+    if category == "process_creation":
+        return [_win("Linux-Sysmon/Operational", (1,), "Sysmon for Linux 1")]
+    if category == "network_connection":
+        return [_win("Linux-Sysmon/Operational", (3,), "Sysmon for Linux 3")]
+    if category == "file_event":
+        return [_win("Linux-Sysmon/Operational", (11,), "Sysmon for Linux 11")]
+    if category:
+        raise Unserved(f"Linux category {category!r} needs auditd or EDR events, which no table holds")
+    if service in ("syslog", ""):
+        return [Segment("syslog", ir.Const(True), "syslog")]
+    if service in LINUX_SERVICE_APPS:
+        apps = LINUX_SERVICE_APPS[service]
+        return [Segment("syslog", ir.or_([ir.Str("app_name", ((ir.LIT, a),), cased=True) for a in apps]),
+                        f"syslog from {service}")]
+    raise Unserved(f"Linux service {service!r} (e.g. auditd) is not a format breachscope reads")
+
+
+def _generic(category: str, service: str) -> list[Segment]:
+    if category == "proxy" or category == "webserver":
+        return [Segment("zeek_http", ir.Const(True), f"Zeek http ({category})", HTTP_W3C_FIELDS)]
+    if category == "dns":
+        return [Segment("zeek_dns", ir.Const(True), "Zeek dns"),
+                _sysmon(22)]
+    if category == "firewall":
+        return [Segment("flow", ir.Const(True), "flow records"),
+                Segment("syslog", ir.Str("cisco_facility", ((ir.LIT, "ASA"),)), "Cisco ASA syslog")]
+    if category == "database":
+        return [Segment("db_audit", ir.Const(True), "database audit")]
+    if category == "network" and service == "connection":
+        return [Segment("zeek_conn", ir.Const(True), "Zeek conn"), Segment("flow", ir.Const(True), "flow records")]
+    if category == "network" and service == "dns":
+        return [Segment("zeek_dns", ir.Const(True), "Zeek dns")]
+    raise Unserved(f"no table holds logsource category={category or '-'} service={service or '-'}")

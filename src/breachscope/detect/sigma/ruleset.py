@@ -1,0 +1,136 @@
+"""Load a rule set: files -> compiled rules, from the disk cache where possible, compiling the rest on
+all cores. Cache entries are keyed by file content and engine version, so an edited rule or a new
+engine never reuses a stale entry."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, RuleProblem
+from breachscope.detect.sigma.loader import cache_dir, compile_file, content_key, rule_files
+
+CHUNK = 64
+
+
+@dataclass
+class RuleSet:
+    rules: list[CompiledRule] = field(default_factory=list)
+    problems: list[RuleProblem] = field(default_factory=list)
+    files: int = 0
+    from_cache: int = 0
+    compiled: int = 0
+    duration_s: float = 0.0
+
+    def by_kind(self, kind: str) -> list[CompiledRule]:
+        return [r for r in self.rules if r.kind == kind]
+
+    @property
+    def detection_rules(self) -> list[CompiledRule]:
+        return self.by_kind(RULE)
+
+    @property
+    def correlations(self) -> list[CompiledRule]:
+        return self.by_kind(CORRELATION)
+
+    @property
+    def filters(self) -> list[CompiledRule]:
+        return self.by_kind(FILTER)
+
+    def lookup(self) -> dict[str, CompiledRule]:
+        """Rules by id and by name (what correlations and filters refer to)."""
+        out: dict[str, CompiledRule] = {}
+        for r in self.rules:
+            if r.id:
+                out[r.id] = r
+            if r.name:
+                out[r.name] = r
+        return out
+
+
+def _compile_chunk(items: list[tuple[str, bytes]], placeholders: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    return [compile_file(path, data, placeholders) for path, data in items]
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / key[:2] / f"{key}.json"
+
+
+def _read_cache(key: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(_cache_path(key).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(key: str, entry: dict[str, Any]) -> None:
+    path = _cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entry))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache folder only costs speed
+
+
+def load_ruleset(paths: Sequence[str | Path], placeholders: Mapping[str, Sequence[str]] | None = None,
+                 jobs: int | None = None, use_cache: bool = True) -> RuleSet:
+    started = time.perf_counter()
+    placeholders = placeholders or {}
+    files = rule_files(paths)
+    out = RuleSet(files=len(files))
+    entries: dict[int, dict[str, Any]] = {}
+    todo: list[tuple[int, str, bytes, str]] = []
+    for i, f in enumerate(files):
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            out.problems.append(RuleProblem(str(f), None, f"unreadable: {exc.strerror or exc}"))
+            continue
+        key = content_key(data, placeholders)
+        cached = _read_cache(key) if use_cache else None
+        if cached is not None:
+            entries[i] = _relocate(cached, str(f))
+            out.from_cache += 1
+        else:
+            todo.append((i, str(f), data, key))
+    results = _compile_all([(p, d) for _, p, d, _ in todo], placeholders, jobs)
+    for (i, _path, _data, key), entry in zip(todo, results, strict=True):
+        entries[i] = entry
+        if use_cache:
+            _write_cache(key, entry)
+    out.compiled = len(todo)
+    for i in sorted(entries):
+        out.rules.extend(CompiledRule.from_dict(r) for r in entries[i]["rules"])
+        out.problems.extend(RuleProblem(**p) for p in entries[i]["problems"])
+    out.duration_s = time.perf_counter() - started
+    return out
+
+
+def _relocate(entry: dict[str, Any], path: str) -> dict[str, Any]:
+    """A cache entry made from the same content under another path: give it this path."""
+    for r in entry["rules"]:
+        r["path"] = path
+    for p in entry["problems"]:
+        p["path"] = path
+    return entry
+
+
+def _compile_all(items: list[tuple[str, bytes]], placeholders: Mapping[str, Sequence[str]],
+                 jobs: int | None) -> list[dict[str, Any]]:
+    workers = max(1, jobs or os.cpu_count() or 1)
+    if workers == 1 or len(items) <= CHUNK:
+        return _compile_chunk(items, placeholders)
+    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        parts = pool.map(_compile_chunk, chunks, [placeholders] * len(chunks))
+        return [entry for part in parts for entry in part]

@@ -1,0 +1,214 @@
+"""Run a compiled rule set on an engine: plan (rule x segment), one pass per segment and chunk of
+rules, then turn matched rows into findings.
+
+A pass selects the rows of one segment (say Sysmon 1) that match any of up to CHUNK rules, and returns
+those rows with a list of which rules they matched; unmatched rows never leave the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from breachscope.detect.sigma import fastpath, ir
+from breachscope.detect.sigma.compiled import CompiledRule
+from breachscope.detect.sigma.dialects import DIALECTS, Dialect
+from breachscope.detect.sigma.fields import MAP_COLUMN, TableInfo
+from breachscope.detect.sigma.plan import Plan, Target
+from breachscope.detect.sigma.prefilter import Literal, ValueMatches, literals, match_values
+from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
+from breachscope.model.findings import finding_id
+
+CHUNK = 200
+HIT_COLUMN = "__bs_hits"
+
+
+class SqlEngine(Protocol):
+    """What the runner needs from an engine (DuckDB, Spark)."""
+
+    dialect: str
+
+    def schemas(self) -> dict[str, pa.Schema]: ...
+
+    def query(self, sql: str) -> pa.Table: ...
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def materialize(self, name: str, sql: str) -> int: ...
+
+    def drop(self, name: str) -> None: ...
+
+
+def table_infos(engine: SqlEngine) -> dict[str, TableInfo]:
+    return {name: TableInfo.from_schema(name, schema) for name, schema in engine.schemas().items()}
+
+
+@dataclass
+class Stats:
+    """How the work was split (shown by `hunt --json`): rules the prefilter decided, rules it found
+    in play, rules run as plain SQL, candidate rows, SQL passes, seconds per table."""
+
+    candidate_rows: int = 0
+    rules_prefiltered: int = 0
+    rules_in_play: int = 0
+    rules_full_pass: int = 0
+    passes: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Match:
+    """One rule matched one row."""
+
+    rule: CompiledRule
+    segment: str
+    table: str
+    row: dict[str, Any]
+
+
+def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
+            strategy: str = "fast") -> tuple[list[Match], Stats]:
+    """All targets of the plan. strategy "fast": prefilter + per-combination decisions (fastpath.py),
+    plain SQL passes for the rest; "sql": every rule as compiled SQL (the slow reference path of the
+    engine, also used to check the fast one)."""
+    dialect = DIALECTS[engine.dialect]
+    matches: list[Match] = []
+    stats = Stats()
+    by_table: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key in sorted(p.groups):
+        by_table[key[0]].append(key)
+    for table, keys in sorted(by_table.items()):
+        started = time.perf_counter()
+        info = tables[table]
+        catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]]) if strategy == "fast" else {}
+        for key in keys:
+            targets, where = p.groups[key], p.where[key]
+            if strategy == "fast":
+                seg = fastpath.split(targets, info, catalog)
+                stats.rules_prefiltered += len(seg.fast) + seg.idle
+                stats.rules_in_play += len(seg.fast)
+                full = seg.full
+                if seg.fast:
+                    found, cand = fastpath.run(engine, dialect, info, where, seg, catalog)
+                    stats.candidate_rows += cand
+                    matches.extend(Match(t.rule, key[1], table, row) for t, row in found)
+            else:
+                full = targets
+            stats.rules_full_pass += len(full)
+            if full:
+                matches.extend(_passes(engine, dialect, info, info.name, where, full, table, key[1], stats))
+        stats.seconds[table] = round(time.perf_counter() - started, 3)
+    return matches, stats
+
+
+def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
+             targets: list[Target]) -> dict[Ref, ValueMatches]:
+    """Distinct values (with row counts) of every field a literal bounds, and which literals they hold."""
+    by_ref: dict[Ref, set[Literal]] = defaultdict(set)
+    for t in targets:
+        for lit in literals(t.tree, info.resolver(t.segment.fields)):
+            by_ref[lit.ref].add(lit)
+    out: dict[Ref, ValueMatches] = {}
+    comp = SqlCompiler(dialect, info.resolver({}), [])
+    table = dialect.ident(info.name)
+    columns = sorted((r for r in by_ref if r.key is None), key=repr)
+    keys = sorted({r.key for r in by_ref if r.key is not None})
+    values: dict[Ref, tuple[list[object], list[int]]] = {}
+    if columns:  # one scan: grouping sets give each column's distinct values with row counts
+        sel = ", ".join(f"{comp.expr(r)} AS g{i}" for i, r in enumerate(columns))
+        flags = ", ".join(f"grouping(g{i}) AS x{i}" for i in range(len(columns)))
+        sets = ", ".join(f"(g{i})" for i in range(len(columns)))
+        names = ", ".join(f"g{i}" for i in range(len(columns)))
+        res = engine.query(f"SELECT {names}, {flags}, count(*) AS n FROM (SELECT {sel} FROM {table}) "
+                           f"GROUP BY GROUPING SETS ({sets})")
+        counts = res.column("n").to_pylist()
+        for i, ref in enumerate(columns):
+            vals, mine = res.column(f"g{i}").to_pylist(), res.column(f"x{i}").to_pylist()
+            keep = [j for j, (v, x) in enumerate(zip(vals, mine, strict=True)) if x == 0 and v is not None]
+            values[ref] = ([vals[j] for j in keep], [counts[j] for j in keep])
+    if keys:  # map keys: one scan of the map's entries
+        wanted = ", ".join(dialect.literal(k) for k in keys)
+        entries = dialect.t("map_entries", m=dialect.ident(MAP_COLUMN), t=table)
+        res = engine.query(f"SELECT k, v, count(*) AS n FROM ({entries}) AS e WHERE k IN ({wanted}) "
+                           f"AND v IS NOT NULL GROUP BY k, v")
+        by_key: dict[str, tuple[list[object], list[int]]] = {k: ([], []) for k in keys}
+        for k, v, n in zip(res.column("k").to_pylist(), res.column("v").to_pylist(), res.column("n").to_pylist(),
+                           strict=True):
+            by_key[k][0].append(v)
+            by_key[k][1].append(n)
+        for ref in by_ref:
+            if ref.key is not None:
+                values[ref] = by_key[ref.key]
+    for ref, lits in by_ref.items():
+        vals, counts = values[ref]
+        out[ref] = match_values(vals, counts, lits)
+    return out
+
+
+def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, source: str, where: ir.Node,
+            targets: list[Target], table: str, seg_name: str, stats: Stats) -> Iterable[Match]:
+    for i in range(0, len(targets), CHUNK):
+        chunk = targets[i:i + CHUNK]
+        stats.passes += 1
+        result = engine.query(pass_sql(dialect, info, where, chunk, source))
+        yield from _matches(result, chunk, table, seg_name)
+
+
+def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Target],
+             source: str | None = None) -> str:
+    """Rows of `source` that match any target, with the list of which ones."""
+    conds = []
+    for t in targets:
+        comp = SqlCompiler(dialect, info.resolver(t.segment.fields), info.keyword_refs())
+        conds.append(comp.compile(t.tree))
+    seg_sql = SqlCompiler(dialect, info.resolver({}), info.keyword_refs()).compile(where)
+    hits = dialect.t("array", items=", ".join(conds))
+    any_hit = " OR ".join(conds)
+    keywords = any(uses_keywords(t.tree) for t in targets)
+    src = source_sql(dialect, source or info.name, info.keyword_refs(), keywords)
+    return f"SELECT {hits} AS {HIT_COLUMN}, * FROM {src} WHERE {seg_sql} AND ({any_hit})"
+
+
+def _matches(result: pa.Table, targets: list[Target], table: str, seg_name: str) -> Iterable[Match]:
+    for row in result.to_pylist():
+        hits = row.pop(HIT_COLUMN)
+        row.pop(TEXT, None)
+        row.pop(LOWER_TEXT, None)
+        for flag, target in zip(hits, targets, strict=True):
+            if flag:
+                yield Match(target.rule, seg_name, table, row)
+
+
+def event_json(row: dict[str, Any]) -> str:
+    """The matched event's fields that have a value (the `extra` map folded in), as JSON."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if v is None or k == MAP_COLUMN:
+            continue
+        out[k] = v.isoformat() if isinstance(v, datetime) else v
+    extra = row.get(MAP_COLUMN)
+    if extra:
+        for k, v in (extra.items() if isinstance(extra, dict) else extra):
+            out.setdefault(k, v)
+    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def finding_row(m: Match) -> dict[str, Any]:
+    r, row = m.rule, m.row
+    return {
+        "finding_id": finding_id(r.key, m.table, row.get("src_sha256"), row.get("src_record")),
+        "kind": "sigma", "rule_id": r.id or r.name, "rule_title": r.title, "rule_path": r.path,
+        "level": r.level, "status": r.status, "author": r.author, "tags": r.tags,
+        "attack": r.attack_techniques(), "description": r.description, "falsepositives": r.falsepositives,
+        "ts": row.get("ts"), "host": row.get("host"), "user": row.get("user"), "src_ip": row.get("src_ip"),
+        "dst_ip": row.get("dst_ip"), "table_name": m.table, "segment": m.segment,
+        "src_file": row.get("src_file"), "src_sha256": row.get("src_sha256"), "src_record": row.get("src_record"),
+        "event": event_json(row), "group_key": None, "event_count": None, "first_ts": None, "related": None,
+    }
