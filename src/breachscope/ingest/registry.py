@@ -6,6 +6,7 @@ from breachscope.ingest.reader import Reader
 from breachscope.ingest.readers import (
     argus,
     evtx,
+    evtx_json,
     mariadb_audit,
     mysql_general,
     netflow_csv,
@@ -18,6 +19,7 @@ from breachscope.ingest.readers import syslog as syslog_reader
 
 READERS: list[Reader] = [
     evtx.READER,
+    evtx_json.READER,
     zeek.READER_TSV,
     zeek.READER_JSON,
     winjson.READER,

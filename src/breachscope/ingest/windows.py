@@ -107,6 +107,8 @@ class WindowsBuilder:
         for k, v in data.items():
             if k in skip:
                 continue
+            if " " in k:  # Defender and others write "Threat Name"; Sigma names fields without spaces
+                k = k.replace(" ", "")
             if v.__class__ is not str and v is not None:
                 v = text(v)
             col = promoted.get(k)

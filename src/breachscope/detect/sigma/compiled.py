@@ -33,6 +33,7 @@ class Correlation:
     op: str | None = None  # gte, gt, lte, lt, eq, neq (None for temporal types without condition)
     threshold: float | None = None
     value_field: str | None = None  # the field value_* conditions aggregate
+    percentile: int | None = None  # value_percentile: which percentile of the values
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # alias -> {rule ref: field}
     generate: bool = False
 

@@ -28,7 +28,7 @@ from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, Correlation, RuleProblem
 from breachscope.detect.sigma.convert import ConvertError, rule_condition, unset_placeholders
 
-ENGINE_VERSION = "bs-sigma-2"  # bump when compilation output changes: invalidates the cache
+ENGINE_VERSION = "bs-sigma-3"  # bump when compilation output changes: invalidates the cache
 # the specification names utf16le; pySigma knows it as `wide`
 modifier_mapping.setdefault("utf16le", modifier_mapping["wide"])
 
@@ -169,7 +169,9 @@ def _correlation(c: SigmaCorrelationRule, doc: dict[str, Any]) -> Correlation:
     body = doc["correlation"]
     cond = c.condition
     op = threshold = fld = None
+    pct = None
     if cond is not None:
+        pct = cond.percentile
         op = cond.op.name.lower()
         threshold = float(cond.count)
         fld = cond.fieldref
@@ -179,7 +181,8 @@ def _correlation(c: SigmaCorrelationRule, doc: dict[str, Any]) -> Correlation:
     return Correlation(
         type=str(body["type"]), rules=[str(r) for r in (body.get("rules") or [])],
         group_by=[str(g) for g in (body.get("group-by") or [])], timespan_s=float(c.timespan.seconds),
-        op=op, threshold=threshold, value_field=fld, aliases=aliases, generate=bool(body.get("generate", False)),
+        op=op, threshold=threshold, value_field=fld, percentile=pct, aliases=aliases,
+        generate=bool(body.get("generate", False)),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,6 +71,19 @@ class Match:
     segment: str
     table: str
     row: dict[str, Any]
+    renames: Mapping[str, str] = field(default_factory=dict)  # the segment's Sigma field names
+
+    def value(self, name: str) -> Any:
+        """A Sigma field's value in the matched row (its own column, else the `extra` map)."""
+        col = self.renames.get(name, name)
+        value = self.row.get(col)
+        if value is None:
+            extra = self.row.get(MAP_COLUMN)
+            if isinstance(extra, dict):
+                value = extra.get(col)
+            elif isinstance(extra, list):
+                value = dict(extra).get(col)
+        return value
 
 
 def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
@@ -98,7 +111,7 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
                 if seg.fast:
                     found, cand = fastpath.run(engine, dialect, info, where, seg, catalog)
                     stats.candidate_rows += cand
-                    matches.extend(Match(t.rule, key[1], table, row) for t, row in found)
+                    matches.extend(Match(t.rule, key[1], table, row, t.segment.fields) for t, row in found)
             else:
                 full = targets
             stats.rules_full_pass += len(full)
@@ -183,7 +196,7 @@ def _matches(result: pa.Table, targets: list[Target], table: str, seg_name: str)
         row.pop(LOWER_TEXT, None)
         for flag, target in zip(hits, targets, strict=True):
             if flag:
-                yield Match(target.rule, seg_name, table, row)
+                yield Match(target.rule, seg_name, table, row, target.segment.fields)
 
 
 def event_json(row: dict[str, Any]) -> str:

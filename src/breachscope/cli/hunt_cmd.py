@@ -1,0 +1,115 @@
+"""`breachscope hunt`: Sigma rules over evidence or a case; findings out, and into the case."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from breachscope.cli import findings_out
+from breachscope.cli.output import print_json, safe, stderr
+from breachscope.detect.sigma.hunt import HuntResult, hunt, write_findings
+from breachscope.engines.duckdb_case import open_case
+from breachscope.ingest.pipeline import ingest
+from breachscope.model.case import CaseLayout
+from breachscope.model.errors import UsageError
+from breachscope.model.findings import LEVELS
+
+
+def hunt_command(
+    inputs: Annotated[list[str], typer.Argument(help="Evidence files/folders, or a case folder.")],
+    rules: Annotated[list[str], typer.Option("--rules", help="Sigma rule files or folders (repeatable).")],
+    case: Annotated[Path | None, typer.Option("--case", help="Case for the evidence (default: temporary).")] = None,
+    min_level: Annotated[str | None, typer.Option("--min-level", help="lowest level reported")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv, jsonl or timesketch")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write findings to this file.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
+    placeholders: Annotated[Path | None, typer.Option(help="YAML: placeholder name -> list of values.")] = None,
+    strategy: Annotated[str, typer.Option(help="fast (prefilter) or sql (every rule as plain SQL).")] = "fast",
+    json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Run Sigma rules (correlations and filters included) and report the findings."""
+    if format not in findings_out.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(findings_out.FORMATS)}")
+    if min_level is not None and min_level.lower() not in LEVELS:
+        raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}")
+    if engine not in ("duckdb", "spark"):
+        raise UsageError("--engine must be duckdb or spark")
+    if strategy not in ("fast", "sql"):
+        raise UsageError("--strategy must be fast or sql")
+    values = _placeholders(placeholders)
+    case_dir, evidence = _split_inputs(inputs, case)
+    with ExitStack() as stack:
+        temp = None
+        if case_dir is None:
+            temp = Path(tempfile.mkdtemp(prefix="breachscope-hunt-"))
+            stack.callback(shutil.rmtree, temp, ignore_errors=True)
+            case_dir = temp / "case"
+        if evidence:
+            summary = ingest(evidence, case_dir)
+            if summary.rejected:
+                stderr.print(f"ingest: {summary.rejected:,} bad record(s) skipped (see the case manifest)")
+        result = _run(case_dir, engine, rules, min_level, values, strategy)
+        if temp is None:
+            write_findings(case_dir, result.findings)
+    _report(result, format, out, json_out)
+
+
+def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
+         values: dict[str, list[str]], strategy: str) -> HuntResult:
+    if engine == "spark":
+        from breachscope.engines.spark_case import open_spark_case
+
+        with open_spark_case(case_dir) as sc:
+            return hunt(sc, rules, min_level, values, strategy)
+    with open_case(case_dir) as c:
+        c.hold_in_memory()
+        return hunt(c, rules, min_level, values, strategy)
+
+
+def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, list[str]]:
+    cases = [p for p in inputs if CaseLayout(p).exists()]
+    evidence = [p for p in inputs if p not in cases]
+    if len(cases) > 1 or (cases and case is not None and Path(cases[0]).resolve() != case.resolve()):
+        raise UsageError("give one case: either as an argument or with --case")
+    for p in evidence:
+        if not Path(p).exists():
+            raise UsageError(f"no such file or folder: {p}")
+    if cases:
+        return Path(cases[0]), evidence
+    return case, evidence
+
+
+def _placeholders(path: Path | None) -> dict[str, list[str]]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"--placeholders {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"--placeholders {path}: expected a mapping of name -> list of values")
+    return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in data.items()}
+
+
+def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
+    for p in result.problems:
+        where = f"{p.path}:{p.line}" if p.line else p.path
+        stderr.print(f"rule problem: {safe(where)}: {safe(p.reason)}")
+    summary: dict[str, Any] = result.summary()
+    if out is not None:
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            findings_out.write(result.findings, fmt if fmt != "table" else "csv", fh)
+    elif not json_out:
+        findings_out.write(result.findings, fmt, None)
+    if json_out:
+        print_json(summary)
+    else:
+        stderr.print(f"{summary['findings']:,} findings from {summary['rules']['run']:,} rules "
+                     f"({summary['rules']['skipped']} skipped: no table for their logsource, "
+                     f"{summary['rules']['problems']} with problems) in {sum(result.seconds.values()):.1f} s")
