@@ -43,3 +43,11 @@ def ingest_case(tmp_path: Path) -> Iterator[object]:
     yield _run
     for c in opened:
         c.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real PostgreSQL server with pgAudit, for the whole test session (see tests/pgserver.py)."""
+    from tests import pgserver
+
+    yield from pgserver.start(tmp_path_factory.mktemp("pg"))
