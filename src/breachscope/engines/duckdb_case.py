@@ -30,64 +30,26 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class Case:
-    """An investigation case for analysts and for every later stage (read-only on the evidence)."""
-
-    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None) -> None:
-        self.layout = CaseLayout(path)
-        self.layout.require()
-        self.state: CaseState = load_state(self.layout)
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
-        self.tables: dict[str, list[str]] = {}
-        self._registered: set[str] = set()
-        self._create_views()
-
-    @property
-    def root(self) -> Path:
-        return self.layout.root
-
-    def _create_views(self) -> None:
-        for table, parts in sorted(self.state.parts_by_table().items()):
-            if not valid_table_name(table):
-                raise CaseError(f"manifest names an invalid table: {table!r}")
-            files = [str(self.layout.root / p.path) for p in parts]
-            self.tables[table] = files
-            file_list = "[" + ", ".join(quote_literal(f) for f in files) + "]"
-            self.con.execute(
-                f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({file_list}, union_by_name = true)"
-            )
-        for table, schema in FIXED_SCHEMAS.items():  # the fixed tables always exist, if only empty
-            if table not in self.tables:
-                self.con.register(f"empty_{table}", schema.empty_table())
-                self.con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM empty_{table}")
-                self.tables[table] = []
-        if "rejects" not in self.tables:
-            self.con.execute(
-                "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
-                "NULL::VARCHAR AS location, NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt WHERE false"
-            )
-        cols = ", ".join(quote_ident(c) for c in CORE_NAMES)
-        selects = [
-            f"SELECT {cols}, {quote_literal(t)} AS table_name FROM {quote_ident(t)}"
-            for t in self.event_tables
-        ]
-        if not selects:
-            typed = ", ".join(f"NULL::{_SQL_TYPES[f.type]} AS {quote_ident(f.name)}" for f in CORE_FIELDS)
-            selects = [f"SELECT {typed}, NULL::VARCHAR AS table_name WHERE false"]
-        self.con.execute("CREATE VIEW events AS " + " UNION ALL ".join(selects))
-        manifest = pa.Table.from_pylist(
-            [f.to_dict() for f in self.state.files] or [],
-            schema=_MANIFEST_SCHEMA,
-        )
-        self.con.register("manifest_arrow", manifest)
-        self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
+class DuckDBEngine:
+    """A DuckDB connection with event tables: the query engine protocol detection runs on
+    (dialect, schemas, query, register, materialize, drop) plus analyst conveniences."""
 
     dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.con = con or duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.tables: dict[str, list[str]] = {}
+        self._registered: set[str] = set()
+
+    @classmethod
+    def from_arrow(cls, tables: dict[str, pa.Table]) -> DuckDBEngine:
+        """An engine over in-memory tables (tests, notebooks)."""
+        engine = cls()
+        for name, table in tables.items():
+            engine.con.register(name, table)
+            engine.tables[name] = []
+        return engine
 
     def schemas(self) -> dict[str, pa.Schema]:
         """Arrow schema of every event table (what rule compilation needs to know)."""
@@ -149,12 +111,69 @@ class Case:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> Case:
+    def __enter__(self) -> DuckDBEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+class Case(DuckDBEngine):
+    """An investigation case for analysts and for every later stage (read-only on the evidence)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None) -> None:
+        super().__init__()
+        self.layout = CaseLayout(path)
+        self.layout.require()
+        self.state: CaseState = load_state(self.layout)
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        self._create_views()
+
+    def __enter__(self) -> Case:
+        return self
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    def _create_views(self) -> None:
+        for table, parts in sorted(self.state.parts_by_table().items()):
+            if not valid_table_name(table):
+                raise CaseError(f"manifest names an invalid table: {table!r}")
+            files = [str(self.layout.root / p.path) for p in parts]
+            self.tables[table] = files
+            file_list = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+            self.con.execute(
+                f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({file_list}, union_by_name = true)"
+            )
+        for table, schema in FIXED_SCHEMAS.items():  # the fixed tables always exist, if only empty
+            if table not in self.tables:
+                self.con.register(f"empty_{table}", schema.empty_table())
+                self.con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM empty_{table}")
+                self.tables[table] = []
+        if "rejects" not in self.tables:
+            self.con.execute(
+                "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
+                "NULL::VARCHAR AS location, NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt WHERE false"
+            )
+        cols = ", ".join(quote_ident(c) for c in CORE_NAMES)
+        selects = [
+            f"SELECT {cols}, {quote_literal(t)} AS table_name FROM {quote_ident(t)}"
+            for t in self.event_tables
+        ]
+        if not selects:
+            typed = ", ".join(f"NULL::{_SQL_TYPES[f.type]} AS {quote_ident(f.name)}" for f in CORE_FIELDS)
+            selects = [f"SELECT {typed}, NULL::VARCHAR AS table_name WHERE false"]
+        self.con.execute("CREATE VIEW events AS " + " UNION ALL ".join(selects))
+        manifest = pa.Table.from_pylist(
+            [f.to_dict() for f in self.state.files] or [],
+            schema=_MANIFEST_SCHEMA,
+        )
+        self.con.register("manifest_arrow", manifest)
+        self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
 
 _MANIFEST_SCHEMA = pa.schema(
     [

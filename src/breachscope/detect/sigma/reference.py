@@ -97,10 +97,10 @@ class Reference:
             value = event.get(ref.column or "")
             if value is None:
                 continue
-            if ref.kind == "map":
-                parts.extend(_text(v) for v in value.values() if v is not None)
+            if ref.kind == "map":  # one part per list or map, as SQL's array_to_string gives
+                parts.append(SEPARATOR.join(_text(v) for v in value.values() if v is not None))
             elif ref.kind == "list":
-                parts.extend(_text(v) for v in value if v is not None)
+                parts.append(SEPARATOR.join(_text(v) for v in value if v is not None))
             else:
                 parts.append(_text(value))
         return self._value(node, SEPARATOR.join(parts), "str", event)
