@@ -12,7 +12,7 @@ from breachscope.detect.sigma.logsources import Segment
 from breachscope.detect.sigma.plan import Plan, Target
 from breachscope.detect.sigma.reference import Reference
 from breachscope.detect.sigma.run import execute
-from breachscope.detect.sigma.sqlgen import SqlCompiler
+from breachscope.detect.sigma.sqlgen import SqlCompiler, source_sql
 from breachscope.engines.duckdb_case import DuckDBEngine
 from tests.sigma_strategies import INFO, dict_event, events, table_of, trees
 
@@ -29,13 +29,8 @@ def reference_rids(tree: ir.Node, rows: list[dict[str, object]]) -> set[int]:
 def test_compiled_sql_agrees_with_reference(tree: ir.Node, rows: list[dict[str, object]]) -> None:
     engine = DuckDBEngine.from_arrow({"t": table_of(rows)})
     sql = SqlCompiler(DUCKDB, INFO.resolver({}), INFO.keyword_refs()).compile(tree)
-    text_cols = "*, concat_ws(chr(31), " + ", ".join(
-        "array_to_string(map_values(extra), chr(31))" if r.kind == "map" else
-        f"array_to_string({r.column}, chr(31))" if r.kind == "list" else r.column
-        for r in INFO.keyword_refs()) + ")"
-    got = {r[0] for r in engine.rows(
-        f"SELECT rid FROM (SELECT {text_cols} AS __bs_text FROM t) s, "
-        f"LATERAL (SELECT lower(__bs_text) AS __bs_ltext) l WHERE {sql}")}
+    source = source_sql(DUCKDB, "t", INFO.keyword_refs(), keywords=True)
+    got = {r[0] for r in engine.rows(f"SELECT rid FROM {source} WHERE {sql}")}
     assert got == reference_rids(tree, rows), sql
 
 

@@ -71,7 +71,8 @@ DUCKDB = Dialect(
         "nulleq": "$a IS NOT DISTINCT FROM $b",
         "join_text": "concat_ws(chr(31), $items)",
         "map_entries": "SELECT unnest(map_keys($m)) AS k, unnest(map_values($m)) AS v FROM $t",
-        "join_list": "array_to_string($l, chr(31))",
+        # array_to_string gives NULL for a list of only NULLs (and '' for an empty one): make it ''
+        "join_list": "CASE WHEN $l IS NULL THEN NULL ELSE coalesce(array_to_string($l, chr(31)), '') END",
         "text": "CAST($x AS VARCHAR)",
         "double": "TRY_CAST($x AS DOUBLE)",
         "timestamp": "TRY_CAST($x AS TIMESTAMPTZ)",

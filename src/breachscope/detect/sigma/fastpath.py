@@ -35,7 +35,6 @@ from breachscope.detect.sigma.prefilter import (
 from breachscope.detect.sigma.reference import Reference
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
 
-CANDIDATES = "bs_candidates"
 MATCHED = "bs_matched"
 RULES_COLUMN = "__bs_rules"
 
@@ -100,7 +99,9 @@ class Evaluator:
 
 def run(engine: object, dialect: Dialect, info: TableInfo, where: ir.Node, seg: Segmented,
         catalog: dict[Ref, ValueMatches]) -> tuple[list[tuple[Target, dict[str, object]]], int]:
-    """Matches (target, row) of the segment's fast targets, and the number of candidate rows."""
+    """Matches (target, row) of the segment's fast targets, and the number of candidate rows.
+    Two streaming scans, nothing materialized: one aggregates the candidates into combinations, one
+    joins the matching combinations back to their rows (memory ~ distinct combinations)."""
     targets = [t for t, _ in seg.fast]
     resolve = info.resolver(targets[0].segment.fields)
     comp = SqlCompiler(dialect, resolve, info.keyword_refs())
@@ -116,22 +117,27 @@ def run(engine: object, dialect: Dialect, info: TableInfo, where: ir.Node, seg: 
                 refs.append(ref)
     cols = [f"{comp.expr(r)} AS bs_c{i}" for i, r in enumerate(refs)]
     cols += [f"{comp.compile(leaf)} AS bs_b{j}" for j, leaf in enumerate(rowleaves)]
-    n = _materialize(engine, dialect, info, comp, where, seg, catalog, cols)
-    if not n:
-        engine.drop(CANDIDATES)  # type: ignore[attr-defined]
-        return [], 0
     keys = [f"bs_c{i}" for i in range(len(refs))] + [f"bs_b{j}" for j in range(len(rowleaves))]
-    combos = engine.query(  # type: ignore[attr-defined]
-        f"SELECT {', '.join(keys)} FROM {CANDIDATES} GROUP BY {', '.join(keys)}")
-    rows = list(zip(*(combos.column(k).to_pylist() for k in keys), strict=True)) if keys else [()]
-    matched = _decide(targets, seg, refs, rowleaves, rows, resolve)
-    out = list(_rows_back(engine, dialect, combos, keys, matched, targets))
-    engine.drop(CANDIDATES)  # type: ignore[attr-defined]
+    names, candidates = _candidates_sql(engine, dialect, info, comp, where, seg, catalog, cols)
+    try:
+        group = f" GROUP BY {', '.join(keys)}" if keys else ""
+        combos = engine.query(  # type: ignore[attr-defined]
+            f"SELECT {', '.join([*keys, 'count(*) AS bs_n'])} FROM ({candidates}) AS c{group}")
+        n = sum(combos.column("bs_n").to_pylist())
+        if not n:
+            return [], 0
+        rows = list(zip(*(combos.column(k).to_pylist() for k in keys), strict=True)) if keys else [()]
+        matched = _decide(targets, seg, refs, rowleaves, rows, resolve)
+        out = list(_rows_back(engine, dialect, candidates, combos, keys, matched, targets))
+    finally:
+        for name in names:
+            engine.drop(name)  # type: ignore[attr-defined]
     return out, n
 
 
-def _materialize(engine: object, dialect: Dialect, info: TableInfo, comp: SqlCompiler, where: ir.Node,
-                 seg: Segmented, catalog: dict[Ref, ValueMatches], cols: list[str]) -> int:
+def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, comp: SqlCompiler, where: ir.Node,
+                    seg: Segmented, catalog: dict[Ref, ValueMatches], cols: list[str]) -> tuple[list[str], str]:
+    """SQL for the segment's rows whose values hold a necessary literal (value lists registered as tables)."""
     wanted: dict[Ref, set[int]] = defaultdict(set)
     for _t, nec in seg.fast:
         for lit in nec:
@@ -145,12 +151,9 @@ def _materialize(engine: object, dialect: Dialect, info: TableInfo, comp: SqlCom
         ors.append(f"{comp.expr(ref)} IN (SELECT v FROM {name})")
     extra = (", " + ", ".join(cols)) if cols else ""
     keywords = any(uses_keywords(t.tree) for t, _ in seg.fast)
-    n = engine.materialize(  # type: ignore[attr-defined]
-        CANDIDATES, f"SELECT *{extra} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
-                    f"WHERE {comp.compile(where)} AND ({' OR '.join(ors) or 'FALSE'})")
-    for name in names:
-        engine.drop(name)  # type: ignore[attr-defined]
-    return int(n)
+    sql = (f"SELECT *{extra} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
+           f"WHERE {comp.compile(where)} AND ({' OR '.join(ors) or 'FALSE'})")
+    return names, sql
 
 
 def _decide(targets: list[Target], seg: Segmented, refs: list[Ref], rowleaves: list[ir.Node],
@@ -212,17 +215,20 @@ def literal_holds(lit: Literal, value: object) -> bool:
     return s == lit.text
 
 
-def _rows_back(engine: object, dialect: Dialect, combos: pa.Table, keys: list[str], matched: dict[int, list[int]],
-               targets: list[Target]) -> Iterable[tuple[Target, dict[str, object]]]:
+def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Table, keys: list[str],
+               matched: dict[int, list[int]], targets: list[Target]) -> Iterable[tuple[Target, dict[str, object]]]:
     if not matched:
         return
     idx = sorted(matched)
-    table = combos.take(pa.array(idx, pa.int64())).append_column(
+    table = combos.take(pa.array(idx, pa.int64())).drop_columns(["bs_n"]).append_column(
         RULES_COLUMN, pa.array([matched[i] for i in idx], pa.list_(pa.int32())))
     engine.register(MATCHED, table)  # type: ignore[attr-defined]
-    on = " AND ".join(dialect.t("nulleq", a=f"c.{k}", b=f"m.{k}") for k in keys) or "TRUE"
-    result = engine.query(f"SELECT c.*, m.{RULES_COLUMN} FROM {CANDIDATES} c JOIN {MATCHED} m ON {on}")  # type: ignore[attr-defined]
-    engine.drop(MATCHED)  # type: ignore[attr-defined]
+    try:
+        on = " AND ".join(dialect.t("nulleq", a=f"c.{k}", b=f"m.{k}") for k in keys) or "TRUE"
+        result = engine.query(  # type: ignore[attr-defined]
+            f"SELECT c.*, m.{RULES_COLUMN} FROM ({candidates}) AS c JOIN {MATCHED} m ON {on}")
+    finally:
+        engine.drop(MATCHED)  # type: ignore[attr-defined]
     for row in result.to_pylist():
         hits = row.pop(RULES_COLUMN)
         for k in (*keys, TEXT, LOWER_TEXT):
