@@ -1,12 +1,14 @@
-"""The fast way to run many rules on one segment: prefilter, group, decide once per distinct combination.
+"""The fast way to run many rules on one table: prefilter, group, decide once per distinct combination.
 
-1. Candidate rows: rows of the segment whose field values hold a necessary literal of some rule
-   (prefilter.py); the engine materializes them with one column per field the rules read and one
-   boolean per row-level leaf (keyword search, field references), compiled to the engine's SQL.
-2. The engine groups the candidates by those columns: rows with the same values match the same rules.
+1. Candidate rows: rows of any segment whose field values hold a necessary literal of some rule
+   (prefilter.py). For them the engine computes one column per field the rules read, one boolean per
+   row-level leaf (keyword search, field references: compiled to the engine's SQL) and a mask of the
+   segments the row belongs to.
+2. The engine groups the candidates by those columns: rows with equal values match the same rules.
 3. Each leaf is decided once per distinct value of its field (leaves.py), each rule once per distinct
    combination, and only for rules whose necessary literal the combination holds.
 4. The engine joins the matching combinations back to their rows.
+All of it streams (memory ~ distinct combinations): one aggregate scan and one join scan per table.
 Rules with no necessary literal (only negations, regexes, keywords) go to the plain SQL pass instead.
 """
 
@@ -33,33 +35,38 @@ from breachscope.detect.sigma.prefilter import (
     necessary,
 )
 from breachscope.detect.sigma.reference import Reference
-from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
+from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, Resolve, SqlCompiler, source_sql, uses_keywords
 
 MATCHED = "bs_matched"
 RULES_COLUMN = "__bs_rules"
+MASK_BITS = 62  # segments per mask column (BIGINT)
 
 
 @dataclass
-class Segmented:
-    """A segment's targets split by how they run."""
+class SegmentWork:
+    """One segment of a table: its row condition and its targets that the fast path runs."""
 
+    name: str
+    where: ir.Node
+    resolve: Resolve
     fast: list[tuple[Target, frozenset[Literal]]]  # in play, with their necessary literals
     full: list[Target]  # no necessary literal: plain SQL pass
     idle: int  # necessary literals hold nowhere in the table: cannot match
 
 
-def split(targets: list[Target], info: TableInfo, catalog: dict[Ref, ValueMatches]) -> Segmented:
-    rows = {lit: vm.rows(lit) for vm in catalog.values() for lit in vm.holds}
+def split(name: str, where: ir.Node, targets: list[Target], info: TableInfo, catalog: dict[Ref, ValueMatches],
+          rows: dict[Literal, int]) -> SegmentWork:
+    resolve = info.resolver(targets[0].segment.fields)
     fast, full, idle = [], [], 0
     for t in targets:
-        nec = necessary(t.tree, info.resolver(t.segment.fields), rows)
+        nec = necessary(t.tree, resolve, rows)
         if nec is None:
             full.append(t)
         elif any(catalog[lit.ref].holds.get(lit) for lit in nec if lit.ref in catalog):
             fast.append((t, nec))
         else:
             idle += 1
-    return Segmented(fast, full, idle)
+    return SegmentWork(name, where, resolve, fast, full, idle)
 
 
 class Evaluator:
@@ -97,37 +104,49 @@ class Evaluator:
         return value in self.table[(ref, node)]
 
 
-def run(engine: object, dialect: Dialect, info: TableInfo, where: ir.Node, seg: Segmented,
-        catalog: dict[Ref, ValueMatches]) -> tuple[list[tuple[Target, dict[str, object]]], int]:
-    """Matches (target, row) of the segment's fast targets, and the number of candidate rows.
-    Two streaming scans, nothing materialized: one aggregates the candidates into combinations, one
-    joins the matching combinations back to their rows (memory ~ distinct combinations)."""
-    targets = [t for t, _ in seg.fast]
-    resolve = info.resolver(targets[0].segment.fields)
-    comp = SqlCompiler(dialect, resolve, info.keyword_refs())
+def run(engine: object, dialect: Dialect, info: TableInfo, work: list[SegmentWork],
+        catalog: dict[Ref, ValueMatches]) -> tuple[list[tuple[Target, str, dict[str, object]]], int]:
+    """(target, segment name, row) for every match of the segments' fast targets, and the number of
+    candidate rows."""
+    work = [w for w in work if w.fast]
+    if not work:
+        return [], 0
     refs: list[Ref] = []
-    rowleaves: list[ir.Node] = []
-    for t in targets:
-        for leaf in leaf_nodes(t.tree):
-            ref = single_ref(leaf, resolve)
-            if ref is None:
-                if leaf not in rowleaves:
-                    rowleaves.append(leaf)
-            elif ref.kind != "absent" and ref not in refs:
-                refs.append(ref)
-    cols = [f"{comp.expr(r)} AS bs_c{i}" for i, r in enumerate(refs)]
-    cols += [f"{comp.compile(leaf)} AS bs_b{j}" for j, leaf in enumerate(rowleaves)]
-    keys = [f"bs_c{i}" for i in range(len(refs))] + [f"bs_b{j}" for j in range(len(rowleaves))]
-    names, candidates = _candidates_sql(engine, dialect, info, comp, where, seg, catalog, cols)
+    rowleaf_sql: list[str] = []
+    rowleaf_col: list[dict[ir.Node, int]] = []
+    for w in work:
+        comp = SqlCompiler(dialect, w.resolve, info.keyword_refs())
+        mine: dict[ir.Node, int] = {}
+        for t, _nec in w.fast:
+            for leaf in leaf_nodes(t.tree):
+                ref = single_ref(leaf, w.resolve)
+                if ref is None:
+                    sql = comp.compile(leaf)
+                    if sql not in rowleaf_sql:
+                        rowleaf_sql.append(sql)
+                    mine[leaf] = rowleaf_sql.index(sql)
+                elif ref.kind != "absent" and ref not in refs:
+                    refs.append(ref)
+        rowleaf_col.append(mine)
+    plain = SqlCompiler(dialect, info.resolver({}), info.keyword_refs())
+    masks = [f"m{j}" for j in range(0, len(work), MASK_BITS)]
+    cols = [f"{plain.expr(r)} AS bs_c{i}" for i, r in enumerate(refs)]
+    cols += [f"{sql} AS bs_b{j}" for j, sql in enumerate(rowleaf_sql)]
+    for j, m in enumerate(masks):
+        part = work[j * MASK_BITS:(j + 1) * MASK_BITS]
+        bits = " + ".join(f"(CASE WHEN {plain.compile(w.where)} THEN {1 << i} ELSE 0 END)" for i, w in enumerate(part))
+        cols.append(f"({bits}) AS {m}")
+    keys = [f"bs_c{i}" for i in range(len(refs))] + [f"bs_b{j}" for j in range(len(rowleaf_sql))] + masks
+    names, candidates = _candidates_sql(engine, dialect, info, plain, work, catalog, cols)
     try:
-        group = f" GROUP BY {', '.join(keys)}" if keys else ""
         combos = engine.query(  # type: ignore[attr-defined]
-            f"SELECT {', '.join([*keys, 'count(*) AS bs_n'])} FROM ({candidates}) AS c{group}")
+            f"SELECT {', '.join(keys)}, count(*) AS bs_n FROM ({candidates}) AS c GROUP BY {', '.join(keys)}")
         n = sum(combos.column("bs_n").to_pylist())
         if not n:
             return [], 0
-        rows = list(zip(*(combos.column(k).to_pylist() for k in keys), strict=True)) if keys else [()]
-        matched = _decide(targets, seg, refs, rowleaves, rows, resolve)
+        rows = list(zip(*(combos.column(k).to_pylist() for k in keys), strict=True))
+        targets = [(t, w.name) for w in work for t, _ in w.fast]
+        matched = _decide(work, refs, len(refs), rowleaf_col, rows, len(keys) - len(masks))
         out = list(_rows_back(engine, dialect, candidates, combos, keys, matched, targets))
     finally:
         for name in names:
@@ -135,52 +154,61 @@ def run(engine: object, dialect: Dialect, info: TableInfo, where: ir.Node, seg: 
     return out, n
 
 
-def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, comp: SqlCompiler, where: ir.Node,
-                    seg: Segmented, catalog: dict[Ref, ValueMatches], cols: list[str]) -> tuple[list[str], str]:
-    """SQL for the segment's rows whose values hold a necessary literal (value lists registered as tables)."""
+def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: SqlCompiler, work: list[SegmentWork],
+                    catalog: dict[Ref, ValueMatches], cols: list[str]) -> tuple[list[str], str]:
+    """SQL for rows of any segment whose values hold a necessary literal (value lists registered)."""
     wanted: dict[Ref, set[int]] = defaultdict(set)
-    for _t, nec in seg.fast:
-        for lit in nec:
-            if lit.ref in catalog:
-                wanted[lit.ref].update(catalog[lit.ref].holds.get(lit, ()))
+    for w in work:
+        for _t, nec in w.fast:
+            for lit in nec:
+                if lit.ref in catalog:
+                    wanted[lit.ref].update(catalog[lit.ref].holds.get(lit, ()))
     ors, names = [], []
     for i, (ref, idx) in enumerate(sorted(wanted.items(), key=lambda kv: repr(kv[0]))):
         name = f"bs_cv{i}"
         engine.register(name, pa.table({"v": [catalog[ref].values[j] for j in sorted(idx)]}))  # type: ignore[attr-defined]
         names.append(name)
-        ors.append(f"{comp.expr(ref)} IN (SELECT v FROM {name})")
-    extra = (", " + ", ".join(cols)) if cols else ""
-    keywords = any(uses_keywords(t.tree) for t, _ in seg.fast)
-    sql = (f"SELECT *{extra} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
-           f"WHERE {comp.compile(where)} AND ({' OR '.join(ors) or 'FALSE'})")
+        ors.append(f"{plain.expr(ref)} IN (SELECT v FROM {name})")
+    segs = " OR ".join(plain.compile(w.where) for w in work)
+    keywords = any(uses_keywords(t.tree) for w in work for t, _ in w.fast)
+    sql = (f"SELECT *, {', '.join(cols)} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
+           f"WHERE ({segs}) AND ({' OR '.join(ors) or 'FALSE'})")
     return names, sql
 
 
-def _decide(targets: list[Target], seg: Segmented, refs: list[Ref], rowleaves: list[ir.Node],
-            rows: list[tuple[object, ...]], resolve: object) -> dict[int, list[int]]:
-    """combo index -> indices of the targets it matches."""
+def _decide(work: list[SegmentWork], refs: list[Ref], n_refs: int, rowleaf_col: list[dict[ir.Node, int]],
+            rows: list[tuple[object, ...]], n_keys: int) -> dict[int, list[int]]:
+    """combo index -> indices (over all segments' fast targets, in order) of the targets it matches."""
     col_of_ref = {r: i for i, r in enumerate(refs)}
-    rowleaf_col = {leaf: len(refs) + j for j, leaf in enumerate(rowleaves)}
     leaves_by_ref: dict[Ref, set[ir.Node]] = defaultdict(set)
-    for t in targets:
-        for leaf in leaf_nodes(t.tree):
-            ref = single_ref(leaf, resolve)  # type: ignore[arg-type]
-            if ref is not None:
-                leaves_by_ref[ref].add(leaf)
+    for w in work:
+        for t, _ in w.fast:
+            for leaf in leaf_nodes(t.tree):
+                ref = single_ref(leaf, w.resolve)
+                if ref is not None:
+                    leaves_by_ref[ref].add(leaf)
     values_by_ref = {r: list({row[i] for row in rows}) for r, i in col_of_ref.items()}
-    reference = Reference(resolve, [])  # type: ignore[arg-type]
+    reference = Reference(work[0].resolve, [])
     table = truth(leaves_by_ref, values_by_ref, reference)
-    ev = Evaluator(resolve, col_of_ref, rowleaf_col, table, reference)
-    # which literals each distinct value holds: one automaton pass per field, not literals x combos
-    by_literal: dict[Literal, list[int]] = defaultdict(list)
-    for ti, (_t, nec) in enumerate(seg.fast):
-        for lit in nec:
-            by_literal[lit].append(ti)
-    lits_by_ref: dict[Ref, list[Literal]] = defaultdict(list)
-    for lit in by_literal:
-        lits_by_ref[lit.ref].append(lit)
+    evaluators = [Evaluator(w.resolve, col_of_ref, {leaf: n_refs + c for leaf, c in rowleaf_col[k].items()},
+                            table, reference) for k, w in enumerate(work)]
+    # per segment: literal -> its targets (global indices); and which literals each value holds
+    offsets = []
+    total = 0
+    for w in work:
+        offsets.append(total)
+        total += len(w.fast)
+    by_literal: list[dict[Literal, list[int]]] = []
+    all_lits: dict[Ref, set[Literal]] = defaultdict(set)
+    for k, w in enumerate(work):
+        index: dict[Literal, list[int]] = defaultdict(list)
+        for ti, (_t, nec) in enumerate(w.fast):
+            for lit in nec:
+                index[lit].append(offsets[k] + ti)
+                all_lits[lit.ref].add(lit)
+        by_literal.append(index)
     holding: dict[Ref, dict[object, list[Literal]]] = {}
-    for ref, lits in lits_by_ref.items():
+    for ref, lits in all_lits.items():
         values = values_by_ref.get(ref, [])
         vm = match_values(values, [1] * len(values), lits)
         per_value: dict[object, list[Literal]] = defaultdict(list)
@@ -189,16 +217,29 @@ def _decide(targets: list[Target], seg: Segmented, refs: list[Ref], rowleaves: l
                 per_value[values[i]].append(lit)
         holding[ref] = per_value
     ref_cols = [(col_of_ref[r], holding[r]) for r in holding if r in col_of_ref]
+    flat = [t for w in work for t, _ in w.fast]
     matched: dict[int, list[int]] = {}
     for ci, combo in enumerate(rows):
-        todo: set[int] = set()
-        for col, per_value in ref_cols:
-            for lit in per_value.get(combo[col], ()):
-                todo.update(by_literal[lit])
-        hits = [ti for ti in sorted(todo) if ev.holds(targets[ti].tree, combo)]
+        held = [lit for col, per_value in ref_cols for lit in per_value.get(combo[col], ())]
+        hits: list[int] = []
+        for k in _segments_of(combo[n_keys:], len(work)):
+            todo = {ti for lit in held for ti in by_literal[k].get(lit, ())}
+            hits.extend(ti for ti in sorted(todo) if evaluators[k].holds(flat[ti].tree, combo))
         if hits:
             matched[ci] = hits
     return matched
+
+
+def _segments_of(masks: tuple[object, ...], count: int) -> list[int]:
+    out = []
+    for j, m in enumerate(masks):
+        bits = int(m or 0)
+        for i in range(MASK_BITS):
+            if bits >> i & 1:
+                k = j * MASK_BITS + i
+                if k < count:
+                    out.append(k)
+    return out
 
 
 def literal_holds(lit: Literal, value: object) -> bool:
@@ -216,7 +257,8 @@ def literal_holds(lit: Literal, value: object) -> bool:
 
 
 def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Table, keys: list[str],
-               matched: dict[int, list[int]], targets: list[Target]) -> Iterable[tuple[Target, dict[str, object]]]:
+               matched: dict[int, list[int]], targets: list[tuple[Target, str]]
+               ) -> Iterable[tuple[Target, str, dict[str, object]]]:
     if not matched:
         return
     idx = sorted(matched)
@@ -234,4 +276,5 @@ def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Tab
         for k in (*keys, TEXT, LOWER_TEXT):
             row.pop(k, None)
         for ti in hits:
-            yield targets[ti], row
+            target, seg_name = targets[ti]
+            yield target, seg_name, row

@@ -100,23 +100,22 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
     for table, keys in sorted(by_table.items()):
         started = time.perf_counter()
         info = tables[table]
-        catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]]) if strategy == "fast" else {}
-        for key in keys:
-            targets, where = p.groups[key], p.where[key]
-            if strategy == "fast":
-                seg = fastpath.split(targets, info, catalog)
-                stats.rules_prefiltered += len(seg.fast) + seg.idle
-                stats.rules_in_play += len(seg.fast)
-                full = seg.full
-                if seg.fast:
-                    found, cand = fastpath.run(engine, dialect, info, where, seg, catalog)
-                    stats.candidate_rows += cand
-                    matches.extend(Match(t.rule, key[1], table, row, t.segment.fields) for t, row in found)
-            else:
-                full = targets
-            stats.rules_full_pass += len(full)
-            if full:
-                matches.extend(_passes(engine, dialect, info, info.name, where, full, table, key[1], stats))
+        if strategy == "fast":
+            catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]])
+            rows = {lit: vm.rows(lit) for vm in catalog.values() for lit in vm.holds}
+            work = [fastpath.split(k[1], p.where[k], p.groups[k], info, catalog, rows) for k in keys]
+            stats.rules_prefiltered += sum(len(w.fast) + w.idle for w in work)
+            stats.rules_in_play += sum(len(w.fast) for w in work)
+            found, cand = fastpath.run(engine, dialect, info, work, catalog)
+            stats.candidate_rows += cand
+            matches.extend(Match(t.rule, seg, table, row, t.segment.fields) for t, seg, row in found)
+            full = [(w.name, w.where, w.full) for w in work]
+        else:
+            full = [(k[1], p.where[k], p.groups[k]) for k in keys]
+        for seg_name, where, targets in full:
+            stats.rules_full_pass += len(targets)
+            if targets:
+                matches.extend(_passes(engine, dialect, info, info.name, where, targets, table, seg_name, stats))
         stats.seconds[table] = round(time.perf_counter() - started, 3)
     return matches, stats
 
