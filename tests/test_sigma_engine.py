@@ -205,3 +205,49 @@ def test_hunt_command_outputs(tmp_path: Path) -> None:
     assert rows[0]["user"] == "'=cmd|' /C calc'!A0"  # neutralized for spreadsheets
     bad = bs("hunt", str(case), "--rules", str(rules), "--min-level", "severe")
     assert bad.returncode == 2 and "min-level" in bad.stderr
+
+
+def win(minute: float, channel: str, eid: int, provider: str, **data: str) -> str:
+    ts = (T0 + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
+    return json.dumps({"@timestamp": ts, "winlog": {"channel": channel, "event_id": eid, "provider_name": provider,
+                                                    "computer_name": "WS1", "record_id": int(minute * 10),
+                                                    "event_data": data}})
+
+
+def test_logsources_map_channels_and_fields(case_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    case = case_with([
+        win(1, sysmon, 1, "Microsoft-Windows-Sysmon", Image="C:\\Windows\\System32\\whoami.exe"),
+        # Security 4688 names the image NewProcessName: process_creation rules must see it as Image
+        win(2, "Security", 4688, "Microsoft-Windows-Security-Auditing",
+            NewProcessName="C:\\Windows\\System32\\whoami.exe", ParentProcessName="C:\\Windows\\cmd.exe"),
+        # EventID 1 of another channel and provider: not a process creation, whatever its fields say
+        win(3, "Microsoft-Windows-Foo/Operational", 1, "Foo", Image="C:\\Windows\\System32\\whoami.exe"),
+        win(4, "System", 4688, "Other", Image="C:\\Windows\\System32\\whoami.exe"),
+    ])
+    rule = """
+title: Whoami
+id: 30000000-0000-0000-0000-000000000001
+level: medium
+author: breachscope tests
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {Image|endswith: '\\\\whoami.exe'}
+  condition: sel
+"""
+    found = run_rules(case, tmp_path, rule)
+    assert sorted((f["segment"], f["src_record"]) for f in found) == [("Security 4688", 2), ("Sysmon 1", 1)]
+    skipped = """
+title: Needs ETW
+id: 30000000-0000-0000-0000-000000000002
+logsource: {product: windows, category: file_access}
+detection:
+  sel: {TargetFilename|endswith: '.txt'}
+  condition: sel
+"""
+    rules = tmp_path / "skip.yml"
+    rules.write_text(skipped)
+    with open_case(case) as c:
+        result = hunt(c, [rules])
+    assert [s.rule.title for s in result.plan.skipped] == ["Needs ETW"]
+    assert "Kernel-File" in result.plan.skipped[0].reason
