@@ -13,27 +13,32 @@ This module turns parsed lines into rows and batches; the parsing is split by wh
 - syslog_cisco: the Cisco part (sequence numbers, host, clock or uptime, `%FAC-SEV-MNEMONIC:`)
 - syslog_time: zone labels, year resolution, `ts_resolution`
 - syslog_extract: users and addresses named in messages, per mnemonic, ASA message id or program
+- syslog_fast: the common line shapes parsed in bulk with Arrow; `read` hands it each block first
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from breachscope.ingest.batch import make_batch
+from breachscope.ingest.batch import make_batch, to_array
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import decode, head_text, iter_lines
+from breachscope.ingest.lines import decode, head_text
 from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
-from breachscope.ingest.readers.syslog_extract import Extractor, extractor_for
+from breachscope.ingest.readers import syslog_fast as fast
+from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, Extractor, extractor_for
+from breachscope.ingest.readers.syslog_fast import line_blocks
 from breachscope.ingest.readers.syslog_grammar import Parsed
 from breachscope.ingest.readers.syslog_header import parse_line
 from breachscope.ingest.readers.syslog_time import TimeResolver
 from breachscope.model.schema import SYSLOG_SCHEMA
 
 TABLE = "syslog"
-EXTRACT_CHARS = 4096  # user/address extraction looks at the start of the message only (bounded work)
 SNIFF_LINES = 20
 SNIFF_SHARE = 0.8  # share of the first non-empty lines that must parse as syslog
 CONTROL_BYTES = bytes(c for c in range(32) if c != 9)
@@ -42,6 +47,9 @@ CONTROL_BYTES = bytes(c for c in range(32) if c != 9)
 COLUMNS = ("ts", "host", "user", "src_ip", "src_port", "dst_ip", "dst_port", "message", "syslog_format",
            "facility", "severity", "app_name", "procid", "msgid", "structured_data", "cisco_facility",
            "cisco_severity", "cisco_mnemonic", "cisco_seq", "ts_text", "ts_resolution", "raw", "extra")
+
+_TYPES = {f.name: f.type for f in SYSLOG_SCHEMA}
+FAST_MIN_LINES = 256  # a smaller block is read line by line: Arrow's fixed costs per block would outweigh
 
 __all__ = ["COLUMNS", "READER", "TABLE", "Parsed", "RowBuilder", "parse_line", "read", "sniff"]
 
@@ -182,39 +190,128 @@ def _broken(raw: bytes) -> tuple[bytes | None, str | None]:
 
 
 def read(ctx: ReadContext) -> Batches:
+    """Rows of every non-blank line, in batches of batch_rows: lines of the common shapes parsed in
+    bulk (syslog_fast), the others line by line, in file order."""
     builder = RowBuilder(ctx)
-    batch_rows = ctx.options.batch_rows
-    rows: list[tuple[Any, ...]] = []
-    records: list[int] = []
-    for lineno, raw in iter_lines(ctx.source.path, ctx):
-        if not raw or raw.isspace():
-            continue  # blank lines are not records
-        nul_cut = 0
-        if b"\x00" in raw:
-            kept, reason = _broken(raw)
-            if kept is None:
-                ctx.reject(f"line {lineno}", reason or "binary data", raw)
-                continue
-            nul_cut, raw = len(raw) - len(kept), kept
+    out = _Rebatch(ctx.options.batch_rows)
+    for first, lines in line_blocks(ctx):
+        batch = _block(builder, first, lines, ctx)
+        if batch is not None:
+            yield from ((TABLE, b) for b in out.add(batch))
+    yield from ((TABLE, b) for b in out.rest())
+
+
+def line_row(builder: RowBuilder, raw: bytes, lineno: int, ctx: ReadContext) -> tuple[Any, ...] | None:
+    """The row of one non-blank line by the per-line parser (None: rejected)."""
+    nul_cut = 0
+    if b"\x00" in raw:
+        kept, reason = _broken(raw)
+        if kept is None:
+            ctx.reject(f"line {lineno}", reason or "binary data", raw)
+            return None
+        nul_cut, raw = len(raw) - len(kept), kept
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        s = decode(raw, ctx)  # replaces the bad bytes and notes it in the manifest
+    try:
+        p = parse_line(s)
+        if nul_cut:
+            p.put("nul_bytes_removed", str(nul_cut))
+        return builder.row(s, p)
+    except Exception as exc:  # a parser bug must not lose the line: keep it bare and say so
+        builder.times.warn_once("lines the syslog parser failed on were kept as 'bare' records")
+        return _bare(s, {"parse_error": type(exc).__name__})
+
+
+def _block(builder: RowBuilder, first: int, lines: pa.Array, ctx: ReadContext) -> pa.RecordBatch | None:
+    """One block of lines to one batch of rows (blank lines are not records)."""
+    blank = pc.match_substring_regex(lines, pattern="^[ \t\r\x0b\x0c]*$").to_numpy(zero_copy_only=False)
+    text, rows = None, fast.empty()
+    if len(lines) >= FAST_MIN_LINES:
+        text, cand = _candidates(lines, blank, ctx)
         try:
-            s = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            s = decode(raw, ctx)  # replaces the bad bytes and notes it in the manifest
-        try:
-            p = parse_line(s)
-            if nul_cut:
-                p.put("nul_bytes_removed", str(nul_cut))
-            row = builder.row(s, p)
-        except Exception as exc:  # a parser bug must not lose the line: keep it bare and say so
-            builder.times.warn_once("lines the syslog parser failed on were kept as 'bare' records")
-            row = _bare(s, {"parse_error": type(exc).__name__})
-        rows.append(row)
-        records.append(lineno)
-        if len(rows) >= batch_rows:
-            yield TABLE, _batch(rows, records, ctx)
-            rows, records = [], []
-    if rows:
-        yield TABLE, _batch(rows, records, ctx)
+            rows = fast.classify(text, cand)
+            rows = fast.drop(rows, fast.extract(rows))
+        except Exception:  # a bug in the fast path must not change the result: the block goes line by line
+            text, rows = None, fast.empty()
+    is_slow = ~blank
+    is_slow[rows.pos] = False
+    slow_pos = np.flatnonzero(is_slow)
+    runs = fast.YearRuns(rows, slow_pos)
+    slow_rows, kept = [], []
+    raws = lines.take(pa.array(slow_pos)).to_pylist()
+    k, starts = 0, runs.start_pos
+    for pos, raw in zip(slow_pos.tolist(), raws, strict=True):
+        while k < len(starts) and starts[k] < pos:  # the fast lines' dates before this line
+            runs.play(k, builder.times)
+            k += 1
+        row = line_row(builder, raw, first + pos, ctx)
+        if row is not None:
+            slow_rows.append(row)
+            kept.append(pos)
+    for rest in range(k, len(starts)):
+        runs.play(rest, builder.times)
+    slow_pos = np.array(kept, dtype=np.int64)
+    n = len(rows.pos) + len(slow_pos)
+    if not n:
+        return None
+    slow_cols = {name: to_array(vals, _TYPES[name]) for name, vals in
+                 zip(COLUMNS, zip(*slow_rows, strict=True), strict=True)} if slow_rows else {}
+    fast_cols: dict[str, pa.Array] = {}
+    if len(rows.pos):
+        ts, how = fast.resolve(rows, runs, builder.times)
+        fast_cols = fast.column_arrays(rows, ts, how, text.take(pa.array(rows.pos)))  # type: ignore[union-attr]
+    columns: dict[str, Any] = fast.merge(COLUMNS, fast_cols, rows.pos, slow_cols, slow_pos, _TYPES)
+    columns["family"] = pa.repeat("syslog", n)
+    records = np.sort(np.concatenate([rows.pos, slow_pos])) + first
+    return make_batch(SYSLOG_SCHEMA, columns, n, ctx, records.tolist())
+
+
+def _candidates(lines: pa.Array, blank: np.ndarray, ctx: ReadContext) -> tuple[pa.Array, np.ndarray]:
+    """The block as text, and which lines the fast path may take: not blank, no NUL, valid UTF-8."""
+    cand = ~blank & ~pc.match_substring(lines, "\x00").to_numpy(zero_copy_only=False)
+    try:
+        return lines.cast(pa.string()), cand
+    except pa.ArrowInvalid:  # some line is not UTF-8: those go line by line (decode reports them)
+        texts = []
+        for i, raw in enumerate(lines.to_pylist()):
+            try:
+                texts.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append("")
+                cand[i] = False
+        return pa.array(texts, pa.string()), cand
+
+
+class _Rebatch:
+    """Batches of exactly `size` rows (the last one shorter) from batches of any size."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.pending: list[pa.RecordBatch] = []
+        self.n = 0
+
+    def add(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        if not self.pending and batch.num_rows == self.size:
+            yield batch
+            return
+        self.pending.append(batch)
+        self.n += batch.num_rows
+        while self.n >= self.size:
+            yield self._take(self.size)
+
+    def rest(self) -> Iterator[pa.RecordBatch]:
+        if self.n:
+            yield self._take(self.n)
+
+    def _take(self, k: int) -> pa.RecordBatch:
+        table = pa.Table.from_batches(self.pending)
+        head = table.slice(0, k).combine_chunks().to_batches()[0]
+        tail = table.slice(k)
+        self.pending = tail.combine_chunks().to_batches() if tail.num_rows else []
+        self.n -= k
+        return head
 
 
 def _bare(s: str, extra: dict[str, str]) -> tuple[Any, ...]:
@@ -224,13 +321,6 @@ def _bare(s: str, extra: dict[str, str]) -> tuple[Any, ...]:
     row[COLUMNS.index("raw")] = s
     row[COLUMNS.index("extra")] = extra
     return tuple(row)
-
-
-def _batch(rows: list[tuple[Any, ...]], records: list[int], ctx: ReadContext) -> pa.RecordBatch:
-    n = len(rows)
-    columns: dict[str, Any] = dict(zip(COLUMNS, zip(*rows, strict=True), strict=True))
-    columns["family"] = pa.repeat("syslog", n)
-    return make_batch(SYSLOG_SCHEMA, columns, n, ctx, records)
 
 
 READER = Reader(

@@ -13,12 +13,22 @@ from functools import lru_cache
 
 from breachscope.ingest.readers.syslog_grammar import MON
 
+EXTRACT_CHARS = 4096  # extraction looks at the start of the message only (bounded work)
 
 # --- addresses, ports, users -------------------------------------------------------------------------
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+_NOT_ADDRESS = str.maketrans("", "", "0123456789abcdefABCDEF.:")  # what is left of an address: nothing
+
+
 @lru_cache(maxsize=1 << 16)
 def ip_or_none(text: str | None) -> str | None:
     """The address in normal form when `text` is an IPv4/IPv6 address, else None."""
     if not text or len(text) > 45:
+        return None
+    if _IPV4.fullmatch(text):  # a dotted quad without leading zeros is its own normal form
+        return text
+    if "%" not in text and text.translate(_NOT_ADDRESS):  # a character that no address (but a scope) has
         return None
     try:
         return str(ipaddress.ip_address(text))

@@ -17,7 +17,7 @@ only for lines whose mnemonic or program has one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +27,13 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import iter_lines, text_encoding
-from breachscope.ingest.readers.syslog_extract import extractor_for
+from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, extractor_for
 from breachscope.ingest.readers.syslog_grammar import MNEMONIC_WINDOW, MON
 from breachscope.ingest.readers.syslog_time import TimeResolver
 from breachscope.ingest.timeparse import MONTHS
 from breachscope.model.schema import EXTRA_TYPE, TS
 
 CHUNK_BYTES = 4 << 20
-EXTRACT_CHARS = 4096  # as RowBuilder: extractors read the start of the message only
 _UPTIME_WARNING = "Cisco uptime stamps without a wall-clock time: ts is null (ts_resolution uptime_only)"
 _IMPOSSIBLE = "impossible dates or times (e.g. Feb 30, 25:00): ts is null, ts_text kept"
 
@@ -152,7 +151,9 @@ def _header_fields(m: pa.StructArray, f: dict[str, Any]) -> None:
     tail = pc.utf8_slice_codeunits(ht, -15)
     f["h_ok"] = _filled(ht)
     f["ht"] = ht
-    f["h_year"] = _ints(pc.utf8_slice_codeunits(ht, 0, 4)) * (_np(pc.binary_length(ht)) == 20)
+    with_year = pc.equal(pc.binary_length(ht), 20)
+    year = _ints(pc.if_else(with_year, pc.utf8_slice_codeunits(ht, 0, 4), pa.scalar("", _STR)))
+    f["h_year"] = np.where(_np(with_year), year, -1)  # -1: no year (0000 is a year, if an impossible one)
     f["h_mon"] = _months(pc.utf8_slice_codeunits(tail, 0, 3))
     f["h_day"] = _ints(pc.utf8_ltrim(pc.utf8_slice_codeunits(tail, 4, 6), characters=" "))
     f["h_hh"] = _ints(pc.utf8_slice_codeunits(tail, 7, 9))
@@ -172,10 +173,11 @@ def _pri(m: pa.StructArray, f: dict[str, Any]) -> np.ndarray:
 def tag_shape(text: pa.Array, cand: np.ndarray) -> Shape:
     """`[<PRI>]header host app[pid]: message` lines (fmt rfc3164, a tag, no Cisco part)."""
     head, msg, two = _parts(text, ": ")
-    m = pc.extract_regex(head, _TAG_HEAD)
-    ok = cand & two & _np(m.is_valid())
-    idx = np.flatnonzero(ok)
-    m, msg = m.take(pa.array(idx)), msg.take(pa.array(idx))
+    idx = np.flatnonzero(cand & two)
+    m = pc.extract_regex(head.take(pa.array(idx)), _TAG_HEAD)  # regexes only where the shape may be
+    matched = _np(m.is_valid())
+    idx, m = idx[matched], m.filter(pa.array(matched))
+    msg = msg.take(pa.array(idx))
     f: dict[str, Any] = {"message": msg, "app": m.field("app"), "procid": _null_if_empty(m.field("pid"))}
     keep = _pri(m, f)
     keep &= _np(pc.binary_length(f["app"])) <= 64
@@ -188,12 +190,13 @@ def tag_shape(text: pa.Array, cand: np.ndarray) -> Shape:
 def cisco_shape(text: pa.Array, cand: np.ndarray) -> Shape:
     """Lines whose first '%' starts a mnemonic after nothing but PRI, header and Cisco fields."""
     pre, post, two = _parts(text, "%")
-    ok = cand & two & (_np(pc.binary_length(pre)) < MNEMONIC_WINDOW)
-    ok &= _np(pc.fill_null(pc.match_substring_regex(post, _MNEMONIC_POST), False))
+    idx = np.flatnonzero(cand & two & (_np(pc.binary_length(pre)) < MNEMONIC_WINDOW))
+    pre, post = pre.take(pa.array(idx)), post.take(pa.array(idx))
+    ok = _np(pc.match_substring_regex(post, _MNEMONIC_POST))
+    idx, pre, post = idx[ok], pre.filter(pa.array(ok)), post.filter(pa.array(ok))
     m = pc.extract_regex(pre, _CISCO_PRE)
-    ok &= _np(m.is_valid())
-    idx = np.flatnonzero(ok)
-    m, post = m.take(pa.array(idx)), post.take(pa.array(idx))
+    matched = _np(m.is_valid())
+    idx, m, post = idx[matched], m.filter(pa.array(matched)), post.filter(pa.array(matched))
     tok, rest, _ = _parts(post, ":")
     fsm = pc.split_pattern(pc.utf8_rtrim(tok, characters=" "), pattern="-", max_splits=2, reverse=True)
     fsm_flat, base = fsm.values, fsm.offsets.to_numpy()[:-1]
@@ -215,7 +218,7 @@ def cisco_shape(text: pa.Array, cand: np.ndarray) -> Shape:
     f["ch"], f["ct"], f["up"], f["mark"], f["zone"] = ch, ct, up, m.field("mark"), m.field("zone")
     f["cisco"] = has1 | has2 | _filled(ch) | _filled(ct) | _filled(up)
     y1, y2 = m.field("y1"), m.field("y2")
-    f["c_year"] = _ints(pc.if_else(_filled_arr(y1), y1, y2))
+    f["c_year"] = np.where(_filled(y1) | _filled(y2), _ints(pc.if_else(_filled_arr(y1), y1, y2)), -1)
     f["c_mon"] = _months(m.field("mon"))
     f["c_day"], f["c_hh"] = _ints(m.field("day")), _ints(m.field("hh"))
     f["c_mi"], f["c_ss"] = _ints(m.field("mi")), _ints(m.field("ss"))
@@ -245,7 +248,7 @@ class FastRows:
     pos: np.ndarray
     cols: dict[str, pa.Array]
     mode: np.ndarray  # 0: no time ("missing"), 1: uptime only, 2: a clock (fields below)
-    year: np.ndarray  # 0: none in the text
+    year: np.ndarray  # -1: none in the text
     mon: np.ndarray
     day: np.ndarray
     hh: np.ndarray
@@ -343,9 +346,6 @@ def _arr(v: Any, n: int, typ: pa.DataType) -> pa.Array:
 
 
 # --- extractors --------------------------------------------------------------------------------------
-Demote = Callable[[np.ndarray], None]
-
-
 def extract(rows: FastRows) -> np.ndarray:
     """Run the message extractors of the rows whose mnemonic or program has one (per line); returns
     which rows must take the per-line path instead (an extractor that failed, or that found a full
@@ -367,28 +367,34 @@ def extract(rows: FastRows) -> np.ndarray:
     codes = _np(key.indices)
     with_x = np.flatnonzero(np.isin(codes, [i for i, x in enumerate(found) if x is not None]))
     msgs = cols["message"].take(pa.array(with_x)).to_pylist()
-    got: dict[str, list[Any]] = {k: [None] * n for k in ("user", "src_ip", "src_port", "dst_ip", "dst_port")}
-    for i, msg in zip(with_x.tolist(), msgs, strict=True):
+    results: list[tuple[Any, ...]] = []
+    at: list[int] = []
+    codes_x = codes[with_x].tolist()
+    for i, code, msg in zip(with_x.tolist(), codes_x, msgs, strict=True):
         if not msg:
             continue
         try:
-            res = found[codes[i]](msg if len(msg) <= EXTRACT_CHARS else msg[:EXTRACT_CHARS])  # type: ignore[misc]
+            res = found[code](msg if len(msg) <= EXTRACT_CHARS else msg[:EXTRACT_CHARS])  # type: ignore[misc]
         except Exception:  # the per-line path turns the line into a 'bare' record and says so
             slow[i] = True
             continue
         if res is None:
             continue
         more = res[5]
-        if more and "login_time" in more:
+        if more and "login_time" in more:  # a full date in the message: the per-line path uses it for the year
             slow[i] = True
             continue
-        for name, v in zip(got, res[:5], strict=False):
-            got[name][i] = v
+        results.append(res)
+        at.append(i)
         if more:
             rows.more[i] = more
-    for name, vals in got.items():
+    # scatter the found values: row -> its result, or the null after the results
+    where = np.full(n, len(at), dtype=np.int64)
+    where[np.array(at, dtype=np.int64)] = np.arange(len(at))
+    take = pa.array(where)
+    for k, name in enumerate(("user", "src_ip", "src_port", "dst_ip", "dst_port")):
         typ = pa.int32() if name.endswith("port") else _STR
-        cols[name] = pa.array(vals, typ)
+        cols[name] = pa.array([r[k] for r in results] + [None], typ).take(take)
     return slow
 
 
@@ -430,7 +436,7 @@ class YearRuns:
     def play(self, k: int, times: TimeResolver) -> None:
         """Run k: what TimeResolver.clock does with the year of each of its lines."""
         year, mon = self._year[k], self._mon[k]
-        if year:
+        if year >= 0:
             times.full_date(year, mon)
             self.years.append(year)
             self.hows.append(None)
@@ -524,12 +530,17 @@ def extra_column(rows: FastRows) -> pa.Array:
 # --- the block ---------------------------------------------------------------------------------------
 def classify(text: pa.Array, cand: np.ndarray) -> FastRows:
     """The fast rows of a block of valid UTF-8 lines; `cand` says which lines may be fast."""
-    return combine(tag_shape(text, cand), cisco_shape(text, cand & ~_tag_mask(text, cand)))
+    tag = tag_shape(text, cand)
+    rest = cand.copy()
+    rest[tag.pos] = False  # one shape per line (a tag line has no '%' where a mnemonic could be)
+    return combine(tag, cisco_shape(text, rest))
 
 
-def _tag_mask(text: pa.Array, cand: np.ndarray) -> np.ndarray:
-    """A line cannot be both shapes (a tag line has no '%' after its header); kept explicit."""
-    return np.zeros(len(text), dtype=bool)
+def empty() -> FastRows:
+    """No fast rows (a small block, or a file read line by line)."""
+    z = np.zeros(0, dtype=np.int64)
+    return FastRows(pos=z, cols={}, mode=z, year=z, mon=z, day=z, hh=z, mi=z, ss=z, frac=z,
+                    label=pa.nulls(0, _STR), extras=[], more={})
 
 
 def column_arrays(rows: FastRows, ts: pa.Array, how: pa.Array, raw: pa.Array) -> dict[str, pa.Array]:
