@@ -3,6 +3,8 @@ view of core columns across all tables, and `manifest` and `rejects` views."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,9 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
         self.con = con or duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        # spill files go to a private temporary folder (DuckDB's default is ./.tmp in the caller's cwd)
+        self._spill = tempfile.mkdtemp(prefix="breachscope-duckdb-")
+        self.con.execute(f"SET temp_directory = {quote_literal(self._spill)}")
         self.tables: dict[str, list[str]] = {}
         self._registered: set[str] = set()
 
@@ -110,6 +115,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def __enter__(self) -> DuckDBEngine:
         return self
