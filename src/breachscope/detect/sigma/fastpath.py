@@ -26,9 +26,6 @@ from breachscope.detect.sigma.fields import TableInfo
 from breachscope.detect.sigma.leaves import LeafKey, leaf_nodes, single_ref, truth
 from breachscope.detect.sigma.plan import Target
 from breachscope.detect.sigma.prefilter import (
-    CONTAINS,
-    PREFIX,
-    SUFFIX,
     Literal,
     ValueMatches,
     match_values,
@@ -240,20 +237,6 @@ def _segments_of(masks: tuple[object, ...], count: int) -> list[int]:
                 if k < count:
                     out.append(k)
     return out
-
-
-def literal_holds(lit: Literal, value: object) -> bool:
-    if value is None:
-        return False
-    s = str(value) if lit.cased else str(value).lower()
-    mode = lit.mode
-    if mode == CONTAINS:
-        return lit.text in s
-    if mode == PREFIX:
-        return s.startswith(lit.text)
-    if mode == SUFFIX:
-        return s.endswith(lit.text)
-    return s == lit.text
 
 
 def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Table, keys: list[str],

@@ -17,16 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import ahocorasick
+import re2
 
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.sqlgen import Ref, Resolve
 
-EQ, PREFIX, SUFFIX, CONTAINS = "eq", "startswith", "endswith", "contains"
+EQ, PREFIX, SUFFIX, CONTAINS, REGEX = "eq", "startswith", "endswith", "contains", "regex"
 
 
 @dataclass(frozen=True)
 class Literal:
-    """A necessary condition on one field: its text (lowered unless cased) relates to `text` by `mode`."""
+    """A necessary condition on one field: its text (lowered unless cased) relates to `text` by `mode`
+    (for REGEX, `text` is the expression with its inline flags, searched in the original text)."""
 
     ref: Ref
     mode: str
@@ -41,6 +43,10 @@ def literal_of(node: ir.Node, resolve: Resolve) -> Literal | None:
         value = node.value
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         return Literal(ref, EQ, text, True) if ref.kind in ("str", "int") else None
+    if isinstance(node, ir.Regex) and node.field is not None:
+        ref = resolve(node.field)
+        flags = f"(?{node.flags})" if node.flags else ""
+        return Literal(ref, REGEX, flags + node.regex, True) if ref.kind in ("str", "int") else None
     if not isinstance(node, ir.Str) or node.field is None:
         return None
     ref = resolve(node.field)
@@ -127,7 +133,10 @@ def match_values(values: list[object], counts: list[int], lits: Iterable[Literal
         pre: dict[int, dict[str, list[Literal]]] = defaultdict(lambda: defaultdict(list))
         suf: dict[int, dict[str, list[Literal]]] = defaultdict(lambda: defaultdict(list))
         con: dict[str, list[Literal]] = defaultdict(list)
+        regexes = [lit for lit in group if lit.mode == REGEX]
         for lit in group:
+            if lit.mode == REGEX:
+                continue
             if lit.mode == EQ:
                 eq[lit.text].append(lit)
             elif not lit.text:  # '' is a prefix, suffix and part of every value
@@ -161,6 +170,11 @@ def match_values(values: list[object], counts: list[int], lits: Iterable[Literal
                 for grp in {id(g): g for _end, g in auto.iter(s)}.values():
                     for lit in grp:
                         holds[lit].add(i)
+        for lit in regexes:  # RE2: linear time, whatever the expression
+            compiled = re2.compile(lit.text)
+            for i, v in enumerate(values):
+                if v is not None and compiled.search(str(v)) is not None:
+                    holds[lit].add(i)
     for lit, idx in holds.items():
         out.holds[lit] = sorted(idx)
     return out
