@@ -1,0 +1,65 @@
+"""Options of a simulation run and the scenario presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from breachscope.model.errors import UsageError
+
+SCENARIOS = ("ntt-2025",)
+EPISODES = ("ad-2020", "ddos", "salt-typhoon", "beacon")
+VARIANTS = ("pivot", "destination")
+
+#: The public figure the default run must reproduce exactly.
+NTT_TARGET_ORGANIZATIONS = 17_891
+DEFAULT_CUSTOMERS = 60_000
+DEFAULT_EVENTS = 200_000
+MAX_EVENTS = 10**10
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    out: Path
+    scenario: str = "ntt-2025"
+    seed: int = 2025
+    events: int = DEFAULT_EVENTS
+    customers: int = DEFAULT_CUSTOMERS
+    variant: str = "destination"
+    episodes: tuple[str, ...] = field(default_factory=tuple)
+    jobs: int = 1
+
+    @property
+    def target_organizations(self) -> int:
+        """17,891 at the default size; other sizes keep the same share of the customer base."""
+        if self.customers == DEFAULT_CUSTOMERS:
+            return NTT_TARGET_ORGANIZATIONS
+        return max(10, round(NTT_TARGET_ORGANIZATIONS * self.customers / DEFAULT_CUSTOMERS))
+
+    def validate(self) -> SimConfig:
+        if self.scenario not in SCENARIOS:
+            raise UsageError(f"--scenario {self.scenario!r} is not known; known: {', '.join(SCENARIOS)}")
+        if self.variant not in VARIANTS:
+            raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}")
+        unknown = [e for e in self.episodes if e not in EPISODES]
+        if unknown:
+            raise UsageError(f"--episodes: unknown {', '.join(unknown)}; known: {', '.join(EPISODES)}")
+        if not 1_000 <= self.events <= MAX_EVENTS:
+            raise UsageError(f"--events must be between 1000 and {MAX_EVENTS}")
+        if not 1_000 <= self.customers <= 2_000_000:
+            raise UsageError("--customers must be between 1000 and 2000000")
+        if not 0 <= self.seed < 2**63:
+            raise UsageError("--seed must be a non-negative 63-bit integer")
+        if self.jobs < 1:
+            raise UsageError("--jobs must be at least 1")
+        return self
+
+
+def parse_episodes(text: str | None) -> tuple[str, ...]:
+    """'ad-2020,ddos' -> ('ad-2020', 'ddos'), in the canonical order, without duplicates; 'all' = all."""
+    if not text:
+        return ()
+    names = {p.strip() for p in text.split(",") if p.strip()}
+    if "all" in names:
+        return EPISODES
+    return tuple([e for e in EPISODES if e in names] + sorted(n for n in names if n not in EPISODES))

@@ -1,0 +1,73 @@
+"""The SQL the order system's clients send, with the relations pgAudit names for each statement.
+
+One place for the statement texts, so the noise, the attack, the truth computation and the
+realism test against a real PostgreSQL all use the same strings. `relations` is the order in which
+pgAudit (log_relation = on) writes one record per table: the order of the FROM list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    sql: str
+    relations: tuple[str, ...]
+    klass: str = "READ"
+    command: str = "SELECT"
+    params: tuple[str, ...] = ()  # kinds of bind parameters, filled by the noise generator
+    weight: float = 0.0
+
+
+APP_TEMPLATES = (
+    Template("customer_by_id", "SELECT customer_id, company_name, corporate_number, postal_code, address, phone "
+             "FROM customers WHERE customer_id = $1", ("public.customers",), params=("customer_id",), weight=25),
+    Template("contracts_of_customer", "SELECT contract_id, contract_no, contract_name, service_plan, status, "
+             "start_date FROM contracts WHERE customer_id = $1 AND provider_brand <> 'docomo' ORDER BY contract_no",
+             ("public.contracts",), params=("customer_id",), weight=20),
+    Template("contacts_of_customer", "SELECT contact_id, contact_name, department, phone, email, role "
+             "FROM contacts WHERE customer_id = $1 ORDER BY contact_id", ("public.contacts",),
+             params=("customer_id",), weight=12),
+    Template("order_queue", "SELECT o.order_id, o.order_type, o.status, o.requested_at, k.contract_no, c.company_name\n"
+             "  FROM orders o\n  JOIN contracts k ON k.contract_id = o.contract_id\n"
+             "  JOIN customers c ON c.customer_id = o.customer_id\n WHERE o.status = $1\n"
+             " ORDER BY o.requested_at DESC\n LIMIT 50",
+             ("public.orders", "public.contracts", "public.customers"), params=("order_status",), weight=8),
+    Template("contract_by_no", "SELECT contract_id, customer_id, contract_no, status FROM contracts "
+             "WHERE contract_no = $1", ("public.contracts",), params=("contract_no",), weight=10),
+    Template("customer_by_corporate_number", "SELECT customer_id, company_name\n  FROM customers\n"
+             " WHERE corporate_number = $1", ("public.customers",), params=("corporate_number",), weight=5),
+    Template("usage_of_contract", "SELECT usage_month, monthly_usage, usage_unit, billed_amount FROM service_usage "
+             "WHERE contract_id = $1 ORDER BY usage_month DESC LIMIT 12", ("public.service_usage",),
+             params=("contract_id",), weight=4),
+    Template("insert_order", "INSERT INTO orders (order_id, customer_id, contract_id, order_type, status, "
+             "requested_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", ("public.orders",), "WRITE", "INSERT",
+             ("new_order_id", "customer_id", "contract_id", "order_type", "new_status", "now", "now"), weight=6),
+    Template("update_order", "UPDATE orders SET status = $1, updated_at = $2 WHERE order_id = $3",
+             ("public.orders",), "WRITE", "UPDATE", ("order_status", "now", "order_id"), weight=10),
+)
+ORDER_STATUSES = ("received", "in_progress", "completed", "on_hold")
+ORDER_TYPES = ("new", "change", "relocation", "cancel")
+
+#: Scheduled readers (hard negatives): the nightly export, the BI reports and the backup.
+NIGHTLY_EXPORT = Template(
+    "nightly_export",
+    "COPY (SELECT c.customer_id, c.company_name, c.postal_code, c.address, k.contract_no, k.contract_name, "
+    "k.service_plan, k.status FROM customers c JOIN contracts k ON k.customer_id = c.customer_id "
+    "WHERE k.provider_brand <> 'docomo' ORDER BY c.customer_id, k.contract_no) TO STDOUT WITH (FORMAT csv, HEADER)",
+    ("public.customers", "public.contracts"))
+BI_REPORTS = (
+    Template("bi_usage_by_plan", "SELECT c.prefecture, k.service_plan, count(*) AS contracts, "
+             "sum(u.monthly_usage) AS usage\n  FROM contracts k\n  JOIN customers c ON c.customer_id = k.customer_id\n"
+             "  JOIN service_usage u ON u.contract_id = k.contract_id\n WHERE u.usage_month = $1\n"
+             " GROUP BY c.prefecture, k.service_plan\n ORDER BY 1, 2",
+             ("public.contracts", "public.customers", "public.service_usage"), params=("usage_month",)),
+    Template("bi_customer_list", "SELECT c.customer_id, c.company_name, c.prefecture, count(k.contract_id) AS "
+             "contracts, sum(k.monthly_fee) AS monthly_fee\n  FROM customers c\n"
+             "  JOIN contracts k ON k.customer_id = c.customer_id\n WHERE k.status = 'active'\n"
+             " GROUP BY c.customer_id, c.company_name, c.prefecture\n ORDER BY monthly_fee DESC",
+             ("public.customers", "public.contracts")),
+)
+BACKUP_TABLES = ("contacts", "contracts", "customers", "orders", "service_usage")

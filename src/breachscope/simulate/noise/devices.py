@@ -1,0 +1,270 @@
+"""Network devices: Cisco IOS routers (syslog), the Cisco ASA internet firewall (syslog) and the
+NetFlow export of the core router (internet-bound traffic, before address translation)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from breachscope.simulate import clock
+from breachscope.simulate.formats import flows as F
+from breachscope.simulate.formats import syslog as S
+from breachscope.simulate.network import PAYMENT_VIP, PUBLIC_NAT
+from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
+from breachscope.simulate.streams import Chunk, Context, Injected, Output
+from breachscope.simulate.text import fill, ipv4, join, lpad, pick, strs, where
+
+ROUTERS = ("core-rtr01", "core-rtr02", "ord-rtr01", "wan-rtr01")
+CIPHER = "using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256'"
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def login_date(us: np.ndarray) -> pa.Array:
+    """'Wed Feb 5 2025' of a JST time (the date Cisco prints in login messages)."""
+    vocab = []
+    for i in range(-3, clock.DAYS + 3):
+        d = clock.FIRST_DAY + timedelta(days=i)
+        vocab.append(f"{_WEEKDAYS[d.weekday()]} {d.strftime('%b')} {d.day} {d.year}")
+    day = (np.asarray(us) + clock.JST_OFFSET - (clock.START + clock.JST_OFFSET)) // clock.DAY + 3
+    return pick(pa.array(vocab), day)
+
+
+def hms_jst(us: np.ndarray) -> pa.Array:
+    sod = ((np.asarray(us) + clock.JST_OFFSET) % clock.DAY) // clock.US
+    return join(lpad(strs(sod // 3600), 2), ":", lpad(strs(sod // 60 % 60), 2), ":", lpad(strs(sod % 60), 2))
+
+
+def _date(day: int) -> str:
+    return (clock.FIRST_DAY + timedelta(days=day)).isoformat()
+
+
+class SeqCounter:
+    """Cisco `service sequence-numbers`: each device numbers its messages."""
+
+    def __init__(self, n: int, start: int = 1000) -> None:
+        self.next = np.full(n, start, dtype=np.int64) + np.arange(n) * 7919
+
+    def take(self, device: np.ndarray) -> np.ndarray:
+        from breachscope.simulate.formats.winlog import sequence_numbers
+
+        return sequence_numbers(device, self.next)
+
+
+#: (template, weight); {admin}, {src}, {sport}, {port}, {n}, {if}, {at} are filled per line.
+ROUTER_LINES = (
+    ("SEC-6-IPACCESSLOGP|list MGMT-IN denied tcp {src}({sport}) -> {mgmt}({port}), 1 packet", 34),
+    ("SEC-6-IPACCESSLOGRL|access-list logging rate-limited or missed {n} packets", 3),
+    ("LINK-3-UPDOWN|Interface GigabitEthernet1/0/{if}, changed state to down", 3),
+    ("LINK-3-UPDOWN|Interface GigabitEthernet1/0/{if}, changed state to up", 3),
+    ("LINEPROTO-5-UPDOWN|Line protocol on Interface GigabitEthernet1/0/{if}, changed state to down", 3),
+    ("LINEPROTO-5-UPDOWN|Line protocol on Interface GigabitEthernet1/0/{if}, changed state to up", 3),
+    ("SSH-5-SSH2_SESSION|SSH2 Session request from {jump} (tty = 0) " + CIPHER + " Succeeded", 7),
+    ("SSH-5-SSH2_USERAUTH|User '{admin}' authentication for SSH2 Session from {jump} (tty = 0) " + CIPHER +
+     " Succeeded", 7),
+    ("SEC_LOGIN-5-LOGIN_SUCCESS|Login Success [user: {admin}] [Source: {jump}] [localport: 22] at {at}", 7),
+    ("SSH-5-SSH2_CLOSE|SSH2 Session from {jump} (tty = 0) for user '{admin}' " + CIPHER + " closed", 7),
+    ("SYS-6-LOGOUT|User {admin} has exited tty session 2({jump})", 7),
+    ("SNMP-3-AUTHFAIL|Authentication failure for SNMP request from host {src}", 3),
+    ("SEC_LOGIN-4-LOGIN_FAILED|Login failed [user: admin] [Source: {src}] [localport: 22] "
+     "[Reason: Login Authentication Failed] at {at}", 2),
+    ("OSPF-5-ADJCHG|Process 1, Nbr 10.10.255.2 on GigabitEthernet0/0/1 from FULL to DOWN, Neighbor Down: "
+     "Dead timer expired", 0.5),
+    ("OSPF-5-ADJCHG|Process 1, Nbr 10.10.255.2 on GigabitEthernet0/0/1 from LOADING to FULL, Loading Done", 0.5),
+)
+
+
+class Routers:
+    name = "routers"
+    share = 0.01
+    profile = "server"
+
+    def __init__(self, ctx: Context) -> None:
+        _cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        self.mgmt = pa.array([net.hosts[r].ip for r in ROUTERS])
+        self.names = pa.array(list(ROUTERS))
+        self.seq = SeqCounter(len(ROUTERS))
+        self.admins = pa.array(["netadmin", "adm_kato"])
+        mnem, texts = zip(*(t.split("|") for t, _ in ROUTER_LINES), strict=True)
+        self.mnemonic = pa.array(list(mnem))
+        self.texts = list(texts)
+
+    def adopt(self, record: Injected) -> Injected:
+        """Story lines carry sequence number 0; they take the device's next number when written."""
+        if not record.host:
+            return record
+        i = ROUTERS.index(record.host)
+        seq = int(self.seq.next[i])
+        self.seq.next[i] += 1
+        old = f" {record.host} 0: {record.host}: "
+        return replace(record, text=record.text.replace(old, f" {record.host} {seq}: {record.host}: ", 1))
+
+    def outputs(self) -> list[Output]:
+        return [Output(f"ios.{r}", lambda d, r=r: f"network/{r}/{_date(d)}.log") for r in ROUTERS]
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        dev = zipf_index(rng, len(times), len(ROUTERS), 0.7)
+        keep = audible(times, self.h.of(*ROUTERS)[dev], self.h, self.silence)
+        times, dev = times[keep], dev[keep]
+        n = len(times)
+        kind = choose(rng, n, [w for _, w in ROUTER_LINES])
+        src = where(rng.random(n) < 0.7, pick(self.h.ip, self.h.ws[rng.integers(0, len(self.h.ws), n)]),
+                    ipv4(rng.integers(0xC6120000, 0xC6140000, n)))
+        text = fill(self.texts, kind, {
+            "src": src, "sport": strs(ports(rng, n)), "mgmt": pick(self.mgmt, dev),
+            "port": pick(pa.array(["22", "23", "161", "443"]), choose(rng, n, [5, 2, 2, 1])),
+            "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)), "jump": "10.10.5.5",
+            "admin": pick(self.admins, (rng.random(n) < 0.3).astype(int)),
+            "at": join(hms_jst(times), " JST ", login_date(times)),
+        } | {"jump": pa.array(["10.10.5.5"] * n)})
+        lines = S.ios_lines(times, pick(self.names, dev), self.seq.take(dev), pick(self.mnemonic, kind), text,
+                            rng.integers(500, 4000, n))
+        out = {}
+        for i, r in enumerate(ROUTERS):
+            sel = np.flatnonzero(dev == i)
+            out[f"ios.{r}"] = Chunk(times[sel], lines.take(pa.array(sel)))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+class Firewall:
+    """fw-edge01: connection build/teardown of outbound traffic, denied inbound probes, translations."""
+
+    name = "firewall"
+    share = 0.08
+    profile = "office"
+
+    def __init__(self, ctx: Context) -> None:
+        _cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        sites = net.sites
+        self.site_ip = pa.array([s.ips[0] for s in sites])
+        self.site_w = np.array([s.weight for s in sites])
+        self.conn_id = 180_000_000
+
+    def outputs(self) -> list[Output]:
+        return [Output("asa.fw-edge01",
+                       lambda d: f"firewall/fw-edge01/{_date(d)}.log")]
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        n = len(times)
+        kind = choose(rng, n, [40, 8, 10, 4])  # tcp pair, udp pair, deny, translation
+        ts_parts: list[np.ndarray] = []
+        line_parts: list[pa.Array] = []
+        for k, proto in ((0, "TCP"), (1, "UDP")):
+            idx = np.flatnonzero(kind == k)
+            m = len(idx) // 2
+            if not m:
+                continue
+            t = times[idx[:m]]
+            ids = self.conn_id + np.arange(m)
+            self.conn_id += m
+            inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
+            dst = pick(self.site_ip, choose(rng, m, self.site_w))
+            dport = np.where(proto == "TCP", np.where(rng.random(m) < 0.92, 443, 80), 53 if proto == "UDP" else 443)
+            sport, nport = ports(rng, m), ports(rng, m)
+            dur = np.minimum((rng.lognormal(np.log(6), 1.4, m) * clock.US).astype(np.int64), sl.end - 1 - t)
+            dur = np.maximum(dur, 0)
+            out_side = join("outside:", dst, "/", strs(dport))
+            in_side = join("inside:", inside, "/", strs(sport))
+            built = join(f"Built outbound {proto} connection ", strs(ids), " for ", out_side, " (", dst, "/",
+                         strs(dport), ") to ", in_side, f" ({PUBLIC_NAT}/", strs(nport), ")")
+            secs = dur // clock.US
+            dtext = join(strs(secs // 3600), ":", lpad(strs(secs // 60 % 60), 2), ":", lpad(strs(secs % 60), 2))
+            nbytes = strs((rng.lognormal(np.log(9000), 1.8, m)).astype(np.int64))
+            tail = " TCP FINs from inside" if proto == "TCP" else ""
+            torn = join(f"Teardown {proto} connection ", strs(ids), " for ", out_side, " to ", in_side, " duration ",
+                        dtext, " bytes ", nbytes, tail)
+            code_b, code_t = ("6-302013", "6-302014") if proto == "TCP" else ("6-302015", "6-302016")
+            ts_parts += [t, t + dur]
+            line_parts += [S.asa_lines(t, "fw-edge01", code_b, built), S.asa_lines(t + dur, "fw-edge01", code_t, torn)]
+        idx = np.flatnonzero(kind == 2)
+        if len(idx):
+            t = times[idx]
+            m = len(idx)
+            scanner = ipv4(rng.integers(0xC6120000, 0xC6140000, m))
+            dport = pick(pa.array(["23", "22", "3389", "445", "8080", "5900", "1433"]),
+                         choose(rng, m, [4, 3, 3, 2, 2, 1, 1]))
+            text = join("Deny tcp src outside:", scanner, "/", strs(ports(rng, m)), f" dst outside:{PUBLIC_NAT}/",
+                        dport, ' by access-group "OUTSIDE_IN" [0x0, 0x0]')
+            ts_parts.append(t)
+            line_parts.append(S.asa_lines(t, "fw-edge01", "4-106023", text))
+        idx = np.flatnonzero(kind == 3)
+        if len(idx):
+            t = times[idx]
+            m = len(idx)
+            inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
+            text = join("Built dynamic TCP translation from inside:", inside, "/", strs(ports(rng, m)),
+                        f" to outside:{PUBLIC_NAT}/", strs(ports(rng, m)))
+            ts_parts.append(t)
+            line_parts.append(S.asa_lines(t, "fw-edge01", "6-305011", text))
+        if not ts_parts:
+            return {}
+        ts = np.concatenate(ts_parts)
+        order = np.argsort(ts, kind="stable")
+        return {"asa.fw-edge01": Chunk(ts[order], pa.chunked_array(line_parts).take(pa.array(order)))}
+
+
+# ---------------------------------------------------------------------------------------------------------
+class Flows:
+    """NetFlow of core-rtr01 towards the internet edge: one record per direction of a connection."""
+
+    name = "flows"
+    share = 0.06
+    profile = "office"
+
+    def __init__(self, ctx: Context) -> None:
+        cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        sites = net.sites
+        self.site_ip = pa.array([s.ips[0] for s in sites])
+        self.site_w = np.array([s.weight for s in sites])
+        # the payment platform's edge router exports too when the DDoS episode is simulated
+        self.exporters = ["core-rtr01"] + (["pay-edge-rtr01"] if "ddos" in cfg.episodes else [])
+
+    def outputs(self) -> list[Output]:
+        return [Output(f"flow.{r}", lambda d, r=r: f"flows/{r}/flows-{_date(d)}.csv", header=lambda d: F.HEADER)
+                for r in self.exporters]
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        m = max(1, len(times) // 2)
+        t = times[:m] if m * 2 <= len(times) else times
+        m = len(t)
+        inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
+        dst = pick(self.site_ip, choose(rng, m, self.site_w))
+        udp = rng.random(m) < 0.12
+        proto = np.where(udp, 17, 6)
+        dport = np.where(udp, 443, np.where(rng.random(m) < 0.92, 443, 80))  # QUIC or HTTPS/HTTP
+        sport = ports(rng, m)
+        dur = np.minimum((rng.lognormal(np.log(4), 1.5, m) * clock.US).astype(np.int64), sl.end - 1 - t).clip(0)
+        up = (rng.lognormal(np.log(1800), 1.3, m)).astype(np.int64) + 120
+        down = (rng.lognormal(np.log(25000), 1.9, m)).astype(np.int64) + 120
+        up_p = np.maximum(1, up // 900)
+        down_p = np.maximum(1, down // 1300)
+        flags = np.where(udp, 0, 27)
+        a = F.lines(t, t + dur, inside, dst, sport, dport, proto, up, up_p, flags, "3", "1")
+        b = F.lines(t + 300, t + dur, dst, inside, dport, sport, proto, down, down_p, flags, "1", "3")
+        ts = np.concatenate([t, t + 300])
+        order = np.argsort(ts, kind="stable")
+        out = {"flow.core-rtr01": Chunk(ts[order], pa.chunked_array([a, b]).take(pa.array(order)))}
+        if len(self.exporters) > 1:  # card payments from the internet to the payment VIP
+            k = max(1, len(times) // 10)
+            tp = np.sort(rng.choice(times, k, replace=False))
+            client = ipv4(rng.integers(0xC6120000, 0xC6140000, k))
+            cport = ports(rng, k)
+            dur = np.minimum((rng.lognormal(np.log(1.5), 0.8, k) * clock.US).astype(np.int64), sl.end - 1 - tp).clip(0)
+            up, down = rng.integers(1500, 6000, k), rng.integers(4000, 12000, k)
+            p1 = F.lines(tp, tp + dur, client, PAYMENT_VIP, cport, np.full(k, 443), np.full(k, 6), up, up // 900 + 2,
+                         np.full(k, 27), "1", "2")
+            p2 = F.lines(tp + 200, tp + dur, PAYMENT_VIP, client, np.full(k, 443), cport, np.full(k, 6), down,
+                         down // 1300 + 2, np.full(k, 27), "2", "1")
+            ts = np.concatenate([tp, tp + 200])
+            order = np.argsort(ts, kind="stable")
+            out["flow.pay-edge-rtr01"] = Chunk(ts[order], pa.chunked_array([p1, p2]).take(pa.array(order)))
+        return out

@@ -1,0 +1,559 @@
+"""Windows Security and Sysmon events of the domain controllers, servers and workstations.
+
+Three groups (DC Security, member Security, Sysmon); each writes one file per host role and day.
+Field layouts follow the events Windows writes (EventData in schema order); value distributions
+are documented in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breachscope.simulate import clock
+from breachscope.simulate.formats import winlog as W
+from breachscope.simulate.network import DOMAIN, DOMAIN_SID, REALM, Network
+from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
+from breachscope.simulate.rng import rng_for
+from breachscope.simulate.streams import Chunk, Context, Injected, Output
+from breachscope.simulate.text import (
+    fill,
+    join,
+    json_escape,
+    json_vocab,
+    lpad,
+    pick,
+    random_guid,
+    random_hex,
+    strs,
+    where,
+)
+
+Col = pa.Array | str
+RECORD_PLACEHOLDER = '"record_id":0,'
+PRIVS = ("SeSecurityPrivilege\\r\\n\\t\\t\\tSeBackupPrivilege\\r\\n\\t\\t\\tSeRestorePrivilege\\r\\n\\t\\t\\t"
+         "SeTakeOwnershipPrivilege\\r\\n\\t\\t\\tSeDebugPrivilege\\r\\n\\t\\t\\tSeSystemEnvironmentPrivilege\\r\\n"
+         "\\t\\t\\tSeLoadDriverPrivilege\\r\\n\\t\\t\\tSeImpersonatePrivilege\\r\\n\\t\\t\\tSeDelegateSessionUserImpersonatePrivilege")
+SYSTEM_PRIVS = ("SeAssignPrimaryTokenPrivilege\\r\\n\\t\\t\\tSeTcbPrivilege\\r\\n\\t\\t\\tSeSecurityPrivilege\\r\\n"
+                "\\t\\t\\tSeTakeOwnershipPrivilege\\r\\n\\t\\t\\tSeLoadDriverPrivilege\\r\\n\\t\\t\\tSeBackupPrivilege"
+                "\\r\\n\\t\\t\\tSeRestorePrivilege\\r\\n\\t\\t\\tSeDebugPrivilege\\r\\n\\t\\t\\tSeAuditPrivilege\\r\\n"
+                "\\t\\t\\tSeSystemEnvironmentPrivilege\\r\\n\\t\\t\\tSeImpersonatePrivilege\\r\\n\\t\\t\\t"
+                "SeDelegateSessionUserImpersonatePrivilege")
+SHARE_ACCESS = "".join(f"{code}\\r\\n\\t\\t\\t\\t" for code in ("%%1538", "%%1541", "%%4416", "%%4419", "%%4423"))
+DS_REPLICATION = "{1131f6aa-9c07-11d1-f79f-00c04fc2dcd2}"
+DS_REPLICATION_ALL = "{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"
+DOMAIN_OBJECT = "{19195a5b-6da0-11d0-afd3-00c04fd930c9}"
+DOMAIN_GUID = "{5d2c3b80-86f1-4f5e-9b0a-3c1e6d7a9f10}"
+
+
+def _date_path(prefix: str) -> Callable[[int], str]:
+    return lambda d: f"{prefix}-{(clock.FIRST_DAY + timedelta(days=d)).isoformat()}.ndjson"
+
+
+class Emitter:
+    """Per-host event record numbers and process ids; turns EventData columns into Winlogbeat lines."""
+
+    def __init__(self, hosts: Hosts, seed: int, channel: str) -> None:
+        rng = rng_for(seed, "windows-hosts", channel)
+        self.hosts = hosts
+        self.next_id = rng.integers(50_000, 5_000_000, len(hosts.list))
+        pids = rng.integers(500, 1200, len(hosts.list)) // 4 * 4
+        self.fragment = pa.array([W.host_fragment(h.fqdn, p) for h, p in zip(hosts.list, pids.tolist(), strict=True)])
+
+    def adopt(self, record: Injected) -> Injected:
+        """Story events carry `"record_id":0`; they get the host's next number when written."""
+        if not record.host or RECORD_PLACEHOLDER not in record.text:
+            return record
+        i = self.hosts.index[record.host]
+        rid = int(self.next_id[i])
+        self.next_id[i] += 1
+        return replace(record, text=record.text.replace(RECORD_PLACEHOLDER, f'"record_id":{rid},', 1))
+
+    def lines(self, rng: np.random.Generator, ts: np.ndarray, host: np.ndarray, event_id: int,
+              data: Sequence[tuple[str, Col]], sysmon: bool = False, failure: bool = False) -> pa.Array:
+        rec = W.sequence_numbers(host, self.next_id)
+        tid = strs(rng.integers(100, 12000, len(ts)) // 4 * 4)
+        return W.lines(ts, event_id, sysmon, pick(self.fragment, host), rec, tid, data, failure)
+
+
+@dataclass
+class Parts:
+    """Events of several ids of one slice, merged back into time order."""
+
+    ts: list[np.ndarray]
+    lines: list[pa.Array]
+
+    def add(self, ts: np.ndarray, lines: pa.Array) -> None:
+        if len(ts):
+            self.ts.append(ts)
+            self.lines.append(lines)
+
+    def chunk(self) -> Chunk:
+        if not self.ts:
+            return Chunk(np.zeros(0, dtype=np.int64), pa.array([], pa.string()))
+        ts = np.concatenate(self.ts)
+        order = np.argsort(ts, kind="stable")
+        return Chunk(ts[order], pa.chunked_array(self.lines).take(pa.array(order)))
+
+
+def logon_id(rng: np.random.Generator, n: int) -> pa.Array:
+    return join("0x", random_hex(rng, n, 7))
+
+
+class Accounts:
+    """Vocabularies of the domain's accounts (JSON-escaped)."""
+
+    def __init__(self, net: Network, hosts: Hosts) -> None:
+        people = net.people
+        self.user = json_vocab([u.sam for u in people])
+        self.user_sid = pa.array([u.sid for u in people])
+        self.user_upn = pa.array([f"{u.sam}@{REALM}" for u in people])
+        self.admins = json_vocab([u.sam for u in net.admins])
+        self.admin_sid = pa.array([u.sid for u in net.admins])
+        self.machine = json_vocab([f"{h.name}$" for h in hosts.list])
+        self.machine_sid = pa.array([f"{DOMAIN_SID}-{20000 + i}" for i in range(len(hosts.list))])
+        self.ws_user = np.arange(len(hosts.ws)) % len(people)  # a workstation's owner
+
+
+def _sel(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)
+
+
+# ---------------------------------------------------------------------------------------------------------
+class DcSecurity:
+    """Security log of the domain controllers: Kerberos, NTLM validation, network logons, replication."""
+
+    name = "win_dc"
+    share = 0.10
+    profile = "office"
+    MIX = ((4769, 35), (4624, 25), (4634, 20), (4768, 10), (4776, 4), (4672, 3), (4625, 2), (4662, 1))
+
+    def __init__(self, ctx: Context) -> None:
+        cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        self.a = Accounts(net, self.h)
+        self.emit = Emitter(self.h, cfg.seed, "dc-security")
+        self.spn = json_vocab(["FS01$", "FS02$", "DC01$", "ORD-AP01$", "ORD-AP02$", "BI01$", "WSUS01$", "svc_sql",
+                               "krbtgt", "PRN01$"])
+
+    def outputs(self) -> list[Output]:
+        return [Output("win.dc.security", _date_path("windows/dc/security"))]
+
+    def adopt(self, record: Injected) -> Injected:
+        return self.emit.adopt(record)
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        n = len(times)
+        ev = np.array([c for c, _ in self.MIX])[choose(rng, n, [w for _, w in self.MIX])]
+        dc = self.h.dcs[rng.integers(0, 2, n)]
+        ws_pos = zipf_index(rng, n, len(self.h.ws), 0.5)
+        client = self.h.ws[ws_pos]
+        user = self.a.ws_user[ws_pos]
+        parts = Parts([], [])
+        a, h = self.a, self.h
+        for code, _ in self.MIX:
+            idx = _sel(ev == code)
+            k = len(idx)
+            if not k:
+                continue
+            t, host, cl, us = times[idx], dc[idx], client[idx], user[idx]
+            ip4 = pick(h.ip, cl)
+            ipv6 = join("::ffff:", ip4)
+            if code == 4769:
+                svc = rng.integers(0, len(self.spn), k)
+                rc4 = rng.random(k) < 0.01
+                data = [("TargetUserName", pick(a.user_upn, us)), ("TargetDomainName", REALM),
+                        ("ServiceName", pick(self.spn, svc)), ("ServiceSid", join(f"{DOMAIN_SID}-", strs(3000 + svc))),
+                        ("TicketOptions", "0x40810000"), ("TicketEncryptionType", where(rc4, "0x17", "0x12")),
+                        ("IpAddress", ipv6), ("IpPort", strs(ports(rng, k))), ("Status", "0x0"),
+                        ("LogonGuid", random_guid(rng, k)), ("TransmittedServices", "-")]
+            elif code == 4768:
+                fail = rng.random(k) < 0.03
+                data = [("TargetUserName", pick(a.user, us)), ("TargetDomainName", DOMAIN),
+                        ("TargetSid", pick(a.user_sid, us)), ("ServiceName", "krbtgt"),
+                        ("ServiceSid", f"{DOMAIN_SID}-502"), ("TicketOptions", "0x40810010"),
+                        ("Status", where(fail, "0x18", "0x0")),
+                        ("TicketEncryptionType", where(fail, "0xffffffff", "0x12")),
+                        ("PreAuthType", where(fail, "-", "2")), ("IpAddress", ipv6), ("IpPort", strs(ports(rng, k))),
+                        ("CertIssuerName", ""), ("CertSerialNumber", ""), ("CertThumbprint", "")]
+            elif code == 4624:
+                data = _network_logon(rng, k, pick(a.user, us), pick(a.user_sid, us), ip4, pick(h.name, cl))
+            elif code == 4634:
+                data = [("TargetUserSid", pick(a.user_sid, us)), ("TargetUserName", pick(a.user, us)),
+                        ("TargetDomainName", DOMAIN), ("TargetLogonId", logon_id(rng, k)), ("LogonType", "3")]
+            elif code == 4776:
+                data = [("PackageName", "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0"), ("TargetUserName", pick(a.user, us)),
+                        ("Workstation", pick(h.name, cl)), ("Status", "0x0")]
+            elif code == 4672:
+                adm = rng.integers(0, len(net_admins(a)), k)
+                data = [("SubjectUserSid", pick(a.admin_sid, adm)), ("SubjectUserName", pick(a.admins, adm)),
+                        ("SubjectDomainName", DOMAIN), ("SubjectLogonId", logon_id(rng, k)), ("PrivilegeList", PRIVS)]
+            elif code == 4625:
+                data = _failed_logon(rng, k, pick(a.user, us), ip4, pick(h.name, cl))
+            else:  # 4662: the other DC replicating (what DCSync imitates)
+                other = np.where(host == h.dcs[0], h.dcs[1], h.dcs[0])
+                data = _replication(rng, k, pick(a.machine, other), pick(a.machine_sid, other))
+            parts.add(t, self.emit.lines(rng, t, host, code, data, failure=code == 4625))
+        return {"win.dc.security": parts.chunk()}
+
+
+def net_admins(a: Accounts) -> pa.Array:
+    return a.admins
+
+
+def _network_logon(rng: np.random.Generator, k: int, user: Col, sid: Col, ip: Col, ws: Col,
+                   ntlm: np.ndarray | None = None) -> list[tuple[str, Col]]:
+    ntlm = rng.random(k) < 0.06 if ntlm is None else ntlm
+    return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
+            ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+            ("TargetLogonId", logon_id(rng, k)), ("LogonType", "3"),
+            ("LogonProcessName", where(ntlm, "NtLmSsp ", "Kerberos")),
+            ("AuthenticationPackageName", where(ntlm, "NTLM", "Kerberos")), ("WorkstationName", where(ntlm, ws, "-")),
+            ("LogonGuid", where(ntlm, "{00000000-0000-0000-0000-000000000000}", random_guid(rng, k))),
+            ("TransmittedServices", "-"), ("LmPackageName", where(ntlm, "NTLM V2", "-")),
+            ("KeyLength", where(ntlm, "128", "0")), ("ProcessId", "0x0"), ("ProcessName", "-"), ("IpAddress", ip),
+            ("IpPort", strs(ports(rng, k))), ("ImpersonationLevel", "%%1833"), ("RestrictedAdminMode", "-"),
+            ("TargetOutboundUserName", "-"), ("TargetOutboundDomainName", "-"), ("VirtualAccount", "%%1843"),
+            ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")]
+
+
+def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col) -> list[tuple[str, Col]]:
+    locked = rng.random(k) < 0.05
+    return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
+            ("SubjectLogonId", "0x0"), ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user),
+            ("TargetDomainName", DOMAIN), ("Status", where(locked, "0xc0000234", "0xc000006d")),
+            ("FailureReason", where(locked, "%%2307", "%%2313")), ("SubStatus", where(locked, "0x0", "0xc000006a")),
+            ("LogonType", "3"), ("LogonProcessName", "NtLmSsp "), ("AuthenticationPackageName", "NTLM"),
+            ("WorkstationName", ws), ("TransmittedServices", "-"), ("LmPackageName", "-"), ("KeyLength", "0"),
+            ("ProcessId", "0x0"), ("ProcessName", "-"), ("IpAddress", ip), ("IpPort", strs(ports(rng, k)))]
+
+
+def _replication(rng: np.random.Generator, k: int, account: Col, sid: Col, guid: str = DS_REPLICATION_ALL
+                 ) -> list[tuple[str, Col]]:
+    props = f"%%7688\\r\\n\\t\\t{guid}\\r\\n\\t{DOMAIN_OBJECT}\\r\\n"
+    return [("SubjectUserSid", sid), ("SubjectUserName", account), ("SubjectDomainName", DOMAIN),
+            ("SubjectLogonId", logon_id(rng, k)), ("ObjectServer", "DS"), ("ObjectType", f"%{DOMAIN_OBJECT}"),
+            ("ObjectName", f"%{DOMAIN_GUID}"), ("OperationType", "Object Access"), ("HandleId", "0x0"),
+            ("AccessList", "%%7688\\r\\n\\t\\t\\t\\t"), ("AccessMask", "0x100"), ("Properties", props),
+            ("AdditionalInfo", "-"), ("AdditionalInfo2", "")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+#: member Security events: (role, event id, logon type, weight)
+MEMBER_MIX = (
+    ("ws", 4624, "2", 3), ("ws", 4624, "7", 6), ("ws", 4624, "11", 1), ("ws", 4624, "3", 6), ("ws", 4624, "5", 9),
+    ("ws", 4634, "3", 14), ("ws", 4647, "", 2), ("ws", 4672, "", 9), ("ws", 4625, "3", 1), ("ws", 4648, "", 2),
+    ("srv", 4624, "3", 12), ("srv", 4624, "5", 4), ("srv", 4624, "10", 0.5), ("srv", 4634, "3", 12),
+    ("srv", 4672, "", 5), ("srv", 4688, "", 6), ("srv", 5140, "", 2), ("srv", 5145, "", 4), ("srv", 4625, "3", 0.5),
+)
+SERVER_PROCS = json_vocab([
+    "C:\\Windows\\System32\\svchost.exe|C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule",
+    "C:\\Windows\\System32\\conhost.exe|\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1",
+    "C:\\Windows\\System32\\inetsrv\\w3wp.exe|c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"OrderApp\" -v \"v4.0\"",
+    "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe|C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
+    "C:\\Windows\\System32\\taskhostw.exe|taskhostw.exe",
+    "C:\\Windows\\System32\\gpupdate.exe|gpupdate.exe /target:computer",
+    "C:\\Program Files\\Windows Defender\\MpCmdRun.exe|\"C:\\Program Files\\Windows Defender\\MpCmdRun.exe\" "
+    "-SignatureUpdate -ScheduleJob",
+])
+
+
+class MemberSecurity:
+    """Security log of servers and workstations (one file per role and day)."""
+
+    name = "win_members"
+    share = 0.16
+    profile = "office"
+
+    def __init__(self, ctx: Context) -> None:
+        cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        self.a = Accounts(net, self.h)
+        self.emit = Emitter(self.h, cfg.seed, "member-security")
+        self.srv = np.array([i for i in self.h.servers])
+
+    def outputs(self) -> list[Output]:
+        return [Output("win.servers.security", _date_path("windows/servers/security")),
+                Output("win.workstations.security", _date_path("windows/workstations/security"))]
+
+    def adopt(self, record: Injected) -> Injected:
+        return self.emit.adopt(record)
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        n = len(times)
+        kind = choose(rng, n, [m[3] for m in MEMBER_MIX])
+        h, a = self.h, self.a
+        ws_pos = zipf_index(rng, n, len(h.ws), 0.3)
+        srv = self.srv[zipf_index(rng, n, len(self.srv), 0.8)]
+        files = h.files[rng.integers(0, 2, n)]
+        role_ws = np.array([m[0] == "ws" for m in MEMBER_MIX])[kind]
+        share_ev = np.isin(np.array([m[1] for m in MEMBER_MIX])[kind], [5140, 5145])
+        host_any = np.where(role_ws, h.ws[ws_pos], np.where(share_ev, files, srv))
+        keep = audible(times, host_any, h, self.silence)
+        times, kind, ws_pos, srv, files = times[keep], kind[keep], ws_pos[keep], srv[keep], files[keep]
+        out = {"ws": Parts([], []), "srv": Parts([], [])}
+        for j, (role, code, ltype, _) in enumerate(MEMBER_MIX):
+            idx = _sel(kind == j)
+            k = len(idx)
+            if not k:
+                continue
+            t = times[idx]
+            wp = ws_pos[idx]
+            us = a.ws_user[wp]
+            user, sid = pick(a.user, us), pick(a.user_sid, us)
+            host = h.ws[wp] if role == "ws" else files[idx] if code in (5140, 5145) else srv[idx]
+            client_ip = pick(h.ip, h.ws[wp])
+            data = self._data(rng, code, ltype, k, host, user, sid, client_ip, pick(h.name, h.ws[wp]))
+            out[role].add(t, self.emit.lines(rng, t, host, code, data, failure=code == 4625))
+        return {"win.workstations.security": out["ws"].chunk(), "win.servers.security": out["srv"].chunk()}
+
+    def _data(self, rng: np.random.Generator, code: int, ltype: str, k: int, host: np.ndarray, user: Col, sid: Col,
+              client_ip: Col, client_name: Col) -> list[tuple[str, Col]]:
+        h, a = self.h, self.a
+        machine, _msid = pick(a.machine, host), pick(a.machine_sid, host)
+        if code == 4624 and ltype == "3":
+            return _network_logon(rng, k, user, sid, client_ip, client_name)
+        if code == 4624:
+            system = ltype == "5"
+            remote = ltype == "10"
+            src_ip = "10.10.5.5" if remote else ("-" if system else "127.0.0.1")
+            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", DOMAIN),
+                    ("SubjectLogonId", "0x3e7"), ("TargetUserSid", "S-1-5-18" if system else sid),
+                    ("TargetUserName", "SYSTEM" if system else user),
+                    ("TargetDomainName", "NT AUTHORITY" if system else DOMAIN), ("TargetLogonId", logon_id(rng, k)),
+                    ("LogonType", ltype), ("LogonProcessName", "Advapi  " if system else "User32 "),
+                    ("AuthenticationPackageName", "Negotiate"),
+                    ("WorkstationName", "-" if system else ("JMP01" if remote else pick(h.name, host))),
+                    ("LogonGuid", "{00000000-0000-0000-0000-000000000000}" if system else random_guid(rng, k)),
+                    ("TransmittedServices", "-"), ("LmPackageName", "-"), ("KeyLength", "0"),
+                    ("ProcessId", "0x2e4" if system else join("0x", random_hex(rng, k, 3))),
+                    ("ProcessName", "C:\\\\Windows\\\\System32\\\\services.exe" if system
+                     else "C:\\\\Windows\\\\System32\\\\svchost.exe"),
+                    ("IpAddress", src_ip), ("IpPort", "-" if system else "0"), ("ImpersonationLevel", "%%1833"),
+                    ("RestrictedAdminMode", "%%1843" if remote else "-"), ("TargetOutboundUserName", "-"),
+                    ("TargetOutboundDomainName", "-"), ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"),
+                    ("ElevatedToken", "%%1842")]
+        if code == 4634:
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+                    ("TargetLogonId", logon_id(rng, k)), ("LogonType", ltype)]
+        if code == 4647:
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+                    ("TargetLogonId", logon_id(rng, k))]
+        if code == 4672:
+            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", "SYSTEM"),
+                    ("SubjectDomainName", "NT AUTHORITY"), ("SubjectLogonId", "0x3e7"), ("PrivilegeList", SYSTEM_PRIVS)]
+        if code == 4625:
+            return _failed_logon(rng, k, user, client_ip, client_name)
+        if code == 4648:
+            return [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+                    ("SubjectLogonId", logon_id(rng, k)), ("LogonGuid", "{00000000-0000-0000-0000-000000000000}"),
+                    ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+                    ("TargetLogonGuid", "{00000000-0000-0000-0000-000000000000}"),
+                    ("TargetServerName", "localhost"), ("TargetInfo", "localhost"), ("ProcessId", "0x1c8"),
+                    ("ProcessName", "C:\\\\Windows\\\\System32\\\\taskhostw.exe"), ("IpAddress", "::1"),
+                    ("IpPort", "0")]
+        if code == 4688:
+            p = rng.integers(0, len(SERVER_PROCS), k)
+            procs = pick(SERVER_PROCS, p)
+            split = pc.split_pattern(procs, "|")
+            image = pc.list_element(split, 0)
+            cmd = pc.list_element(split, 1)
+            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", DOMAIN),
+                    ("SubjectLogonId", "0x3e7"), ("NewProcessId", join("0x", random_hex(rng, k, 4))),
+                    ("NewProcessName", image), ("TokenElevationType", "%%1936"),
+                    ("ProcessId", join("0x", random_hex(rng, k, 3))), ("CommandLine", cmd),
+                    ("TargetUserSid", "S-1-0-0"), ("TargetUserName", "-"), ("TargetDomainName", "-"),
+                    ("TargetLogonId", "0x0"), ("ParentProcessName", "C:\\\\Windows\\\\System32\\\\services.exe"),
+                    ("MandatoryLabel", "S-1-16-16384")]
+        share = pick(json_vocab(["\\\\*\\Shared", "\\\\*\\Projects", "\\\\*\\Scan", "\\\\*\\Users"]),
+                     rng.integers(0, 4, k))
+        local = pc.replace_substring(share, "\\\\\\\\*\\\\", "\\\\??\\\\D:\\\\")
+        base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+                ("SubjectLogonId", logon_id(rng, k)), ("ObjectType", "File"), ("IpAddress", client_ip),
+                ("IpPort", strs(ports(rng, k))), ("ShareName", share), ("ShareLocalPath", local)]
+        if code == 5140:
+            return [*base, ("AccessMask", "0x1"), ("AccessList", "%%4416\\r\\n\\t\\t\\t\\t")]
+        names = json_vocab(["Sales\\2025\\quote_0142.xlsx", "Ops\\minutes\\meeting_0203.docx", "desktop.ini",
+                            "Projects\\order-sys\\spec_v12.pptx", "Finance\\invoices\\inv_0131.pdf",
+                            "Scan\\scan0457.pdf"])
+        return [*base, ("RelativeTargetName", pick(names, rng.integers(0, 6, k))), ("AccessMask", "0x120089"),
+                ("AccessList", SHARE_ACCESS), ("AccessReason", "-")]
+
+
+# ---------------------------------------------------------------------------------------------------------
+#: (image, original file name, description, company, command line, parent image, integrity, runs as user)
+PROCESSES = (
+    ("C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", "chrome.exe", "Google Chrome", "Google LLC",
+     "\"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe\" --type=renderer --lang=ja",
+     "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", "Low", True, 20),
+    ("C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe", "msedge.exe", "Microsoft Edge",
+     "Microsoft Corporation", "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --type=utility",
+     "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe", "Low", True, 14),
+    ("C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE", "Outlook.exe", "Microsoft Outlook",
+     "Microsoft Corporation", "\"C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE\"",
+     "C:\\Windows\\explorer.exe", "Medium", True, 6),
+    ("C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE", "Excel.exe", "Microsoft Excel",
+     "Microsoft Corporation", "\"C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE\" /dde",
+     "C:\\Windows\\explorer.exe", "Medium", True, 6),
+    ("C:\\Program Files\\WindowsApps\\MSTeams_24335.206.3314.5946_x64__8wekyb3d8bbwe\\ms-teams.exe", "msteams.exe",
+     "Microsoft Teams", "Microsoft Corporation", "\"ms-teams.exe\" msteams:system-initiated",
+     "C:\\Windows\\explorer.exe", "Medium", True, 8),
+    ("C:\\Windows\\System32\\svchost.exe", "svchost.exe", "Host Process for Windows Services",
+     "Microsoft Corporation", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s BITS",
+     "C:\\Windows\\System32\\services.exe", "System", False, 14),
+    ("C:\\Windows\\System32\\taskhostw.exe", "taskhostw.exe", "Host Process for Windows Tasks",
+     "Microsoft Corporation", "taskhostw.exe -RegisterDevice -ProtectionStateChanged -FreeNetworkOnly",
+     "C:\\Windows\\System32\\svchost.exe", "System", False, 5),
+    ("C:\\Windows\\System32\\RuntimeBroker.exe", "RuntimeBroker.exe", "Runtime Broker", "Microsoft Corporation",
+     "C:\\Windows\\System32\\RuntimeBroker.exe -Embedding", "C:\\Windows\\System32\\svchost.exe", "Medium", True, 5),
+    ("C:\\Windows\\System32\\conhost.exe", "CONHOST.EXE", "Console Window Host", "Microsoft Corporation",
+     "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1", "C:\\Windows\\System32\\cmd.exe", "Medium",
+     True, 3),
+    ("C:\\Windows\\System32\\cmd.exe", "Cmd.Exe", "Windows Command Processor", "Microsoft Corporation",
+     "C:\\Windows\\system32\\cmd.exe /c \"\"C:\\ProgramData\\corp\\logon.bat\"\"", "C:\\Windows\\explorer.exe",
+     "Medium", True, 2),
+    ("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "PowerShell.EXE", "Windows PowerShell",
+     "Microsoft Corporation", "powershell.exe -NoProfile -ExecutionPolicy Bypass -File "
+     "\"C:\\ProgramData\\corp\\inventory.ps1\"", "C:\\Windows\\System32\\svchost.exe", "System", False, 1),
+    ("C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe", "OneDrive.exe", "Microsoft OneDrive",
+     "Microsoft Corporation", "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background",
+     "C:\\Windows\\explorer.exe", "Medium", True, 4),
+    ("C:\\Windows\\System32\\wuauclt.exe", "wuauclt.exe", "Windows Update", "Microsoft Corporation",
+     "\"C:\\Windows\\system32\\wuauclt.exe\" /UpdateDeploymentProvider UpdateDeploymentProvider.dll /ClassId "
+     "00000000-0000-0000-0000-000000000000 /RunHandlerComServer", "C:\\Windows\\System32\\svchost.exe", "System",
+     False, 2),
+    ("C:\\Windows\\System32\\SearchProtocolHost.exe", "searchprotocolhost.exe",
+     "Microsoft Windows Search Protocol Host", "Microsoft Corporation",
+     "\"C:\\Windows\\system32\\SearchProtocolHost.exe\" Global\\UsGthrFltPipeMssGthrPipe1",
+     "C:\\Windows\\System32\\SearchIndexer.exe", "System", False, 3),
+)
+SYSMON_MIX = ((1, 15), (3, 30), (5, 14), (11, 12), (13, 9), (22, 20))
+FILE_TARGETS = [json_escape(x) for x in (
+    "C:\\Users\\{u}\\AppData\\Local\\Temp\\tmp{n}.tmp", "C:\\Users\\{u}\\Downloads\\資料_{n}.pdf",
+    "C:\\Users\\{u}\\AppData\\Local\\Microsoft\\Windows\\INetCache\\IE\\{n}.dat",
+    "C:\\Windows\\Prefetch\\CHROME.EXE-{n}.pf")]
+REG_TARGETS = [json_escape(x) for x in (
+    "HKU\\{s}\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\RecentDocs\\MRUListEx",
+    "HKLM\\System\\CurrentControlSet\\Services\\bam\\State\\UserSettings\\{s}\\"
+    "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe",
+    "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Signature Updates\\SignaturesLastUpdated")]
+
+
+class Sysmon:
+    """Sysmon operational log of servers and workstations."""
+
+    name = "win_sysmon"
+    share = 0.20
+    profile = "office"
+
+    def __init__(self, ctx: Context) -> None:
+        cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.h = Hosts(net)
+        self.a = Accounts(net, self.h)
+        self.emit = Emitter(self.h, cfg.seed, "sysmon")
+        self.srv = np.array([i for i in self.h.servers])
+        p = PROCESSES
+        self.image = json_vocab([x[0] for x in p])
+        self.as_user = np.array([x[7] for x in p])
+        self.pw = [x[8] for x in p]
+        # EventData runs that depend on the process only, rendered once
+        self.frag_create = pa.array([
+            f'"Image":"{json_escape(x[0])}","FileVersion":"10.0.19041.1","Description":"{json_escape(x[2])}",'
+            f'"Product":"Microsoft® Windows® Operating System","Company":"{json_escape(x[3])}",'
+            f'"OriginalFileName":"{json_escape(x[1])}","CommandLine":"{json_escape(x[4])}",'
+            '"CurrentDirectory":"C:\\\\Windows\\\\system32\\\\"' for x in p])
+        self.frag_integrity = pa.array([f'"IntegrityLevel":"{x[6]}","Hashes":"SHA256={_fake_hash(x[0])}"' for x in p])
+        self.frag_parent = pa.array([f'"ParentImage":"{json_escape(x[5])}","ParentCommandLine":"{json_escape(x[5])}"'
+                                     for x in p])
+        self.domain_users = json_vocab([f"{DOMAIN}\\{u.sam}" for u in net.people])
+        sites = net.sites
+        self.site_name = pa.array([s.domain for s in sites])
+        self.site_ip = pa.array([s.ips[0] for s in sites])
+        self.site_w = np.array([s.weight for s in sites])
+
+    def outputs(self) -> list[Output]:
+        return [Output("win.servers.sysmon", _date_path("windows/servers/sysmon")),
+                Output("win.workstations.sysmon", _date_path("windows/workstations/sysmon"))]
+
+    def adopt(self, record: Injected) -> Injected:
+        return self.emit.adopt(record)
+
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        n = len(times)
+        h, a = self.h, self.a
+        on_ws = rng.random(n) < 0.8
+        ws_pos = zipf_index(rng, n, len(h.ws), 0.3)
+        host = np.where(on_ws, h.ws[ws_pos], self.srv[rng.integers(0, len(self.srv), n)])
+        ev = np.array([c for c, _ in SYSMON_MIX])[choose(rng, n, [w for _, w in SYSMON_MIX])]
+        proc = choose(rng, n, self.pw)
+        keep = audible(times, host, h, self.silence)
+        times, on_ws, ws_pos, host, ev, proc = times[keep], on_ws[keep], ws_pos[keep], host[keep], ev[keep], proc[keep]
+        user_name = where(self.as_user[proc] & on_ws, pick(self.domain_users, a.ws_user[ws_pos]),
+                          "NT AUTHORITY\\\\SYSTEM")
+        out = {True: Parts([], []), False: Parts([], [])}
+        for code, _ in SYSMON_MIX:
+            for ws_side in (True, False):
+                idx = _sel((ev == code) & (on_ws == ws_side))
+                k = len(idx)
+                if not k:
+                    continue
+                t = times[idx]
+                pr = proc[idx]
+                base = [("RuleName", "-"), ("UtcTime", clock.sysmon_utc(t)), ("ProcessGuid", random_guid(rng, k)),
+                        ("ProcessId", strs(rng.integers(400, 30000, k) // 4 * 4))]
+                usr = user_name.take(pa.array(idx))
+                data = self._data(rng, code, k, t, pr, base, usr, host[idx])
+                out[ws_side].add(t, self.emit.lines(rng, t, host[idx], code, data, sysmon=True))
+        return {"win.workstations.sysmon": out[True].chunk(), "win.servers.sysmon": out[False].chunk()}
+
+    def _data(self, rng: np.random.Generator, code: int, k: int, t: np.ndarray, pr: np.ndarray,
+              base: list[tuple[str, Col]], usr: pa.Array, host: np.ndarray) -> list[tuple[str, Col]]:
+        image = pick(self.image, pr)
+        if code == 1:
+            return [*base, (None, pick(self.frag_create, pr)), ("User", usr),
+                    ("LogonGuid", random_guid(rng, k)), ("LogonId", logon_id(rng, k)), ("TerminalSessionId", "1"),
+                    (None, pick(self.frag_integrity, pr)), ("ParentProcessGuid", random_guid(rng, k)),
+                    ("ParentProcessId", strs(rng.integers(400, 30000, k) // 4 * 4)),
+                    (None, pick(self.frag_parent, pr)), ("ParentUser", usr)]
+        if code == 3:
+            site = choose(rng, k, self.site_w)
+            return [*base, ("Image", image), ("User", usr), ("Protocol", "tcp"), ("Initiated", "true"),
+                    ("SourceIsIpv6", "false"), ("SourceIp", pick(self.h.ip, host)),
+                    ("SourceHostname", pick(self.h.fqdn, host)), ("SourcePort", strs(ports(rng, k))),
+                    ("SourcePortName", "-"), ("DestinationIsIpv6", "false"),
+                    ("DestinationIp", pick(self.site_ip, site)),
+                    ("DestinationHostname", pick(self.site_name, site)), ("DestinationPort", "443"),
+                    ("DestinationPortName", "https")]
+        if code == 5:
+            return [*base, ("Image", image), ("User", usr)]
+        if code == 11:
+            owner = self.a.ws_user[np.searchsorted(self.h.ws, host).clip(0, len(self.h.ws) - 1)]
+            tgt = fill(FILE_TARGETS, rng.integers(0, 4, k), {"u": pick(self.a.user, owner),
+                                                             "n": strs(rng.integers(1000, 99999, k))})
+            return [*base, ("Image", image), ("TargetFilename", tgt), ("CreationUtcTime", clock.sysmon_utc(t)),
+                    ("User", usr)]
+        if code == 13:
+            owner = self.a.ws_user[np.searchsorted(self.h.ws, host).clip(0, len(self.h.ws) - 1)]
+            tgt = fill(REG_TARGETS, rng.integers(0, 3, k), {"s": pick(self.a.user_sid, owner)})
+            return [("RuleName", "-"), ("EventType", "SetValue"), *base[1:], ("Image", image),
+                    ("TargetObject", tgt), ("Details", "Binary Data"), ("User", usr)]
+        site = choose(rng, k, self.site_w)
+        return [*base, ("QueryName", pick(self.site_name, site)), ("QueryStatus", "0"),
+                ("QueryResults", join("::ffff:", pick(self.site_ip, site), ";")), ("Image", image), ("User", usr)]
+
+
+def _fake_hash(s: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(s.encode()).hexdigest().upper()
+
+
+__all__ = ["DcSecurity", "MemberSecurity", "Sysmon", "lpad"]

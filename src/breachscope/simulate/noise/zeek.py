@@ -1,0 +1,322 @@
+"""Zeek logs of the internal sensor: connections and the protocol logs derived from them.
+
+Every dns/http/ssl/kerberos/smb record belongs to a conn record of the same uid and addresses.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from breachscope.simulate import clock
+from breachscope.simulate.formats import zeek as Z
+from breachscope.simulate.network import FQDN, REALM
+from breachscope.simulate.noise.common import Hosts, choose, lognormal_int, ports, zipf_index
+from breachscope.simulate.streams import Chunk, Context, Output
+from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
+
+#: connection kinds: (name, share, proto, derived log)
+KINDS = (
+    ("dns", 26, "udp", "dns"), ("web_tls", 30, "tcp", "ssl"), ("web_http", 4, "tcp", "http"),
+    ("app_tls", 6, "tcp", "ssl"), ("smb", 8, "tcp", "smb"), ("kerberos", 6, "tcp", "kerberos"),
+    ("ldap", 5, "tcp", ""), ("db", 4, "tcp", ""), ("ntp", 2, "udp", ""), ("rpc", 6, "tcp", ""),
+    ("icmp", 1, "icmp", ""), ("srv_tls", 2, "tcp", "ssl"),
+)
+_K = {k[0]: i for i, k in enumerate(KINDS)}
+DERIVED_PER_CONN = (26 + 30 + 4 + 6 + 8 * 0.6 + 6 + 2) / 100
+STATES = ("SF", "S0", "RSTO", "RSTR", "REJ", "SH", "OTH")
+HISTORY = {"SF": ("ShADadFf", "ShADadfF", "ShADdaFf", "ShAdDaFf"), "S0": ("S",), "RSTO": ("ShADadR", "ShADR"),
+           "RSTR": ("ShADadr", "ShADdar"), "REJ": ("Sr",), "SH": ("ShAF",), "OTH": ("CC", "DadA")}
+INTERNAL_NAMES = (*(f"{h}.{FQDN}" for h in ("dc01", "dc02", "fs01", "fs02", "ord-portal", "wsus01",
+                                                 "prn01", "bi01")),
+                  f"_ldap._tcp.dc._msdcs.{FQDN}", f"_kerberos._tcp.{FQDN}")
+URIS = ("/", "/connecttest.txt", "/msdownload/update/v3/static/trustedr/en/authrootstl.cab", "/index.html",
+        "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTfqhLjKLEJQZPin0KCzkdAQpVYowQUsT7DaQP4v0cB1JgmGggC72NkK8MCEAx5qUSwjBGVIJJhX%2BJrHYM%3D",
+        "/pki/crl/products/MicCodSigPCA2011.crl", "/news/rss.xml", "/api/v1/status")
+AGENTS = ("Microsoft-CryptoAPI/10.0", "Microsoft NCSI",
+          "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.71",
+          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+          "Safari/537.36 Edg/131.0.0.0",
+          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 "
+          "Safari/537.36")
+MIME = pa.array(["text/plain", "text/html", "application/vnd.ms-cab-compressed", "application/ocsp-response"])
+SHARES = (("FS01", "Shared", "DISK"), ("FS01", "IPC$", "PIPE"), ("FS02", "Projects", "DISK"),
+          ("FS01", "Users", "DISK"), ("FS02", "Scan", "DISK"))
+FILES = ("Sales\\2025\\quote_{}.xlsx", "Ops\\minutes\\meeting_{}.docx", "Scan\\scan{}.pdf", "Users\\desktop.ini",
+         "Projects\\order-sys\\spec_v{}.pptx", "Finance\\invoices\\inv_{}.pdf")
+SERVICES = ("cifs/FS01.{f}", "cifs/FS02.{f}", "host/DC01.{f}", "ldap/DC01.{f}/{f}", "HTTP/ord-portal.{f}",
+            "MSSQLSvc/BI01.{f}:1433", "host/WSUS01.{f}")
+
+
+class ZeekGroup:
+    name = "zeek"
+    share = 0.33
+    profile = "office"
+
+    def __init__(self, ctx: Context) -> None:
+        cfg, net = ctx.cfg, ctx.net
+        self.silence = ctx.silence
+        self.cfg = cfg
+        self.net = net
+        self.h = Hosts(net)
+        sites = net.sites
+        self.site_w = np.array([s.weight for s in sites])
+        self.site_name = pa.array([s.domain for s in sites])
+        self.site_ip = pa.array([s.ips[0] for s in sites])
+        self.site_answers = pa.array([",".join(s.ips) for s in sites])
+        self.site_ttls = pa.array([",".join(["300.000000"] * len(s.ips)) for s in sites])
+        self.site_fp = pa.array([f"{abs(hash_text(s.domain)):064x}"[:64] for s in sites])
+        self.tls_sites = np.array([i for i, s in enumerate(sites) if s.service == "ssl"])
+        self.http_sites = np.array([i for i, s in enumerate(sites) if s.service == "http"])
+        self.users = pa.array([u.sam for u in net.users])
+        self.ws_user = np.array([i % len(net.people) for i in range(len(self.h.ws))])
+        self.logs = list(Z.LOGS) if "ad-2020" in cfg.episodes else [x for x in Z.LOGS if x != "dce_rpc"]
+
+    def outputs(self) -> list[Output]:
+        def path(log: str):
+            return lambda d: f"zeek/{(clock.FIRST_DAY + timedelta(days=d)).isoformat()}/{log}.log"
+
+        return [Output(f"zeek.{log}", path(log), lambda d, log=log: Z.header(log, clock.day_start(d)),
+                       lambda d: Z.footer(clock.day_start(d + 1))) for log in self.logs]
+
+    # --- one slice ---------------------------------------------------------------------------------------
+    def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
+        n = max(1, round(len(times) / (1 + DERIVED_PER_CONN)))
+        ts = np.sort(rng.choice(times, n, replace=False)) if n < len(times) else times
+        kind = choose(rng, n, [k[1] for k in KINDS])
+        c = self._conns(rng, ts, kind)
+        out = {"zeek.conn": Chunk(ts, c["line"])}
+        for log, fn in (("dns", self._dns), ("ssl", self._ssl), ("http", self._http), ("kerberos", self._kerberos)):
+            sel = np.flatnonzero(np.isin(kind, [i for i, k in enumerate(KINDS) if k[3] == log]))
+            out[f"zeek.{log}"] = fn(rng, ts[sel], kind[sel], {k: v.take(pa.array(sel)) if isinstance(v, pa.Array)
+                                                              else v[sel] for k, v in c.items()})
+        sel = np.flatnonzero(kind == _K["smb"])
+        sub = {k: v.take(pa.array(sel)) if isinstance(v, pa.Array) else v[sel] for k, v in c.items()}
+        out.update(self._smb(rng, ts[sel], sub))
+        return {k: v for k, v in out.items() if k in {f"zeek.{x}" for x in self.logs}}
+
+    def _conns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray) -> dict[str, object]:
+        n = len(ts)
+        h = self.h
+        ws = h.ws[zipf_index(rng, n, len(h.ws), 0.6)]
+        src = ws.copy()
+        # servers originate some traffic too: app servers to the database, WSUS to the internet
+        dst_host = np.full(n, -1)
+        dst_host = np.where(np.isin(kind, [_K["dns"], _K["kerberos"], _K["ldap"], _K["ntp"], _K["rpc"]]),
+                            h.dcs[rng.integers(0, 2, n)], dst_host)
+        dst_host = np.where(kind == _K["smb"], h.files[rng.integers(0, 2, n)], dst_host)
+        dst_host = np.where(kind == _K["app_tls"], h.apps[rng.integers(0, 4, n)], dst_host)
+        db = h.index["ord-db01"]
+        src = np.where(kind == _K["db"], h.apps[rng.integers(0, 4, n)], src)
+        dst_host = np.where(kind == _K["db"], db, dst_host)
+        src = np.where(kind == _K["srv_tls"], h.index["WSUS01"], src)
+        site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
+        site = np.where(kind == _K["web_http"], self.http_sites[rng.integers(0, len(self.http_sites), n)], site)
+        external = np.isin(kind, [_K["web_tls"], _K["web_http"], _K["srv_tls"], _K["icmp"]])
+        dst_ip = where(external, pick(self.site_ip, site), pick(h.ip, np.maximum(dst_host, 0)))
+        dport = np.select([kind == _K["dns"], kind == _K["web_http"], kind == _K["smb"], kind == _K["kerberos"],
+                           kind == _K["ldap"], kind == _K["db"], kind == _K["ntp"], kind == _K["rpc"],
+                           kind == _K["icmp"]], [53, 80, 445, 88, 389, 5432, 123, 135, 0], 443)
+        sport = np.where(kind == _K["ntp"], 123, np.where(kind == _K["icmp"], 8, ports(rng, n)))
+        proto = np.array([k[2] for k in KINDS])[kind]
+        state_w = {True: [97, 3, 0, 0, 0, 0, 0], False: [86, 3, 4, 3, 2, 1, 1]}
+        udp = proto != "tcp"
+        state = np.where(udp, choose(rng, n, state_w[True]), choose(rng, n, state_w[False]))
+        med = np.array([0.004, 2.5, 0.4, 1.2, 30, 0.02, 0.05, 45, 0.01, 0.03, 0.001, 4])[kind]
+        dur = rng.lognormal(np.log(med), 1.2)
+        ob_med = np.array([38, 1800, 420, 2400, 9000, 1500, 900, 4200, 48, 800, 64, 2200])[kind]
+        rb_med = np.array([140, 28000, 9000, 18000, 60000, 1600, 2400, 90000, 48, 600, 64, 180000])[kind]
+        ob = (rng.lognormal(0, 1.3, n) * ob_med).astype(np.int64)
+        rb = (rng.lognormal(0, 1.6, n) * rb_med).astype(np.int64)
+        dead = state == STATES.index("S0")
+        ob = np.where(dead, 0, ob)
+        rb = np.where(dead | (state == STATES.index("REJ")), 0, rb)
+        hdr = np.where(proto == "tcp", 52, 28)
+        opk = np.maximum(1, ob // 1200 + rng.integers(1, 6, n))
+        rpk = np.where(rb > 0, np.maximum(1, rb // 1400 + rng.integers(1, 4, n)), np.where(dead, 0, 1))
+        hist_vocab, hist_idx = _history(rng, state, udp)
+        service = np.array(["dns", "ssl", "http", "ssl", "smb,gssapi", "krb_tcp", "ldap_tcp", "-", "ntp",
+                            "dce_rpc", "-", "ssl"])[kind]
+        service = np.where(dead, "-", service)
+        uid = random_b62(rng, n, 17, b"C")
+        src_ip = pick(self.h.ip, src)
+        line = Z.lines("conn", ts, {
+            "uid": uid, "id.orig_h": src_ip, "id.orig_p": strs(sport), "id.resp_h": dst_ip, "id.resp_p": strs(dport),
+            "proto": pa.array(proto), "service": pa.array(service), "duration": Z.interval(dur),
+            "orig_bytes": strs(ob), "resp_bytes": strs(rb), "conn_state": pick(pa.array(STATES), state),
+            "local_orig": "T", "local_resp": where(external, "F", "T"),
+            "missed_bytes": "0", "history": pick(hist_vocab, hist_idx), "orig_pkts": strs(opk),
+            "orig_ip_bytes": strs(ob + opk * hdr), "resp_pkts": strs(rpk), "resp_ip_bytes": strs(rb + rpk * hdr),
+            "tunnel_parents": "(empty)",
+        })
+        return {"line": line, "uid": uid, "src_ip": src_ip, "sport": sport, "dst_ip": dst_ip, "dport": dport,
+                "site": site, "src": src, "dst_host": dst_host, "rb": rb, "ob": ob, "dead": dead, "dur": dur}
+
+    def _dns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+        n = len(ts)
+        internal = rng.random(n) < 0.3
+        site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
+        iname = rng.integers(0, len(INTERNAL_NAMES), n)
+        query = where(internal, pick(pa.array(list(INTERNAL_NAMES)), iname), pick(self.site_name, site))
+        qtype = np.where(internal & (iname >= len(INTERNAL_NAMES) - 2), 33, np.where(rng.random(n) < 0.22, 28, 1))
+        nx = rng.random(n) < 0.04
+        aaaa = qtype == 28
+        internal_ip = pick(self.h.ip, self.h.of("DC01", "DC02", "FS01", "FS02", "ORD-AP01", "WSUS01", "PRN01",
+                                                "BI01", "DC01", "DC01")[iname])
+        answers = where(internal, internal_ip, pick(self.site_answers, site))
+        answers = where(aaaa | nx, "-", answers)
+        ttls = where(internal, "1200.000000", pick(self.site_ttls, site))
+        ttls = where(aaaa | nx, "-", ttls)
+        srv = qtype == 33
+        answers = where(srv, f"dc01.{FQDN},dc02.{FQDN}", answers)
+        ttls = where(srv, "600.000000,600.000000", ttls)
+        dead = c["dead"]
+        line = Z.lines("dns", ts, {
+            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "id.resp_p": "53", "proto": "udp", "trans_id": strs(rng.integers(0, 65536, n)),
+            "rtt": where(dead, "-", Z.interval(rng.lognormal(np.log(0.0008), 0.8, n))),
+            "query": query, "qclass": "1", "qclass_name": "C_INTERNET", "qtype": strs(qtype),
+            "qtype_name": pick(pa.array(["A", "AAAA", "SRV"]), np.where(qtype == 1, 0, np.where(aaaa, 1, 2))),
+            "rcode": where(dead, "-", strs(np.where(nx, 3, 0))),
+            "rcode_name": where(dead, "-", pick(pa.array(["NOERROR", "NXDOMAIN"]), nx.astype(int))),
+            "AA": where(internal, "T", "F"), "TC": "F", "RD": "T",
+            "RA": where(dead, "F", "T"), "Z": "0",
+            "answers": where(dead, "-", answers), "TTLs": where(dead, "-", ttls),
+            "rejected": "F",
+        })
+        return Chunk(ts, line)
+
+    def _ssl(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+        n = len(ts)
+        t = ts + rng.integers(200, 40_000, n)
+        order = np.argsort(t, kind="stable")
+        v13 = rng.random(n) < 0.72
+        app = kind == _K["app_tls"]
+        sni = where(app, f"ord-portal.{FQDN}", pick(self.site_name, c["site"]))
+        sni = where(kind == _K["srv_tls"], "ctldl.windowsupdate.com", sni)
+        fps = where(v13, "(empty)", pick(self.site_fp, c["site"]))
+        cipher = where(v13, pick(pa.array(["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]), rng.integers(0, 2, n)),
+                       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+        est = ~c["dead"]
+        line = Z.lines("ssl", t, {
+            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "id.resp_p": strs(c["dport"]), "version": where(v13, "TLSv13", "TLSv12"),
+            "cipher": cipher, "curve": pick(pa.array(["x25519", "secp256r1"]), (rng.random(n) < 0.2).astype(int)),
+            "server_name": sni, "resumed": where(rng.random(n) < 0.2, "T", "F"),
+            "next_protocol": pick(pa.array(["h2", "http/1.1", "-"]), choose(rng, n, [6, 2, 2])),
+            "established": where(est, "T", "F"),
+            "ssl_history": where(v13, "CsiI", "CsxknGIi"),
+            "cert_chain_fps": fps, "client_cert_chain_fps": "(empty)",
+            "sni_matches_cert": where(v13, "-", "T"),
+            "validation_status": where(v13, "-", "ok"),
+        })
+        return Chunk(t[order], line.take(pa.array(order)))
+
+    def _http(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+        n = len(ts)
+        t = ts + rng.integers(100, 20_000, n)
+        order = np.argsort(t, kind="stable")
+        method = choose(rng, n, [90, 8, 2])
+        status = choose(rng, n, [85, 8, 4, 3])
+        body = np.where(status == 1, 0, c["rb"] // 2)
+        line = Z.lines("http", t, {
+            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "id.resp_p": "80", "trans_depth": "1", "method": pick(pa.array(["GET", "POST", "HEAD"]), method),
+            "host": pick(self.site_name, c["site"]), "uri": pick(pa.array(list(URIS)), rng.integers(0, len(URIS), n)),
+            "version": "1.1", "user_agent": pick(pa.array(list(AGENTS)), choose(rng, n, [4, 2, 2, 3, 3])),
+            "request_body_len": strs(np.where(method == 1, c["ob"] // 3, 0)), "response_body_len": strs(body),
+            "status_code": pick(pa.array(["200", "304", "302", "404"]), status),
+            "status_msg": pick(pa.array(["OK", "Not Modified", "Found", "Not Found"]), status), "tags": "(empty)",
+            "resp_fuids": where(body > 0, random_b62(rng, n, 17, b"F"), "-"),
+            "resp_mime_types": where(body > 0, pick(MIME, rng.integers(0, len(MIME), n)), "-"),
+        })
+        return Chunk(t[order], line.take(pa.array(order)))
+
+    def _kerberos(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+        n = len(ts)
+        t = ts + rng.integers(100, 5_000, n)
+        order = np.argsort(t, kind="stable")
+        as_req = rng.random(n) < 0.3
+        fail = as_req & (rng.random(n) < 0.35)  # the first AS-REQ without pre-authentication
+        user = self.users.take(pa.array(self.ws_user[np.searchsorted(self.h.ws, c["src"]).clip(0, len(self.h.ws) - 1)]))
+        svc = pa.array([s.format(f=FQDN) for s in SERVICES])
+        service = where(as_req, f"krbtgt/{REALM}", pick(svc, rng.integers(0, len(SERVICES), n)))
+        till = (ts // 1_000_000 + 36000) * 1_000_000
+        rc4 = rng.random(n) < 0.015  # a legacy service account still on RC4 (a hard negative)
+        line = Z.lines("kerberos", t, {
+            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "id.resp_p": "88", "request_type": where(as_req, "AS", "TGS"),
+            "client": join(user, f"/{REALM}"), "service": service,
+            "success": where(fail, "F", "T"),
+            "error_msg": where(fail, "KDC_ERR_PREAUTH_REQUIRED", "-"),
+            "till": where(fail, "-", clock.epoch_s6(till)),
+            "cipher": where(fail, "-", where(rc4, "rc4-hmac",
+                                                               "aes256-cts-hmac-sha1-96")),
+            "forwardable": where(fail, "-", "T"),
+            "renewable": where(fail, "-", "T"),
+        })
+        return Chunk(t[order], line.take(pa.array(order)))
+
+    def _smb(self, rng: np.random.Generator, ts: np.ndarray, c: dict) -> dict[str, Chunk]:
+        n = len(ts)
+        out = {}
+        share = rng.integers(0, len(SHARES), n)
+        paths = pa.array([f"\\\\\\\\{h}\\\\{s}" for h, s, _ in SHARES])
+        m = rng.random(n) < 0.2
+        idx = np.flatnonzero(m)
+        t = ts[idx] + 500
+        out["zeek.smb_mapping"] = Chunk(t, Z.lines("smb_mapping", t, {
+            "uid": c["uid"].take(pa.array(idx)), "id.orig_h": c["src_ip"].take(pa.array(idx)),
+            "id.orig_p": strs(c["sport"][idx]), "id.resp_h": c["dst_ip"].take(pa.array(idx)), "id.resp_p": "445",
+            "path": pick(paths, share[idx]),
+            "service": pick(pa.array(["A:" if s[2] == "DISK" else "IPC" for s in SHARES]), share[idx]),
+            "native_file_system": pick(pa.array(["NTFS" if s[2] == "DISK" else "-" for s in SHARES]), share[idx]),
+            "share_type": pick(pa.array([s[2] for s in SHARES]), share[idx]),
+        }))
+        f = np.flatnonzero(rng.random(n) < 0.4)
+        t = ts[f] + 900
+        k = len(f)
+        fi = rng.integers(0, len(FILES), k)
+        pre = pa.array([x.split("{}")[0].replace("\\", "\\\\") for x in FILES])
+        suf = pa.array([(x.split("{}")[1] if "{}" in x else "").replace("\\", "\\\\") for x in FILES])
+        has = np.array(["{}" in x for x in FILES])
+        num = where(has[fi], lpad(strs(rng.integers(0, 9999, k)), 4), pa.array([""] * k))
+        fname = join(pick(pre, fi), num, pick(suf, fi))
+        mtime = clock.epoch_s6(ts[f] - rng.integers(0, 400 * 86400, k) * 1_000_000)
+        out["zeek.smb_files"] = Chunk(t, Z.lines("smb_files", t, {
+            "uid": c["uid"].take(pa.array(f)), "id.orig_h": c["src_ip"].take(pa.array(f)),
+            "id.orig_p": strs(c["sport"][f]), "id.resp_h": c["dst_ip"].take(pa.array(f)), "id.resp_p": "445",
+            "fuid": random_b62(rng, k, 17, b"F"),
+            "action": pick(pa.array(["SMB::FILE_OPEN", "SMB::FILE_READ", "SMB::FILE_WRITE", "SMB::FILE_CLOSE"]),
+                           choose(rng, k, [55, 25, 10, 10])),
+            "path": pick(paths, share[f]), "name": fname,
+            "size": strs(lognormal_int(rng, k, 60_000, 1.5)), "times.modified": mtime, "times.accessed": mtime,
+            "times.created": mtime, "times.changed": mtime,
+        }))
+        return out
+
+
+def _history(rng: np.random.Generator, state: np.ndarray, udp: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    flat: list[str] = []
+    base = {}
+    for s in STATES:
+        base[s] = len(flat)
+        flat += list(HISTORY[s])
+    counts = np.array([len(HISTORY[s]) for s in STATES])
+    starts = np.array([base[s] for s in STATES])
+    idx = starts[state] + (rng.random(len(state)) * counts[state]).astype(np.int64)
+    flat.append("Dd")
+    flat.append("D")
+    idx = np.where(udp, np.where(state == 1, len(flat) - 1, len(flat) - 2), idx)
+    return pa.array(flat), idx
+
+
+def hash_text(s: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(s.encode()).digest(), "big")
+
+
+__all__ = ["ZeekGroup", "random_hex"]

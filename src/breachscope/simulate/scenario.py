@@ -1,0 +1,152 @@
+"""One simulation run: the network, the order database, the story, then the evidence (in parallel)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+
+from breachscope.model.errors import UsageError
+from breachscope.simulate import attackdb, customers, exposure, inventory, network, schedule, snapshot, truth
+from breachscope.simulate.attack import NttAttack
+from breachscope.simulate.config import SimConfig
+from breachscope.simulate.episodes import BUILDERS
+from breachscope.simulate.noise.devices import Firewall, Flows, Routers
+from breachscope.simulate.noise.postgres import DbRefs, Postgres
+from breachscope.simulate.noise.windows import DcSecurity, MemberSecurity, Sysmon
+from breachscope.simulate.noise.zeek import ZeekGroup
+from breachscope.simulate.rng import rng_for
+from breachscope.simulate.story import Story
+from breachscope.simulate.streams import Context, GroupResult, Injected, noise_counts, run_group
+
+#: the log groups, most expensive first (they are spread over the worker processes in this order)
+GROUPS = {g.name: g for g in (Sysmon, ZeekGroup, MemberSecurity, DcSecurity, Firewall, Postgres, Flows, Routers)}
+OUR_OUTPUTS = ("evidence", "snapshot", "inventory.yaml", "truth.json")
+
+
+@dataclass
+class SimSummary:
+    out: str
+    records: int
+    noise_records: int
+    files: int
+    bytes: int
+    seconds: float
+    organizations: int
+    by_group: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (not part of the output files)
+
+
+def _prepare(cfg: SimConfig) -> None:
+    out = cfg.out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not (out / "truth.json").is_file():
+            raise UsageError(f"--out {out} is not empty and holds no earlier simulation")
+        for name in OUR_OUTPUTS:  # only what an earlier run wrote
+            p = out / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _work(args: tuple) -> GroupResult | None:
+    if args[0] == "dump":
+        snapshot.write_dump(args[1])
+        return None
+    cfg, name, count, injected, silence, refs = args
+    net = network.build(cfg.seed, cfg.events)
+    group = GROUPS[name](Context(cfg, net, count, silence, refs))
+    return run_group(cfg, group, count, injected)
+
+
+def run(cfg: SimConfig) -> SimSummary:
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    mark = [started]
+
+    def phase(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(now - mark[0], 3)
+        mark[0] = now
+
+    cfg = cfg.validate()
+    _prepare(cfg)
+    net = network.build(cfg.seed, cfg.events)
+    db = customers.generate(cfg.seed, cfg.customers)
+    phase("database")
+    snapshot.write_parquet(db, cfg.out / "snapshot")
+    inv = inventory.write(cfg.out / "inventory.yaml")
+    ranges, queries = attackdb.plan(db, cfg.target_organizations)
+    con = exposure.connect(cfg.out / "snapshot")
+    try:
+        results = {q.ref: exposure.run(con, q, keep_rows=bool(q.output_file)) for q in queries}
+        scope = exposure.resolve(con, list(results.values()), {q.ref: q.certain for q in queries}, inv)
+    finally:
+        con.close()
+    if len(scope.organizations) != cfg.target_organizations:
+        raise RuntimeError(f"the attacker's statements expose {len(scope.organizations)} organizations, "
+                           f"not {cfg.target_organizations}")
+    phase("snapshot_and_truth_queries")
+    story = Story(net, rng_for(cfg.seed, "story"))
+    attack = NttAttack(net, story, cfg.variant, rng_for(cfg.seed, "attack", cfg.variant)).build(
+        queries, results, cfg.out)
+    schedule.add(story, net, db, cfg.seed)
+    silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
+    sections = {}
+    for name in cfg.episodes:
+        sections[name] = BUILDERS[name](story, net, cfg, rng_for(cfg.seed, "episode", name))
+        if name == "salt-typhoon":  # the router sends nothing while its logging host is removed
+            quiet = sections[name]["logging_silenced"]
+            silence.setdefault(sections[name]["router"]["name"], []).append((quiet["from"], quiet["to"]))
+    phase("story")
+    refs = _refs(db)
+    counts = noise_counts(cfg, {name: g.share for name, g in GROUPS.items()})
+    jobs = []
+    claimed: set[str] = set()
+    for name, g in GROUPS.items():
+        keys = {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()}
+        claimed |= keys
+        injected: dict[str, list[Injected]] = {k: v for k, v in story.records.items() if k in keys}
+        jobs.append((cfg, name, counts[name], injected, silence, refs))
+    stray = set(story.records) - claimed
+    if stray:
+        raise RuntimeError(f"story records for logs nobody writes: {sorted(stray)}")
+    del db, results
+    jobs.insert(2, ("dump", cfg.out / "snapshot"))  # the SQL dump is written beside the logs
+    group_results = [r for r in _run_jobs(cfg, jobs) if r is not None]
+    phase("evidence")
+    ids = [int(x) for x in np.arange(customers.FIRST_CUSTOMER_ID, customers.FIRST_CUSTOMER_ID + cfg.customers)]
+    t = truth.build(cfg, attack, queries, ranges, scope, group_results, sections, ids)
+    truth.write(cfg.out / "truth.json", t)
+    phase("truth")
+    return SimSummary(str(cfg.out), t["output"]["records"], t["output"]["noise_records"], t["output"]["files"],
+                      t["output"]["bytes"], time.perf_counter() - started, len(scope.organizations),
+                      {g.name: g.records for g in group_results}, phases)
+
+
+def _run_jobs(cfg: SimConfig, jobs: list[tuple]) -> list[GroupResult | None]:
+    if cfg.jobs <= 1:
+        return [_work(j) for j in jobs]
+    if os.name == "posix":  # workers start from a server that has imported the simulator once
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["breachscope.simulate.scenario"])
+    else:
+        ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx) as pool:
+        return list(pool.map(_work, jobs))
+
+
+def _refs(db: customers.OrderDB) -> DbRefs:
+    corp = db["customers"]["corporate_number"].drop_null().combine_chunks()
+    return DbRefs(customers.FIRST_CUSTOMER_ID, db["customers"].num_rows, db["contracts"].num_rows,
+                  db["contracts"]["contract_no"].combine_chunks(), corp.slice(0, 50_000),
+                  int(np.asarray(db["orders"]["order_id"]).max()) + 1)

@@ -1,0 +1,212 @@
+"""Scheduled activity that looks like an attack and is not (hard negatives): the nightly export of
+customer data, BI reports, database and file backups (one of them to cloud storage), administrators
+logging on to every server on patch nights, and router changes inside the change windows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+
+from breachscope.simulate import clock
+from breachscope.simulate.customers import SCHEMA, OrderDB
+from breachscope.simulate.dbqueries import BACKUP_TABLES, BI_REPORTS, NIGHTLY_EXPORT
+from breachscope.simulate.network import DOMAIN, FQDN, PUBLIC_NAT, Network
+from breachscope.simulate.story import PgSession, PgStatement, Story
+
+DESCRIPTIONS = {
+    "benign:nightly_export": "02:00 every night: ORD-BAT01 exports all customers and contracts (COPY) and copies "
+                             "the file to FS02",
+    "benign:bi_report": "07:30 on workdays: BI01 runs reports that read every customer and contract",
+    "benign:backup": "01:00 every night: pg_dump of the order database and file-server backup to BKP01",
+    "benign:offsite_backup": "03:00 on Sundays: BKP01 uploads the backup set to cloud storage",
+    "benign:admin_sweep": "patch nights: an administrator logs on to every server from the jump host",
+    "benign:change_window": "Tuesday and Thursday 22:00-23:30: routine router configuration changes",
+}
+PATCH_NIGHTS = ((1, 15), (2, 12))
+ROUTINE_COMMANDS = (
+    ("interface GigabitEthernet1/0/{n}", "description floor{f}-desk{n}", "switchport access vlan 12{f}"),
+    ("ntp server 10.10.0.10", "ntp server 10.10.0.11"),
+    ("ip access-list extended MGMT-IN", "permit tcp host 10.10.5.6 any eq 22", "permit udp host 10.10.0.50 any eq 161"),
+    ("logging host 10.10.0.50", "logging trap informational"),
+    ("snmp-server location Tokyo-DC1 rack {n}",),
+)
+
+
+def add(story: Story, net: Network, db: OrderDB, seed: int) -> None:
+    rng = story.rng
+    n_nd = int(np.count_nonzero(np.asarray(db["contracts"]["provider_brand"]) != "docomo"))
+    export_bytes = n_nd * 230
+    dump_bytes = sum(t.nbytes for t in db.tables.values())
+    pid = 20_000
+    for d in range(clock.DAYS):
+        day = clock.FIRST_DAY + timedelta(days=d)
+        base = clock.day_start(d)
+        pid += 3
+        _backup(story, net, rng, base + clock.HOUR + int(rng.integers(0, 90)) * clock.US, pid, dump_bytes)
+        pid += 3
+        _export(story, net, rng, base + 2 * clock.HOUR + int(rng.integers(0, 180)) * clock.US, pid, n_nd,
+                export_bytes, day.strftime("%Y%m%d"))
+        if clock.is_workday(day):
+            pid += 3
+            _bi(story, net, rng, base + 7 * clock.HOUR + 30 * clock.MINUTE + int(rng.integers(0, 60)) * clock.US,
+                pid, day)
+        if day.weekday() == 6:
+            _offsite(story, net, rng, base + 3 * clock.HOUR + int(rng.integers(0, 300)) * clock.US, dump_bytes)
+        if day.weekday() in (1, 3):
+            _change_window(story, net, rng, base + 22 * clock.HOUR + int(rng.integers(0, 1800)) * clock.US)
+        if (day.month, day.day) in PATCH_NIGHTS:
+            _admin_sweep(story, net, rng, base + 20 * clock.HOUR)
+
+
+def _db_conn(story: Story, t: int, src: str, dst: str, dur_s: float, down: int, tag: str) -> None:
+    story.conn(t, src, int(story.rng.integers(49152, 65536)), dst, 5432, "tcp", "-", dur_s, 3_000, down, tag=tag)
+
+
+def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, dump_bytes: int) -> None:
+    tag = "benign:backup"
+    bkp, dbh = net.host("backup"), net.host("db")
+    stmts = []
+    ts = t + 900_000
+    for name in BACKUP_TABLES:
+        cols = ", ".join(c for c, _, _, _ in SCHEMA[name])
+        stmts.append(PgStatement(ts, f"COPY public.{name} ({cols}) TO stdout;", (f"public.{name}",)))
+        ts += int(rng.integers(2, 20)) * clock.US
+    story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", "pg_dump", pid, t, ts + 400_000, stmts),
+             tag)
+    _db_conn(story, t, bkp.ip, dbh.ip, (ts - t) / clock.US, dump_bytes, tag)
+    for fs in ("FS01", "FS02"):
+        size = int(rng.lognormal(np.log(6e9), 0.6))
+        story.conn(t + 5 * clock.MINUTE, bkp.ip, int(rng.integers(49152, 65536)), net.hosts[fs].ip, 445, "tcp",
+                   "smb,gssapi", size / 9.0e7, 2_000_000, size, tag=tag)
+
+
+def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, rows: int, size: int,
+            stamp: str) -> None:
+    tag = "benign:nightly_export"
+    bat, dbh, fs = net.host("batch"), net.host("db"), net.hosts["FS02"]
+    story.win(t - 2 * clock.US, bat.name, 1, [
+        ("RuleName", "-"), ("UtcTime", _utc(t)), ("ProcessGuid", "{" + rng.bytes(16).hex() + "}"),
+        ("ProcessId", "6120"), ("Image", "C:\\OrderBatch\\OrderExport.exe"), ("FileVersion", "3.4.1"),
+        ("Description", "Order export"), ("Product", "OrderBatch"), ("Company", "-"),
+        ("OriginalFileName", "OrderExport.exe"),
+        ("CommandLine", f"C:\\OrderBatch\\OrderExport.exe /job:nightly /out:\\\\FS02\\Exports\\orders_{stamp}.csv"),
+        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{DOMAIN}\\svc_batch"),
+        ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x5e21a"), ("TerminalSessionId", "0"),
+        ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
+        ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "1288"),
+        ("ParentImage", "C:\\Windows\\System32\\svchost.exe"),
+        ("ParentCommandLine", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
+        ("ParentUser", "NT AUTHORITY\\SYSTEM")], tag, sysmon=True)
+    dur = 45 + rows / 4000
+    st = PgStatement(t + 600_000, NIGHTLY_EXPORT.sql, NIGHTLY_EXPORT.relations, copy=True)
+    story.pg(PgSession(bat.ip, int(rng.integers(49152, 65536)), "batch_export", "order-export", pid, t,
+                       t + int(dur * clock.US), [st]), tag)
+    _db_conn(story, t, bat.ip, dbh.ip, dur, size, tag)
+    t2 = t + int(dur * clock.US) + 5 * clock.US
+    sport = int(rng.integers(49152, 65536))
+    uid = story.conn(t2, bat.ip, sport, fs.ip, 445, "tcp", "smb,gssapi", size / 4.0e7, size + 12_000, 8_000, tag=tag)
+    stamp_t = clock.epoch_s6(np.array([t2]))[0].as_py()
+    story.zeek("smb_files", t2 + 300_000, {
+        "uid": uid, "id.orig_h": bat.ip, "id.orig_p": str(sport), "id.resp_h": fs.ip, "id.resp_p": "445",
+        "fuid": story.uid(b"F"), "action": "SMB::FILE_WRITE", "path": "\\\\\\\\FS02\\\\Exports",
+        "name": f"orders_{stamp}.csv", "size": str(size), "times.modified": stamp_t, "times.accessed": stamp_t,
+        "times.created": stamp_t, "times.changed": stamp_t}, tag)
+
+
+def _bi(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, day: object) -> None:
+    tag = "benign:bi_report"
+    bi, dbh = net.host("bi"), net.host("db")
+    month = "2025-01-01" if day.month < 3 else "2025-02-01"  # type: ignore[attr-defined]
+    stmts = [PgStatement(t + 800_000, BI_REPORTS[0].sql, BI_REPORTS[0].relations, [month]),
+             PgStatement(t + 9_500_000, BI_REPORTS[1].sql, BI_REPORTS[1].relations, ())]
+    story.pg(PgSession(bi.ip, int(rng.integers(49152, 65536)), "bi_reader", "bi-report", pid, t, t + 30 * clock.US,
+                       stmts), tag)
+    _db_conn(story, t, bi.ip, dbh.ip, 30.0, 6_000_000, tag)
+
+
+def _offsite(story: Story, net: Network, rng: np.random.Generator, t: int, dump_bytes: int) -> None:
+    tag = "benign:offsite_backup"
+    bkp = net.host("backup")
+    site = next(s for s in net.sites if s.domain.startswith("s3."))
+    size = int(rng.lognormal(np.log(4e10), 0.3))
+    sport = int(rng.integers(49152, 65536))
+    dur = size / 1.2e8
+    uid = story.conn(t, bkp.ip, sport, site.ips[0], 443, "tcp", "ssl", dur, size, 2_400_000, tag=tag)
+    story.ssl(t + 30_000, uid, bkp.ip, sport, site.ips[0], 443, "backup-vault.s3.ap-northeast-1.amazonaws.com", tag)
+    cid = int(rng.integers(170_000_000, 179_000_000))
+    nport = int(rng.integers(49152, 65536))
+    end = t + int(dur * clock.US)
+    story.asa(t, "6-302013", f"Built outbound TCP connection {cid} for outside:{site.ips[0]}/443 ({site.ips[0]}/443) "
+              f"to inside:{bkp.ip}/{sport} ({PUBLIC_NAT}/{nport})", tag)
+    secs = int(dur)
+    story.asa(end, "6-302014", f"Teardown TCP connection {cid} for outside:{site.ips[0]}/443 to inside:{bkp.ip}/"
+              f"{sport} duration {secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d} bytes {size + 2_400_000} "
+              "TCP FINs from inside", tag)
+    story.flow(t, end, bkp.ip, site.ips[0], sport, 443, 6, size, size // 1400, tag)
+    story.flow(t + 300, end, site.ips[0], bkp.ip, 443, sport, 6, 2_400_000, 2_000, tag, in_if="1", out_if="3")
+
+
+def _change_window(story: Story, net: Network, rng: np.random.Generator, t: int) -> None:
+    tag = "benign:change_window"
+    routers = ["core-rtr01", "core-rtr02", "ord-rtr01", "wan-rtr01"]
+    for r in rng.choice(routers, 2, replace=False).tolist():
+        story.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: netadmin] [Source: 10.10.5.5] "
+                  f"[localport: 22] at {_at(t)}", tag)
+        cmds = ROUTINE_COMMANDS[int(rng.integers(0, len(ROUTINE_COMMANDS)))]
+        ts = t + 30 * clock.US
+        for c in cmds:
+            text = c.format(n=int(rng.integers(1, 48)), f=int(rng.integers(2, 9)))
+            story.ios(ts, r, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:netadmin  logged command:{text}", tag)
+            ts += int(rng.integers(5, 40)) * clock.US
+        story.ios(ts + 20 * clock.US, r, "SYS-5-CONFIG_I", "Configured from console by netadmin on vty0 (10.10.5.5)",
+                  tag)
+        t = ts + int(rng.integers(5, 20)) * clock.MINUTE
+
+
+def _admin_sweep(story: Story, net: Network, rng: np.random.Generator, t: int) -> None:
+    tag = "benign:admin_sweep"
+    jump = net.host("jump")
+    admin = next(u for u in net.admins if u.sam == "adm_ito")
+    for h in net.servers:
+        if h.name == "JMP01":
+            continue
+        t += int(rng.integers(60, 400)) * clock.US
+        story.conn(t, jump.ip, int(rng.integers(49152, 65536)), h.ip, 3389, "tcp", "ssl", 610.0, 1_800_000, 9_000_000,
+                   tag=tag)
+        story.win(t + 2 * clock.US, h.name, 4624, [
+            ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{h.name}$"), ("SubjectDomainName", DOMAIN),
+            ("SubjectLogonId", "0x3e7"), ("TargetUserSid", admin.sid), ("TargetUserName", admin.sam),
+            ("TargetDomainName", DOMAIN), ("TargetLogonId", "0x" + rng.bytes(3).hex()), ("LogonType", "10"),
+            ("LogonProcessName", "User32 "), ("AuthenticationPackageName", "Negotiate"), ("WorkstationName", "JMP01"),
+            ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-"), ("LmPackageName", "-"),
+            ("KeyLength", "0"), ("ProcessId", "0x2c8"), ("ProcessName", "C:\\Windows\\System32\\svchost.exe"),
+            ("IpAddress", jump.ip), ("IpPort", "0"), ("ImpersonationLevel", "%%1833"),
+            ("RestrictedAdminMode", "%%1843"), ("TargetOutboundUserName", "-"), ("TargetOutboundDomainName", "-"),
+            ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")], tag)
+        story.win(t + 60 * clock.US, h.name, 1, [
+            ("RuleName", "-"), ("UtcTime", _utc(t + 60 * clock.US)), ("ProcessGuid", "{" + rng.bytes(16).hex() + "}"),
+            ("ProcessId", "7712"), ("Image", "C:\\Windows\\System32\\wusa.exe"), ("FileVersion", "10.0.17763.1"),
+            ("Description", "Windows Update Standalone Installer"), ("Product", "Microsoft Windows"),
+            ("Company", "Microsoft Corporation"), ("OriginalFileName", "wusa.exe"),
+            ("CommandLine", "wusa.exe \\\\WSUS01\\Patches\\windows10.0-kb5050008-x64.msu /quiet /norestart"),
+            ("CurrentDirectory", "C:\\Windows\\system32\\"), ("User", f"{DOMAIN}\\{admin.sam}"),
+            ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x" + rng.bytes(3).hex()),
+            ("TerminalSessionId", "2"), ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
+            ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "5520"),
+            ("ParentImage", "C:\\Windows\\explorer.exe"), ("ParentCommandLine", "C:\\Windows\\Explorer.EXE"),
+            ("ParentUser", f"{DOMAIN}\\{admin.sam}")], tag, sysmon=True)
+
+
+def _utc(us: int) -> str:
+    return clock.sysmon_utc(np.array([us]))[0].as_py()
+
+
+def _at(us: int) -> str:
+    from breachscope.simulate.noise.devices import hms_jst, login_date
+
+    arr = np.array([us])
+    return f"{hms_jst(arr)[0].as_py()} JST {login_date(arr)[0].as_py()}"
+
+
+__all__ = ["DESCRIPTIONS", "FQDN", "add"]

@@ -1,0 +1,186 @@
+"""Builders of single story records (attack, scheduled jobs, episodes) in every evidence format.
+
+They call the same format writers as the noise, with columns of one value, so a story record has
+exactly the layout of the ordinary records it is merged with.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from breachscope.simulate.formats import flows as F
+from breachscope.simulate.formats import pgaudit as P
+from breachscope.simulate.formats import syslog as S
+from breachscope.simulate.formats import winlog as W
+from breachscope.simulate.formats import zeek as Z
+from breachscope.simulate.network import Network
+from breachscope.simulate.streams import Injected
+from breachscope.simulate.text import json_escape, random_b62
+
+_HISTORY = {"SF": "ShADadFf", "S0": "S", "REJ": "Sr", "RSTO": "ShADadR", "OTH": "Dd"}
+
+
+def _one(arr: pa.Array) -> str:
+    return arr[0].as_py()
+
+
+def _ts(us: int) -> np.ndarray:
+    return np.array([us], dtype=np.int64)
+
+
+@dataclass
+class PgStatement:
+    """One statement of a database session, with the relations pgAudit will name."""
+
+    ts: int
+    sql: str
+    relations: tuple[str, ...] = ()
+    params: Sequence[str | None] | None = ()  # None = <not logged>; () = <none>
+    klass: str = "READ"
+    command: str = "SELECT"
+    copy: bool = False  # COPY (SELECT ...) TO STDOUT: a SELECT record per relation, then the COPY record
+    ref: str = ""
+
+
+@dataclass
+class PgSession:
+    client_ip: str
+    client_port: int
+    user: str
+    app: str
+    pid: int
+    opened: int
+    closed: int | None
+    statements: list[PgStatement] = field(default_factory=list)
+    database: str = "orders"
+
+    def lines(self) -> list[tuple[int, str, str]]:
+        """(time, text, statement ref) of every record of the session, as the server logs them."""
+        ip, port = self.client_ip, str(self.client_port)
+        pid = str(self.pid)
+        rec, auth = P.connection_lines(_ts(self.opened), _ts(self.opened + 1_200), pid, ip, port, self.user,
+                                       self.database, self.app)
+        out = [(self.opened, _one(rec), ""), (self.opened + 1_200, _one(auth), "")]
+        rows: list[tuple[int, str, str, str, str, str, str, str, str, str]] = []
+        for number, st in enumerate(self.statements, start=1):
+            stmt = P.statement_field(st.sql)
+            params = P.params_text(st.params)
+            records = [(st.klass, st.command, "TABLE", rel, "1") for rel in st.relations] or \
+                [(st.klass, st.command, "", "", "1")]
+            if st.copy:
+                records = [*([("READ", "SELECT", "TABLE", rel, "1") for rel in st.relations]),
+                           ("READ", "COPY", "", "", "2")]
+            rows += [(st.ts, str(number), sub, klass, command, otype, oname, stmt, params, st.ref)
+                     for klass, command, otype, oname, sub in records]
+        if rows:
+            cols = list(zip(*rows, strict=True))
+            lines = P.audit_lines(np.array(cols[0], dtype=np.int64), pid, self.user, self.database,
+                                  f"{ip}({port})", self.app, *(pa.array(c) for c in cols[1:9]))
+            out += list(zip(cols[0], lines.to_pylist(), cols[9], strict=True))
+        if self.closed is not None:
+            line = P.disconnection_lines(_ts(self.closed), pid, ip, port, self.user, self.database, self.app,
+                                         np.array([self.closed - self.opened]))
+            out.append((self.closed, _one(line), ""))
+        return out
+
+
+class Story:
+    """Collects story records per output key (see the groups' outputs)."""
+
+    def __init__(self, net: Network, rng: np.random.Generator) -> None:
+        self.net = net
+        self.rng = rng
+        self.records: dict[str, list[Injected]] = defaultdict(list)
+
+    def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:
+        self.records[key].append(Injected(int(ts), text, tag, ref, host))
+
+    def add_many(self, key: str, ts: np.ndarray, lines: pa.Array, tag: str = "") -> None:
+        """Many records of one log at once (built with the vectorized writers)."""
+        self.records[key].extend(Injected(t, text, tag) for t, text in zip(ts.tolist(), lines.to_pylist(),
+                                                                            strict=True))
+
+    # --- Windows ---------------------------------------------------------------------------------------------
+    def win(self, ts: int, host: str, event_id: int, data: Sequence[tuple[str, str]], tag: str = "",
+            sysmon: bool = False, ref: str = "", failure: bool = False) -> None:
+        h = self.net.hosts[host]
+        role = "dc" if h.role == "dc" else ("workstations" if h.role == "workstation" else "servers")
+        channel = "sysmon" if sysmon else "security"
+        if role == "dc" and sysmon:
+            role = "servers"
+        frag = W.host_fragment(h.fqdn, 3504 if sysmon else 780)
+        tid = str(int(self.rng.integers(100, 9000)) // 4 * 4)
+        line = W.lines(_ts(ts), event_id, sysmon, frag, np.array([0]), tid, [(k, json_escape(v)) for k, v in data],
+                       failure)
+        self.add(f"win.{role}.{channel}", ts, _one(line), tag, ref, host)
+
+    # --- Zeek ------------------------------------------------------------------------------------------------
+    def uid(self, prefix: bytes = b"C") -> str:
+        return _one(random_b62(self.rng, 1, 17, prefix))
+
+    def zeek(self, log: str, ts: int, fields: dict[str, str], tag: str = "", ref: str = "") -> None:
+        self.add(f"zeek.{log}", ts, _one(Z.lines(log, _ts(ts), fields)), tag, ref)
+
+    def conn(self, ts: int, src: str, sport: int, dst: str, dport: int, proto: str = "tcp", service: str = "-",
+             duration: float = 1.0, orig_bytes: int = 0, resp_bytes: int = 0, state: str = "SF",
+             tag: str = "", ref: str = "", uid: str | None = None, history: str | None = None) -> str:
+        uid = uid or self.uid()
+        local = lambda ip: "T" if ip.startswith("10.") else "F"  # noqa: E731
+        opk = max(1, orig_bytes // 1200 + 3) if state != "S0" else 2
+        rpk = max(1, resp_bytes // 1400 + 2) if state not in ("S0", "REJ") else 0
+        hdr = 52 if proto == "tcp" else 28
+        hist = history or _HISTORY.get(state, "ShADadFf")
+        self.zeek("conn", ts, {
+            "uid": uid, "id.orig_h": src, "id.orig_p": str(sport), "id.resp_h": dst, "id.resp_p": str(dport),
+            "proto": proto, "service": service, "duration": f"{duration:.6f}", "orig_bytes": str(orig_bytes),
+            "resp_bytes": str(resp_bytes), "conn_state": state, "local_orig": local(src), "local_resp": local(dst),
+            "missed_bytes": "0", "history": hist, "orig_pkts": str(opk), "orig_ip_bytes": str(orig_bytes + opk * hdr),
+            "resp_pkts": str(rpk), "resp_ip_bytes": str(resp_bytes + rpk * hdr), "tunnel_parents": "(empty)",
+        }, tag, ref)
+        return uid
+
+    def ssl(self, ts: int, uid: str, src: str, sport: int, dst: str, dport: int, sni: str, tag: str = "",
+            ref: str = "") -> None:
+        self.zeek("ssl", ts, {"uid": uid, "id.orig_h": src, "id.orig_p": str(sport), "id.resp_h": dst,
+                              "id.resp_p": str(dport), "version": "TLSv13", "cipher": "TLS_AES_256_GCM_SHA384",
+                              "curve": "x25519", "server_name": sni, "resumed": "F", "next_protocol": "-",
+                              "established": "T", "ssl_history": "CsiI", "cert_chain_fps": "(empty)",
+                              "client_cert_chain_fps": "(empty)", "sni_matches_cert": "-",
+                              "validation_status": "-"}, tag, ref)
+
+    def dns(self, ts: int, src: str, query: str, answer: str, tag: str = "", dc_ip: str = "10.10.0.10") -> None:
+        uid = self.conn(ts, src, int(self.rng.integers(49152, 65536)), dc_ip, 53, "udp", "dns", 0.0009, 40, 90,
+                        tag=tag, history="Dd")
+        self.zeek("dns", ts, {"uid": uid, "id.orig_h": src, "id.orig_p": "-", "id.resp_h": dc_ip, "id.resp_p": "53",
+                              "proto": "udp", "trans_id": str(int(self.rng.integers(0, 65536))), "rtt": "0.000850",
+                              "query": query, "qclass": "1", "qclass_name": "C_INTERNET", "qtype": "1",
+                              "qtype_name": "A", "rcode": "0", "rcode_name": "NOERROR", "AA": "F", "TC": "F",
+                              "RD": "T", "RA": "T", "Z": "0", "answers": answer, "TTLs": "60.000000",
+                              "rejected": "F"}, tag)
+
+    # --- network devices ---------------------------------------------------------------------------------------
+    def ios(self, ts: int, router: str, mnemonic: str, text: str, tag: str = "", ref: str = "") -> None:
+        """Cisco IOS line; its sequence number (0 here) is given by the routers group when written."""
+        line = S.ios_lines(_ts(ts), router, np.array([0]), mnemonic, text, np.array([2_000]))
+        self.add(f"ios.{router}", ts, _one(line), tag, ref, router)
+
+    def asa(self, ts: int, code: str, text: str, tag: str = "", ref: str = "") -> None:
+        self.add("asa.fw-edge01", ts, _one(S.asa_lines(_ts(ts), "fw-edge01", code, text)), tag, ref)
+
+    def flow(self, start: int, end: int, src: str, dst: str, sport: int, dport: int, proto: int, octets: int,
+             packets: int, tag: str = "", ref: str = "", key: str = "flow.core-rtr01", in_if: str = "3",
+             out_if: str = "1") -> None:
+        line = F.lines(_ts(start), _ts(end), src, dst, np.array([sport]), np.array([dport]), np.array([proto]),
+                       np.array([octets]), np.array([packets]), np.array([27 if proto == 6 else 0]), in_if, out_if)
+        self.add(key, start, _one(line), tag, ref)
+
+    # --- database ----------------------------------------------------------------------------------------------
+    def pg(self, session: PgSession, tag: str = "", key: str = "pg.ord-db01") -> None:
+        for ts, text, ref in session.lines():
+            self.add(key, ts, text, tag if ref or not tag.startswith("attack:db_query") else tag.replace(
+                "db_query", "db_connection"), ref)

@@ -1,0 +1,133 @@
+"""truth.json: what really happened, kept apart from the evidence (the investigation never reads it)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from breachscope.simulate import clock
+from breachscope.simulate.attack import AttackOutput
+from breachscope.simulate.attackdb import Query, Ranges
+from breachscope.simulate.config import SimConfig
+from breachscope.simulate.exposure import Scope
+from breachscope.simulate.schedule import DESCRIPTIONS
+from breachscope.simulate.streams import GroupResult, Located
+
+VERSION = 1
+
+
+def iso(us: int) -> str:
+    return datetime.fromtimestamp(us / clock.US, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_TIME_KEYS = ("start", "end", "first", "last", "from", "to")
+
+
+def _times(section: dict) -> dict:
+    """Epoch microseconds under the time keys of an episode's section become ISO 8601 text."""
+    return {k: (iso(v) if k in _TIME_KEYS and isinstance(v, int) else _times(v) if isinstance(v, dict) else v)
+            for k, v in section.items()}
+
+
+def _records(located: list[Located]) -> list[dict]:
+    return [{"file": r.file, "line": r.line, "ts": iso(r.ts), "tag": r.tag, **({"ref": r.ref} if r.ref else {})}
+            for r in located]
+
+
+def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ranges, scope: Scope,
+          results: list[GroupResult], episodes: dict[str, dict], customer_ids: list[int]) -> dict:
+    located = sorted((r for g in results for r in g.located), key=lambda r: (r.file, r.line))
+    attack_recs = [r for r in located if r.tag.startswith(("attack:", "response:"))]
+    lines_of: dict[str, list[dict]] = defaultdict(list)
+    for r in attack_recs:
+        if r.ref.startswith("q"):
+            lines_of[r.ref].append({"file": r.file, "line": r.line})
+    statements = []
+    for st in attack.statements:
+        q = next(x for x in queries if x.ref == st["ref"])
+        statements.append({**st, "ts": iso(st["ts"]), "records": lines_of.get(q.ref, []),
+                           **scope.by_statement[q.ref],
+                           "relations": list(q.relations), "returned_rows_are_known": q.certain})
+    first, last = attack.window
+    suspects = [attack.hosts["device_a"]["name"], attack.hosts["device_b"]["name"]]
+    ext = attack.hosts["external"]
+    return {
+        "version": VERSION,
+        "scenario": cfg.scenario,
+        "variant": cfg.variant,
+        "seed": cfg.seed,
+        "events_requested": cfg.events,
+        "customers": cfg.customers,
+        "episodes_requested": list(cfg.episodes),
+        "period": {"start": iso(clock.START), "end": iso(clock.END), "local_timezone": "Asia/Tokyo"},
+        "hosts": attack.hosts,
+        "timeline": [{**e, "ts": iso(e["ts"])} for e in attack.timeline],
+        "evidence": {
+            "records": _records(attack_recs),
+            "counts_by_tag": dict(sorted(Counter(r.tag for r in attack_recs).items())),
+            "staged_files": [vars(f) for f in attack.staged],
+            "note": "line = the line where the record starts (src_record after ingest); staged_files are files "
+                    "found on device B, not logs",
+        },
+        "database": {
+            "database": "orders",
+            "statements": statements,
+            "ranges": {"first_customer": customer_ids[ranges.a0], "export_to": customer_ids[ranges.e1],
+                       "contacts_to": customer_ids[ranges.c1], "pages_to": customer_ids[ranges.a1],
+                       "contracts_copy_to": customer_ids[ranges.b1], "probe_from": customer_ids[ranges.u0],
+                       "probe_to": customer_ids[ranges.u1], "page_size": ranges.page,
+                       "probe_limit": ranges.probe_limit},
+            "physical_order_of_probe": "customer_id, contact_id (the rows the server returned for the LIMIT "
+                                       "without ORDER BY)",
+        },
+        "exfiltration": {"bytes": attack.exfil_bytes, "destination_ip": ext["c2_and_exfiltration"],
+                         "destination_name": ext["c2_name"], "source": attack.hosts["device_b"]["name"]},
+        "affected": {
+            "organization_count": len(scope.organizations),
+            "organizations": scope.organizations,
+            "person_count": len(scope.persons),
+            "persons": scope.persons,
+            "categories": scope.categories,
+            "confirmed": {"organization_count": len(scope.confirmed_organizations),
+                          "person_count": len(scope.confirmed_persons), "persons": scope.confirmed_persons,
+                          "meaning": "returned by statements whose rows the log determines"},
+            "potential": {"organization_count": len(scope.potential_organizations),
+                          "organizations": scope.potential_organizations,
+                          "person_count": len(scope.potential_persons), "persons": scope.potential_persons,
+                          "statements": [q.ref for q in queries if not q.certain],
+                          "meaning": "may have been returned by a LIMIT without ORDER BY (the log cannot tell "
+                                     "which rows); not confirmed by any other statement. Of these, the persons in "
+                                     "`persons` minus `confirmed.persons` were in fact returned; no potential "
+                                     "organization was"},
+            "excluded": {"organization_count": len(scope.excluded),
+                         "organizations": [{"id": o, "rule": r} for o, r in scope.excluded.items()],
+                         "meaning": "every row of theirs that the statements returned matches an exclusion"},
+        },
+        "investigation_inputs": {
+            "suspect_hosts": suspects,
+            "suspect_ips": [attack.hosts["device_a"]["ip"], attack.hosts["device_b"]["ip"],
+                            *[v for k, v in ext.items() if k != "c2_name"]],
+            "database": "orders",
+            "database_users": ["app_order"],
+            "database_clients": [attack.hosts["device_a"]["ip"]],
+            "time_window": {"start": iso(first), "end": iso(last)},
+        },
+        "hard_negatives": {
+            "descriptions": DESCRIPTIONS,
+            "counts_by_tag": dict(sorted(Counter(r.tag for r in located if r.tag.startswith("benign:")).items())),
+            "records": _records([r for r in located if r.tag.startswith("benign:")]),
+        },
+        "episodes": {name: {**_times(section),
+                            "records": _records([r for r in located if r.tag.startswith(f"episode:{name}:")])}
+                     for name, section in episodes.items()},
+        "output": {"files": sum(len(g.files) for g in results), "records": sum(g.records for g in results),
+                   "noise_records": sum(g.noise_records for g in results), "bytes": sum(g.bytes for g in results),
+                   "lines": sum(g.lines for g in results)},
+    }
+
+
+def write(path: Path, truth: dict) -> None:
+    path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
