@@ -35,11 +35,11 @@ def ingest(
     show = sys.stderr.isatty() and not json_out
     with byte_progress("ingest", enabled=show) as progress:
         summary = run_ingest(paths, case, options, jobs=jobs, progress=progress)  # type: ignore[arg-type]
+    explicit_unknown = [f for f in summary.files if f.status == UNRECOGNIZED and _named(f.path, paths)]
     if json_out:
         print_json(summary.to_dict())
     else:
-        print_summary(summary)
-    explicit_unknown = [f for f in summary.files if f.status == UNRECOGNIZED and _named(f.path, paths)]
+        print_summary(summary, explicit={f.path for f in explicit_unknown})
     if explicit_unknown or any(f.status == FAILED for f in summary.files):
         raise typer.Exit(1)
 
@@ -62,7 +62,7 @@ def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions
     return IngestOptions(year=year, tz=tz, format=fmt)
 
 
-def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
+def print_summary(summary: IngestSummary, list_limit: int = 10, explicit: set[str] | None = None) -> None:
     d = summary.to_dict()
     stdout.print(f"case {safe(summary.case)}: {d['files_ingested']} files ingested, "
                  f"{summary.records:,} records stored, {summary.rejected:,} rejected, "
@@ -70,7 +70,8 @@ def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
                  f"({summary.duration_s:.1f} s)")
     for table, n in d["tables"].items():  # type: ignore[union-attr]
         stdout.print(f"  {table:<24} {n:>12,}")
-    unknown = []
+    unknown: list[str] = []
+    notes: dict[str, list[str]] = {}
     for f in summary.files:
         if f.rejected:
             reasons = "; ".join(f"{n} x {r}" for r, n in sorted(f.rejects_by_reason.items()))
@@ -78,19 +79,27 @@ def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
             stderr.print(f"skipped {f.rejected} bad record(s) in {safe(f.path)} "
                          f"({safe(reasons)}; first at {safe(first)})")
         for w in f.warnings:
-            stderr.print(f"note: {safe(f.path)}: {safe(w)}")
+            notes.setdefault(w.split(" (", 1)[0], []).append(f.path)
         if f.status == UNRECOGNIZED:
             unknown.append(f.path)
         elif f.status == FAILED:
             stderr.print(f"error: could not read {safe(f.path)}: {safe(f.error)}")
         elif f.error:
             stderr.print(f"error: reading stopped early in {safe(f.path)}: {safe(f.error)}")
-    if unknown:
-        stderr.print(f"error: unknown format, not ingested ({len(unknown)} file(s)):")
-        for path in unknown[:list_limit]:
+    for note, paths in sorted(notes.items()):  # one line per kind of assumption, not per file
+        where = safe(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {safe(paths[0])}"
+        stderr.print(f"note: {safe(note)} ({where})")
+    named = [p for p in unknown if explicit and p in explicit]
+    for path in named:
+        stderr.print(f"error: unknown format, not ingested: {safe(path)}")
+    found = [p for p in unknown if p not in named]
+    if found:
+        stderr.print(f"not ingested, no reader recognises the content ({len(found)} file(s) found in folders "
+                     "or archives):")
+        for path in found[:list_limit]:
             stderr.print(f"  {safe(path)}")
-        if len(unknown) > list_limit:
-            stderr.print(f"  ... and {len(unknown) - list_limit} more (SELECT path FROM manifest "
+        if len(found) > list_limit:
+            stderr.print(f"  ... and {len(found) - list_limit} more (SELECT path FROM manifest "
                          "WHERE status = 'unrecognized')")
     if summary.rejected:
         stderr.print(f"done with {summary.rejected:,} bad record(s) skipped; see the manifest or "
