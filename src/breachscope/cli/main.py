@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, query_cmd, rules_cmd, simulate_cmd
+from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
 from breachscope.cli.output import safe, stderr
 from breachscope.model.errors import BreachscopeError
 
@@ -23,6 +23,8 @@ app.command("hunt")(hunt_cmd.hunt_command)
 app.add_typer(rules_cmd.app, name="rules")
 app.command("demo")(demo_cmd.demo)
 app.command("simulate")(simulate_cmd.simulate)
+app.command("scope")(scope_cmd.scope)
+app.command("notify")(notify_cmd.notify)
 
 
 def main() -> None:

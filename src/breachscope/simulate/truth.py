@@ -113,6 +113,9 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "database": "orders",
             "database_users": ["app_order"],
             "database_clients": [attack.hosts["device_a"]["ip"]],
+            # the attacker's database sessions (backend pids): device A also serves the application, whose
+            # ordinary statements from the same client and account are not the attack
+            "database_sessions": sorted({str(q["pid"]) for q in statements}, key=int),
             "time_window": {"start": iso(first), "end": iso(last)},
         },
         "hard_negatives": {

@@ -1,0 +1,1 @@
+"""Which reports and notices are owed, to whom, by when (rules as data), and drafts of them."""

@@ -1,0 +1,143 @@
+"""Which statements: database audit records of the suspects, in the window, on the inventory's database.
+
+One statement per execution: pgAudit with `log_relation` writes one line per relation of the same
+statement (same backend, statement id and substatement id); those lines are merged into one statement
+that keeps every line as provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from breachscope.engines.duckdb_case import Case
+
+#: Records that carry an executed statement, per reader (docs/formats/db_audit.md).
+_EXECUTED = (
+    "(dialect = 'pgaudit' AND audit_type IN ('SESSION', 'OBJECT'))"
+    " OR (dialect = 'mysql_general' AND audit_type IN ('Query', 'Execute'))"
+    " OR (dialect = 'mariadb_audit' AND audit_type = 'QUERY')"
+)
+_COLUMNS = (
+    'src_file, src_record, ts, "user", src_ip, session_id, database, dialect, command, audit_class, '
+    'statement_id, substatement_id, object_name, statement, parameters, "rows", '
+    "extra['client_host'] AS client_host, extra['parameters'] AS parameters_marker"
+)
+
+
+@dataclass(frozen=True)
+class Suspects:
+    hosts: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()  # database session ids (pgAudit: %c, else the backend pid)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def to_dict(self) -> dict[str, list[str]]:
+        out = {"hosts": list(self.hosts), "users": list(self.users), "sessions": list(self.sessions)}
+        out["since"] = [self.since.isoformat()] if self.since else []
+        out["until"] = [self.until.isoformat()] if self.until else []
+        return out
+
+
+@dataclass(frozen=True)
+class AuditStatement:
+    """One executed statement, with the audit line(s) that logged it."""
+
+    statement_id: str
+    src_file: str
+    src_record: int
+    duplicates: tuple[int, ...]
+    ts: datetime | None
+    user: str | None
+    src_ip: str | None
+    session_id: str | None
+    database: str | None
+    dialect: str
+    command: str | None
+    audit_class: str | None
+    text: str
+    parameters: tuple[str | None, ...] | None  # None: not logged
+    parameters_marker: str | None  # <not logged>, <previously logged>
+    rows: int | None
+    objects: tuple[str, ...]
+
+    @property
+    def sql_dialect(self) -> str:
+        return "postgres" if self.dialect in ("pgaudit", "postgresql") else "mysql"
+
+
+def statement_key(src_file: str, src_record: int) -> str:
+    """Stable id of a statement: its first audit line."""
+    return hashlib.sha256(f"{src_file}\x1f{src_record}".encode()).hexdigest()[:16]
+
+
+def select_statements(case: Case, suspects: Suspects, database: str | None) -> list[AuditStatement]:
+    where, params = _where(suspects, database)
+    rows = case.rows(f"SELECT {_COLUMNS} FROM db_audit WHERE {where} ORDER BY src_file, src_record", params)
+    return merge_relation_lines(rows)
+
+
+def _where(s: Suspects, database: str | None) -> tuple[str, list[Any]]:
+    clauses = ["statement IS NOT NULL", f"({_EXECUTED})"]
+    params: list[Any] = []
+    who = []
+    if s.users:
+        who.append('lower("user") IN (SELECT lower(unnest(?::VARCHAR[])))')
+        params.append(list(s.users))
+    if s.hosts:
+        who.append("(src_ip IN (SELECT unnest(?::VARCHAR[])) OR lower(extra['client_host']) IN "
+                   "(SELECT lower(unnest(?::VARCHAR[]))) OR lower(host) IN (SELECT lower(unnest(?::VARCHAR[]))))")
+        params += [list(s.hosts)] * 3
+    if s.sessions:
+        who.append("session_id IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(s.sessions))
+    if who:  # any suspect criterion selects a statement
+        clauses.append("(" + " OR ".join(who) + ")")
+    if s.since is not None:
+        clauses.append("ts >= ?")
+        params.append(s.since)
+    if s.until is not None:
+        clauses.append("ts <= ?")
+        params.append(s.until)
+    if database:
+        # a record without a database name (psql output, default prefixes) may be on any: kept
+        clauses.append("(database IS NULL OR lower(database) = lower(?))")
+        params.append(database)
+    return " AND ".join(clauses), params
+
+
+def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement]:
+    """Rows sorted by file and line -> statements. Lines of one backend with the same statement id and
+    text, one after another, are the same execution: pgAudit writes one line per relation
+    (log_relation), and for `COPY (query) TO` one for the query (substatement 1, SELECT) and one for
+    the COPY (substatement 2), both with the COPY's text."""
+    out: list[AuditStatement] = []
+    last: dict[tuple[str, str], tuple[Any, int]] = {}  # (file, session) -> ((stmt id, substmt id), index)
+    for r in rows:
+        (src_file, src_record, ts, user, src_ip, session_id, database, dialect, command, audit_class,
+         stmt_id, _substmt_id, object_name, text, params, nrows, client_host, marker) = r
+        if dialect == "pgaudit" and stmt_id is not None:
+            sess = (src_file, session_id or "")
+            ident = (stmt_id, text)
+            prev = last.get(sess)
+            if prev is not None and prev[0] == ident:
+                out[prev[1]] = _add_line(out[prev[1]], src_record, object_name)
+                continue
+            last[sess] = (ident, len(out))
+        out.append(AuditStatement(
+            statement_id=statement_key(src_file, src_record), src_file=src_file, src_record=int(src_record),
+            duplicates=(), ts=ts, user=user, src_ip=src_ip or client_host, session_id=session_id,
+            database=database, dialect=dialect, command=command, audit_class=audit_class, text=text,
+            parameters=None if params is None else tuple(params), parameters_marker=marker,
+            rows=nrows, objects=(object_name,) if object_name else (),
+        ))
+    return out
+
+
+def _add_line(s: AuditStatement, record: int, object_name: str | None) -> AuditStatement:
+    objects = s.objects + ((object_name,) if object_name and object_name not in s.objects else ())
+    return AuditStatement(**{**s.__dict__, "duplicates": (*s.duplicates, int(record)), "objects": objects})
