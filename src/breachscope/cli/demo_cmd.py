@@ -1,43 +1,69 @@
-"""`breachscope demo`: the main job on evidence the package ships (see README)."""
+"""`breachscope demo`: the main job, end to end, on the NTT replay the package simulates itself.
+
+simulate -> ingest -> (the analyst's step, see below) -> scope -> notify. The investigation stage that
+finds the attacker's sessions on its own is not built yet: until it is, the demo does what the analyst
+did, in the open. The security team saw suspicious communications to "device A" of the order system
+(the public facts); the demo takes that host's address and the incident window as its starting point
+and lists device A's database sessions that did what the application never does (psql, COPY, OFFSET
+paging) with one query, printed on screen. Those sessions are the suspects scope replays. Nothing here
+reads the simulator's truth.json.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from breachscope.cli import notify_cmd, scope_cmd
 from breachscope.cli.ingest_cmd import print_summary
-from breachscope.cli.output import print_json, render_rows, stdout
+from breachscope.cli.output import render_rows, safe, stdout
 from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest.pipeline import ingest
+from breachscope.simulate import SimConfig, run
+
+# The analyst's starting point for the default scenario: device A's address (ORD-AP02) and the window
+# from the first sign of the intruder on device A's network to device B's isolation.
+DEVICE_A = "10.40.2.12"
+WINDOW = ("2025-01-20T00:00:00+09:00", "2025-02-15T23:59:59+09:00")
+AWARE_AT = "2025-02-05T17:00:00+09:00"  # NTT Com saw the suspicious logs on Feb 5
+SUSPICIOUS_SESSIONS = f"""
+SELECT session_id, any_value(application_name) AS application, count(*) AS statements,
+       min(ts) AS first, max(ts) AS last
+FROM db_audit
+WHERE src_ip = '{DEVICE_A}' AND ts BETWEEN '{WINDOW[0]}' AND '{WINDOW[1]}'
+  AND (application_name = 'psql' OR command = 'COPY' OR statement ILIKE '%offset%')
+GROUP BY session_id ORDER BY first
+"""
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's evidence copy and case.")] = Path("demo-out"),
-    json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the scenario and the case.")] = Path("demo-out"),
+    events: Annotated[int, typer.Option(help="Ordinary records in the simulated evidence.")] = 200_000,
 ) -> None:
-    """Ingest the shipped sample evidence into a fresh case and summarise it."""
-    evidence = out / "evidence"
-    case = out / "case"
+    """Replay the NTT Communications breach of 2025 from simulated evidence: who was exposed, what is owed."""
+    scenario, case = out / "scenario", out / "case"
     if out.exists():
         shutil.rmtree(out)
-    evidence.mkdir(parents=True)
-    src = resources.files("breachscope") / "demo_data"
-    with resources.as_file(src) as data:
-        shutil.copytree(data, evidence, dirs_exist_ok=True)
-    summary = ingest([str(evidence)], case)
+    stdout.print("1. simulating the NTT Com breach (evidence, order database, data inventory)...")
+    run(SimConfig(out=scenario, events=events, jobs=os.cpu_count() or 1).validate())
+    stdout.print("2. ingesting the evidence...")
+    print_summary(ingest([str(scenario / "evidence")], case))
+    stdout.print("\n3. the analyst's step: device A's database sessions that the application never makes")
+    stdout.print(safe(SUSPICIOUS_SESSIONS.strip()))
     with open_case(case) as c:
-        rows = c.sql("SELECT table_name, family, count(*) AS events, min(ts) AS first, max(ts) AS last "
-                     "FROM events GROUP BY ALL ORDER BY table_name").fetchall()
-    if json_out:
-        print_json({"ingest": summary.to_dict(),
-                    "tables": [dict(zip(("table", "family", "events", "first", "last"), r, strict=True))
-                               for r in rows]})
-        return
-    print_summary(summary)
-    stdout.print()
-    render_rows(["table", "family", "events", "first", "last"], rows, "table")
-    stdout.print(f"\nQuery it: breachscope query --case {case} \"SELECT * FROM events LIMIT 10\"")
+        rel = c.sql(SUSPICIOUS_SESSIONS)
+        rows = rel.fetchall()
+        render_rows(rel.columns, rows, "table")
+    sessions = [str(r[0]) for r in rows]
+    stdout.print("\n4. scoping: replaying those sessions' statements against the order database snapshot")
+    scope_cmd.scope(case=case, inventory=scenario / "inventory.yaml", snapshot=str(scenario / "snapshot"),
+                    suspect_session=sessions, since=WINDOW[0], until=WINDOW[1])
+    stdout.print(f"\n5. what is owed, counted from awareness at {AWARE_AT}")
+    notify_cmd.notify(case=case, aware_at=AWARE_AT)
+    stdout.print(f"\nThe case is in {safe(case)}; the exposure in {safe(case / 'exposure')}. Query it:\n"
+                 f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM "
+                 f"'{safe(case / 'exposure' / 'subjects.parquet')}' GROUP BY 1\"")

@@ -33,7 +33,8 @@ def facts_of(summary: dict[str, Any]) -> Facts:
     controller = summary.get("controller") or {}
     sectors = tuple(controller.get("sectors") or ())
     return Facts(jurisdictions=summary.get("jurisdictions") or {}, categories=tuple(summary.get("categories") or ()),
-                 unlawful_purpose=bool(suspects.get("hosts") or suspects.get("users")) and affected > 0,
+                 unlawful_purpose=bool(suspects.get("hosts") or suspects.get("users") or suspects.get("sessions"))
+                 and affected > 0,
                  sectors=sectors, sectors_known=bool(sectors))
 
 

@@ -46,6 +46,8 @@ def build() -> dict:
         "name": "Order Information Distribution System",
         "database": "orders",
         "default_jurisdiction": "JP",
+        # NTT Communications is a telecommunications carrier: the MIC reporting duty applies
+        "controller": {"country": "JP", "sectors": ["telecommunications"]},
         "subjects": {
             "organization": {"table": "customers", "key": "customer_id", "name": "company_name",
                              "match_keys": ["corporate_number", "customer_id"]},
