@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class DuckDBEngine:
         self.con.execute("SET TimeZone = 'UTC'")
         # spill files go to a private temporary folder (DuckDB's default is ./.tmp in the caller's cwd)
         self._spill = tempfile.mkdtemp(prefix="breachscope-duckdb-")
+        # removed on close(), and also when an engine nobody closed is collected or the process exits
+        self._remove_spill = weakref.finalize(self, shutil.rmtree, self._spill, True)
         self.con.execute(f"SET temp_directory = {quote_literal(self._spill)}")
         self.tables: dict[str, list[str]] = {}
         self._registered: set[str] = set()
@@ -123,7 +126,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
-        shutil.rmtree(self._spill, ignore_errors=True)
+        self._remove_spill()
 
     def __enter__(self) -> DuckDBEngine:
         return self

@@ -55,10 +55,10 @@ _SPARK_V6 = (
     "array_join(transform(concat("
     "CASE WHEN split($x, '::')[0] = '' THEN array() ELSE split(split($x, '::')[0], ':') END, "
     "array_repeat('0', 8 - size(CASE WHEN split($x, '::')[0] = '' THEN array() ELSE split(split($x, '::')[0], ':') END)"
-    " - size(CASE WHEN NOT contains($x, '::') OR split($x, '::')[1] = '' THEN array() "
-    "ELSE split(split($x, '::')[1], ':') END)), "
-    "CASE WHEN NOT contains($x, '::') OR split($x, '::')[1] = '' THEN array() "
-    "ELSE split(split($x, '::')[1], ':') END), p -> lpad(p, 4, '0')), '')"
+    " - size(CASE WHEN NOT contains($x, '::') OR get(split($x, '::'), 1) = '' THEN array() "
+    "ELSE split(get(split($x, '::'), 1), ':') END)), "
+    "CASE WHEN NOT contains($x, '::') OR get(split($x, '::'), 1) = '' THEN array() "
+    "ELSE split(get(split($x, '::'), 1), ':') END), p -> lpad(p, 4, '0')), '')"
 )
 
 DUCKDB = Dialect(
@@ -94,32 +94,70 @@ DUCKDB = Dialect(
     },
 )
 
+# Spark renders values as Java does (1.0E20, Infinity, no zone); DuckDB's VARCHAR of a DOUBLE is the
+# shortest repr with e+XX past 1e16 and below 1e-4 (Python's repr), of a TIMESTAMPTZ ends in +00 (UTC).
+_SPARK_DOUBLE_TEXT = (
+    "CASE WHEN isnan($d) THEN 'nan' WHEN $d = double('inf') THEN 'inf' WHEN $d = double('-inf') THEN '-inf' "
+    "WHEN $d = 0 THEN CASE WHEN CAST($d AS STRING) LIKE '-%' THEN '-0.0' ELSE '0.0' END "
+    "WHEN abs($d) >= 1e-4 AND abs($d) < 1e16 "
+    "THEN regexp_replace(regexp_replace(CAST(CAST($d AS DECIMAL(38, 21)) AS STRING), '0+\\\\z', ''), '[.]\\\\z', '.0') "
+    "ELSE concat(regexp_replace(split_part(CAST($d AS STRING), 'E', 1), '[.]0\\\\z', ''), 'e', "
+    "CASE WHEN split_part(CAST($d AS STRING), 'E', 2) LIKE '-%' THEN '-' ELSE '+' END, "
+    "lpad(TRIM(LEADING '-' FROM $exp), greatest(length($exp) - CASE WHEN $exp LIKE '-%' THEN 1 ELSE 0 END, 2), "
+    "'0')) END"
+).replace("$exp", "split_part(CAST($d AS STRING), 'E', 2)")
+_SPARK_TEXT = (
+    "CASE typeof($x) WHEN 'double' THEN " + _SPARK_DOUBLE_TEXT.replace("$d", "CAST($x AS DOUBLE)") + " "
+    "WHEN 'timestamp' THEN concat(CAST($x AS STRING), '+00') ELSE CAST($x AS STRING) END"
+)
+# DuckDB's TRY_CAST(VARCHAR AS DOUBLE) grammar (measured): ASCII blanks around, sign + - or '+-', digit
+# groups joined by single underscores, optional fraction and exponent, or inf/infinity/nan. Java's parser
+# also takes 1d, 1f, 0x1p3: only text in DuckDB's grammar reaches the cast, normalized. A fixed pattern
+# with possessive quantifiers: no backtracking on hostile values.
+_BLANK = "[ \\\\t\\\\n\\\\r\\\\x0B\\\\f]"
+_DIGITS = "[0-9]++(?:_[0-9]++)*+"
+_SPARK_NUMBER = (
+    f"'\\\\A{_BLANK}*+(?:\\\\+-|[+-])?+(?:(?:{_DIGITS}(?:[.](?:{_DIGITS})?+)?+|[.]{_DIGITS})"
+    f"(?:[eE][+-]?+{_DIGITS})?+|(?i:infinity|inf|nan)){_BLANK}*+\\\\z'"
+)
+_SPARK_DOUBLE = (
+    f"CASE WHEN $x RLIKE {_SPARK_NUMBER} THEN try_cast(regexp_replace(regexp_replace(replace("
+    f"regexp_replace($x, '\\\\A{_BLANK}+|{_BLANK}+\\\\z', ''), '_', ''), '\\\\A[+]-', '-'), "
+    "'(?i)\\\\A([+-]?)nan\\\\z', 'NaN') AS DOUBLE) END"
+)
+
 SPARK = Dialect(
     name="spark",
     literal=_spark_literal,
     ident_quote="`",
     templates={
-        "lower": "lower($x)",
+        # Java's lower() maps İ to i + U+0307 and a word-final Σ to ς; DuckDB maps per code point (i, σ)
+        "lower": "lower(translate($x, 'İΣ', 'iσ'))",
         "array": "array($items)",
         "nulleq": "$a <=> $b",
         "join_text": "concat_ws(char(31), $items)",
         "map_entries": "SELECT explode($m) AS (k, v) FROM $t",
-        "join_list": "concat_ws(char(31), $l)",
-        "text": "CAST($x AS STRING)",
-        "double": "try_cast($x AS DOUBLE)",
-        "timestamp": "try_cast($x AS TIMESTAMP)",
+        # concat_ws gives '' for a NULL list where DuckDB's list text is NULL (skipped by join_text)
+        "join_list": ("CASE WHEN $l IS NULL THEN NULL ELSE concat_ws(char(31), transform($l, bs_e -> "
+                      + _SPARK_TEXT.replace("$x", "bs_e") + ")) END"),
+        "text": _SPARK_TEXT,
+        "double": _SPARK_DOUBLE,
+        "timestamp": "bs_timestamptz($x)",  # DuckDB's timestamp grammar, in a UDF of the Spark engine
         "contains": "contains($x, $v)",
         "startswith": "startswith($x, $v)",
         "endswith": "endswith($x, $v)",
         "like": "$x LIKE $v ESCAPE '\\\\'",
-        "regex": "$x RLIKE $v",
+        # RE2 (linear time, DuckDB's semantics) in a UDF the Spark engine registers (engines/spark_case.py);
+        # java.util.regex backtracks and reads flags, classes and $ differently
+        "regex": "bs_re2($x, $v)",
         "map_get": "try_element_at($m, $k)",
         "map_has": "map_contains_key($m, $k)",
         "map_values": "map_values($m)",
-        "list_any": "exists($l, $var -> $pred)",
-        "ipv4_int": ("(try_cast(split($x, '[.]')[0] AS BIGINT) * 16777216 + try_cast(split($x, '[.]')[1] "
-                     "AS BIGINT) * 65536 + try_cast(split($x, '[.]')[2] AS BIGINT) * 256 + "
-                     "try_cast(split($x, '[.]')[3] AS BIGINT))"),
+        # a subquery, not a lambda: Spark refuses Python UDFs (the regex) inside lambda functions
+        "list_any": "EXISTS (SELECT 1 FROM (SELECT explode($l) AS $var) AS bs_list WHERE $pred)",
+        "ipv4_int": ("(try_cast(get(split($x, '[.]'), 0) AS BIGINT) * 16777216 + try_cast(get(split($x, '[.]'), 1) "
+                     "AS BIGINT) * 65536 + try_cast(get(split($x, '[.]'), 2) AS BIGINT) * 256 + "
+                     "try_cast(get(split($x, '[.]'), 3) AS BIGINT))"),
         "ipv6_hex": _SPARK_V6,
         "minute": "minute($x)", "hour": "hour($x)", "day": "dayofmonth($x)", "week": "weekofyear($x)",
         "month": "month($x)", "year": "year($x)",
