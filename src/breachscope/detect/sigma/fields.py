@@ -68,8 +68,15 @@ class FieldResolver:
     def __init__(self, table: TableInfo, renames: Mapping[str, str]) -> None:
         self.table = table
         self.renames = renames
+        self._known: dict[str, Ref] = {}  # a hunt resolves the same few hundred fields ~10^5 times
 
     def __call__(self, field: str) -> Ref:
+        ref = self._known.get(field)
+        if ref is None:
+            ref = self._known[field] = self._resolve(field)
+        return ref
+
+    def _resolve(self, field: str) -> Ref:
         name = self.renames.get(field, field)
         kind = self.table.columns.get(name)
         if kind is not None and kind != "map":

@@ -3,7 +3,7 @@ per row (log fields repeat heavily), with the reference's semantics.
 
 Literal patterns (equals, starts with, ends with, contains) are found for all leaves of a field in one
 Aho-Corasick pass per value; other globs are checked on the values their longest literal admits;
-regular expressions run on RE2 (DuckDB's engine, linear-time, whatever engine runs the hunt);
+regular expressions run on RE2 (regexbatch.py: linear-time, whatever engine runs the hunt);
 everything else goes through the reference evaluator value by value.
 """
 
@@ -12,17 +12,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-import duckdb
-import pyarrow as pa
-
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.prefilter import CONTAINS, EQ, PREFIX, SUFFIX, Literal, match_values
 from breachscope.detect.sigma.reference import Reference
+from breachscope.detect.sigma.regexbatch import regex_hits
 from breachscope.detect.sigma.sqlgen import Ref, Resolve
 
 LeafKey = tuple[Ref, ir.Node]
 _SINGLE = (ir.Str, ir.Regex, ir.Num, ir.Cmp, ir.Cidr, ir.Bool, ir.TimePart, ir.Null, ir.Exists)
-_re2 = duckdb.connect()
 
 
 def leaf_nodes(node: ir.Node) -> Iterable[ir.Node]:
@@ -102,18 +99,7 @@ def truth(leaves_by_ref: dict[Ref, set[ir.Node]], values_by_ref: dict[Ref, list[
 
 
 def _regex_truth(ref: Ref, regexes: list[ir.Regex], values: list[object]) -> dict[LeafKey, frozenset[object]]:
-    """Regexes on RE2 (DuckDB), never on a backtracking engine: no rule can hang the run."""
-    texts = pa.table({"v": pa.array([str(v) if not isinstance(v, bool) else str(v).lower() for v in values],
-                                    pa.string())})
-    exprs = [f"regexp_matches(v, ${i + 1}) AS r{i}" for i in range(len(regexes))]
-    _re2.register("bs_values", texts)
-    try:
-        params = [(f"(?{r.flags})" if r.flags else "") + r.regex for r in regexes]
-        rows = _re2.execute(f"SELECT {', '.join(exprs)} FROM bs_values", params).fetchall()
-    finally:
-        _re2.unregister("bs_values")
-    out: dict[LeafKey, frozenset[object]] = {}
-    for i, r in enumerate(regexes):
-        out[(ref, r)] = frozenset(values[j] for j, row in enumerate(rows) if row[i])
-    return out
-
+    """Regexes on RE2, never on a backtracking engine: no rule can hang the run."""
+    texts = [str(v) if not isinstance(v, bool) else str(v).lower() for v in values]
+    hits = regex_hits([(f"(?{r.flags})" if r.flags else "") + r.regex for r in regexes], texts)
+    return {(ref, r): frozenset(values[j] for j in idx) for r, idx in zip(regexes, hits, strict=True)}

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import ahocorasick
-import re2
 
 from breachscope.detect.sigma import ir
+from breachscope.detect.sigma.regexbatch import regex_hits
 from breachscope.detect.sigma.sqlgen import Ref, Resolve
 
 EQ, PREFIX, SUFFIX, CONTAINS, REGEX = "eq", "startswith", "endswith", "contains", "regex"
@@ -38,6 +39,11 @@ class Literal:
 
 def literal_of(node: ir.Node, resolve: Resolve) -> Literal | None:
     """The literal a leaf implies, or None when it implies nothing a literal can bound."""
+    return _literal_of(node, resolve)
+
+
+@lru_cache(maxsize=1 << 16)  # a hunt asks for the same leaves' literals ~10^5 times
+def _literal_of(node: ir.Node, resolve: Resolve) -> Literal | None:
     if isinstance(node, ir.Num) and node.field is not None:
         ref = resolve(node.field)
         value = node.value
@@ -120,61 +126,72 @@ class ValueMatches:
         return sum(self.counts[i] for i in self.holds.get(lit, ()))
 
 
+# Sentinels framing a value for one automaton pass: "\x02" + text is a prefix, text + "\x03" a suffix,
+# both an equality. A value holding a sentinel itself is decided the plain way (attacker text is exact).
+_HEAD, _TAIL = "\x02", "\x03"
+
+
 def match_values(values: list[object], counts: list[int], lits: Iterable[Literal]) -> ValueMatches:
-    """Which values hold which literals. Equality, prefix and suffix literals are dictionary lookups
-    (one per distinct literal length); only `contains` literals need the automaton, one pass per value."""
+    """Which values hold which literals: one Aho-Corasick pass per value over the value framed by
+    sentinels finds its equality, prefix, suffix and contains literals together; regexes run on RE2."""
     out = ValueMatches(values, counts)
     holds: dict[Literal, set[int]] = defaultdict(set)
     for cased in (True, False):
         group = [lit for lit in set(lits) if lit.cased == cased]
         if not group:
             continue
-        eq: dict[str, list[Literal]] = defaultdict(list)
-        pre: dict[int, dict[str, list[Literal]]] = defaultdict(lambda: defaultdict(list))
-        suf: dict[int, dict[str, list[Literal]]] = defaultdict(lambda: defaultdict(list))
-        con: dict[str, list[Literal]] = defaultdict(list)
-        regexes = [lit for lit in group if lit.mode == REGEX]
+        words: dict[str, list[Literal]] = defaultdict(list)
         for lit in group:
             if lit.mode == REGEX:
                 continue
-            if lit.mode == EQ:
-                eq[lit.text].append(lit)
-            elif not lit.text:  # '' is a prefix, suffix and part of every value
+            if not lit.text and lit.mode != EQ:  # '' is a prefix, suffix and part of every value
                 holds[lit].update(i for i, v in enumerate(values) if v is not None)
-            elif lit.mode == PREFIX:
-                pre[len(lit.text)][lit.text].append(lit)
-            elif lit.mode == SUFFIX:
-                suf[len(lit.text)][lit.text].append(lit)
             else:
-                con[lit.text].append(lit)
+                words[_framed(lit)].append(lit)
         auto = None
-        if con:
+        if words:
             auto = ahocorasick.Automaton()
-            for text, grp in con.items():
-                auto.add_word(text, grp)
+            for word, grp in words.items():
+                auto.add_word(word, grp)
             auto.make_automaton()
         for i, v in enumerate(values):
-            if v is None:
+            if v is None or auto is None:
                 continue
             s = str(v) if cased else str(v).lower()
-            for lit in eq.get(s, ()):
-                holds[lit].add(i)
-            for n, table in pre.items():
-                for lit in table.get(s[:n], ()):
-                    holds[lit].add(i)
-            for n, table in suf.items():
-                if n <= len(s):
-                    for lit in table.get(s[-n:], ()):
+            if _HEAD in s or _TAIL in s:
+                for lit in (lit for grp in words.values() for lit in grp):
+                    if _holds(lit, s):
                         holds[lit].add(i)
-            if auto is not None:
-                for grp in {id(g): g for _end, g in auto.iter(s)}.values():
-                    for lit in grp:
-                        holds[lit].add(i)
-        for lit in regexes:  # RE2: linear time, whatever the expression
-            compiled = re2.compile(lit.text)
-            for i, v in enumerate(values):
-                if v is not None and compiled.search(str(v)) is not None:
+                continue
+            for _end, grp in auto.iter(_HEAD + s + _TAIL):
+                for lit in grp:
                     holds[lit].add(i)
+        regexes = [lit for lit in group if lit.mode == REGEX]
+        if regexes:  # RE2: linear time, whatever the expression
+            present = [i for i, v in enumerate(values) if v is not None]
+            hits = regex_hits([lit.text for lit in regexes], [str(values[i]) for i in present])
+            for lit, idx in zip(regexes, hits, strict=True):
+                holds[lit].update(present[j] for j in idx)
     for lit, idx in holds.items():
         out.holds[lit] = sorted(idx)
     return out
+
+
+def _framed(lit: Literal) -> str:
+    if lit.mode == EQ:
+        return _HEAD + lit.text + _TAIL
+    if lit.mode == PREFIX:
+        return _HEAD + lit.text
+    if lit.mode == SUFFIX:
+        return lit.text + _TAIL
+    return lit.text
+
+
+def _holds(lit: Literal, s: str) -> bool:
+    if lit.mode == EQ:
+        return s == lit.text
+    if lit.mode == PREFIX:
+        return s.startswith(lit.text)
+    if lit.mode == SUFFIX:
+        return s.endswith(lit.text)
+    return lit.text in s

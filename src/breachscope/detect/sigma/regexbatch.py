@@ -1,0 +1,45 @@
+"""Many RE2 expressions over many values in one vectorized pass.
+
+DuckDB's regexp_matches is RE2 (linear time, the syntax the rule loader validated patterns with), so
+the prefilter and the per-value leaf decisions use it instead of one Python call per (pattern, value):
+measured 0.5 s -> 0.01 s for 52 patterns over 1,087 command lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_CHUNK = 256  # patterns per query (one result column each)
+_state: dict[int, duckdb.DuckDBPyConnection] = {}
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    pid = os.getpid()  # a connection is not shared across fork
+    if pid not in _state:
+        _state.clear()
+        _state[pid] = duckdb.connect()
+    return _state[pid]
+
+
+def regex_hits(patterns: Sequence[str], texts: Sequence[str]) -> list[list[int]]:
+    """For each pattern (inline flags included), the indices of the texts it matches (search)."""
+    if not patterns or not texts:
+        return [[] for _ in patterns]
+    con = _connection()
+    con.register("bs_regex_values", pa.table({"v": pa.array(list(texts), pa.string())}))
+    try:
+        out: list[list[int]] = []
+        for start in range(0, len(patterns), _CHUNK):
+            chunk = list(patterns[start:start + _CHUNK])
+            exprs = ", ".join(f"regexp_matches(v, ${i + 1}) AS r{i}" for i in range(len(chunk)))
+            table = con.sql(f"SELECT {exprs} FROM bs_regex_values", params=chunk).to_arrow_table()
+            out.extend(pc.indices_nonzero(pc.fill_null(table.column(i), False)).to_pylist()
+                       for i in range(len(chunk)))
+        return out
+    finally:
+        con.unregister("bs_regex_values")
