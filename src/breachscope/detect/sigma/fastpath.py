@@ -32,6 +32,7 @@ from breachscope.detect.sigma.prefilter import (
     necessary,
 )
 from breachscope.detect.sigma.reference import Reference
+from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, Resolve, SqlCompiler, source_sql, uses_keywords
 
 MATCHED = "bs_matched"
@@ -254,10 +255,8 @@ def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Tab
             f"SELECT c.*, m.{RULES_COLUMN} FROM ({candidates}) AS c JOIN {MATCHED} m ON {on}")
     finally:
         engine.drop(MATCHED)  # type: ignore[attr-defined]
-    for row in result.to_pylist():
+    for row in lean_rows(result, {*keys, TEXT, LOWER_TEXT}):
         hits = row.pop(RULES_COLUMN)
-        for k in (*keys, TEXT, LOWER_TEXT):
-            row.pop(k, None)
         for ti in hits:
             target, seg_name = targets[ti]
             yield target, seg_name, row

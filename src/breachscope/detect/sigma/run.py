@@ -23,6 +23,7 @@ from breachscope.detect.sigma.dialects import DIALECTS, Dialect
 from breachscope.detect.sigma.fields import MAP_COLUMN, TableInfo
 from breachscope.detect.sigma.plan import Plan, Target
 from breachscope.detect.sigma.prefilter import Literal, ValueMatches, literals, match_values
+from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
 from breachscope.model.findings import finding_id
 
@@ -189,10 +190,8 @@ def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Ta
 
 
 def _matches(result: pa.Table, targets: list[Target], table: str, seg_name: str) -> Iterable[Match]:
-    for row in result.to_pylist():
+    for row in lean_rows(result, (TEXT, LOWER_TEXT)):
         hits = row.pop(HIT_COLUMN)
-        row.pop(TEXT, None)
-        row.pop(LOWER_TEXT, None)
         for flag, target in zip(hits, targets, strict=True):
             if flag:
                 yield Match(target.rule, seg_name, table, row, target.segment.fields)
