@@ -26,6 +26,7 @@ from breachscope.scope.xlsx import XlsxError, iter_rows
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xlsx")
 MAX_BYTES = 4 << 30
 CHUNK_LINES = 200_000
+PARALLEL_ROWS = 16_384
 _HOST = re.compile(r"[/\\]hosts[/\\]([^/\\]+)[/\\]", re.I)
 
 
@@ -91,8 +92,10 @@ def scan_file(f: ExportFile, idents: bool) -> ScanResult:
 def scan_lines(con: duckdb.DuckDBPyConnection, lines: list[str], first: int, header: list[str],
                delim: str | None, idents: bool) -> pa.Table:
     """Recognized values of lines (numbered from first)."""
-    con.register("lines", pa.table({"line_no": pa.array(range(first, first + len(lines)), pa.int64()),
-                                    "line": pa.array(lines, pa.string())}))
+    table = pa.table({"line_no": pa.array(range(first, first + len(lines)), pa.int64()),
+                      "line": pa.array(lines, pa.string())})
+    # record batches of PARALLEL_ROWS: DuckDB scans an Arrow table one batch per thread
+    con.register("lines", pa.Table.from_batches(table.to_batches(max_chunksize=PARALLEL_ROWS)))
     try:
         params = {"mynumber_header": rz.header_flags(header, rz.MY_NUMBER_WORDS),
                   "corporate_header": rz.header_flags(header, rz.CORPORATE_WORDS), "idents": idents}

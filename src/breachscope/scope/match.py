@@ -77,9 +77,10 @@ def match_scans(inventory: Inventory, backend: Backend, scans: list[ScanResult],
         for r in rows:
             recognized[r["kind"]] += 1
         by_kind: dict[str, dict[str, int]] = defaultdict(dict)  # kind -> value -> first line
-        for r in rows:
+        for r in rows:  # the scan runs in parallel: rows come in no fixed order, the first line is the min
             if r["kind"] in KIND_CATEGORY and (r["kind"] != rz.MY_NUMBER or r["context"]):
-                by_kind[r["kind"]].setdefault(r["value"], r["line_no"])
+                seen = by_kind[r["kind"]]
+                seen[r["value"]] = min(seen.get(r["value"], r["line_no"]), r["line_no"])
         for kind in sorted(by_kind):
             cat, norm = KIND_CATEGORY[kind]
             values = sorted(by_kind[kind])
