@@ -2,7 +2,7 @@
 
 DuckDB's regexp_matches is RE2 (linear time, the syntax the rule loader validated patterns with), so
 the prefilter and the per-value leaf decisions use it instead of one Python call per (pattern, value):
-measured 0.5 s -> 0.01 s for 52 patterns over 1,087 command lines.
+measured 0.58 s -> 0.04 s for 52 patterns over 1,087 command lines.
 """
 
 from __future__ import annotations
