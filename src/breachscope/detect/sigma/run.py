@@ -1,8 +1,11 @@
-"""Run a compiled rule set on an engine: plan (rule x segment), one pass per segment and chunk of
-rules, then turn matched rows into findings.
+"""Run a compiled rule set on an engine: plan (rule x segment), the fast path (fastpath.py) for rules
+with a necessary literal, SQL passes for the rest, then turn matched rows into findings.
 
-A pass selects the rows of one segment (say Sysmon 1) that match any of up to CHUNK rules, and returns
-those rows with a list of which rules they matched; unmatched rows never leave the engine.
+A pass selects the rows that match any of up to CHUNK rules (each with its segment's condition, say
+Sysmon 1), and returns those rows with a list of which rules they matched; unmatched rows never leave
+the engine. The fast strategy shares its passes across a table's segments (one read of the table, one
+build of the keyword text, measured 19.6 s -> 10.7 s on 0.7M events); the sql strategy runs one pass
+per segment and chunk.
 """
 
 from __future__ import annotations
@@ -110,12 +113,14 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
             found, cand = fastpath.run(engine, dialect, info, work, catalog)
             stats.candidate_rows += cand
             matches.extend(Match(t.rule, seg, table, row, t.segment.fields) for t, seg, row in found)
-            full = [(w.name, w.where, w.full) for w in work]
+            # the rest of every segment in shared passes: each pass reads the table (and builds the
+            # keyword text) once for all segments' rules, not once per segment
+            rest = [(w.name, w.where, t) for w in work for t in w.full]
+            stats.rules_full_pass += len(rest)
+            matches.extend(_merged_passes(engine, dialect, info, rest, table, stats))
         else:
-            full = [(k[1], p.where[k], p.groups[k]) for k in keys]
-        for seg_name, where, targets in full:
-            stats.rules_full_pass += len(targets)
-            if targets:
+            for seg_name, where, targets in ((k[1], p.where[k], p.groups[k]) for k in keys):
+                stats.rules_full_pass += len(targets)
                 matches.extend(_passes(engine, dialect, info, info.name, where, targets, table, seg_name, stats))
         stats.seconds[table] = round(time.perf_counter() - started, 3)
     return matches, stats
@@ -172,6 +177,30 @@ def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, source: str, w
         stats.passes += 1
         result = engine.query(pass_sql(dialect, info, where, chunk, source))
         yield from _matches(result, chunk, table, seg_name)
+
+
+def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: list[tuple[str, ir.Node, Target]],
+                   table: str, stats: Stats) -> Iterable[Match]:
+    """Targets of several segments of one table, CHUNK per pass: each condition is its segment's
+    condition AND the rule's."""
+    for i in range(0, len(rest), CHUNK):
+        chunk = rest[i:i + CHUNK]
+        stats.passes += 1
+        conds = []
+        for _seg, where, t in chunk:
+            seg_sql = SqlCompiler(dialect, info.resolver({}), info.keyword_refs()).compile(where)
+            rule_sql = SqlCompiler(dialect, info.resolver(t.segment.fields), info.keyword_refs()).compile(t.tree)
+            conds.append(f"(({seg_sql}) AND ({rule_sql}))")
+        keywords = any(uses_keywords(t.tree) for _s, _w, t in chunk)
+        src = source_sql(dialect, info.name, info.keyword_refs(), keywords)
+        sql = (f"SELECT {dialect.t('array', items=', '.join(conds))} AS {HIT_COLUMN}, * FROM {src} "
+               f"WHERE {' OR '.join(conds)}")
+        result = engine.query(sql)
+        for row in lean_rows(result, (TEXT, LOWER_TEXT)):
+            hits = row.pop(HIT_COLUMN)
+            for flag, (seg_name, _where, target) in zip(hits, chunk, strict=True):
+                if flag:
+                    yield Match(target.rule, seg_name, table, row, target.segment.fields)
 
 
 def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Target],
