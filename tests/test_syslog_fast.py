@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from breachscope.ingest import lines as line_reading
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
 from breachscope.ingest.readers import syslog, syslog_fast
 
@@ -225,7 +226,7 @@ def test_line_ends_encodings_and_block_edges(tmp_path: Path, monkeypatch: pytest
     """CRLF, BOM, UTF-16, a last line without LF (ending in CR), NUL bytes, invalid UTF-8 and empty
     lines inside blocks; small chunks so that lines are cut across reads."""
     base = Lines(42).file(700)
-    monkeypatch.setattr(syslog_fast, "CHUNK_BYTES", 8191)
+    monkeypatch.setattr(line_reading, "CHUNK_BYTES", 8191)
     for name, data in (("lf", base), ("crlf", base.replace(b"\n", b"\r\n")), ("bom", b"\xef\xbb\xbf" + base),
                        ("lastcr", base.rstrip(b"\n") + b"\r"), ("nolf", base.rstrip(b"\n")),
                        ("utf16", base.decode("utf-8", "replace").encode("utf-16"))):

@@ -12,9 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from breachscope.ingest.context import ReadContext
 
 PROGRESS_EVERY = 1 << 20
+CHUNK_BYTES = 4 << 20  # line_arrays reads this much at a time
+TRANSCODED_LINES = 65_536  # lines per array from a UTF-16 file
 _UTF16 = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 REPLACED = "invalid UTF-8 bytes replaced with U+FFFD"
 
@@ -51,6 +56,52 @@ def iter_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:
             yield from _utf8_lines(fh, ctx)
         else:
             yield from _transcoded_lines(fh, enc, ctx)
+
+
+def line_arrays(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
+    """(number of the first line, lines as a binary array without their line ends), a few MiB at a
+    time, cut and numbered exactly as iter_lines does (a CR before the LF belongs to the line end, a
+    last line without LF keeps a CR it ends with). UTF-16 files are transcoded through iter_lines."""
+    with ctx.source.path.open("rb") as fh:
+        enc, skip = text_encoding(fh.read(4096))
+        if enc != "utf-8":
+            yield from _transcoded_arrays(ctx)
+            return
+        fh.seek(skip)
+        lineno = 1
+        pending: list[bytes] = []  # a line longer than a chunk: joined once its end is read
+        while data := fh.read(CHUNK_BYTES):
+            ctx.progress(len(data))
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pending.append(data)
+                continue
+            lines = _split_lines(b"".join([*pending, data[:cut]]) if pending else data[:cut])
+            pending = [data[cut + 1:]] if cut + 1 < len(data) else []
+            yield lineno, lines
+            lineno += len(lines)
+        if pending:
+            yield lineno, pa.array([b"".join(pending)], pa.binary())
+
+
+def _split_lines(buf: bytes) -> pa.Array:
+    lines = pc.split_pattern(pa.array([buf], pa.large_binary()), pattern="\n").flatten()
+    if b"\r" in buf:  # CRLF files: the CR belongs to the line end
+        lines = pc.replace_substring_regex(lines, pattern="\r$", replacement="")
+    return lines.cast(pa.binary())
+
+
+def _transcoded_arrays(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
+    first, lines = 1, []
+    for lineno, raw in iter_lines(ctx.source.path, ctx):
+        if not lines:
+            first = lineno
+        lines.append(raw)
+        if len(lines) >= TRANSCODED_LINES:
+            yield first, pa.array(lines, pa.binary())
+            lines = []
+    if lines:
+        yield first, pa.array(lines, pa.binary())
 
 
 def _utf8_lines(fh: BinaryIO, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:

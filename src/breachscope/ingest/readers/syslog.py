@@ -28,11 +28,10 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.batch import make_batch, to_array
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import decode, head_text
+from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
 from breachscope.ingest.readers import syslog_fast as fast
 from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, Extractor, extractor_for
-from breachscope.ingest.readers.syslog_fast import line_blocks
 from breachscope.ingest.readers.syslog_grammar import Parsed
 from breachscope.ingest.readers.syslog_header import parse_line
 from breachscope.ingest.readers.syslog_time import TimeResolver
@@ -194,7 +193,7 @@ def read(ctx: ReadContext) -> Batches:
     bulk (syslog_fast), the others line by line, in file order."""
     builder = RowBuilder(ctx)
     out = _Rebatch(ctx.options.batch_rows)
-    for first, lines in line_blocks(ctx):
+    for first, lines in line_arrays(ctx):
         batch = _block(builder, first, lines, ctx)
         if batch is not None:
             yield from ((TABLE, b) for b in out.add(batch))

@@ -17,7 +17,7 @@ only for lines whose mnemonic or program has one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +25,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import iter_lines, text_encoding
 from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, extractor_for
 from breachscope.ingest.readers.syslog_grammar import MNEMONIC_WINDOW, MON
 from breachscope.ingest.readers.syslog_time import TimeResolver
 from breachscope.ingest.timeparse import MONTHS
 from breachscope.model.schema import EXTRA_TYPE, TS
 
-CHUNK_BYTES = 4 << 20
 _UPTIME_WARNING = "Cisco uptime stamps without a wall-clock time: ts is null (ts_resolution uptime_only)"
 _IMPOSSIBLE = "impossible dates or times (e.g. Feb 30, 25:00): ts is null, ts_text kept"
 
@@ -57,49 +54,6 @@ _MON_VALUES = np.array([0, *_MONTH_OF.values()], dtype=np.int64)
 _STR = pa.string()
 
 
-# --- lines -------------------------------------------------------------------------------------------
-def line_blocks(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
-    """(number of the first line, lines as binary without line ends), a few MiB at a time, cut and
-    numbered as lines.iter_lines does: a CR before the LF belongs to the line end, a last line
-    without LF keeps a CR it ends with. UTF-16 files are transcoded line by line by iter_lines."""
-    with ctx.source.path.open("rb") as fh:
-        enc, skip = text_encoding(fh.read(4096))
-        if enc != "utf-8":
-            yield from _transcoded(ctx)
-            return
-        fh.seek(skip)
-        lineno, pending = 1, b""
-        while data := fh.read(CHUNK_BYTES):
-            ctx.progress(len(data))
-            data = pending + data if pending else data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending = data
-                continue
-            lines = pc.split_pattern(pa.array([data[:cut]], pa.large_binary()), pattern="\n").flatten()
-            if b"\r" in data:
-                lines = pc.replace_substring_regex(lines, pattern="\r$", replacement="")
-            pending = data[cut + 1:]
-            yield lineno, lines.cast(pa.binary())
-            lineno += len(lines)
-        if pending:
-            yield lineno, pa.array([pending], pa.binary())
-
-
-def _transcoded(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
-    first, lines = 1, []
-    for lineno, raw in iter_lines(ctx.source.path, ctx):
-        if not lines:
-            first = lineno
-        lines.append(raw)
-        if len(lines) >= 65_536:
-            yield first, pa.array(lines, pa.binary())
-            lines = []
-    if lines:
-        yield first, pa.array(lines, pa.binary())
-
-
-# --- shapes ------------------------------------------------------------------------------------------
 def _parts(arr: pa.Array, sep: str) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """(text before the first `sep`, text after it, whether there was one) of each string."""
     parts = pc.split_pattern(arr, pattern=sep, max_splits=1)

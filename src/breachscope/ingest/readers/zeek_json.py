@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import decode, head_text
+from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import Batches
 from breachscope.ingest.readers.zeek_layout import KNOWN_LOGS, assemble, bad_counter, log_type_from_name, spec_for
-from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, line_chunks, numbers, valid_utf8
+from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, numbers, valid_utf8
 from breachscope.ingest.readers.zeek_values import Bad, floats_to_ts, slow_json
 from breachscope.model.schema import TS, zeek_type
 
@@ -248,7 +248,7 @@ class _JsonReader(LineBatcher):
 
     def run(self) -> Batches:
         blank = 0
-        for first, lines in line_chunks(self.ctx):
+        for first, lines in line_arrays(self.ctx):
             recs = numbers(first, len(lines))
             empty = pc.match_substring_regex(lines, pattern="^[ \t]*$")
             if pc.any(empty).as_py():

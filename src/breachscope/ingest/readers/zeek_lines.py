@@ -1,5 +1,4 @@
-"""Zeek files cut into lines in Arrow a few MiB at a time, and lines collected into batches of
-batch_rows; line numbers are those of lines.iter_lines."""
+"""Zeek lines (from lines.line_arrays) collected into batches of batch_rows, with their line numbers."""
 
 from __future__ import annotations
 
@@ -7,59 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import iter_lines, text_encoding
 from breachscope.ingest.readers.zeek_layout import Tables
-
-CHUNK_BYTES = 4 << 20
-
-
-def _split_lines(buf: bytes) -> pa.Array:
-    lines = pc.split_pattern(pa.array([buf], pa.binary()), pattern="\n").flatten()
-    if b"\r" in buf:  # CRLF files: the CR belongs to the line end
-        lines = pc.replace_substring_regex(lines, pattern="\r$", replacement="")
-    return lines
-
-
-def line_chunks(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
-    """(number of the first line, lines as a binary array without their line ends), a few MiB at a
-    time; numbered as lines.iter_lines numbers them. UTF-16 files go through iter_lines."""
-    with ctx.source.path.open("rb") as fh:
-        enc, skip = text_encoding(fh.read(4096))
-        if enc != "utf-8":
-            yield from _transcoded_chunks(ctx)
-            return
-        fh.seek(skip)
-        lineno = 1
-        pending: list[bytes] = []  # a line longer than a chunk: joined once its end is read
-        while data := fh.read(CHUNK_BYTES):
-            ctx.progress(len(data))
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending.append(data)
-                continue
-            lines = _split_lines(b"".join([*pending, data[:cut]]) if pending else data[:cut])
-            pending = [data[cut + 1:]] if cut + 1 < len(data) else []
-            yield lineno, lines
-            lineno += len(lines)
-        if pending:
-            yield lineno, _split_lines(b"".join(pending))
-
-
-def _transcoded_chunks(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
-    first, lines = 1, []
-    for lineno, raw in iter_lines(ctx.source.path, ctx):
-        if not lines:
-            first = lineno
-        lines.append(raw)
-        if len(lines) >= 65_536:
-            yield first, pa.array(lines, pa.binary())
-            lines = []
-    if lines:
-        yield first, pa.array(lines, pa.binary())
-
 
 Emitted = Iterator[tuple[str, pa.RecordBatch]]
 

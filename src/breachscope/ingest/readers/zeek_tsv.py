@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.lines import decode, head_text
+from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import Batches
 from breachscope.ingest.readers.zeek_layout import MAX_FIELDS, Spec, assemble, bad_counter, spec_for
-from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, line_chunks, numbers, valid_utf8
+from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, numbers, valid_utf8
 from breachscope.ingest.readers.zeek_values import Bad, floats_to_ts, int_ok, slow_json, ts_ok, unescape
 from breachscope.ingest.timeparse import epoch_to_us, parse_iso_us
 from breachscope.model.schema import TS, zeek_type
@@ -164,7 +164,7 @@ class _TsvReader(LineBatcher):
 
     def run(self) -> Batches:
         blank = 0
-        for first, lines in line_chunks(self.ctx):
+        for first, lines in line_arrays(self.ctx):
             special = pc.match_substring_regex(lines, pattern="^[ \t]*(?:#|$)")  # headers, empty lines
             if not pc.any(special).as_py():  # the common case: data lines only
                 yield from self.add(lines, numbers(first, len(lines)))
