@@ -90,9 +90,12 @@ def test_what_the_stages_write_is_what_the_schemas_say(case: Path) -> None:
     subjects = list(exposure.subject_rows())
     assert subjects and all(isinstance(s, ExposedSubject) for s in subjects)
     for s in subjects:
-        _validate("exposed-subject", json.loads(json.dumps(s, default=lambda o: o.__dict__)))
+        _validate("exposed-subject", s.to_json())
+        assert ExposedSubject.from_json(s.to_json()) == s
     for row in exposure.statement_rows():
-        _validate("scoped-statement", json.loads(json.dumps(row.__dict__, default=str)))
+        _validate("scoped-statement", row.to_json())
+    for item in exposure.review_rows():
+        _validate("review-item", item.to_json())
 
 
 def test_a_statement_is_one_piece_of_evidence_however_many_tables_it_read(case: Path) -> None:

@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from breachscope.model.case import ArtifactPaths
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA, ExposureSummary
-from breachscope.model.jsondoc import ArtifactError, doc, dumps, typed_table
+from breachscope.model.jsondoc import ArtifactError, doc, dumps, parse, to_jsonable, typed_table
 from breachscope.model.runstore import atomic_write, write_parquet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a subject is in scope: a statement, an export file, or (organizations) one of its persons."""
 
@@ -33,7 +33,7 @@ class Evidence:
     detail: str | None = doc("why potential, what value matched, which person, or 'excluded by <policy>'")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExposedSubject:
     """One organization or person exposed (or excluded), with its levels and evidence."""
 
@@ -52,6 +52,13 @@ class ExposedSubject:
     evidence: tuple[Evidence, ...] = doc("the first pieces of evidence, strongest first")
     snapshot: str | None = doc("identity of the snapshot")
 
+    def to_json(self) -> dict[str, Any]:
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], where: str = "ExposedSubject") -> ExposedSubject:
+        return parse(cls, d, where)
+
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ExposedSubject:
         return cls(**{**r, "categories": tuple(r["categories"] or ()),
@@ -60,7 +67,7 @@ class ExposedSubject:
                       "evidence": tuple(Evidence(**e) for e in r["evidence"] or ())})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScopedStatement:
     """One audited statement selected by scope, and what became of it."""
 
@@ -85,12 +92,19 @@ class ScopedStatement:
     subjects: int | None = doc("subjects it reached")
     statement: str | None = doc("the statement text as logged")
 
+    def to_json(self) -> dict[str, Any]:
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], where: str = "ScopedStatement") -> ScopedStatement:
+        return parse(cls, d, where)
+
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ScopedStatement:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReviewItem:
     """An uncertain match kept out of the counts for a person to decide."""
 
@@ -99,6 +113,13 @@ class ReviewItem:
     detail: str | None = doc("what to look at")
     src_file: str | None = doc("where (export file), if anywhere")
     src_record: int | None = doc("line in it")
+
+    def to_json(self) -> dict[str, Any]:
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], where: str = "ReviewItem") -> ReviewItem:
+        return parse(cls, d, where)
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ReviewItem:

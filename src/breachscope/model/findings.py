@@ -56,7 +56,7 @@ FINDINGS_SCHEMA = pa.schema(
 SOURCE_OF_KIND = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One finding: what matched, where (provenance), and the rule's metadata."""
 

@@ -11,6 +11,7 @@ crash also repairs copies left stale. Commits (and run starts) are serialized by
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -107,20 +108,23 @@ class RunWriter:
                 os.fsync(fh.fileno())
         for d in {f.parent for f in files} | {self.dir}:
             _fsync_dir(d)
-        with _locked(self.layout):
-            recover(self.layout)
-            final = self.layout.runs / self.run_id
-            os.replace(self.dir, final)
-            _fsync_dir(self.layout.runs)
-            self.record = RunRecord(
-                run_id=self.run_id, artifact=self.artifact, source=self.source, command=self.command,
-                started_at=self.started.isoformat(), committed_at=datetime.now(UTC).isoformat(),
-                parameters=self.parameters, counts={k: int(v) for k, v in counts.items()}, inputs=self.inputs,
-                files=tuple(f.relative_to(self.dir).as_posix() for f in files), breachscope=_version())
-            _append(self.layout.runs_journal, self.record)
-            publish(self.layout)
-        self._release()
-        return self.record
+        record = RunRecord(
+            run_id=self.run_id, artifact=self.artifact, source=self.source, command=self.command,
+            started_at=self.started.isoformat(), committed_at="", parameters=self.parameters,
+            counts={k: int(v) for k, v in counts.items()}, inputs=self.inputs,
+            files=tuple(f.relative_to(self.dir).as_posix() for f in files), breachscope=_version())
+        try:
+            with _locked(self.layout):
+                recover(self.layout)
+                os.replace(self.dir, self.layout.runs / self.run_id)
+                _fsync_dir(self.layout.runs)
+                record = dataclasses.replace(record, committed_at=datetime.now(UTC).isoformat())
+                _append(self.layout.runs_journal, record)  # the commit
+                self.record = record
+                publish(self.layout)
+        finally:
+            self._release()  # whatever happened: a folder without its journal line is removed by the next commit
+        return record
 
     def abort(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
