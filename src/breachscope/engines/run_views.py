@@ -13,7 +13,7 @@ are shown with a null run_id until a run of the same artifact is committed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -52,8 +52,20 @@ def _cols(schema: pa.Schema) -> str:
     return ", ".join('"' + n.replace('"', '""') + '"' for n in schema.names)
 
 
+Part = tuple[str | None, Path]  # (run id, file); a file from before run history has no run id
+
+
 def create_run_views(con: duckdb.DuckDBPyConnection, layout: CaseLayout, history: History) -> None:
     everything = history.runs
+
+    def parts(artifact: str, path_of: Callable[[str], Path], legacy: Path) -> tuple[list[Part], list[Part]]:
+        """(shown, every run) files of an artifact; the top-level file of a case from before run history."""
+        old: list[Part] = [] if any(r.artifact == artifact for r in everything) or not legacy.is_file() \
+            else [(None, legacy)]
+        shown: list[Part] = [(r.run_id, path_of(r.run_id)) for r in history.of(artifact)]
+        every: list[Part] = [(r.run_id, path_of(r.run_id)) for r in everything if r.artifact == artifact]
+        return shown + old, every + old
+
     tables = (
         (FINDINGS, "findings", lambda r: layout.run(r).findings, layout.findings, FINDINGS_SCHEMA),
         (EXPOSURE, "subjects", lambda r: layout.run(r).subjects, layout.subjects, SUBJECTS_SCHEMA),
@@ -62,19 +74,13 @@ def create_run_views(con: duckdb.DuckDBPyConnection, layout: CaseLayout, history
         (EXPOSURE, "exposure_review", lambda r: layout.run(r).scope_review, layout.scope_review, REVIEW_SCHEMA),
     )
     for artifact, view, path_of, legacy, schema in tables:
-        legacy_part = [(None, legacy)] if not any(r.artifact == artifact for r in everything) and legacy.is_file() \
-            else []
-        shown = [(r.run_id, path_of(r.run_id)) for r in history.of(artifact)] + legacy_part
+        shown, every = parts(artifact, path_of, legacy)
         _parquet_view(con, view, shown, schema)
         if not view.startswith("exposure_"):
-            every = [(r.run_id, path_of(r.run_id)) for r in everything if r.artifact == artifact] + legacy_part
             _parquet_view(con, f"all_{view}", every, schema)
-    legacy_notes = [(None, layout.obligations)] if not any(r.artifact == OBLIGATIONS for r in everything) \
-        and layout.obligations.is_file() else []
-    _obligations_view(con, "obligations",
-                      [(r.run_id, layout.run(r.run_id).obligations) for r in history.of(OBLIGATIONS)] + legacy_notes)
-    _obligations_view(con, "all_obligations", [(r.run_id, layout.run(r.run_id).obligations) for r in everything
-                                               if r.artifact == OBLIGATIONS] + legacy_notes)
+    shown, every = parts(OBLIGATIONS, lambda r: layout.run(r).obligations, layout.obligations)
+    _obligations_view(con, "obligations", shown)
+    _obligations_view(con, "all_obligations", every)
     shown_ids = {r.run_id for r in history.shown}
     con.register("runs_arrow", pa.Table.from_pylist([_run_row(r, r.run_id in shown_ids) for r in everything],
                                                     schema=_RUNS_SCHEMA))
@@ -90,7 +96,7 @@ def _run_row(r: RunRecord, shown: bool) -> dict[str, object]:
             "breachscope": r.breachscope, "shown": shown}
 
 
-def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[tuple[str | None, Path]],
+def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[Part],
                   schema: pa.Schema) -> None:
     """One SELECT of the artifact's columns per run (a column missing from a file is an error when queried)."""
     selects = [f"SELECT {_lit(run_id)} AS run_id, {_cols(schema)} FROM read_parquet({_lit(str(path))})"
@@ -102,7 +108,7 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[tup
     con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
 
 
-def _obligations_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[tuple[str | None, Path]]) -> None:
+def _obligations_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[Part]) -> None:
     spec = "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in _NOTIFICATION_COLUMNS.items()) + "}"
     selects = [f"SELECT run_id, aware_at, exposure_run, o.* FROM (SELECT {_lit(run_id)} AS run_id, aware_at, "
                f"exposure_run, unnest(obligations) AS o "

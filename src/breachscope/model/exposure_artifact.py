@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from breachscope.model.case import ArtifactPaths
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA, ExposureSummary
-from breachscope.model.jsondoc import ArtifactError, doc, dumps, parse, to_jsonable, typed_table
+from breachscope.model.jsondoc import ArtifactError, doc, dumps, json_object, parse, typed_table
 from breachscope.model.runstore import atomic_write, write_parquet
 
 
@@ -53,7 +53,7 @@ class ExposedSubject:
     snapshot: str | None = doc("identity of the snapshot")
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str = "ExposedSubject") -> ExposedSubject:
@@ -93,7 +93,7 @@ class ScopedStatement:
     statement: str | None = doc("the statement text as logged")
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str = "ScopedStatement") -> ScopedStatement:
@@ -101,7 +101,8 @@ class ScopedStatement:
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> ScopedStatement:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in r.items()}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class ReviewItem:
     src_record: int | None = doc("line in it")
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str = "ReviewItem") -> ReviewItem:

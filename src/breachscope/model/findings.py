@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from breachscope.model.jsondoc import ArtifactError, doc, parse, to_jsonable, typed_table
+from breachscope.model.jsondoc import ArtifactError, doc, json_object, parse, typed_table
 from breachscope.model.schema import TS
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -93,10 +93,11 @@ class Finding:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Finding:
         """A row of a findings table (types already checked by its schema)."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+        return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str = "finding") -> Finding:

@@ -61,6 +61,14 @@ def typed_table(table: Any, schema: Any, artifact: str, version: int, where: str
         raise ArtifactError(f"{where}: not a {artifact} table of the published schema: {exc}") from exc
 
 
+def json_object(obj: Any) -> dict[str, Any]:
+    """A dataclass artifact as a JSON object."""
+    out = to_jsonable(obj)
+    if not isinstance(out, dict):
+        raise TypeError(f"{type(obj).__name__} is not a JSON object")
+    return out
+
+
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -76,7 +84,7 @@ def to_jsonable(value: Any) -> Any:
 
 
 @functools.cache
-def _adapter(cls: type) -> Any:
+def _adapter(cls: Any) -> Any:  # one pydantic TypeAdapter per class (building one costs milliseconds)
     from pydantic import TypeAdapter
 
     return TypeAdapter(cls)
@@ -95,8 +103,10 @@ def parse(cls: type[T], document: object, where: str | Path) -> T:
     if version > known:
         raise ArtifactError(f"{where}: {cls.__name__} version {version} was written by a newer breachscope "
                             f"(this one reads up to {known}); upgrade to read it")
+    target: Any = cls  # pydantic's adapter is untyped
     try:
-        return _adapter(cls).validate_python(dict(document))  # type: ignore[no-any-return]
+        value: T = _adapter(target).validate_python(dict(document))
+        return value
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
                              for e in exc.errors()[:3])

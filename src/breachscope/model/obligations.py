@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from breachscope.model.jsondoc import ArtifactError, doc, parse, to_jsonable
+from breachscope.model.jsondoc import ArtifactError, doc, json_object, parse
 
 YES, NO, UNKNOWN = "yes", "no", "unknown"
 
@@ -55,7 +55,7 @@ class Obligation:
     drafts: tuple[str, ...] = doc("drafts made for it (names, see Notification.drafts)", default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Notification:
     version: int = doc("version of this document's format", default=1)
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str | Path = "obligations") -> Notification:

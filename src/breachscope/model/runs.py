@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
-from breachscope.model.jsondoc import ArtifactError, doc, to_jsonable
+from breachscope.model.jsondoc import ArtifactError, doc, json_object
 
 FINDINGS, EXPOSURE, OBLIGATIONS = "findings", "exposure", "obligations"
 #: artifact -> whether runs of different sources accumulate in the latest view (findings of Sigma and of
@@ -43,7 +43,7 @@ class RunRecord:
     version: int = doc("version of this record's format", default=1)
 
     def to_json(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
+        return json_object(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any], where: str = "run record") -> RunRecord:

@@ -33,7 +33,7 @@ def labels() -> dict[str, dict[str, str]]:
 
 def context(decision: Notification, summary: ExposureSummary) -> dict[str, Any]:
     """What the templates see: the decision (the same one obligations.json records) and the exposure's counts."""
-    lab = labels()
+    lab: dict[str, Any] = labels()
     suspects = summary.suspects
     window = [*(suspects.get("since") or []), *(suspects.get("until") or [])]
     return {
