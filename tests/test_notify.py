@@ -112,3 +112,79 @@ def test_notify_without_exposure_is_a_usage_error(tmp_path: Path) -> None:
 def test_aware_at_must_be_a_time(tmp_path: Path, bad: str) -> None:
     res = CliRunner().invoke(app, ["notify", "--case", str(tmp_path), "--aware-at", bad])
     assert isinstance(res.exception, UsageError)
+
+
+def _exposure(case: Path, persons: int, suspects: dict, categories: tuple[str, ...] = ("email",)) -> None:
+    """Commit an exposure run through scope's writer (a summary and no subject rows)."""
+    from breachscope.model.exposure import ExposureSummary, LevelCounts
+    from breachscope.scope.outputs import write_outputs
+    from breachscope.scope.run import ScopeResult
+
+    counts = LevelCounts(confirmed_accessed=persons)
+    summary = ExposureSummary(organizations=LevelCounts(), persons=counts, categories=categories,
+                              category_levels={c: "CONFIRMED_ACCESSED" for c in categories},
+                              excluded={"organizations": 0, "persons": 0, "policies": {}},
+                              statements={"replayed": 1 if persons else 0, "potential": 0, "ignored": 0},
+                              jurisdictions={"JP": {"organizations": 0, "persons": persons}} if persons else {},
+                              suspects=suspects, controller={"country": "JP", "sectors": ["retail"]})
+    write_outputs(case, ScopeResult(summary, [], [], []), {})
+
+
+def _notify(case: Path, *extra: str) -> object:
+    return CliRunner().invoke(app, ["notify", "--case", str(case), "--aware-at", "2025-03-05T10:00:00+09:00", *extra])
+
+
+def test_drafts_and_deadlines_come_from_one_decision(tmp_path: Path) -> None:
+    """Suspect sessions (no host, no user): the 60-day deadline and the drafts both say unauthorized access."""
+    _exposure(tmp_path, 10, {"hosts": [], "users": [], "sessions": ["30080"], "since": [], "until": []})
+    res = _notify(tmp_path, "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    final = next(o for o in out["obligations"] if o["obligation"] == "ppc_final")
+    assert final["deadline"] == "2025-05-03T23:59:59+09:00"  # the unauthorized-access deadline...
+    report = (tmp_path / "notify" / "appi_report_en.md").read_text(encoding="utf-8")
+    assert "[UNKNOWN] Overview" not in report and "(unauthorized access)" in report  # ...and the drafts say so
+    assert "through unauthorized access" in (tmp_path / "notify" / "notice_en.md").read_text(encoding="utf-8")
+    assert "不正アクセス" in (tmp_path / "notify" / "appi_report_ja.md").read_text(encoding="utf-8")
+    assert out["facts"]["unlawful_purpose"] is True
+    saved = json.loads((tmp_path / "notify" / "obligations.json").read_text(encoding="utf-8"))
+    assert saved["facts"] == out["facts"] and saved["drafts"] == out["drafts"]
+
+
+def test_a_later_run_owing_nothing_leaves_no_earlier_draft(tmp_path: Path) -> None:
+    _exposure(tmp_path, 2000, {"hosts": ["10.0.0.9"]})
+    assert _notify(tmp_path).exit_code == 0
+    first = sorted(p.name for p in (tmp_path / "notify").iterdir())
+    assert first == ["appi_report_en.md", "appi_report_ja.md", "notice_en.md", "notice_ja.md", "obligations.json"]
+    _exposure(tmp_path, 10, {})  # a rescoped exposure: ten persons, no suspect, nothing sensitive
+    res = _notify(tmp_path)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "notify").iterdir()) == ["obligations.json"]
+    assert "nothing owed: no obligation is owed: no trigger of this rule applies" in res.stdout.replace("\n", " ")
+    saved = json.loads((tmp_path / "notify" / "obligations.json").read_text(encoding="utf-8"))
+    assert saved["owed"] == NO and saved["drafts"] == [] and all(o["owed"] == NO for o in saved["obligations"])
+    runs = sorted((tmp_path / "runs").glob("*-notify-*"))
+    assert len(runs) == 2 and (runs[0] / "notify" / "appi_report_ja.md").is_file()  # history keeps them
+
+
+def test_jurisdiction_without_rules_is_an_error(tmp_path: Path) -> None:
+    _exposure(tmp_path, 2000, {"hosts": ["10.0.0.9"]})
+    res = _notify(tmp_path, "--jurisdictions", "FR")
+    assert res.exception is not None and getattr(res.exception, "exit_code", None) == 1
+    msg = str(res.exception)
+    assert "FR" in msg and "EU, JP, US-CA, US-NY, US-TX" in msg and "covered by EU" in msg
+    assert not (tmp_path / "notify").exists()
+
+
+def test_nothing_owed_says_why(tmp_path: Path) -> None:
+    _exposure(tmp_path, 0, {"hosts": ["10.0.0.9"]})  # the suspects' statements reached nobody
+    res = _notify(tmp_path)
+    assert res.exit_code == 0, res.output
+    assert "nothing owed: the exposure has no affected subject (0 statement(s) replayed" in res.stdout
+    out = json.loads(_notify(tmp_path, "--json").stdout)
+    assert out["obligations"] == [] and out["owed"] == NO and "no affected subject" in out["reason"]
+    _exposure(tmp_path, 2000, {"hosts": ["10.0.0.9"]})
+    res = _notify(tmp_path, "--jurisdictions", "US-CA")
+    assert res.exit_code == 0, res.output
+    assert "nothing owed: no rule among US-CA applies to where the affected subjects are (JP: 0 organization(s), " \
+           "2,000 person(s))" in res.stdout.replace("\n", " ")

@@ -23,6 +23,7 @@ from breachscope.cli.ingest_cmd import print_summary
 from breachscope.cli.output import render_rows, safe, stdout
 from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest.pipeline import ingest
+from breachscope.model.case import CaseLayout
 from breachscope.simulate import SimConfig, run
 
 # The analyst's starting point for the default scenario: device A's address (ORD-AP02) and the window
@@ -64,6 +65,5 @@ def demo(
                     suspect_session=sessions, since=WINDOW[0], until=WINDOW[1])
     stdout.print(f"\n5. what is owed, counted from awareness at {AWARE_AT}")
     notify_cmd.notify(case=case, aware_at=AWARE_AT)
-    stdout.print(f"\nThe case is in {safe(case)}; the exposure in {safe(case / 'exposure')}. Query it:\n"
-                 f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM "
-                 f"'{safe(case / 'exposure' / 'subjects.parquet')}' GROUP BY 1\"")
+    stdout.print(f"\nThe case is in {safe(case)}; the exposure in {safe(CaseLayout(case).exposure)}. Query it:\n"
+                 f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM subjects GROUP BY 1\"")

@@ -56,7 +56,7 @@ def hunt_command(
                 stderr.print(f"ingest: {summary.rejected:,} bad record(s) skipped (see the case manifest)")
         result = _run(case_dir, engine, rules, min_level, values, strategy)
         if temp is None:
-            write_findings(case_dir, result.findings)
+            write_findings(case_dir, result.findings, result.parameters)
     _report(result, format, out, json_out)
 
 

@@ -7,16 +7,19 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, render_rows, stdout
+from breachscope.cli.output import print_json, render_rows, safe, stdout
 from breachscope.cli.scope_cmd import parse_ts
+from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
+from breachscope.model.obligations import NO, YES
 from breachscope.notify.run import run_notify
 
 
 def notify(
     case: Annotated[Path, typer.Option("--case", help="Case folder with an exposure (run `scope` first).")],
     aware_at: Annotated[str, typer.Option("--aware-at", help="When the organization became aware (ISO 8601).")],
-    jurisdictions: Annotated[str | None, typer.Option(help="Comma-separated: JP, EU, US-CA, US-NY, US-TX.")] = None,
+    jurisdictions: Annotated[str | None, typer.Option(
+        help="Comma-separated: JP, EU, US-CA, US-NY, US-TX (one without rules is an error).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the obligations as JSON.")] = False,
 ) -> None:
     """Reports and notices owed after the exposure, with deadlines and drafts (rules cite their sources)."""
@@ -25,11 +28,16 @@ def notify(
         raise UsageError("--aware-at is required")
     wanted = [j.strip() for j in jurisdictions.split(",") if j.strip()] if jurisdictions else None
     result = run_notify(case, when, wanted)
+    decision = result.decision
     if json_out:
         print_json(result.to_json())
         return
-    rows = [[o["jurisdiction"], o["obligation"], o["owed"], o["deadline"] or o["deadline_text"], o["to"]]
-            for o in result.obligations]
-    render_rows(["jurisdiction", "obligation", "owed", "deadline", "to"], rows, "table")
+    if decision.obligations:
+        rows = [[o.jurisdiction, o.obligation, o.owed, o.deadline or o.deadline_text, o.to]
+                for o in decision.obligations]
+        render_rows(["jurisdiction", "obligation", "owed", "deadline", "to"], rows, "table")
+    if decision.owed != YES:  # never an empty or all-"no" table without the reason
+        stdout.print(f"{'nothing owed' if decision.owed == NO else 'possibly owed'}: {safe(decision.reason)}")
     for d in result.drafts:
-        stdout.print(f"draft: {d}")
+        stdout.print(f"draft: {safe(d)}")
+    stdout.print(f"run {result.run_id}: obligations in {safe(CaseLayout(case).obligations)}")

@@ -1,4 +1,5 @@
-"""`breachscope query`: SQL over the case (views: events, one per table, manifest, rejects)."""
+"""`breachscope query`: SQL over the case (views: events, one per table, manifest, rejects, and the runs'
+findings, subjects, obligations, runs...; `--run` shows those as they stood at a run)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ def query(
     case: Annotated[Path, typer.Option("--case", help="Case folder.")],
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="Show findings, subjects and obligations as they stood at this run (see the runs view); "
+                      "default: the latest.")] = None,
 ) -> None:
     """Run SQL on the case and print the result."""
     fmt = "json" if json_out else format
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format must be table, csv or json, not {format!r}")
-    with open_case(case) as c:
+    with open_case(case, run=run) as c:
         try:
             rel = c.sql(sql)
         except duckdb.Error as exc:

@@ -1,5 +1,6 @@
 """A case opened in DuckDB: one view per event table over its committed Parquet parts, the `events`
-view of core columns across all tables, and `manifest` and `rejects` views."""
+view of core columns across all tables, `manifest` and `rejects`, and the views of the stages' runs
+(`findings`, `subjects`, `obligations`, `runs`...: engines/run_views.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breachscope.engines.run_views import RUN_VIEWS, create_run_views
 from breachscope.model.case import CaseLayout, CaseState, load_state
 from breachscope.model.errors import CaseError
+from breachscope.model.runs import History, read_history
 from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, FIXED_SCHEMAS, valid_table_name
 
 _SQL_TYPES = {
@@ -164,11 +167,14 @@ class DuckDBEngine:
 class Case(DuckDBEngine):
     """An investigation case for analysts and for every later stage (read-only on the evidence)."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None,
+                 run: str | None = None) -> None:
         super().__init__()
         self.layout = CaseLayout(path)
         self.layout.require()
         self.state: CaseState = load_state(self.layout)
+        # the runs behind findings/subjects/obligations: the latest, or the case as it stood at `run`
+        self.history: History = read_history(self.layout, as_of=run)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
@@ -184,7 +190,7 @@ class Case(DuckDBEngine):
 
     def _create_views(self) -> None:
         for table, parts in sorted(self.state.parts_by_table().items()):
-            if not valid_table_name(table):
+            if not valid_table_name(table) or table in RUN_VIEWS:
                 raise CaseError(f"manifest names an invalid table: {table!r}")
             files = [str(self.layout.root / p.path) for p in parts]
             self.tables[table] = files
@@ -217,6 +223,7 @@ class Case(DuckDBEngine):
         )
         self.con.register("manifest_arrow", manifest)
         self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
+        create_run_views(self.con, self.layout, self.history)
 
 _MANIFEST_SCHEMA = pa.schema(
     [
@@ -239,5 +246,6 @@ _MANIFEST_SCHEMA = pa.schema(
 
 
 def open_case(path: str | Path, **kwargs: Any) -> Case:
-    """Open a case folder for querying: `open_case("case").sql("SELECT ...")`."""
+    """Open a case folder for querying: `open_case("case").sql("SELECT ...")`; `run="RUN_ID"` shows the
+    findings, subjects and obligations as they stood when that run was committed (see the `runs` view)."""
     return Case(path, **kwargs)

@@ -9,12 +9,15 @@ case, so a run killed at any moment leaves a readable case with no half-ingested
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from breachscope.model.errors import CaseError
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")  # run ids and draft names: never a path
 
 CASE_MARKER = "case.json"
 MANIFEST = "manifest.jsonl"
@@ -23,6 +26,7 @@ REJECTS_DIR = "rejects"
 TMP_DIR = "tmp"
 LOCK = ".lock"
 FORMAT_VERSION = 1
+RUNS_DIR = "runs"
 
 #: File statuses in the manifest. Only INGESTED and EMPTY files are skipped when seen again.
 INGESTED, EMPTY, DUPLICATE, UNRECOGNIZED, FAILED = "ingested", "empty", "duplicate", "unrecognized", "failed"
@@ -104,8 +108,67 @@ class Commit:
         )
 
 
-class CaseLayout:
-    """Paths inside a case folder."""
+class ArtifactPaths:
+    """Where the stages' artifacts are under a root: the case folder (the latest runs' copies, see
+    model/runstore.py) or one run's folder under runs/, with the same relative paths in both."""
+
+    root: Path
+
+    @property
+    def findings(self) -> Path:
+        return self.root / "findings.parquet"
+
+    @property
+    def exposure(self) -> Path:
+        return self.root / "exposure"
+
+    @property
+    def subjects(self) -> Path:
+        return self.exposure / "subjects.parquet"
+
+    @property
+    def scope_statements(self) -> Path:
+        return self.exposure / "statements.parquet"
+
+    @property
+    def scope_review(self) -> Path:
+        return self.exposure / "review.parquet"
+
+    @property
+    def affected_csv(self) -> Path:
+        return self.exposure / "affected_subjects.csv"
+
+    @property
+    def exposure_summary(self) -> Path:
+        return self.exposure / "summary.json"
+
+    @property
+    def scope_run_info(self) -> Path:
+        return self.exposure / "run_info.json"
+
+    @property
+    def notify(self) -> Path:
+        return self.root / "notify"
+
+    @property
+    def obligations(self) -> Path:
+        return self.notify / "obligations.json"
+
+    def draft(self, name: str) -> Path:
+        if not _RUN_ID.match(name):
+            raise CaseError(f"not a draft name: {name!r}")
+        return self.notify / f"{name}.md"
+
+
+class RunPaths(ArtifactPaths):
+    """The artifact files of one run (runs/<run_id>/, or its folder while it is being written)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+
+class CaseLayout(ArtifactPaths):
+    """Paths inside a case folder: evidence tables, manifest, and every stage's artifacts."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -133,6 +196,33 @@ class CaseLayout:
     @property
     def lock(self) -> Path:
         return self.root / LOCK
+
+    @property
+    def runs(self) -> Path:
+        """Every committed run of hunt, scope and notify: runs/<run_id>/ and the journal."""
+        return self.root / RUNS_DIR
+
+    @property
+    def runs_journal(self) -> Path:
+        return self.runs / "journal.jsonl"
+
+    @property
+    def runs_lock(self) -> Path:
+        return self.runs / ".lock"
+
+    @property
+    def runs_tmp(self) -> Path:
+        return self.runs / ".tmp"
+
+    @property
+    def published(self) -> Path:
+        """Which runs the copies at the top of the case come from (written after the copies)."""
+        return self.runs / "published.json"
+
+    def run(self, run_id: str) -> RunPaths:
+        if not _RUN_ID.match(run_id):
+            raise CaseError(f"not a run id: {run_id!r}")
+        return RunPaths(self.runs / run_id)
 
     def exists(self) -> bool:
         return self.marker.is_file()

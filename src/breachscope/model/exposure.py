@@ -8,9 +8,15 @@ cannot be replayed exactly could have reached), NOT_EXPOSED.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pyarrow as pa
+
+from breachscope.model.jsondoc import ArtifactError, doc, parse, to_jsonable
 
 CONFIRMED_EXFILTRATED = "CONFIRMED_EXFILTRATED"
 CONFIRMED_ACCESSED = "CONFIRMED_ACCESSED"
@@ -97,37 +103,75 @@ REVIEW_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class LevelCounts:
-    confirmed_exfiltrated: int = 0
-    confirmed_accessed: int = 0
-    potential: int = 0
+    """Affected subjects per level (not exposed ones are not counted)."""
 
-    @property
-    def total(self) -> int:
-        return self.confirmed_exfiltrated + self.confirmed_accessed + self.potential
+    confirmed_exfiltrated: int = doc("returned by a replayed statement and found in an export file", default=0)
+    confirmed_accessed: int = doc("returned by a replayed statement, or found in an export file", default=0)
+    potential: int = doc("reachable by a statement that could not be replayed exactly", default=0)
+    total: int | None = doc("the sum of the three (computed when absent)", default=None)
+
+    def __post_init__(self) -> None:
+        total = self.confirmed_exfiltrated + self.confirmed_accessed + self.potential
+        if self.total is None:
+            object.__setattr__(self, "total", total)
+        elif self.total != total:
+            raise ValueError(f"total {self.total} is not the sum of the levels ({total})")
 
     def to_dict(self) -> dict[str, int]:
         return {"confirmed_exfiltrated": self.confirmed_exfiltrated, "confirmed_accessed": self.confirmed_accessed,
-                "potential": self.potential, "total": self.total}
+                "potential": self.potential, "total": int(self.total or 0)}
+
+
+@dataclass(frozen=True)
+class Controller:
+    """The organization responsible for the data (from the inventory)."""
+
+    country: str | None = doc("ISO country code", default=None)
+    sectors: tuple[str, ...] = doc("e.g. telecommunications: some duties depend on it; empty = not said",
+                                   default=())
 
 
 @dataclass(frozen=True)
 class ExposureSummary:
-    """What `scope --json` prints and exposure/summary.json keeps (notify reads it)."""
+    """What `scope --json` prints and exposure/summary.json keeps: the exposure as notify and reports read it."""
 
-    organizations: LevelCounts
-    persons: LevelCounts
-    categories: tuple[str, ...]
-    category_levels: tuple[tuple[str, str], ...]  # category -> strongest level over affected subjects
-    excluded: dict[str, object]
-    statements: dict[str, int]
-    files: dict[str, int] = field(default_factory=dict)
-    review: int = 0
-    jurisdictions: dict[str, dict[str, int]] = field(default_factory=dict)  # -> affected organizations, persons
-    snapshot: str = ""
-    inventory: str = ""
-    suspects: dict[str, list[str]] = field(default_factory=dict)
-    controller: dict[str, object] = field(default_factory=dict)
-    organization_records: int = 0  # affected organization subject ids before de-duplication
+    VERSION: ClassVar[int] = 1
+
+    organizations: LevelCounts = doc("affected organizations (de-duplicated groups) per level")
+    persons: LevelCounts = doc("affected persons per level")
+    categories: tuple[str, ...] = doc("data categories exposed, sorted")
+    category_levels: dict[str, str] = doc("category -> strongest level over affected subjects")
+    excluded: dict[str, Any] = doc("subjects out of scope by exclusion policy: organizations, persons, "
+                                   "policies {name: {organizations, persons}}")
+    statements: dict[str, int] = doc("audited statements selected: replayed, potential, ignored")
+    files: dict[str, int] = doc("export files scanned and values found in them", default_factory=dict)
+    review: int = doc("uncertain matches kept out of the counts (exposure/review.parquet)", default=0)
+    jurisdictions: dict[str, dict[str, int]] = doc("jurisdiction -> affected organizations, persons",
+                                                   default_factory=dict)
+    snapshot: str = doc("identity of the snapshot replayed against (kind, location, content hash)", default="")
+    inventory: str = doc("name of the data inventory", default="")
+    suspects: dict[str, Any] = doc("the selection of statements: lists hosts, users, sessions, since, until",
+                                   default_factory=dict)
+    controller: Controller = doc("the controller, from the inventory", default_factory=Controller)
+    organization_records: int = doc("affected organization records before de-duplication", default=0)
+    version: int = doc("version of this document's format", default=1)
+
+    def __post_init__(self) -> None:
+        # scope builds these from plain values; keep one shape whatever the caller gave
+        if not isinstance(self.category_levels, dict):
+            object.__setattr__(self, "category_levels", dict(self.category_levels))
+        if isinstance(self.controller, Mapping):
+            c = self.controller
+            object.__setattr__(self, "controller", Controller(c.get("country"), tuple(c.get("sectors") or ())))
+
+    @property
+    def affected(self) -> int:
+        return int(self.organizations.total or 0) + int(self.persons.total or 0)
+
+    @property
+    def suspected(self) -> bool:
+        """The statements scoped were selected as a suspect's (host, account or session)."""
+        return any(self.suspects.get(k) for k in ("hosts", "users", "sessions"))
 
     def to_json(self) -> dict[str, object]:
         """The --json summary, exactly as issue 5 specifies, then the extra keys notify needs."""
@@ -145,5 +189,18 @@ class ExposureSummary:
             "snapshot": self.snapshot,
             "inventory": self.inventory,
             "suspects": self.suspects,
-            "controller": self.controller,
+            "controller": to_jsonable(self.controller),
+            "version": self.version,
         }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], where: str | Path = "exposure summary") -> ExposureSummary:
+        return parse(cls, d, where)
+
+    @classmethod
+    def read(cls, path: Path) -> ExposureSummary:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{path}: unreadable exposure summary: {exc}") from exc
+        return cls.from_json(document, path)

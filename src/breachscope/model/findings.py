@@ -1,11 +1,19 @@
-"""Findings: a rule (or analytic) matched an event. The schema of DIR/findings.parquet."""
+"""Findings: a rule (or analytic) matched an event. The findings artifact: rows of FINDINGS_SCHEMA in
+Parquet (runs/<run_id>/findings.parquet, and CASE/findings.parquet for the latest runs), one `Finding`
+per row for Python readers, the JSON Schema of a row in docs/artifacts/finding.schema.json."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from breachscope.model.jsondoc import ArtifactError, doc, json_object, parse, typed_table
 from breachscope.model.schema import TS
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -42,6 +50,96 @@ FINDINGS_SCHEMA = pa.schema(
         pa.field("related", pa.list_(pa.string())),  # correlations: finding ids of the events correlated
     ]
 )
+
+
+#: finding kind -> the detector family whose runs produce it (a rerun of a family replaces its findings only)
+SOURCE_OF_KIND = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One finding: what matched, where (provenance), and the rule's metadata."""
+
+    VERSION: ClassVar[int] = 1
+
+    finding_id: str = doc("stable id: the same rule on the same record gives the same id in every run and engine")
+    kind: str = doc("sigma | sigma_correlation | analytic")
+    rule_id: str | None = doc("the rule's id (its name where it has none)")
+    rule_title: str | None = doc("the rule's title")
+    rule_path: str | None = doc("the rule file")
+    level: str | None = doc("informational | low | medium | high | critical")
+    status: str | None = doc("the rule's status")
+    author: str | None = doc("the rule's author (DRL 1.1: every finding keeps it)")
+    tags: tuple[str, ...] | None = doc("the rule's tags")
+    attack: tuple[str, ...] | None = doc("ATT&CK technique ids from the tags")
+    description: str | None = doc("the rule's description")
+    falsepositives: tuple[str, ...] | None = doc("the rule's false positives")
+    ts: datetime | None = doc("when the matched event happened (UTC); correlations: the window's end")
+    host: str | None = doc("core column of the event")
+    user: str | None = doc("core column of the event")
+    src_ip: str | None = doc("core column of the event")
+    dst_ip: str | None = doc("core column of the event")
+    table_name: str | None = doc("the case table of the event")
+    segment: str | None = doc("which part of the logsource matched (e.g. 'Security 4688')")
+    src_file: str | None = doc("provenance: the evidence file")
+    src_sha256: str | None = doc("provenance: sha256 of the evidence file")
+    src_record: int | None = doc("provenance: record id or line of the event in its file")
+    event: str | None = doc("the matched event's non-null fields, as JSON text")
+    group_key: str | None = doc("correlations: the group-by values, as JSON text")
+    event_count: int | None = doc("correlations: events in the window")
+    first_ts: datetime | None = doc("correlations: the window's start")
+    related: tuple[str, ...] | None = doc("correlations: finding ids of the events correlated")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Finding:
+        """A row of a findings table (types already checked by its schema)."""
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return json_object(self)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], where: str = "finding") -> Finding:
+        return parse(cls, d, where)
+
+
+def findings_table(table: pa.Table, where: str | Path = "findings") -> pa.Table:
+    """`table` checked against FINDINGS_SCHEMA and stamped as a findings artifact (what every findings file holds)."""
+    return typed_table(table, FINDINGS_SCHEMA, "findings", Finding.VERSION, where)
+
+
+def read_findings(path: Path) -> pa.Table:
+    """A findings file, checked: its version, and its columns against FINDINGS_SCHEMA."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ArtifactError(f"{path}: unreadable findings file: {exc}") from exc
+    return findings_table(table, path)
+
+
+def commit_findings(case_root: str | Path, table: pa.Table, source: str, command: str,
+                    parameters: Mapping[str, Any]) -> str:
+    """Commit findings of one detector family (`source`: sigma, analytics) as a new run of the case; the
+    `findings` view then shows them beside the latest runs of the other families. Returns the run id."""
+    from breachscope.model.runs import FINDINGS
+    from breachscope.model.runstore import RunWriter, write_parquet
+
+    typed = findings_table(table)
+    wrong = sorted({k for k in typed.column("kind").to_pylist() if SOURCE_OF_KIND.get(k or "") != source})
+    if wrong:
+        raise ArtifactError(f"findings of kind {', '.join(map(str, wrong))} do not come from {source}")
+    with RunWriter(case_root, command, FINDINGS, source, parameters) as run:
+        write_parquet(run.paths.findings, typed)
+        return run.commit({"findings": typed.num_rows}).run_id
+
+
+def iter_findings(table: pa.Table) -> Iterator[Finding]:
+    for batch in findings_table(table).to_batches(max_chunksize=10_000):
+        for row in batch.to_pylist():
+            yield Finding.from_row(row)
 
 
 def finding_id(*parts: object) -> str:

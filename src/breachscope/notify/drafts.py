@@ -7,12 +7,14 @@ never evidence text (names of subjects stay in the exposure files).
 
 from __future__ import annotations
 
-from datetime import datetime
 from importlib import resources
 from typing import Any
 
 import jinja2
 import yaml
+
+from breachscope.model.exposure import ExposureSummary
+from breachscope.model.obligations import Notification
 
 DRAFTS = ("appi_report_ja", "appi_report_en", "notice_ja", "notice_en")
 
@@ -29,28 +31,27 @@ def labels() -> dict[str, dict[str, str]]:
     return yaml.safe_load((folder / "labels.yaml").read_text(encoding="utf-8"))
 
 
-def context(summary: dict[str, Any], aware_at: datetime, obligations: list[dict[str, Any]]) -> dict[str, Any]:
-    lab = labels()
-    cats = list(summary.get("categories") or [])
-    levels = summary.get("category_levels") or {}
-    suspects = summary.get("suspects") or {}
+def context(decision: Notification, summary: ExposureSummary) -> dict[str, Any]:
+    """What the templates see: the decision (the same one obligations.json records) and the exposure's counts."""
+    lab: dict[str, Any] = labels()
+    suspects = summary.suspects
     window = [*(suspects.get("since") or []), *(suspects.get("until") or [])]
     return {
-        "aware_at": aware_at.isoformat(),
-        "organizations": summary["organizations"],
-        "persons": summary["persons"],
-        "excluded": summary.get("excluded", {}),
-        "statements": summary.get("statements", {}),
+        "aware_at": decision.aware_at,
+        "organizations": summary.organizations.to_dict(),
+        "persons": summary.persons.to_dict(),
+        "excluded": summary.excluded,
+        "statements": summary.statements,
         "categories": [{"id": c, "ja": lab["categories"].get(c, {}).get("ja", c),
                         "en": lab["categories"].get(c, {}).get("en", c.replace("_", " ")),
-                        "level": levels.get(c, "")} for c in cats],
+                        "level": summary.category_levels.get(c, "")} for c in summary.categories],
         "level_ja": lab["levels_ja"],
-        "unlawful_purpose": bool(suspects.get("hosts") or suspects.get("users")),
+        "unlawful_purpose": decision.facts.unlawful_purpose,  # the deadlines' decision, not a second one
         "window": window,
-        "snapshot": summary.get("snapshot", ""),
-        "inventory": summary.get("inventory", ""),
-        "files": summary.get("files", {}),
-        "obligations": obligations,
+        "snapshot": summary.snapshot,
+        "inventory": summary.inventory,
+        "files": summary.files,
+        "obligations": [o.to_dict() for o in decision.obligations],
     }
 
 

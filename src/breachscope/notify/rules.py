@@ -7,7 +7,6 @@ computed from the time the organization became aware. Unknown inputs give `unkno
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -16,39 +15,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from breachscope.model.errors import UsageError
+from breachscope.model.obligations import NO, UNKNOWN, YES, Facts, Obligation, Source
 
-YES, NO, UNKNOWN = "yes", "no", "unknown"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the rules look at, from exposure/summary.json."""
-
-    jurisdictions: dict[str, dict[str, int]]  # -> affected organizations, persons (all levels)
-    categories: tuple[str, ...]
-    unlawful_purpose: bool  # the statements scoped were the suspects': unauthorized access is suspected
-    sectors: tuple[str, ...]
-    sectors_known: bool
-
-
-@dataclass
-class Obligation:
-    rule: str
-    jurisdiction: str
-    obligation: str
-    to: str
-    what: str
-    owed: str
-    why: list[str]
-    deadline: str | None
-    deadline_text: str
-    persons: int
-    organizations: int
-    sources: list[dict[str, str]] = field(default_factory=list)
-    drafts: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+__all__ = ["NO", "UNKNOWN", "YES", "Facts", "Obligation", "evaluate", "load_rules"]
 
 
 def load_rules() -> list[dict[str, Any]]:
@@ -97,10 +66,10 @@ def evaluate(rules: list[dict[str, Any]], facts: Facts, aware_at: datetime,
             deadline = _deadline(ob.get("deadline") or {}, aware_at, facts.unlawful_purpose) if o_owed != NO else None
             out.append(Obligation(
                 rule=rule["id"], jurisdiction=rule["jurisdiction"], obligation=ob["id"], to=ob["to"],
-                what=ob.get("what", ""), owed=o_owed, why=o_why, deadline=deadline,
+                what=ob.get("what", ""), owed=o_owed, why=tuple(o_why), deadline=deadline,
                 deadline_text=(ob.get("deadline") or {}).get("text", ""), persons=persons, organizations=orgs,
-                sources=[{k: s[k] for k in ("title", "url", "text") if k in s} for s in rule["sources"]],
-                drafts=list(ob.get("drafts") or []) if o_owed != NO else [],
+                sources=tuple(Source(title=s["title"], text=s["text"], url=s.get("url")) for s in rule["sources"]),
+                drafts=tuple(ob.get("drafts") or ()) if o_owed != NO else (),
             ))
     return out
 

@@ -102,15 +102,19 @@ def _base_tables(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE excl AS
         SELECT sc.subject, sc.id, list(DISTINCT sc.excluded ORDER BY sc.excluded) AS policies, max(cls.rank) AS rank
         FROM sc JOIN cls USING (class) WHERE sc.excluded IS NOT NULL AND len(cls.categories) > 0 GROUP BY ALL""")
-    # evidence: the first EVIDENCE_MAX (not excluded first, strongest, then file and line order) and a count
+    # evidence: the first EVIDENCE_MAX (not excluded first, strongest, then file and line order) and a count;
+    # a statement that read several of a subject's tables is one piece of evidence (its strongest exposure)
     con.execute(f"""
         CREATE TABLE evk AS
         SELECT subject, id, count(*) AS total,
                min_by({{'exposure': exposure, 'line': line, 'excluded': excluded}},
                       (CAST(excluded IS NOT NULL AS BIGINT) << 60) + (ord << 28) + coalesce(line, 0),
                       {EVIDENCE_MAX}) AS first
-        FROM (SELECT DISTINCT e.subject, h.subject_key AS id, h.exposure, e.ord, h.line, h.excluded
-              FROM h JOIN e USING (exposure))
+        FROM (SELECT subject, id, arg_min(exposure, ord) AS exposure, min(ord) AS ord, line, excluded
+              FROM (SELECT DISTINCT e.subject, h.subject_key AS id, h.exposure, e.ord, h.line, h.excluded,
+                           coalesce(e.statement_id, 'file:' || e.src_file) AS source
+                    FROM h JOIN e USING (exposure))
+              GROUP BY subject, id, source, line, excluded)
         GROUP BY ALL""")
 
 

@@ -1,30 +1,32 @@
-"""DIR/exposure/: every file written to a temporary name and renamed into place (a reader never sees a
-half-written file). Everything but run_info.json is a function of the inputs only: sorted, no clock.
+"""The exposure artifact of a scope, written as a run (runs/<run_id>/exposure/, model/runstore.py) and copied
+to CASE/exposure/ for the latest run. Everything but run_info.json is a function of the inputs only:
+sorted, no clock.
 
 - subjects.parquet        every exposed or excluded subject (SUBJECTS_SCHEMA), with its evidence
 - affected_subjects.csv   the affected ones for people: subject_type, subject_id, name, level, categories, evidence
 - statements.parquet      every selected statement: replayed / potential / ignored, why, what it reached
 - review.parquet          uncertain organization matches and ambiguous values, kept out of the counts
-- summary.json            the --json summary (notify reads it)
-- run_info.json           when, how long, which versions: the only file that changes between identical runs
+- summary.json            the --json summary and what notify reads (model.exposure.ExposureSummary)
+- run_info.json           run id, when, how long, which versions: the only file that changes between identical runs
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
-import json
-import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from breachscope.model.exposure import NOT_EXPOSED, REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA
+from breachscope.model.case import CaseLayout
+from breachscope.model.exposure import NOT_EXPOSED
+from breachscope.model.exposure_artifact import Exposure
+from breachscope.model.jsondoc import dumps
+from breachscope.model.runs import EXPOSURE
+from breachscope.model.runstore import RunWriter
 from breachscope.scope.run import ScopeResult
 
-EXPOSURE_DIR = "exposure"
 CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evidence")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,22 +36,32 @@ def neutralize(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
-def write_outputs(case_dir: Path, result: ScopeResult, run_info: dict[str, Any]) -> Path:
-    out = case_dir / EXPOSURE_DIR
-    out.mkdir(exist_ok=True)
-    subjects = pa.Table.from_pylist(result.subjects, schema=SUBJECTS_SCHEMA)
-    _atomic_parquet(out / "subjects.parquet", subjects)
-    _atomic_parquet(out / "statements.parquet", pa.Table.from_pylist(result.statements, schema=STATEMENTS_SCHEMA))
+def exposure_of(result: ScopeResult) -> Exposure:
+    """The typed artifact of a scope result (the tables are checked against their schemas here)."""
     review = sorted(result.review,
                     key=lambda r: (r["kind"], r["subject_ids"], r["src_file"] or "", r["src_record"] or 0))
-    _atomic_parquet(out / "review.parquet", pa.Table.from_pylist(review, schema=REVIEW_SCHEMA))
-    _atomic_text(out / "affected_subjects.csv", affected_csv(result.subjects))
-    _atomic_text(out / "summary.json", dumps(result.summary.to_json()))
-    _atomic_text(out / "run_info.json", dumps(run_info))
-    return out
+    return Exposure.from_rows(result.summary, result.subjects, result.statements, review)
 
 
-def affected_csv(subjects: list[dict[str, Any]]) -> str:
+def write_outputs(case_dir: Path, result: ScopeResult, run_info: dict[str, Any]) -> Path:
+    """Commit the exposure as a new run of the case; returns CASE/exposure (the latest run's copies)."""
+    exposure = exposure_of(result)
+    s = exposure.summary
+    params = {"inventory": s.inventory, "snapshot": s.snapshot, "suspects": s.suspects,
+              "argv": run_info.get("argv", [])}
+    with RunWriter(case_dir, "scope", EXPOSURE, "scope", params) as run:
+        exposure.write(run.paths)
+        # rendered from the rows the subjects table was just built from (a round trip through Arrow and one
+        # object per subject would cost seconds per 100k subjects for the same text)
+        run.paths.affected_csv.write_text(affected_csv(result.subjects), encoding="utf-8", newline="")
+        run.paths.scope_run_info.write_text(dumps({**run_info, "run_id": run.run_id}), encoding="utf-8")
+        run.commit({"organizations": int(s.organizations.total or 0), "persons": int(s.persons.total or 0),
+                    "statements": sum(s.statements.values()), "review": s.review})
+    return CaseLayout(case_dir).exposure
+
+
+def affected_csv(subjects: Sequence[Mapping[str, Any]]) -> str:
+    """Rows of SUBJECTS_SCHEMA (model.exposure_artifact.ExposedSubject) -> the affected subjects' CSV."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -62,36 +74,29 @@ def affected_csv(subjects: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def evidence_text(s: dict[str, Any], limit: int = 3) -> str:
-    parts = []
-    for e in s["evidence"][:limit]:
-        if e["kind"] == "statement":
-            text = f"statement {e['statement_id']} ({_base(e['src_file'])}:{e['src_record']})"
-        elif e["kind"] == "file":
-            text = f"export {_base(e['src_file'])}:{e['src_record']}"
-        else:
-            text = str(e["detail"])
-        detail = str(e.get("detail") or "")
-        parts.append(text + (f" [{detail}]" if detail.startswith("excluded by") else ""))
+def evidence_text(s: Mapping[str, Any], limit: int = 3) -> str:
+    parts: list[str] = []
+    for e in s["evidence"]:
+        text = _evidence_line(e)
+        if text not in parts:  # one line per statement, even when it read several of the subject's tables
+            parts.append(text)
+        if len(parts) == limit:
+            break
     more = int(s["evidence_count"]) - len(parts)
     return "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
 
 
+def _evidence_line(e: Mapping[str, Any]) -> str:
+    if e["kind"] == "statement":
+        text = f"statement {e['statement_id']} ({_base(e['src_file'])}:{e['src_record']})"
+    elif e["kind"] == "file":
+        text = f"export {_base(e['src_file'])}:{e['src_record']}"
+    else:
+        text = str(e["detail"])
+    detail = str(e.get("detail") or "")
+    return text + (f" [{detail}]" if detail.startswith("excluded by") else "")
+
+
+@functools.lru_cache(maxsize=4096)
 def _base(path: str | None) -> str:
-    return Path(path).name if path else "?"
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
-
-
-def _atomic_parquet(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, path)
+    return Path(path).name if path else "?"  # a few distinct files for many subjects: cached

@@ -1,9 +1,8 @@
 """A hunt: load rules, plan them on the case's tables, run them on an engine, correlate, and turn
-the matches into findings (written to the case as findings.parquet)."""
+the matches into findings (committed to the case as a run of Sigma findings: model/runstore.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from breachscope.detect.sigma import correlation
 from breachscope.detect.sigma.compiled import RuleProblem
 from breachscope.detect.sigma.plan import Plan, plan
 from breachscope.detect.sigma.ruleset import RuleSet, load_ruleset
 from breachscope.detect.sigma.run import Match, SqlEngine, Stats, execute, finding_row, table_infos
-from breachscope.model.findings import FINDINGS_SCHEMA, level_at_least
+from breachscope.model.case import CaseLayout
+from breachscope.model.findings import FINDINGS_SCHEMA, commit_findings, level_at_least
 
-FINDINGS_FILE = "findings.parquet"
+SOURCE = "sigma"  # the detector family of these findings: a rerun replaces Sigma findings only
 
 
 @dataclass
@@ -30,6 +29,7 @@ class HuntResult:
     plan: Plan
     stats: Stats
     seconds: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)  # what the run recorded: rules, level, strategy
 
     @property
     def problems(self) -> list[RuleProblem]:
@@ -80,7 +80,10 @@ def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | N
     rows = findings_of(matches, rs, p, min_level)
     seconds["findings"] = time.perf_counter() - t3
     table = pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
-    return HuntResult(table, rs, p, stats, seconds)
+    params = {"rules": [str(Path(r).absolute()) for r in rule_paths], "min_level": min_level, "strategy": strategy,
+              "engine": getattr(engine, "dialect", type(engine).__name__),
+              "placeholders": {k: list(v) for k, v in (placeholders or {}).items()}, "rules_run": p.rule_count}
+    return HuntResult(table, rs, p, stats, seconds, params)
 
 
 def findings_of(matches: list[Match], rs: RuleSet, p: Plan, min_level: str | None) -> list[dict[str, Any]]:
@@ -102,12 +105,9 @@ def findings_of(matches: list[Match], rs: RuleSet, p: Plan, min_level: str | Non
                                                 r["src_file"] or "", r["src_record"] or 0))
 
 
-def write_findings(case_root: str | Path, table: pa.Table) -> Path:
-    """findings.parquet in the case, replaced atomically (a rerun replaces, never appends)."""
-    path = Path(case_root) / FINDINGS_FILE
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+def write_findings(case_root: str | Path, table: pa.Table, parameters: Mapping[str, Any] | None = None) -> Path:
+    """Commit the findings as a new run of Sigma findings (runs/<run_id>/findings.parquet); the `findings`
+    view and CASE/findings.parquet then show them beside the latest findings of other detectors, and a
+    rerun replaces the earlier Sigma findings there (every run stays in `all_findings`)."""
+    commit_findings(case_root, table, SOURCE, "hunt", parameters or {})
+    return CaseLayout(case_root).findings
