@@ -9,6 +9,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -18,8 +19,9 @@ from sqlglot import exp
 
 from breachscope.model.exposure import CONFIRMED_ACCESSED, IGNORED, POTENTIAL, REPLAYED, STMT_POTENTIAL
 from breachscope.model.inventory import Inventory
-from breachscope.scope import sqlparse
+from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
+from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
@@ -77,10 +79,13 @@ class ReplayResult:
 
 
 class Replayer:
-    def __init__(self, inventory: Inventory, backend: Backend) -> None:
+    def __init__(self, inventory: Inventory, backend: Backend, budget: Budget | None = None,
+                 server_starts: list[tuple[datetime, str]] | None = None) -> None:
         self.inventory = inventory
         self.backend = backend
         self.info = backend.info
+        self.budget = budget or Budget()
+        self.server_starts = sorted(server_starts or [])  # (time, version() text) of PostgreSQL starts
         self.schemas = {d: build_schema(self.info.tables, d) for d in ("postgres", "mysql")}
         self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres") for e in inventory.exclusions}
         self.known = tuple(sorted(set(inventory.tables) & set(self.info.tables)))
@@ -91,6 +96,10 @@ class Replayer:
         """Plans of one statement. Statements that differ only in the values of their slots (bind
         parameters, compared literals) share one planning: the template of the first is filled with the
         values of the others (parsing, qualifying and rewriting cost ~10 ms a statement)."""
+        if len(s.text) > self.budget.max_text:  # not even tokenized: the tables it names are its reach
+            tables = sqlparse.table_names_in_text(s.text, s.objects, self.known)
+            reason = f"over the plan budget ({len(s.text):,} characters > {self.budget.max_text:,})"
+            return self._scan(index, tables, reason, StatementOutcome())
         key, literals = self._template_key(s)
         if key is not None:
             for fixed, tpl in self._templates.get(key, ()):
@@ -114,7 +123,13 @@ class Replayer:
             last = end + 1
         skeleton.append(body[last:])
         mask = None if s.parameters is None else tuple(_known_param(v) for v in s.parameters)
-        return (s.sql_dialect, (s.command or "").upper(), "".join(skeleton), mask, s.rows is None), literals
+        bound = self._facts(s).key() if bindings.mentions(body) else None  # values bound into the plan
+        return (s.sql_dialect, (s.command or "").upper(), "".join(skeleton), mask, s.rows is None, bound), literals
+
+    def _facts(self, s: AuditStatement) -> bindings.Facts:
+        version = bindings.server_version_at(self.server_starts, s.ts) if s.sql_dialect == "postgres" else None
+        return bindings.Facts(s.sql_dialect, s.ts, s.ts_text, s.user, s.src_ip, s.database or self.inventory.database,
+                              version)
 
     def _plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome, list | None, list[int]]:
         out = StatementOutcome()
@@ -125,15 +140,29 @@ class Replayer:
         if parsed.kind in (sqlparse.UNPARSED, sqlparse.DESTROY) or parsed.query is None:
             tables = self._named_tables(s, parsed)
             return (*self._scan(index, tables, parsed.reason or "cannot be replayed", out), None, [])
+        over = too_big(parsed.query, self.budget.max_nodes)
+        if over:
+            return (*self._scan(index, self._named_tables(s, parsed), over, out), None, [])
         query = parsed.query.copy()
-        missing, tables = self._canonicalize(query, s)
+        missing, tables, refused = self._canonicalize(query, s)
         out.tables.update(t for t in tables if self.inventory.dataset(t))
         if missing:
             return (*self._scan(index, tuple(sorted(out.tables)), f"unknown table: {missing[0]}", out), [], [])
+        locks = sandbox.prepare(query)
+        unknown = bindings.bind(query, self._facts(s))
+        denied = sandbox.check(query, self.info.shadowed, s.sql_dialect, self.info.shadowed_operators)
         if not out.tables:
+            if denied:  # never run; nothing of the inventory was read, but the statement is not harmless
+                out.outcome = STMT_POTENTIAL
+                out.reasons += [denied, "reads no personal-data table"]
+                return [], out, None, []
             out.reasons.append("reads no personal-data table")
             return [], out, [], []
+        denied = refused or denied
+        if denied or unknown:  # never sent to the snapshot: every row of its tables is within its reach
+            return (*self._scan(index, tuple(sorted(out.tables)), denied or unknown[0], out), None, [])
         slots, why, baked = take_slots(query, s.parameters, parsed.param_types, s.sql_dialect)
+        why = why + locks
         rw = Rewriter(self.inventory, self.info.tables, self.schemas[s.sql_dialect], self.exclusion_trees,
                       self.info.dialect)
         try:
@@ -148,26 +177,33 @@ class Replayer:
         plan = Plan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
         return [plan], out, [sl.source for sl in slots], baked
 
-    def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str]]:
+    def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str], str | None]:
+        """Tables resolved as the inventory names them: (not in the snapshot, found, why the statement may
+        not run: a system catalog or a table outside the inventory, whose rows the sandbox does not allow)."""
         ctes = {c.alias.lower() for c in query.find_all(exp.CTE)}
-        missing, found = [], set()
+        missing, found, refused = [], set(), None
         for t in query.find_all(exp.Table):
             if not isinstance(t.this, exp.Identifier):
                 continue
             if not t.db and t.name.lower() in ctes:
                 continue
             name, system = sqlparse.canonical_table(t, s.sql_dialect, self.inventory.database)
-            if system or name is None:
+            if system:
+                refused = refused or f"system catalog (environment): {t.sql(dialect=s.sql_dialect)[:60]}"
+                continue
+            if name is None:
                 continue
             if name not in self.info.tables:
                 missing.append(name)
                 continue
+            if self.inventory.dataset(name) is None:
+                refused = refused or f"table not in the inventory: {name}"
             found.add(name)
             schema, _, bare = name.rpartition(".")
             t.set("this", exp.to_identifier(bare))
             t.set("db", exp.to_identifier(schema) if schema else None)
             t.set("catalog", None)
-        return sorted(set(missing)), found
+        return sorted(set(missing)), found, refused
 
     def _named_tables(self, s: AuditStatement, parsed: sqlparse.Parsed) -> tuple[str, ...]:
         if parsed.tables:
@@ -255,16 +291,23 @@ class Replayer:
         return self.backend.batch(sql, ids, slots)
 
     def _failed(self, p: Plan, exc: Exception, col: _Collector) -> None:
-        reason = f"replay failed: {str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__}"
-        if p.fallback:
-            col.outcomes[p.stmt].reasons.append(reason)
+        if isinstance(exc, OverBudget | ReplayFailed):
+            reason = str(exc)
+        else:
+            reason = f"replay failed: {str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__}"
+        out = col.outcomes[p.stmt]
+        if p.fallback:  # even the whole-table reach could not be read: potential, and the reason says why
+            out.reasons.append(reason)
+            out.outcome = STMT_POTENTIAL
             return
-        plans, _ = self._scan(p.stmt, tuple(sorted({t for t, _, _ in p.instances})), reason, col.outcomes[p.stmt])
+        plans, _ = self._scan(p.stmt, tuple(sorted({t for t, _, _ in p.instances})), reason, out)
         for fp in plans:
             try:
                 col.add(fp, self.backend.query(fp.final_sql), None)
             except Exception as exc2:
-                col.outcomes[p.stmt].reasons.append(f"replay failed: {type(exc2).__name__}")
+                out.reasons.append(str(exc2) if isinstance(exc2, OverBudget | ReplayFailed)
+                                   else f"replay failed: {type(exc2).__name__}")
+                out.outcome = STMT_POTENTIAL
 
 
 class _Template:
