@@ -56,11 +56,11 @@ def check_suspects(case: Case, suspects: Suspects) -> tuple[list[HostResolution]
                     missing.append(f"--suspect-{kind} {v}")
     finally:
         case.con.unregister(SPANS)
-    for m in missing:
-        warnings.append(f"{m} matches no executed statement of the case")
     if missing and not matched:
-        raise ScopeInputError("no executed statement of the case matches the suspects (" + ", ".join(missing)
-                              + "): " + "; ".join(resolution_lines(resolutions) + warnings))
+        notes = resolution_lines(resolutions) + warnings
+        raise ScopeInputError("no executed statement of the case matches the suspects (" + ", ".join(missing) + ")"
+                              + (": " + "; ".join(notes) if notes else ""))
+    warnings += [f"{m} matches no executed statement of the case" for m in missing]
     return resolutions, warnings
 
 

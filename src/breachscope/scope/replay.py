@@ -270,7 +270,10 @@ class Replayer:
             runs += 1
             try:
                 result = self._batch(sql, chunk)
-            except Exception:
+            except Exception as exc:
+                if len(chunk) == 1:  # nothing to tell apart: the statement failed (once, not twice)
+                    self._failed(chunk[0], exc, col)
+                    continue
                 for p in chunk:  # find the statement(s) that fail, one by one
                     try:
                         col.add(p, self._batch(sql, [p]), 0)
