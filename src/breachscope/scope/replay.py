@@ -143,7 +143,7 @@ class Replayer:
         over = too_big(parsed.query, self.budget.max_nodes)
         if over:
             return (*self._scan(index, self._named_tables(s, parsed), over, out), None, [])
-        query = parsed.query.copy()
+        query = parsed.query  # this statement's own tree, changed in place (copying a big tree costs seconds)
         missing, tables, refused = self._canonicalize(query, s)
         out.tables.update(t for t in tables if self.inventory.dataset(t))
         if missing:
@@ -171,7 +171,7 @@ class Replayer:
             return (*self._scan(index, tuple(sorted(out.tables)), str(exc), out), [], [])
         reasons = sorted(set(why + r.reasons + ([parsed.reason] if parsed.reason else [])))
         exact = r.exact and not why and parsed.kind == sqlparse.READ and not parsed.cursor
-        sql = r.final.sql(dialect=self.info.dialect)
+        sql = r.final.sql(dialect=self.info.dialect, copy=False)
         insts = [(i.table, tuple(sorted(i.categories)), tuple(e.name for e in i.exclusions)) for i in r.instances]
         out.shape = _shape_id(sql)
         plan = Plan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
