@@ -16,8 +16,8 @@ class Budget:
     statement_seconds: float = 60.0  # one replay query (a batch of statements of one shape counts as one)
     memory_mb: int = 2048  # DuckDB: working memory over the snapshot held in memory
     max_rows: int = 20_000_000  # rows one replay query may return (they are held in memory)
-    max_text: int = 8 << 20  # characters of a statement that is parsed (longer: the tables it names)
-    max_nodes: int = 400_000  # nodes of its parsed tree
+    max_text: int = 1 << 20  # characters of a statement that is parsed (longer: the tables it names)
+    max_nodes: int = 250_000  # nodes of its parsed tree
 
     def describe(self) -> dict[str, float | int]:
         return {"statement_seconds": self.statement_seconds, "memory_mb": self.memory_mb,
