@@ -173,3 +173,23 @@ def test_parquet_and_postgres_agree_on_bound_and_refused_statements(pg: dict, tm
     assert got[0] == got[1]
     assert [g[0] for g in got[0]] == ["replayed", "replayed", "potential", "potential"]
     shutil.rmtree(case)
+
+
+def test_session_is_read_only_and_on_budget(pg: dict) -> None:
+    from breachscope.scope.budget import ReplayFailed
+    from breachscope.scope.pg_backend import PostgresBackend
+
+    b = PostgresBackend(pg["restricted"], Budget(statement_seconds=5))
+    try:
+        show = {name: b._rows(f"SHOW {name}")[0][0] for name in (
+            "statement_timeout", "idle_in_transaction_session_timeout", "default_transaction_read_only", "TimeZone")}
+        assert show == {"statement_timeout": "5s", "idle_in_transaction_session_timeout": "10s",
+                        "default_transaction_read_only": "on", "TimeZone": "UTC"}
+        with pytest.raises(ReplayFailed, match="read-only transaction"):
+            b._rows("CREATE TABLE planted (a int)")
+        with pytest.raises(ReplayFailed, match="permission denied"):
+            b.query("SELECT * FROM products")  # outside the inventory: not granted
+        assert b.query("SELECT count(*) AS n FROM contacts").column("n").to_pylist() == ["60"]
+        assert "lower" in b.info.shadowed  # the database's own public.lower(integer)
+    finally:
+        b.close()
