@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -17,56 +17,18 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from breachscope.model.exposure import CONFIRMED_ACCESSED, IGNORED, POTENTIAL, REPLAYED, STMT_POTENTIAL
+from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL
 from breachscope.model.inventory import Inventory
 from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
+from breachscope.scope.plans import Exposure, Plan, StatementOutcome, Template, fixed_values, known_param
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
 BATCH = 4096
 HITS_SCHEMA = pa.schema([pa.field("exposure", pa.int32()), pa.field("subject_key", pa.string()),
                          pa.field("excluded", pa.string())])
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """One occurrence of a dataset table in one statement: whose rows it returned, how sure."""
-
-    index: int
-    statement_id: str
-    table: str
-    subject: str
-    level: str
-    categories: tuple[str, ...]
-    reason: str | None
-    src_file: str
-    src_record: int
-
-
-@dataclass
-class Plan:
-    stmt: int  # index into the statement list
-    final_sql: str
-    slots: list[str | None]
-    instances: list[tuple[str, tuple[str, ...], tuple[str, ...]]]  # (table, categories, exclusion names)
-    exact: bool
-    reasons: list[str]
-    count_check: bool
-    grouped: bool
-    fallback: bool = False  # a whole-table reach (no query could be built)
-
-
-@dataclass
-class StatementOutcome:
-    outcome: str = IGNORED
-    reasons: list[str] = field(default_factory=list)
-    tables: set[str] = field(default_factory=set)
-    categories: set[str] = field(default_factory=set)
-    rows_replayed: int | None = None
-    subjects: int = 0
-    shape: str | None = None
 
 
 @dataclass
@@ -89,7 +51,7 @@ class Replayer:
         self.schemas = {d: build_schema(self.info.tables, d) for d in ("postgres", "mysql")}
         self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres") for e in inventory.exclusions}
         self.known = tuple(sorted(set(inventory.tables) & set(self.info.tables)))
-        self._templates: dict[tuple, list[tuple[tuple, _Template]]] = {}  # per Replayer, i.e. per run
+        self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
     # --- planning ----------------------------------------------------------------------------
     def plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome]:
@@ -103,13 +65,13 @@ class Replayer:
         key, literals = self._template_key(s)
         if key is not None:
             for fixed, tpl in self._templates.get(key, ()):
-                if fixed == _fixed_values(tpl, literals, s.parameters):
+                if fixed == fixed_values(tpl, literals, s.parameters):
                     return tpl.instantiate(index, literals, s.parameters)
         plans, out, slot_sources, baked = self._plan(index, s)
         if key is not None and slot_sources is not None:
-            tpl = _Template(plans, out, slot_sources, baked, literals)
+            tpl = Template(plans, out, slot_sources, baked, literals)
             if tpl.usable:
-                self._templates.setdefault(key, []).append((_fixed_values(tpl, literals, s.parameters), tpl))
+                self._templates.setdefault(key, []).append((fixed_values(tpl, literals, s.parameters), tpl))
         return plans, out
 
     def _template_key(self, s: AuditStatement) -> tuple[tuple | None, list[tuple[int, int, str, str]]]:
@@ -122,7 +84,7 @@ class Replayer:
             skeleton.append(body[last:start] + "\x01" + kind[0])
             last = end + 1
         skeleton.append(body[last:])
-        mask = None if s.parameters is None else tuple(_known_param(v) for v in s.parameters)
+        mask = None if s.parameters is None else tuple(known_param(v) for v in s.parameters)
         bound = self._facts(s).key() if bindings.mentions(body) else None  # values bound into the plan
         return (s.sql_dialect, (s.command or "").upper(), "".join(skeleton), mask, s.rows is None, bound), literals
 
@@ -311,40 +273,6 @@ class Replayer:
                 out.reasons.append(str(exc2) if isinstance(exc2, OverBudget | ReplayFailed)
                                    else f"replay failed: {type(exc2).__name__}")
                 out.outcome = STMT_POTENTIAL
-
-
-class _Template:
-    """A planned statement whose slot values can be replaced by another statement's."""
-
-    def __init__(self, plans: list[Plan], out: StatementOutcome, sources: list[tuple[str, int]], baked: list[int],
-                 literals: list[tuple[int, int, str, str]]) -> None:
-        self.plans = plans
-        self.out = out
-        self.baked = baked
-        ordinal = {lit[0]: i for i, lit in enumerate(literals)}
-        self.sources = [(kind, ordinal.get(pos, -1) if kind == "literal" else pos) for kind, pos in sources]
-        used = {pos for kind, pos in self.sources if kind == "literal"}
-        self.fixed_literals = [i for i in range(len(literals)) if i not in used]
-        self.usable = len(plans) <= 1 and all(pos >= 0 for _, pos in self.sources) and all(b >= 0 for b in baked)
-
-    def instantiate(self, index: int, literals: list[tuple[int, int, str, str]],
-                    params: tuple[str | None, ...] | None) -> tuple[list[Plan], StatementOutcome]:
-        values = [literals[pos][3] if kind == "literal" else (params or ())[pos] for kind, pos in self.sources]
-        plans = [Plan(index, p.final_sql, values if not p.fallback else [], p.instances, p.exact, list(p.reasons),
-                      p.count_check, p.grouped, p.fallback) for p in self.plans]
-        o = self.out
-        return plans, StatementOutcome(o.outcome, list(o.reasons), set(o.tables), set(o.categories), None, 0, o.shape)
-
-
-def _fixed_values(tpl: _Template, literals: list[tuple[int, int, str, str]],
-                  params: tuple[str | None, ...] | None) -> tuple:
-    """What the template wrote into its query: it is reused only for statements with the same values there."""
-    return (tuple(literals[i][3] for i in tpl.fixed_literals),
-            tuple((params or ())[b] if b < len(params or ()) else None for b in tpl.baked))
-
-
-def _known_param(v: str | None) -> bool:
-    return v is not None and v != "" and v != "<long param suppressed>"
 
 
 class _Collector:
