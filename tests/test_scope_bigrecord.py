@@ -58,3 +58,33 @@ def test_statement_over_128_kib_is_stored_and_replayed(tmp_path: Path, layout: s
     st = pq.read_table(tmp_path / "case" / "exposure" / "statements.parquet").to_pylist()
     big = next(s for s in st if len(s["statement"]) > PAD)
     assert (big["outcome"], big["subjects"]) == ("replayed", 1)
+
+
+@pytest.mark.parametrize("reader", ["mysql_general", "mariadb_audit"])
+def test_mysql_and_mariadb_records_over_128_kib(tmp_path: Path, reader: str) -> None:
+    sql = _statement(9)
+    log = tmp_path / "evidence" / f"{reader}.log"
+    log.parent.mkdir()
+    if reader == "mysql_general":
+        text = ("/usr/sbin/mysqld, Version: 8.0.36 (MySQL Community Server - GPL). started with:\n"
+                "Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock\n"
+                "Time                 Id Command    Argument\n"
+                "2025-02-05T01:00:03.410021Z\t   12 Connect\tmallory@10.0.0.9 on orders using TCP/IP\n"
+                "2025-02-05T01:00:04.000000Z\t   12 Query\tSELECT email FROM contacts WHERE contact_id = 1\n"
+                f"2025-02-05T01:00:05.000000Z\t   12 Query\t{sql}\n")
+    else:
+        quoted = sql.replace("\\", "\\\\").replace("'", "\\'")
+        text = ("20250205 10:00:03,dbhost,mallory,10.0.0.9,12,0,CONNECT,orders,,0\n"
+                "20250205 10:00:04,dbhost,mallory,10.0.0.9,12,1,QUERY,orders,'SELECT email FROM contacts',0\n"
+                f"20250205 10:00:05,dbhost,mallory,10.0.0.9,12,2,QUERY,orders,'{quoted}',0\n")
+    log.write_text(text, encoding="utf-8")
+    summary = run_ingest([log], tmp_path / "case", tz="UTC")
+    assert summary.rejected == 0
+    snap = scopedata.write_snapshot(tmp_path / "snapshot")
+    inv = scopedata.write_inventory(tmp_path / "inventory.yaml")
+    res = CliRunner().invoke(app, ["scope", "--case", str(tmp_path / "case"), "--inventory", str(inv),
+                                   "--snapshot", str(snap), "--suspect-user", "mallory", "--json"])
+    assert res.exit_code == 0, res.output
+    st = pq.read_table(tmp_path / "case" / "exposure" / "statements.parquet").to_pylist()
+    big = next(s for s in st if len(s["statement"]) > PAD)
+    assert big["statement"] == sql and (big["outcome"], big["subjects"]) == ("replayed", 1)
