@@ -207,3 +207,12 @@ def test_no_home_or_cwd_writes(snap: dict, tmp_path: Path, monkeypatch: pytest.M
     r, _ = replayer(snap, Budget(memory_mb=64, statement_seconds=2))
     outcome(r, stmt("SELECT a.email FROM contacts a, contacts b, contacts c ORDER BY a.email, b.phone, c.email"))
     assert os.listdir(tmp_path) == []  # no spill folder, no extension folder
+
+
+def test_row_locks_are_dropped_and_skip_locked_is_potential(snap: dict) -> None:
+    r, rec = replayer(snap)
+    got = outcome(r, stmt("SELECT email FROM contacts WHERE contact_id < 4 FOR UPDATE", 1),
+                  stmt("SELECT email FROM contacts WHERE contact_id < 4 FOR UPDATE SKIP LOCKED", 2))
+    assert got[0] == (REPLAYED, "", 3)
+    assert got[1][0] == STMT_POTENTIAL and "SKIP LOCKED" in got[1][1]
+    assert not any("for update" in q.lower() for q in rec.sent)
