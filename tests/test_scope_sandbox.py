@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -40,8 +41,7 @@ def outcome(r: Replayer, *stmts: object) -> list[tuple[str, str, int]]:
     out = []
     for i, o in enumerate(result.outcomes):
         idx = [e.index for e in result.exposures if e.statement_id == f"s{i + 1}"]
-        keys = result.hits.filter(pc.is_in(result.hits["exposure"], value_set=__import__("pyarrow").array(
-            idx, "int32"))) if idx else result.hits.slice(0, 0)
+        keys = result.hits.filter(pc.is_in(result.hits["exposure"], value_set=pa.array(idx, pa.int32())))
         out.append((o.outcome, "; ".join(sorted(set(o.reasons))), len(set(keys["subject_key"].to_pylist()))))
     return out
 

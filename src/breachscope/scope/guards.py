@@ -91,7 +91,7 @@ def _when(ts: Any, edge: str) -> str:
     return ts.isoformat() if ts is not None else f"(no {edge} holder seen)"
 
 
-def check_inventory(inventory: Inventory, backend: Backend) -> list[str]:
+def check_inventory(inventory: Inventory, backend: Backend) -> None:
     """Every table and column the inventory names is in the snapshot, and the exclusions run on it."""
     tables = backend.info.tables
     needed: dict[str, list[tuple[str, str]]] = {}  # table -> (column, where the inventory names it)
@@ -129,4 +129,3 @@ def check_inventory(inventory: Inventory, backend: Backend) -> list[str]:
         except Exception as exc:
             raise ScopeInputError(f"exclusion {e.name}: predicate does not run on the snapshot: "
                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    return []
