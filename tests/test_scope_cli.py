@@ -64,7 +64,8 @@ def _scope(s: dict, *extra: str) -> dict:
 
 def test_summary_json_has_exactly_the_issue_keys(scenario: dict) -> None:
     out = _scope(scenario)
-    assert list(out) == ["organizations", "persons", "categories", "excluded", "statements"]
+    assert list(out) == ["organizations", "persons", "categories", "excluded", "statements", "warnings",
+                         "host_resolution"]
     assert set(out["organizations"]) == {"confirmed_exfiltrated", "confirmed_accessed", "potential", "total"}
     # statements: the join, the bound lookup, the docomo-only read replayed; the unlogged parameter potential
     assert out["statements"] == {"replayed": 3, "potential": 1, "ignored": 0}
@@ -181,5 +182,7 @@ def test_pgaudit_fixture_from_a_real_server(tmp_path: Path) -> None:
         15: ("potential", 2),  # parameters <not logged>: every row it could reach
         18: ("replayed", 2),  # COPY customers TO STDOUT
         27: ("replayed", 1),  # pgbench, extended protocol: id = $1 with 2
-        34: ("ignored", 0), 35: ("ignored", 0), 36: ("ignored", 0),  # ALTER SYSTEM, pg_reload_conf()
+        34: ("ignored", 0), 35: ("ignored", 0),  # ALTER SYSTEM
+        36: ("potential", 0),  # pg_reload_conf(): never run by the sandbox, flagged (it reads no table)
     }
+    assert "pg_reload_conf (server administration)" in next(s["reason"] for s in st if s["src_record"] == 36)

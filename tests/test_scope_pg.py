@@ -23,6 +23,9 @@ def attacked(pg_server, tmp_path_factory: pytest.TempPathFactory) -> dict:
     pg_server.psql(scopedata.postgres_sql(), db="orders")
     pg_server.psql("DROP ROLE IF EXISTS mallory; CREATE ROLE mallory LOGIN; "
                    "GRANT SELECT ON ALL TABLES IN SCHEMA public TO mallory", db="orders")
+    # the replay's role: SELECT on the inventory's tables only (docs/scope.md, the replay sandbox)
+    pg_server.psql("DROP ROLE IF EXISTS bs_replay; CREATE ROLE bs_replay LOGIN; "
+                   "GRANT SELECT ON customers, contracts, contacts TO bs_replay", db="orders")
     dsn = pg_server.dsn.replace("dbname=postgres", "dbname=orders")
     with psycopg.connect(dsn.replace("user=postgres", "user=mallory") + " application_name=evil") as con:
         cur = con.cursor()
@@ -46,7 +49,8 @@ def attacked(pg_server, tmp_path_factory: pytest.TempPathFactory) -> dict:
     snap = scopedata.write_snapshot(root / "snapshot")
     inv = scopedata.write_inventory(root / "inventory.yaml")
     run_ingest([log], root / "case", tz="Asia/Tokyo")
-    return {"root": root, "dsn": dsn, "snapshot": snap, "inventory": inv}
+    return {"root": root, "dsn": dsn, "snapshot": snap, "inventory": inv,
+            "replay_dsn": dsn.replace("user=postgres", "user=bs_replay")}
 
 
 def _run(a: dict, snapshot: str, case_name: str) -> tuple[list[dict], list[dict], dict]:
@@ -61,7 +65,7 @@ def _run(a: dict, snapshot: str, case_name: str) -> tuple[list[dict], list[dict]
 
 
 def test_postgres_and_parquet_replays_give_the_same_subjects(attacked: dict) -> None:
-    on_pg, st_pg, sum_pg = _run(attacked, attacked["dsn"], "case_pg")
+    on_pg, st_pg, sum_pg = _run(attacked, attacked["replay_dsn"], "case_pg")
     on_pq, st_pq, sum_pq = _run(attacked, str(attacked["snapshot"]), "case_parquet")
     assert on_pg == on_pq
     assert [(s["outcome"], s["reason"], s["rows_replayed"]) for s in st_pg] == \
@@ -106,7 +110,8 @@ def test_replay_is_read_only(attacked: dict) -> None:
                    + scopedata.pgaudit_line(2, 2, "DROP TABLE contacts") + "\n", encoding="utf-8")
     case = attacked["root"] / "case_writes"
     run_ingest([log], case)
-    result = run_scope(ScopeRequest(case, attacked["inventory"], dsn, Suspects(users=("mallory",))))
+    result = run_scope(ScopeRequest(case, attacked["inventory"], dsn, Suspects(users=("mallory",)),
+                                    allow_superuser=True))
     assert [s["outcome"] for s in result.statements] == ["potential", "potential"]
     after = psycopg.connect(dsn).execute("SELECT md5(string_agg(phone, ',' ORDER BY contact_id)) FROM contacts"
                                          ).fetchone()

@@ -14,6 +14,7 @@ import typer
 from breachscope import __version__
 from breachscope.cli.output import print_json, render_rows, safe, stderr, stdout
 from breachscope.model.errors import UsageError
+from breachscope.scope.budget import Budget
 from breachscope.scope.outputs import write_outputs
 from breachscope.scope.run import ScopeRequest, run_scope
 from breachscope.scope.statements import Suspects
@@ -21,6 +22,12 @@ from breachscope.scope.statements import Suspects
 HOST_HELP = "Client IP or host name of the statements (repeatable)."
 USER_HELP = "Database user of the statements (repeatable)."
 SESSION_HELP = "Database session of the statements: pgAudit session id or backend pid (repeatable)."
+SUPER_HELP = ("Accept a PostgreSQL snapshot reached as a superuser (or a role with server file rights); "
+              "refused otherwise.")
+ROLE_HELP = "PostgreSQL snapshot: SET ROLE to this role (SELECT on the inventory's tables only) after connecting."
+TIMEOUT_HELP = "Time budget of one replay query, in seconds (over it: the statement is POTENTIAL)."
+MEMORY_HELP = "Memory budget of the replay in MB, over the snapshot held in memory (DuckDB snapshot)."
+ROWS_HELP = "Rows one replay query may return (over it: the statement is POTENTIAL)."
 
 
 def scope(
@@ -34,6 +41,11 @@ def scope(
     until: Annotated[str | None, typer.Option(help="Window end, ISO 8601 (UTC if no zone).")] = None,
     no_files: Annotated[bool, typer.Option("--no-files", help="Do not scan export files of the evidence.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    allow_superuser: Annotated[bool, typer.Option("--allow-superuser", help=SUPER_HELP)] = False,
+    snapshot_role: Annotated[str | None, typer.Option("--snapshot-role", help=ROLE_HELP)] = None,
+    statement_timeout: Annotated[float, typer.Option("--statement-timeout", min=0.1, help=TIMEOUT_HELP)] = 60.0,
+    memory_limit: Annotated[int, typer.Option("--memory-limit", min=64, help=MEMORY_HELP)] = 2048,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help=ROWS_HELP)] = 20_000_000,
 ) -> None:
     """Replay the suspects' database statements against a snapshot and scan staged exports: who was exposed."""
     suspects = Suspects(hosts=tuple(suspect_host or ()), users=tuple(suspect_user or ()),
@@ -42,18 +54,24 @@ def scope(
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     say = (lambda msg: stderr.print(safe(msg))) if sys.stderr.isatty() and not json_out else None
-    result = run_scope(ScopeRequest(case, inventory, snapshot, suspects, scan_exports=not no_files), say)
+    budget = Budget(statement_seconds=statement_timeout, memory_mb=memory_limit, max_rows=max_rows)
+    request = ScopeRequest(case, inventory, snapshot, suspects, scan_exports=not no_files, budget=budget,
+                           allow_superuser=allow_superuser, snapshot_role=snapshot_role)
+    result = run_scope(request, say)
     run_info = {"started_at": started.isoformat(), "seconds": round(time.perf_counter() - t0, 3),
                 "timings": {k: round(v, 3) for k, v in result.timings.items()}, "breachscope": __version__,
                 "python": platform.python_version(), "argv": sys.argv[1:], "warnings": result.warnings,
-                "files": result.files}
+                "files": result.files, "budget": budget.describe(), "host_resolution": result.host_resolution}
     out = write_outputs(case, result, run_info)
     for w in result.warnings:
         stderr.print(f"warning: {safe(w)}")
     summary = result.summary.to_json()
     if json_out:
-        print_json({k: summary[k] for k in ("organizations", "persons", "categories", "excluded", "statements")})
+        print_json({**{k: summary[k] for k in ("organizations", "persons", "categories", "excluded", "statements")},
+                    "warnings": result.warnings, "host_resolution": result.host_resolution})
         return
+    for line in resolution_text(result.host_resolution):
+        stdout.print(safe(line))
     rows = [[kind, *(summary[kind][k] for k in ("confirmed_exfiltrated", "confirmed_accessed", "potential", "total"))]
             for kind in ("organizations", "persons")]
     render_rows(["subjects", "confirmed_exfiltrated", "confirmed_accessed", "potential", "total"], rows, "table")
@@ -73,3 +91,18 @@ def parse_ts(text: str | None, option: str) -> datetime | None:
     except ValueError as exc:
         raise UsageError(f"{option}: not an ISO 8601 time: {text!r}") from exc
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def resolution_text(resolution: list[dict]) -> list[str]:
+    """How each suspect host name was taken: its addresses, when, from which evidence."""
+    out = []
+    for r in resolution:
+        if not r["addresses"]:
+            out.append(f"suspect host {r['name']}: no address found in the case")
+        for a in r["addresses"]:
+            ev = a["evidence"][0] if a["evidence"] else None
+            where = f", e.g. {ev['src_file']}:{ev['src_record']}" if ev else ""
+            out.append(f"suspect host {r['name']} = {a['address']} from {a['from'] or 'the start'} until "
+                       f"{a['until'] or 'the end'} ({a['sightings']} sighting(s): {'; '.join(a['evidence_kinds'])}"
+                       f"{where})")
+    return out

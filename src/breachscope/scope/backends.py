@@ -1,8 +1,10 @@
 """Replay backends: the point-in-time snapshot the statements are replayed against, read-only.
 
 - DuckDB over the snapshot's Parquet files (one file per table: `customers.parquet`, `sales.orders.parquet`),
-  copied into memory once so that thousands of replay queries skip Parquet decoding.
-- A PostgreSQL database given by DSN (psycopg), every query in a READ ONLY transaction.
+  copied into memory once so that thousands of replay queries skip Parquet decoding; then locked down
+  (no file or network access, no extension installed or loaded, configuration locked, a memory limit)
+  and every query on the time budget (interrupted) and the row budget (docs/scope.md).
+- A PostgreSQL database given by DSN (scope/pg_backend.py).
 
 Both run the same generated queries (sqlglot writes them in each dialect) and return Arrow tables,
 so a test can compare their subjects row for row.
@@ -11,6 +13,7 @@ so a test can compare their subjects row for row.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +24,7 @@ import pyarrow as pa
 from breachscope.engines.duckdb_case import quote_ident, quote_literal
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import table_name
+from breachscope.scope.budget import Budget, OverBudget
 
 PARAMS = "__bs_params"
 
@@ -31,10 +35,13 @@ class SnapshotInfo:
     dialect: str  # sqlglot dialect of the generated queries: duckdb | postgres
     tables: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type text
     files: tuple[tuple[str, str], ...] = ()  # (file, sha256) of a Parquet snapshot
+    shadowed: frozenset[str] = frozenset()  # names of functions the snapshot defines itself (PostgreSQL)
+    shadowed_operators: frozenset[str] = frozenset()  # operators it defines itself
 
 
 class Backend(Protocol):
     info: SnapshotInfo
+    warnings: list[str]
 
     def query(self, sql: str) -> pa.Table: ...
 
@@ -52,17 +59,24 @@ def is_dsn(text: str) -> bool:
     return text.startswith(("postgresql://", "postgres://")) or ("=" in text and not Path(text).exists())
 
 
-def open_backend(snapshot: str) -> Backend:
+def open_backend(snapshot: str, budget: Budget | None = None, allow_superuser: bool = False,
+                 role: str | None = None, inventory_tables: tuple[str, ...] = ()) -> Backend:
     if is_dsn(snapshot):
-        return PostgresBackend(snapshot)
-    return DuckDBBackend(Path(snapshot))
+        from breachscope.scope.pg_backend import PostgresBackend
+
+        return PostgresBackend(snapshot, budget, allow_superuser, role, inventory_tables)
+    if role:
+        raise UsageError("--snapshot-role applies to a PostgreSQL snapshot (a DSN), not to Parquet files")
+    return DuckDBBackend(Path(snapshot), budget=budget)
 
 
 class DuckDBBackend:
     """The Parquet snapshot in an in-memory DuckDB database."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, budget: Budget | None = None) -> None:
         files = parquet_tables(path)
+        self.budget = budget or Budget()
+        self.warnings: list[str] = []
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         if threads:
@@ -81,9 +95,49 @@ class DuckDBBackend:
         combined = hashlib.sha256("\n".join(f"{Path(f).name} {d}" for f, d in digests).encode()).hexdigest()
         self.info = SnapshotInfo(identity=f"parquet:{path}#sha256:{combined[:16]}", dialect="duckdb",
                                  tables=tables, files=tuple(digests))
+        self._lock_down()
+
+    def _lock_down(self) -> None:
+        """After the snapshot is in memory nothing else is read: no files, no network, no extensions,
+        no spilling to disk, memory capped at the snapshot plus the budget, settings frozen."""
+        held = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()
+        limit_mb = int(held[0] if held else 0) // (1 << 20) + self.budget.memory_mb
+        for setting in ("SET temp_directory = ''", "SET autoinstall_known_extensions = false",
+                        "SET autoload_known_extensions = false", "SET allow_community_extensions = false",
+                        f"SET memory_limit = '{limit_mb}MB'", "SET enable_external_access = false",
+                        "SET lock_configuration = true"):
+            self.con.execute(setting)
+
+    def _table(self, sql: str) -> pa.Table:
+        """One query on the time budget (interrupted) and the row budget (streamed, stopped at the limit)."""
+        seconds = self.budget.statement_seconds
+        timer = threading.Timer(seconds, self.con.interrupt)
+        timer.daemon = True
+        timer.start()
+        reader = None
+        try:
+            reader = self.con.sql(sql).to_arrow_reader(100_000)
+            batches, n = [], 0
+            for b in reader:
+                n += b.num_rows
+                if n > self.budget.max_rows:
+                    raise OverBudget(f"over the row budget (more than {self.budget.max_rows:,} rows)")
+                batches.append(b)
+            return pa.Table.from_batches(batches, schema=reader.schema)
+        except (duckdb.Error, OSError) as exc:
+            text = str(exc)
+            if isinstance(exc, duckdb.InterruptException) or "INTERRUPT" in text:
+                raise OverBudget(f"over the time budget ({seconds:g} s)") from exc
+            if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in text:
+                raise OverBudget(f"over the memory budget ({self.budget.memory_mb:,} MB)") from exc
+            raise
+        finally:
+            timer.cancel()
+            if reader is not None:
+                reader.close()
 
     def query(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_arrow_table()
+        return self._table(sql)
 
     def batch(self, final_sql: str, stmt_ids: list[int], slots: list[list[str | None]]) -> pa.Table:
         cols: dict[str, Any] = {"__bs_stmt": pa.array(stmt_ids, pa.int64())}
@@ -91,16 +145,15 @@ class DuckDBBackend:
             cols[f"p{i + 1}"] = pa.array(values, pa.string())
         self.con.register(PARAMS, pa.table(cols))
         try:
-            return self.con.sql(
-                f"SELECT __bs_p.__bs_stmt, __bs_r.* FROM {PARAMS} AS __bs_p, LATERAL ({final_sql}) AS __bs_r"
-            ).to_arrow_table()
+            return self._table(
+                f"SELECT __bs_p.__bs_stmt, __bs_r.* FROM {PARAMS} AS __bs_p, LATERAL ({final_sql}) AS __bs_r")
         finally:
             self.con.unregister(PARAMS)
 
     def lookup(self, table: str, key: str, columns: list[str], keys: list[str]) -> pa.Table:
         self.con.register("__bs_keys", pa.table({"k": pa.array(keys, pa.string())}))
         try:
-            return self.con.sql(_lookup_sql(table, key, columns, "IN (SELECT k FROM __bs_keys)")).to_arrow_table()
+            return self.con.sql(lookup_sql(table, key, columns, "IN (SELECT k FROM __bs_keys)")).to_arrow_table()
         finally:
             self.con.unregister("__bs_keys")
 
@@ -110,76 +163,10 @@ class DuckDBBackend:
         column is among values."""
         self.con.register("__bs_vals", pa.table({"v": pa.array(values, pa.string())}))
         try:
-            sql = _match_sql(table, key, column, norm, flags, "IN (SELECT v FROM __bs_vals)")
+            sql = match_sql(table, key, column, norm, flags, "IN (SELECT v FROM __bs_vals)")
             return self.con.execute(sql).fetchall()
         finally:
             self.con.unregister("__bs_vals")
-
-    def close(self) -> None:
-        self.con.close()
-
-
-class PostgresBackend:
-    """A live PostgreSQL database: every replay query runs in a READ ONLY transaction."""
-
-    def __init__(self, dsn: str) -> None:
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict
-
-        try:
-            self.con = psycopg.connect(dsn, autocommit=False)
-        except psycopg.Error as exc:
-            raise UsageError(f"cannot connect to the snapshot database: {str(exc).strip()}") from exc
-        self._errors = psycopg.Error
-        self.con.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        self.con.execute("SET TIME ZONE 'UTC'")
-        self.con.commit()
-        parts = conninfo_to_dict(dsn)
-        ident = " ".join(f"{k}={parts[k]}" for k in ("host", "port", "dbname") if parts.get(k))
-        rows = self._rows(
-            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, ordinal_position"
-        )
-        tables: dict[str, dict[str, str]] = {}
-        for schema, tname, col, dtype in rows:
-            try:
-                name = table_name(tname if schema == "public" else f"{schema}.{tname}", "snapshot")
-            except UsageError:
-                continue  # a name the inventory could not hold cannot be one of its tables
-            tables.setdefault(name, {})[str(col).lower()] = str(dtype)
-        self.info = SnapshotInfo(identity=f"postgresql:{ident}", dialect="postgres", tables=tables)
-
-    def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        with self.con.transaction(), self.con.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            cur.execute(sql, params)
-            return cur.fetchall()
-
-    def _table(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        with self.con.transaction(), self.con.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            cur.execute(sql, params)
-            names = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
-        return _rows_to_arrow(names, rows)
-
-    def query(self, sql: str) -> pa.Table:
-        return self._table(sql.replace("%", "%%"), [])
-
-    def batch(self, final_sql: str, stmt_ids: list[int], slots: list[list[str | None]]) -> pa.Table:
-        arrays = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(slots))
-        names = ", ".join(["__bs_stmt"] + [f"p{i + 1}" for i in range(len(slots))])
-        sql = (f"SELECT __bs_p.__bs_stmt, __bs_r.* FROM unnest({arrays}) AS __bs_p({names}), "
-               f"LATERAL ({final_sql.replace('%', '%%')}) AS __bs_r")
-        return self._table(sql, [stmt_ids, *slots])
-
-    def lookup(self, table: str, key: str, columns: list[str], keys: list[str]) -> pa.Table:
-        return self._table(_lookup_sql(table, key, columns, "= ANY(%s)"), [keys])
-
-    def match(self, table: str, key: str, column: str, norm: str, values: list[str],
-              flags: list[tuple[str, str]]) -> list[tuple[str, str, str | None]]:
-        sql = _match_sql(table, key, column, norm, flags, "= ANY(__bs_values__)")
-        return self._rows(sql.replace("%", "%%").replace("__bs_values__", "%s"), [values])
 
     def close(self) -> None:
         self.con.close()
@@ -190,7 +177,7 @@ def _target(table: str) -> str:
     return (quote_ident(schema) + "." if schema else "") + quote_ident(bare)
 
 
-def _lookup_sql(table: str, key: str, columns: list[str], keys_cond: str) -> str:
+def lookup_sql(table: str, key: str, columns: list[str], keys_cond: str) -> str:
     """The named columns (as text) of the rows whose key (as text) is among the keys."""
     cols = ", ".join(f"CAST({quote_ident(c)} AS TEXT) AS {quote_ident(c)}" for c in columns)
     return (f"SELECT CAST({quote_ident(key)} AS TEXT) AS __bs_key{', ' + cols if cols else ''} "
@@ -204,7 +191,7 @@ NORMALIZE = {
 }
 
 
-def _match_sql(table: str, key: str, column: str, norm: str, flags: list[tuple[str, str]], values_cond: str) -> str:
+def match_sql(table: str, key: str, column: str, norm: str, flags: list[tuple[str, str]], values_cond: str) -> str:
     """flags: (policy, predicate) of the inventory's exclusions on this table (configuration, not evidence)."""
     expr = NORMALIZE[norm].format(col=quote_ident(column))
     policy = ("CASE " + " ".join(f"WHEN ({pred}) THEN {quote_literal(name)}" for name, pred in flags) + " END"
@@ -213,7 +200,7 @@ def _match_sql(table: str, key: str, column: str, norm: str, flags: list[tuple[s
             f"WHERE {expr} {values_cond}")
 
 
-def _rows_to_arrow(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+def rows_to_arrow(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
     cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     arrays = []
     for n, values in zip(names, cols, strict=True):

@@ -20,7 +20,7 @@ from breachscope.model.exposure import LEVEL_RANK, LEVELS, NOT_EXPOSED
 from breachscope.model.inventory import Inventory
 from breachscope.scope.backends import Backend
 from breachscope.scope.orgs import Grouping, OrgRecord, group_organizations
-from breachscope.scope.replay import Exposure
+from breachscope.scope.plans import Exposure
 
 EVIDENCE_MAX = 10
 

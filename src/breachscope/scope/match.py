@@ -20,7 +20,8 @@ from breachscope.model.inventory import Inventory
 from breachscope.scope import recognizers as rz
 from breachscope.scope.backends import Backend
 from breachscope.scope.filescan import ScanResult
-from breachscope.scope.replay import HITS_SCHEMA, Exposure
+from breachscope.scope.plans import Exposure
+from breachscope.scope.replay import HITS_SCHEMA
 
 #: recognizer kind -> (inventory category, normalization)
 KIND_CATEGORY = {

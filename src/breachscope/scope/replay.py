@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -16,55 +17,18 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from breachscope.model.exposure import CONFIRMED_ACCESSED, IGNORED, POTENTIAL, REPLAYED, STMT_POTENTIAL
+from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL
 from breachscope.model.inventory import Inventory
-from breachscope.scope import sqlparse
+from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
+from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
+from breachscope.scope.plans import Exposure, Plan, StatementOutcome, Template, fixed_values, known_param
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
 BATCH = 4096
 HITS_SCHEMA = pa.schema([pa.field("exposure", pa.int32()), pa.field("subject_key", pa.string()),
                          pa.field("excluded", pa.string())])
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """One occurrence of a dataset table in one statement: whose rows it returned, how sure."""
-
-    index: int
-    statement_id: str
-    table: str
-    subject: str
-    level: str
-    categories: tuple[str, ...]
-    reason: str | None
-    src_file: str
-    src_record: int
-
-
-@dataclass
-class Plan:
-    stmt: int  # index into the statement list
-    final_sql: str
-    slots: list[str | None]
-    instances: list[tuple[str, tuple[str, ...], tuple[str, ...]]]  # (table, categories, exclusion names)
-    exact: bool
-    reasons: list[str]
-    count_check: bool
-    grouped: bool
-    fallback: bool = False  # a whole-table reach (no query could be built)
-
-
-@dataclass
-class StatementOutcome:
-    outcome: str = IGNORED
-    reasons: list[str] = field(default_factory=list)
-    tables: set[str] = field(default_factory=set)
-    categories: set[str] = field(default_factory=set)
-    rows_replayed: int | None = None
-    subjects: int = 0
-    shape: str | None = None
 
 
 @dataclass
@@ -77,30 +41,37 @@ class ReplayResult:
 
 
 class Replayer:
-    def __init__(self, inventory: Inventory, backend: Backend) -> None:
+    def __init__(self, inventory: Inventory, backend: Backend, budget: Budget | None = None,
+                 server_starts: list[tuple[datetime, str]] | None = None) -> None:
         self.inventory = inventory
         self.backend = backend
         self.info = backend.info
+        self.budget = budget or Budget()
+        self.server_starts = sorted(server_starts or [])  # (time, version() text) of PostgreSQL starts
         self.schemas = {d: build_schema(self.info.tables, d) for d in ("postgres", "mysql")}
         self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres") for e in inventory.exclusions}
         self.known = tuple(sorted(set(inventory.tables) & set(self.info.tables)))
-        self._templates: dict[tuple, list[tuple[tuple, _Template]]] = {}  # per Replayer, i.e. per run
+        self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
     # --- planning ----------------------------------------------------------------------------
     def plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome]:
         """Plans of one statement. Statements that differ only in the values of their slots (bind
         parameters, compared literals) share one planning: the template of the first is filled with the
         values of the others (parsing, qualifying and rewriting cost ~10 ms a statement)."""
+        if len(s.text) > self.budget.max_text:  # not even tokenized: the tables it names are its reach
+            tables = sqlparse.table_names_in_text(s.text, s.objects, self.known)
+            reason = f"over the plan budget ({len(s.text):,} characters > {self.budget.max_text:,})"
+            return self._scan(index, tables, reason, StatementOutcome())
         key, literals = self._template_key(s)
         if key is not None:
             for fixed, tpl in self._templates.get(key, ()):
-                if fixed == _fixed_values(tpl, literals, s.parameters):
+                if fixed == fixed_values(tpl, literals, s.parameters):
                     return tpl.instantiate(index, literals, s.parameters)
         plans, out, slot_sources, baked = self._plan(index, s)
         if key is not None and slot_sources is not None:
-            tpl = _Template(plans, out, slot_sources, baked, literals)
+            tpl = Template(plans, out, slot_sources, baked, literals)
             if tpl.usable:
-                self._templates.setdefault(key, []).append((_fixed_values(tpl, literals, s.parameters), tpl))
+                self._templates.setdefault(key, []).append((fixed_values(tpl, literals, s.parameters), tpl))
         return plans, out
 
     def _template_key(self, s: AuditStatement) -> tuple[tuple | None, list[tuple[int, int, str, str]]]:
@@ -113,8 +84,14 @@ class Replayer:
             skeleton.append(body[last:start] + "\x01" + kind[0])
             last = end + 1
         skeleton.append(body[last:])
-        mask = None if s.parameters is None else tuple(_known_param(v) for v in s.parameters)
-        return (s.sql_dialect, (s.command or "").upper(), "".join(skeleton), mask, s.rows is None), literals
+        mask = None if s.parameters is None else tuple(known_param(v) for v in s.parameters)
+        bound = self._facts(s).key() if bindings.mentions(body) else None  # values bound into the plan
+        return (s.sql_dialect, (s.command or "").upper(), "".join(skeleton), mask, s.rows is None, bound), literals
+
+    def _facts(self, s: AuditStatement) -> bindings.Facts:
+        version = bindings.server_version_at(self.server_starts, s.ts) if s.sql_dialect == "postgres" else None
+        return bindings.Facts(s.sql_dialect, s.ts, s.ts_text, s.user, s.src_ip, s.database or self.inventory.database,
+                              version)
 
     def _plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome, list | None, list[int]]:
         out = StatementOutcome()
@@ -125,15 +102,29 @@ class Replayer:
         if parsed.kind in (sqlparse.UNPARSED, sqlparse.DESTROY) or parsed.query is None:
             tables = self._named_tables(s, parsed)
             return (*self._scan(index, tables, parsed.reason or "cannot be replayed", out), None, [])
-        query = parsed.query.copy()
-        missing, tables = self._canonicalize(query, s)
+        over = too_big(parsed.query, self.budget.max_nodes)
+        if over:
+            return (*self._scan(index, self._named_tables(s, parsed), over, out), None, [])
+        query = parsed.query  # this statement's own tree, changed in place (copying a big tree costs seconds)
+        missing, tables, refused = self._canonicalize(query, s)
         out.tables.update(t for t in tables if self.inventory.dataset(t))
         if missing:
             return (*self._scan(index, tuple(sorted(out.tables)), f"unknown table: {missing[0]}", out), [], [])
+        locks = sandbox.prepare(query)
+        unknown = bindings.bind(query, self._facts(s))
+        denied = sandbox.check(query, self.info.shadowed, s.sql_dialect, self.info.shadowed_operators)
         if not out.tables:
+            if denied:  # never run; nothing of the inventory was read, but the statement is not harmless
+                out.outcome = STMT_POTENTIAL
+                out.reasons += [denied, "reads no personal-data table"]
+                return [], out, None, []
             out.reasons.append("reads no personal-data table")
             return [], out, [], []
+        denied = refused or denied
+        if denied or unknown:  # never sent to the snapshot: every row of its tables is within its reach
+            return (*self._scan(index, tuple(sorted(out.tables)), denied or unknown[0], out), None, [])
         slots, why, baked = take_slots(query, s.parameters, parsed.param_types, s.sql_dialect)
+        why = why + locks
         rw = Rewriter(self.inventory, self.info.tables, self.schemas[s.sql_dialect], self.exclusion_trees,
                       self.info.dialect)
         try:
@@ -142,32 +133,39 @@ class Replayer:
             return (*self._scan(index, tuple(sorted(out.tables)), str(exc), out), [], [])
         reasons = sorted(set(why + r.reasons + ([parsed.reason] if parsed.reason else [])))
         exact = r.exact and not why and parsed.kind == sqlparse.READ and not parsed.cursor
-        sql = r.final.sql(dialect=self.info.dialect)
+        sql = r.final.sql(dialect=self.info.dialect, copy=False)
         insts = [(i.table, tuple(sorted(i.categories)), tuple(e.name for e in i.exclusions)) for i in r.instances]
         out.shape = _shape_id(sql)
         plan = Plan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
         return [plan], out, [sl.source for sl in slots], baked
 
-    def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str]]:
+    def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str], str | None]:
+        """Tables resolved as the inventory names them: (not in the snapshot, found, why the statement may
+        not run: a system catalog or a table outside the inventory, whose rows the sandbox does not allow)."""
         ctes = {c.alias.lower() for c in query.find_all(exp.CTE)}
-        missing, found = [], set()
+        missing, found, refused = [], set(), None
         for t in query.find_all(exp.Table):
             if not isinstance(t.this, exp.Identifier):
                 continue
             if not t.db and t.name.lower() in ctes:
                 continue
             name, system = sqlparse.canonical_table(t, s.sql_dialect, self.inventory.database)
-            if system or name is None:
+            if system:
+                refused = refused or f"system catalog (environment): {t.sql(dialect=s.sql_dialect)[:60]}"
+                continue
+            if name is None:
                 continue
             if name not in self.info.tables:
                 missing.append(name)
                 continue
+            if self.inventory.dataset(name) is None:
+                refused = refused or f"table not in the inventory: {name}"
             found.add(name)
             schema, _, bare = name.rpartition(".")
             t.set("this", exp.to_identifier(bare))
             t.set("db", exp.to_identifier(schema) if schema else None)
             t.set("catalog", None)
-        return sorted(set(missing)), found
+        return sorted(set(missing)), found, refused
 
     def _named_tables(self, s: AuditStatement, parsed: sqlparse.Parsed) -> tuple[str, ...]:
         if parsed.tables:
@@ -234,7 +232,10 @@ class Replayer:
             runs += 1
             try:
                 result = self._batch(sql, chunk)
-            except Exception:
+            except Exception as exc:
+                if len(chunk) == 1:  # nothing to tell apart: the statement failed (once, not twice)
+                    self._failed(chunk[0], exc, col)
+                    continue
                 for p in chunk:  # find the statement(s) that fail, one by one
                     try:
                         col.add(p, self._batch(sql, [p]), 0)
@@ -255,50 +256,23 @@ class Replayer:
         return self.backend.batch(sql, ids, slots)
 
     def _failed(self, p: Plan, exc: Exception, col: _Collector) -> None:
-        reason = f"replay failed: {str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__}"
-        if p.fallback:
-            col.outcomes[p.stmt].reasons.append(reason)
+        if isinstance(exc, OverBudget | ReplayFailed):
+            reason = str(exc)
+        else:
+            reason = f"replay failed: {str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__}"
+        out = col.outcomes[p.stmt]
+        if p.fallback:  # even the whole-table reach could not be read: potential, and the reason says why
+            out.reasons.append(reason)
+            out.outcome = STMT_POTENTIAL
             return
-        plans, _ = self._scan(p.stmt, tuple(sorted({t for t, _, _ in p.instances})), reason, col.outcomes[p.stmt])
+        plans, _ = self._scan(p.stmt, tuple(sorted({t for t, _, _ in p.instances})), reason, out)
         for fp in plans:
             try:
                 col.add(fp, self.backend.query(fp.final_sql), None)
             except Exception as exc2:
-                col.outcomes[p.stmt].reasons.append(f"replay failed: {type(exc2).__name__}")
-
-
-class _Template:
-    """A planned statement whose slot values can be replaced by another statement's."""
-
-    def __init__(self, plans: list[Plan], out: StatementOutcome, sources: list[tuple[str, int]], baked: list[int],
-                 literals: list[tuple[int, int, str, str]]) -> None:
-        self.plans = plans
-        self.out = out
-        self.baked = baked
-        ordinal = {lit[0]: i for i, lit in enumerate(literals)}
-        self.sources = [(kind, ordinal.get(pos, -1) if kind == "literal" else pos) for kind, pos in sources]
-        used = {pos for kind, pos in self.sources if kind == "literal"}
-        self.fixed_literals = [i for i in range(len(literals)) if i not in used]
-        self.usable = len(plans) <= 1 and all(pos >= 0 for _, pos in self.sources) and all(b >= 0 for b in baked)
-
-    def instantiate(self, index: int, literals: list[tuple[int, int, str, str]],
-                    params: tuple[str | None, ...] | None) -> tuple[list[Plan], StatementOutcome]:
-        values = [literals[pos][3] if kind == "literal" else (params or ())[pos] for kind, pos in self.sources]
-        plans = [Plan(index, p.final_sql, values if not p.fallback else [], p.instances, p.exact, list(p.reasons),
-                      p.count_check, p.grouped, p.fallback) for p in self.plans]
-        o = self.out
-        return plans, StatementOutcome(o.outcome, list(o.reasons), set(o.tables), set(o.categories), None, 0, o.shape)
-
-
-def _fixed_values(tpl: _Template, literals: list[tuple[int, int, str, str]],
-                  params: tuple[str | None, ...] | None) -> tuple:
-    """What the template wrote into its query: it is reused only for statements with the same values there."""
-    return (tuple(literals[i][3] for i in tpl.fixed_literals),
-            tuple((params or ())[b] if b < len(params or ()) else None for b in tpl.baked))
-
-
-def _known_param(v: str | None) -> bool:
-    return v is not None and v != "" and v != "<long param suppressed>"
+                out.reasons.append(str(exc2) if isinstance(exc2, OverBudget | ReplayFailed)
+                                   else f"replay failed: {type(exc2).__name__}")
+                out.outcome = STMT_POTENTIAL
 
 
 class _Collector:

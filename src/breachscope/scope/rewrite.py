@@ -23,6 +23,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from breachscope.model.inventory import Exclusion, Inventory
+from breachscope.scope.treeedit import swap
 
 _COMPARE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
 _TEXT_MATCH = (exp.Like, exp.ILike, exp.SimilarTo, exp.RegexpLike)
@@ -31,6 +32,8 @@ _SLOT_PARENTS = (*_COMPARE, *_TEXT_MATCH, exp.In, exp.Between)
 _OPAQUE_AGG = (exp.Count, exp.Sum, exp.Avg, exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance,
                exp.VariancePop, exp.ApproxDistinct)
 _PREDICATES = (*_SLOT_PARENTS, exp.Is, exp.Exists)
+#: IN lists longer than this keep their values in the query (statements with such lists rarely share a shape).
+LONG_IN = 64
 TEXT = exp.DataType.build("text")
 BOOL = exp.DataType.build("boolean")
 
@@ -315,7 +318,7 @@ class Rewriter:
                 continue
             i, slot = entry
             typ = self._slot_type(ph) or slot.fallback
-            ph.replace(exp.Cast(this=exp.column(f"p{i + 1}", table="__bs_p"), to=typ.copy()))
+            swap(ph, exp.Cast(this=exp.column(f"p{i + 1}", table="__bs_p"), to=typ.copy()))
 
     def _slot_type(self, ph: exp.Expression) -> exp.DataType | None:
         node, parent = ph, ph.parent
@@ -328,15 +331,12 @@ class Rewriter:
             other = parent.expression if parent.this is node else parent.this
         elif isinstance(parent, exp.In | exp.Between):
             other = parent.this
+        if isinstance(other, exp.Cast) and isinstance(other.to, exp.DataType):
+            return other.to  # compared with a typed value (a bound now(), a cast): the value's type
         if not isinstance(other, exp.Column):
             return None
         typ = self._column_type(other)
-        if typ is None:
-            return None
-        try:
-            return exp.DataType.build(typ, dialect=self.type_dialect)
-        except Exception:
-            return None
+        return None if typ is None else _data_type(typ, self.type_dialect)
 
     def _column_type(self, col: exp.Column) -> str | None:
         sel = col.find_ancestor(exp.Select)
@@ -476,13 +476,10 @@ def take_slots(tree: exp.Expression, params: tuple[str | None, ...] | None, para
             continue
         typ = TEXT
         if idx is not None and idx < len(param_types):
-            try:
-                typ = exp.DataType.build(param_types[idx], dialect=dialect)
-            except Exception:
-                typ = TEXT
+            typ = _data_type(param_types[idx], dialect) or TEXT
         name = f"__bs_s{len(slots)}"
         slots.append(Slot(name, value, typ, ("param", idx if idx is not None else -1)))
-        node.replace(exp.Placeholder(this=name))
+        swap(node, exp.Placeholder(this=name))
     for lit in list(tree.find_all(exp.Literal)):
         node, parent = lit, lit.parent
         if isinstance(parent, exp.Parameter):
@@ -494,10 +491,12 @@ def take_slots(tree: exp.Expression, params: tuple[str | None, ...] | None, para
             continue
         if isinstance(parent, exp.Like | exp.ILike) and parent.args.get("escape") is node:
             continue
+        if isinstance(parent, exp.In) and len(parent.expressions) > LONG_IN:
+            continue  # a long IN list stays written in the query: one slot per value costs more than it saves
         name = f"__bs_s{len(slots)}"
         start = lit.meta.get("start", -1) if lit.meta else -1
         slots.append(Slot(name, lit.this, TEXT if lit.is_string else _number_type(lit.this), ("literal", start)))
-        lit.replace(exp.Placeholder(this=name))
+        swap(lit, exp.Placeholder(this=name))
     return slots, sorted(set(reasons)), baked
 
 
@@ -553,12 +552,31 @@ def _widen(node: exp.Expression) -> None:
         node.replace(exp.null())
 
 
+_BIGINT = exp.DataType.build("bigint")
+_DOUBLE = exp.DataType.build("double")
+_TYPES: dict[tuple[str, str], exp.DataType | None] = {}
+
+
 def _number_type(text: str) -> exp.DataType:
     try:
         int(text)
-        return exp.DataType.build("bigint")
+        return _BIGINT
     except ValueError:
-        return exp.DataType.build("double")
+        return _DOUBLE
+
+
+def _data_type(text: str, dialect: str) -> exp.DataType | None:
+    """A type named by the snapshot or a PREPARE, built once (sqlglot parses the text each time);
+    callers copy it before putting it into a tree."""
+    key = (text, dialect)
+    if key not in _TYPES:
+        if len(_TYPES) > 4096:  # type names come from PREPARE texts too: keep the cache bounded
+            _TYPES.clear()
+        try:
+            _TYPES[key] = exp.DataType.build(text, dialect=dialect)
+        except Exception:
+            _TYPES[key] = None
+    return _TYPES[key]
 
 
 def build_schema(tables: dict[str, dict[str, str]], dialect: str) -> MappingSchema:

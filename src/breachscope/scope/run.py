@@ -6,13 +6,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import sqlglot
 
-from breachscope.engines.duckdb_case import open_case
-from breachscope.model.errors import UsageError
+from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.model.exposure import (
     CONFIRMED_ACCESSED,
     CONFIRMED_EXFILTRATED,
@@ -28,6 +27,8 @@ from breachscope.model.exposure import (
 from breachscope.model.inventory import Inventory, load_inventory
 from breachscope.scope import filescan
 from breachscope.scope.backends import Backend, open_backend
+from breachscope.scope.budget import Budget
+from breachscope.scope.guards import check_case, check_inventory, check_suspects
 from breachscope.scope.levels import aggregate
 from breachscope.scope.match import FILE_HITS_SCHEMA, match_scans, wanted_kinds
 from breachscope.scope.recognizers import IDENT
@@ -42,6 +43,9 @@ class ScopeRequest:
     snapshot: str
     suspects: Suspects
     scan_exports: bool = True
+    budget: Budget = field(default_factory=Budget)
+    allow_superuser: bool = False  # a PostgreSQL snapshot reached as a superuser (refused otherwise)
+    snapshot_role: str | None = None  # SET ROLE to this role after connecting to a PostgreSQL snapshot
 
 
 @dataclass
@@ -53,6 +57,7 @@ class ScopeResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: list[dict[str, object]] = field(default_factory=list)
+    host_resolution: list[dict[str, object]] = field(default_factory=list)  # suspect host names -> addresses
 
 
 def run_scope(req: ScopeRequest, progress: Callable[[str], None] | None = None) -> ScopeResult:
@@ -60,69 +65,67 @@ def run_scope(req: ScopeRequest, progress: Callable[[str], None] | None = None) 
     timings: dict[str, float] = {}
     t = time.perf_counter()
     inventory = load_inventory(req.inventory)
-    backend = open_backend(req.snapshot)
-    try:
-        warnings = check_inventory(inventory, backend)
-        timings["snapshot_s"] = time.perf_counter() - t
-        with open_case(req.case_dir) as case:
+    with open_case(req.case_dir) as case:
+        check_case(case)  # before the snapshot is loaded: the cheap mistakes first
+        resolutions, warnings = check_suspects(case, req.suspects)
+        backend = open_backend(req.snapshot, req.budget, req.allow_superuser, req.snapshot_role, inventory.tables)
+        try:
+            warnings += backend.warnings
+            check_inventory(inventory, backend)
+            timings["snapshot_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            statements = select_statements(case, req.suspects, inventory.database)
+            statements = select_statements(case, req.suspects, inventory.database, resolutions)
+            if not statements:
+                warnings.append("no executed statement of the suspects in the window (--since/--until) on the "
+                                "inventory's database: only export files can show exposure")
             say(f"{len(statements):,} statement(s) selected")
-            replay = Replayer(inventory, backend).run(statements)
+            replay = Replayer(inventory, backend, req.budget, server_starts(case)).run(statements)
             timings["replay_s"] = time.perf_counter() - t
             t = time.perf_counter()
             exports, w = filescan.export_files(case) if req.scan_exports else ([], [])
-        warnings += w
-        scans = []
-        idents = IDENT in wanted_kinds(inventory)
-        for f in exports:
-            scan = filescan.scan_file(f, idents)
-            warnings += scan.warnings
-            scans.append(scan)
-        fm = match_scans(inventory, backend, scans, len(replay.exposures))
-        timings["files_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
-        agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
-        timings["aggregate_s"] = time.perf_counter() - t
-        for r in agg.subjects:
-            r["snapshot"] = backend.info.identity
-        review = [{"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
-                  for k, ids, d in agg.grouping.review]
-        review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
-                    "subject_ids": list(a.subjects), "detail": a.detail, "src_file": a.src_file,
-                    "src_record": a.line or None} for a in fm.ambiguous]
-        stmt_rows = _statement_rows(statements, replay)
-        files = [{"path": s.file.path, "sha256": s.file.sha256, "host": s.file.host, "bytes": s.file.size,
-                  "lines": s.lines, "values": s.values.num_rows, "seconds": round(s.seconds, 3)} for s in scans]
-        summary = summarize(inventory, req, backend, agg.subjects, stmt_rows, scans, len(review), fm.recognized)
-        return ScopeResult(summary, agg.subjects, stmt_rows, review, timings, sorted(set(warnings)), files)
-    finally:
-        backend.close()
+            warnings += w
+            return _finish(req, inventory, backend, statements, replay, exports, warnings, timings,
+                           [r.to_dict() for r in resolutions])
+        finally:
+            backend.close()
 
 
-def check_inventory(inventory: Inventory, backend: Backend) -> list[str]:
-    """Dataset tables and columns missing from the snapshot are reported; a broken exclusion stops the run."""
-    warnings = []
-    tables = backend.info.tables
-    for d in inventory.datasets:
-        if d.table not in tables:
-            warnings.append(f"inventory table not in the snapshot: {d.table}")
-            continue
-        for col, _ in d.columns:
-            if col not in tables[d.table]:
-                warnings.append(f"inventory column not in the snapshot: {d.table}.{col}")
-    for e in inventory.exclusions:
-        if e.table not in tables:
-            raise UsageError(f"exclusion {e.name}: table {e.table} is not in the snapshot")
-        try:
-            pred = sqlglot.transpile(e.where, read="postgres", write=backend.info.dialect)[0]
-            schema, _, bare = e.table.rpartition(".")
-            target = (f'"{schema}".' if schema else "") + f'"{bare}"'
-            backend.query(f"SELECT count(*) AS n FROM {target} WHERE {pred}")
-        except Exception as exc:
-            raise UsageError(f"exclusion {e.name}: predicate does not run on the snapshot: {exc}") from exc
-    return warnings
+def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statements: list[AuditStatement],
+            replay: ReplayResult, exports: list, warnings: list[str], timings: dict[str, float],
+            resolution: list[dict[str, object]]) -> ScopeResult:
+    """Export files, levels, counts."""
+    t = time.perf_counter()
+    scans = []
+    idents = IDENT in wanted_kinds(inventory)
+    for f in exports:
+        scan = filescan.scan_file(f, idents)
+        warnings += scan.warnings
+        scans.append(scan)
+    fm = match_scans(inventory, backend, scans, len(replay.exposures))
+    timings["files_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
+    agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
+    timings["aggregate_s"] = time.perf_counter() - t
+    for r in agg.subjects:
+        r["snapshot"] = backend.info.identity
+    review = [{"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
+              for k, ids, d in agg.grouping.review]
+    review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
+                "subject_ids": list(a.subjects), "detail": a.detail, "src_file": a.src_file,
+                "src_record": a.line or None} for a in fm.ambiguous]
+    stmt_rows = _statement_rows(statements, replay)
+    files = [{"path": s.file.path, "sha256": s.file.sha256, "host": s.file.host, "bytes": s.file.size,
+              "lines": s.lines, "values": s.values.num_rows, "seconds": round(s.seconds, 3)} for s in scans]
+    summary = summarize(inventory, req, backend, agg.subjects, stmt_rows, scans, len(review), fm.recognized)
+    return ScopeResult(summary, agg.subjects, stmt_rows, review, timings, sorted(set(warnings)), files, resolution)
+
+
+def server_starts(case: Case) -> list[tuple[datetime, str]]:
+    """(time, version() text) of every PostgreSQL server start in the case's logs."""
+    rows = case.rows("SELECT ts, message FROM db_audit WHERE dialect = 'postgresql' AND ts IS NOT NULL "
+                     "AND message LIKE 'starting PostgreSQL %'")
+    return [(ts, str(msg)[len("starting "):].strip()) for ts, msg in rows]
 
 
 def _with_line(hits: pa.Table) -> pa.Table:

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from breachscope.engines.duckdb_case import Case
+from breachscope.entities.hosts import HostResolution, is_address
 
 #: Records that carry an executed statement, per reader (docs/formats/db_audit.md).
-_EXECUTED = (
+EXECUTED = (
     "(dialect = 'pgaudit' AND audit_type IN ('SESSION', 'OBJECT'))"
     " OR (dialect = 'mysql_general' AND audit_type IN ('Query', 'Execute'))"
     " OR (dialect = 'mariadb_audit' AND audit_type = 'QUERY')"
@@ -24,7 +27,7 @@ _EXECUTED = (
 _COLUMNS = (
     'src_file, src_record, ts, "user", src_ip, session_id, database, dialect, command, audit_class, '
     'statement_id, substatement_id, object_name, statement, parameters, "rows", '
-    "extra['client_host'] AS client_host, extra['parameters'] AS parameters_marker"
+    "extra['client_host'] AS client_host, extra['parameters'] AS parameters_marker, ts_text"
 )
 
 
@@ -64,6 +67,7 @@ class AuditStatement:
     parameters_marker: str | None  # <not logged>, <previously logged>
     rows: int | None
     objects: tuple[str, ...]
+    ts_text: str | None = None  # the time as logged (the server's local time): current_date is bound to it
 
     @property
     def sql_dialect(self) -> str:
@@ -75,23 +79,60 @@ def statement_key(src_file: str, src_record: int) -> str:
     return hashlib.sha256(f"{src_file}\x1f{src_record}".encode()).hexdigest()[:16]
 
 
-def select_statements(case: Case, suspects: Suspects, database: str | None) -> list[AuditStatement]:
-    where, params = _where(suspects, database)
-    rows = case.rows(f"SELECT {_COLUMNS} FROM db_audit WHERE {where} ORDER BY src_file, src_record", params)
+def select_statements(case: Case, suspects: Suspects, database: str | None,
+                      resolutions: list[HostResolution] | None = None) -> list[AuditStatement]:
+    """Statements of the suspects in the window; host names given as suspects are taken as the
+    addresses they held, over the spans the resolution found (scope/guards.py reports it)."""
+    case.con.register(SPANS, spans_table(resolutions or []))
+    try:
+        where, params = _where(suspects, database)
+        rows = case.rows(f"SELECT {_COLUMNS} FROM db_audit WHERE {where} ORDER BY src_file, src_record", params)
+    finally:
+        case.con.unregister(SPANS)
     return merge_relation_lines(rows)
 
 
+SPANS = "__bs_host_spans"
+
+
+def spans_table(resolutions: list[HostResolution]) -> pa.Table:
+    rows = [(r.name.lower(), s.address, s.valid_from, s.valid_until) for r in resolutions for s in r.spans]
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table({"name": pa.array([r[0] for r in rows], pa.string()),
+                     "address": pa.array([r[1] for r in rows], pa.string()),
+                     "valid_from": pa.array([r[2] for r in rows], ts),
+                     "valid_until": pa.array([r[3] for r in rows], ts)})
+
+
+def host_clause(hosts: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """Statements from one of hosts: an address given, a client host name the log wrote (MySQL,
+    MariaDB), or an address a host name held at the statement's time (the registered spans)."""
+    addresses = [h.strip() for h in hosts if is_address(h)]
+    names = [h.strip().lower() for h in hosts if not is_address(h)]
+    parts, params = [], []
+    if addresses:
+        parts.append("src_ip IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(addresses)
+    if names:
+        parts.append("lower(extra['client_host']) IN (SELECT unnest(?::VARCHAR[]))")
+        parts.append(f"EXISTS (SELECT 1 FROM {SPANS} s WHERE s.name IN (SELECT unnest(?::VARCHAR[])) "
+                     "AND s.address = src_ip AND (s.valid_from IS NULL OR ts >= s.valid_from) "
+                     "AND (s.valid_until IS NULL OR ts <= s.valid_until))")
+        params += [names, names]
+    return "(" + " OR ".join(parts) + ")", params
+
+
 def _where(s: Suspects, database: str | None) -> tuple[str, list[Any]]:
-    clauses = ["statement IS NOT NULL", f"({_EXECUTED})"]
+    clauses = ["statement IS NOT NULL", f"({EXECUTED})"]
     params: list[Any] = []
     who = []
     if s.users:
         who.append('lower("user") IN (SELECT lower(unnest(?::VARCHAR[])))')
         params.append(list(s.users))
     if s.hosts:
-        who.append("(src_ip IN (SELECT unnest(?::VARCHAR[])) OR lower(extra['client_host']) IN "
-                   "(SELECT lower(unnest(?::VARCHAR[]))) OR lower(host) IN (SELECT lower(unnest(?::VARCHAR[]))))")
-        params += [list(s.hosts)] * 3
+        clause, p = host_clause(s.hosts)
+        who.append(clause)
+        params += p
     if s.sessions:
         who.append("session_id IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(s.sessions))
@@ -119,7 +160,8 @@ def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement
     last: dict[tuple[str, str], tuple[Any, int]] = {}  # (file, session) -> ((stmt id, substmt id), index)
     for r in rows:
         (src_file, src_record, ts, user, src_ip, session_id, database, dialect, command, audit_class,
-         stmt_id, _substmt_id, object_name, text, params, nrows, client_host, marker) = r
+         stmt_id, _substmt_id, object_name, text, params, nrows, client_host, marker) = r[:18]
+        ts_text = r[18] if len(r) > 18 else None
         if dialect == "pgaudit" and stmt_id is not None:
             sess = (src_file, session_id or "")
             ident = (stmt_id, text)
@@ -133,7 +175,7 @@ def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement
             duplicates=(), ts=ts, user=user, src_ip=src_ip or client_host, session_id=session_id,
             database=database, dialect=dialect, command=command, audit_class=audit_class, text=text,
             parameters=None if params is None else tuple(params), parameters_marker=marker,
-            rows=nrows, objects=(object_name,) if object_name else (),
+            rows=nrows, objects=(object_name,) if object_name else (), ts_text=ts_text,
         ))
     return out
 

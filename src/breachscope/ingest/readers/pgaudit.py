@@ -31,6 +31,11 @@ from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
 from breachscope.ingest.readers.db_common import TABLE, RowBatcher, is_ip
 from breachscope.ingest.timeparse import dt_to_us, epoch_to_us
 
+# Python's csv module refuses a field over 128 KiB (field_size_limit): a pgAudit record (or csvlog
+# field) holding a longer statement, e.g. one an attacker padded to hide it, was rejected as malformed.
+# Records of any size are read (the ingest's own record-size cap, if any, applies before this).
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 SEVERITIES = frozenset({
     "LOG", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC", "INFO", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3",
     "DEBUG4", "DEBUG5", "STATEMENT", "DETAIL", "HINT", "CONTEXT", "QUERY", "LOCATION",
