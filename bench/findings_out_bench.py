@@ -1,0 +1,70 @@
+"""Writing findings: CSV (and the other file formats) of a large findings set.
+
+The findings are a real hunt's (a case's findings.parquet, e.g. `breachscope hunt` of the
+evtx-attack-samples with all Windows rules: 1,165 findings) repeated until --rows, each copy with its
+own finding id and time, so the values (command lines, script blocks, paths) are real ones.
+
+    .venv/bin/python bench/findings_out_bench.py --findings CASE/findings.parquet --rows 200000 \
+        [--formats csv,jsonl,timesketch] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from breachscope.cli import findings_out
+
+
+def replicate(table: pa.Table, rows: int) -> pa.Table:
+    copies = []
+    n = 0
+    i = 0
+    while n < rows:
+        t = table.slice(0, min(table.num_rows, rows - n))
+        ids = pc.binary_join_element_wise(t.column("finding_id"), pa.scalar(f"-{i}"), "")
+        t = t.set_column(t.schema.get_field_index("finding_id"), "finding_id", ids)
+        ts = pc.add(t.column("ts"), pa.scalar(timedelta(seconds=i), pa.duration("us")))
+        t = t.set_column(t.schema.get_field_index("ts"), "ts", ts.cast(table.schema.field("ts").type))
+        copies.append(t)
+        n += t.num_rows
+        i += 1
+    return pa.concat_tables(copies).combine_chunks()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--findings", required=True, type=Path)
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--formats", default="csv")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    table = replicate(pq.read_table(args.findings), args.rows)
+    print(f"load average {os.getloadavg()[0]:.2f}; {table.num_rows:,} findings")
+    with tempfile.TemporaryDirectory(prefix="bs-findings-out-") as tmp:
+        for fmt in args.formats.split(","):
+            times = []
+            out = Path(tmp) / f"findings.{fmt}"
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                with out.open("w", encoding="utf-8", newline="") as fh:
+                    findings_out.write(table, fmt, fh)
+                times.append(time.perf_counter() - t0)
+            size = out.stat().st_size
+            print(f"{fmt}: median {statistics.median(times):.2f} s of {[round(t, 2) for t in times]}; "
+                  f"{size / 1e6:.1f} MB; {table.num_rows / statistics.median(times):,.0f} findings/s")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
