@@ -158,6 +158,15 @@ _SECURITY: dict[int, Profile] = {
                   "SrcUser=SubjectUserName"),
     4756: profile("member added to universal group", "Member=MemberName|MemberSid Group=TargetUserName "
                   "SrcUser=SubjectUserName"),
+    4741: profile("computer account created", _ACCOUNT + " DNS=DnsHostName"),
+    4742: profile("computer account changed", _ACCOUNT + " SPNs=ServicePrincipalNames"),
+    4765: profile("SID history added", "TgtUser=TargetUserName SrcUser=SourceUserName SIDs=SidList "
+                  "User=SubjectUserName"),
+    4798: profile("local group membership enumerated", "TgtUser=TargetUserName Caller=CallerProcessName "
+                  "User=SubjectUserName"),
+    4799: profile("local group enumerated", "Group=TargetUserName Caller=CallerProcessName User=SubjectUserName"),
+    4719: profile("audit policy changed", "Subcategory=SubcategoryGuid Changes=AuditPolicyChanges "
+                  "User=SubjectUserName"),
     4768: profile("Kerberos TGT requested", "TgtUser=TargetUserName Svc=ServiceName SrcIP=IpAddress "
                   "Status=Status:kerberos PreAuth=PreAuthType EncType=TicketEncryptionType"),
     4769: profile("Kerberos service ticket requested", "TgtUser=TargetUserName Svc=ServiceName SrcIP=IpAddress "

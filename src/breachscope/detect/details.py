@@ -107,15 +107,17 @@ def _fallback(event: Mapping[str, Any]) -> str:
     return SEPARATOR.join(parts)
 
 
-def finding_details(finding: Mapping[str, Any]) -> str:
-    """Details of a finding: its event's (a rule match), or the group and count (a correlation)."""
-    raw = finding.get("event")
-    try:
-        event = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        return UNREADABLE
-    if not isinstance(event, dict):
-        return UNREADABLE
+def finding_details(finding: Mapping[str, Any], event: Mapping[str, Any] | None = None) -> str:
+    """Details of a finding: its event's (a rule match), or the group and count (a correlation).
+    `event` is the finding's event already parsed, if the caller has it."""
+    if event is None:
+        raw = finding.get("event")
+        try:
+            event = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            return UNREADABLE
+        if not isinstance(event, dict):
+            return UNREADABLE
     if finding.get("kind") == "sigma_correlation":
         group = event.get("group")
         parts = [f"Events: {finding.get('event_count')}"]
