@@ -65,14 +65,19 @@ def logons(
 
 def _table_cells(r: LogonRow, cols: list[str]) -> list[str]:
     cells = dict(zip(COLUMNS, _row_cells(r), strict=True))
-    return [f"{v:%Y-%m-%d %H:%M:%S}" if isinstance(v, datetime) else "-" if v in (None, "") else str(v)
-            for v in (cells[c] for c in cols)]
+    return [f"{v:%Y-%m-%d %H:%M:%S}" if isinstance(v, datetime) else f"{v:,}" if isinstance(v, int)
+            else "-" if v in (None, "") else str(v) for v in (cells[c] for c in cols)]
 
 
 def _row_cells(r: LogonRow) -> list[Any]:
-    return [r.result, r.target_user, r.target_domain, r.target_host, r.logon_type, r.source_host, r.source_ip,
-            r.count, r.first_seen, r.last_seen, "; ".join(r.failure_reasons),
-            " ".join(map(str, r.event_ids))]
+    return [r.result, r.target_user, r.target_domain, r.target_host, r.logon_type, r.source_ip, _hosts(r),
+            r.count, r.first_seen, r.last_seen, "; ".join(r.failure_reasons), " ".join(map(str, r.event_ids))]
+
+
+def _hosts(r: LogonRow, shown: int = 3) -> str:
+    if r.source_host_count <= shown:
+        return ", ".join(r.source_hosts)
+    return f"{r.source_host_count:,} names: {', '.join(r.source_hosts[:shown])}, ..."
 
 
 def _row_json(r: LogonRow) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """Logon summary (Hayabusa's logon-summary, widened): successful and failed logons per target user,
 target and source host, source address and logon type, with counts and first/last seen.
 
+Rows are grouped by result, target user and domain, target host, logon type and source address;
+the source host names of a row are listed (the first SOURCE_HOSTS_KEPT) and counted: a password
+guessing tool that sends a random workstation name with each try stays one row.
+
 Read from the Security channel: 4624 (logon), 4625 (failed logon), 4648 (logon with explicit
 credentials: an attempt seen on the source machine, neither success nor failure), 4768 (Kerberos TGT),
 4769 (Kerberos service ticket), 4771 (Kerberos pre-authentication failed) and 4776 (NTLM credential
@@ -47,8 +51,9 @@ LOGON_EVENTS: dict[int, LogonEvent] = {
                      ("Status",), "kerberos"),
     4776: LogonEvent("NTLM validation", None, "NTLM validation", "host", "Workstation", None, ("Status",)),
 }
-COLUMNS = ("result", "target_user", "target_domain", "target_host", "logon_type", "source_host", "source_ip",
+COLUMNS = ("result", "target_user", "target_domain", "target_host", "logon_type", "source_ip", "source_hosts",
            "count", "first_seen", "last_seen", "failure_reasons", "event_ids")
+SOURCE_HOSTS_KEPT = 20  # names kept per row (the count is exact): a guessing tool sends a random one each try
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,9 @@ class LogonRow:
     target_domain: str | None
     target_host: str | None
     logon_type: str | None
-    source_host: str | None
     source_ip: str | None
+    source_hosts: tuple[str, ...]  # the first SOURCE_HOSTS_KEPT names, sorted
+    source_host_count: int
     count: int
     first_seen: datetime | None
     last_seen: datetime | None
@@ -91,7 +97,8 @@ def summarize(engine: DuckDBEngine) -> LogonSummary:
     if not counts:
         raise NoLogonEvents(_what_instead(engine))
     rows = engine.rows(summary_sql(columns))
-    return LogonSummary(tuple(LogonRow(*r[:10], tuple(r[10] or ()), tuple(r[11] or ())) for r in rows),
+    return LogonSummary(tuple(LogonRow(*r[:6], tuple(r[6] or ()), *r[7:11], tuple(r[11] or ()), tuple(r[12] or ()))
+                              for r in rows),
                         {int(k): int(v) for k, v in counts.items()})
 
 
@@ -117,12 +124,14 @@ WITH e AS (
   {select}
   FROM windows WHERE Channel = 'Security' AND EventID IN ({', '.join(map(str, LOGON_EVENTS))})
 )
-SELECT result, target_user, target_domain, target_host, logon_type, source_host, source_ip, count(*) AS n,
-       min(ts), max(ts), list_sort(list_distinct(list(reason) FILTER (WHERE reason IS NOT NULL))),
+SELECT result, target_user, target_domain, target_host, logon_type, source_ip,
+       list_sort(list_distinct(list(source_host) FILTER (WHERE source_host IS NOT NULL)))[1:{SOURCE_HOSTS_KEPT}],
+       count(DISTINCT source_host), count(*) AS n, min(ts), max(ts),
+       list_sort(list_distinct(list(reason) FILTER (WHERE reason IS NOT NULL))),
        list_sort(list_distinct(list(EventID)))
 FROM e GROUP BY ALL
 ORDER BY result, n DESC, target_user NULLS LAST, target_host NULLS LAST, logon_type NULLS LAST,
-         source_host NULLS LAST, source_ip NULLS LAST"""
+         source_ip NULLS LAST"""
 
 
 def part_sql(ev: LogonEvent, part: str, field: Callable[[str | None], str]) -> str:
