@@ -16,7 +16,7 @@ spreadsheets.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ UNREADABLE = "(event not readable as JSON)"
 # shown by no fallback: what every event has (core columns, provenance, Windows system fields)
 _NOT_DETAILS = frozenset(CORE_NAMES) | {f.name for f in WINDOWS_SYSTEM_FIELDS} | {
     "extra", "table_name", "ts_text", "ts_resolution", "raw", "Binary"}
-_WHITESPACE = re.compile(r"[\t\n\r\v\f]+")
+_WHITESPACE = re.compile(r"[ \t]*[\t\n\r\v\f][ \t\n\r\v\f]*")  # a line break and its indentation
 _KEY_SEP = "\x1f"
 
 
@@ -47,6 +47,8 @@ def _plain(value: Any) -> str:
                          for v in value if v is not None)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.10g}"  # a double's value (5.012583), not its binary tail (5.012582999999999)
     if isinstance(value, dict):
         return orjson.dumps(value).decode()
     return str(value)
@@ -137,9 +139,16 @@ def details_column(findings: pa.Table) -> pa.Array:
     return pa.array(out, pa.string())
 
 
-def kinds() -> Iterable[tuple[str, str]]:
-    """(where, kind) of every profile, for documentation and tests."""
+def profile_table() -> list[str]:
+    """The profiles as Markdown table rows (docs/hunt_output.md holds them; a test keeps them in step)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
     for (chan, eid), p in sorted(WINDOWS.items()):
-        yield f"{chan} {eid}", p.kind
-    for table, p in sorted(TABLES.items()):
-        yield table, p.kind
+        grouped.setdefault((chan, p.kind, _spec(p)), []).append(str(eid))
+    rows = [f"| {chan} {'/'.join(ids)} | {kind} | {spec} |" for (chan, kind, spec), ids in grouped.items()]
+    rows += [f"| `{table}` | {p.kind} | {_spec(p)} |" for table, p in sorted(TABLES.items())]
+    return rows
+
+
+def _spec(p: Profile) -> str:
+    return " ¦ ".join(f"{i.label}: {' or '.join(i.fields)}" + (f" (named: {i.names})" if i.names else "")
+                      for i in p.items)

@@ -47,6 +47,7 @@ class HostCount:
 @dataclass(frozen=True)
 class RuleAccount:
     loaded: int  # rules, correlations and filters read from the rule files
+    detection: int  # of those, detection rules (run + not_run = detection + rule problems)
     run: int  # detection rules evaluated on at least one table
     matched: int  # of those, with at least one finding of their own
     correlations_run: int
@@ -110,7 +111,7 @@ def account(result: HuntResult, min_level: str | None = None) -> RuleAccount:
             not_run[_no_data_reason(rule)] += 1
     matched = sum(1 for r in rs.detection_rules if r.key in run and _ids(r, "sigma") in matched_ids)
     return RuleAccount(
-        loaded=len(rs.rules), run=len(run), matched=matched,
+        loaded=len(rs.rules), detection=len(rs.detection_rules), run=len(run), matched=matched,
         correlations_run=len(rs.correlations),
         correlations_matched=sum(1 for r in rs.correlations if _ids(r, "sigma_correlation") in matched_ids),
         correlation_only=len(p.suppressed & run),
