@@ -35,8 +35,10 @@ def logons(
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Successful and failed logons per target user, host, source and logon type (Windows Security
-    4624, 4625, 4648, 4768, 4769, 4771, 4776), with counts and first/last seen."""
+    """Successful and failed logons per target user, host, source and logon type.
+
+    From Windows Security 4624, 4625, 4648, 4768, 4769, 4771 and 4776, with counts, first and last
+    seen, and failure reasons."""
     fmt = "json" if json_out else format
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format must be table, csv or json, not {format!r}")
