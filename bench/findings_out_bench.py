@@ -2,7 +2,8 @@
 
 The findings are a real hunt's (a case's findings.parquet, e.g. `breachscope hunt` of the
 evtx-attack-samples with all Windows rules: 1,165 findings) repeated until --rows, each copy with its
-own finding id and time, so the values (command lines, script blocks, paths) are real ones.
+own finding id, time and event (one field added), so the values (command lines, script blocks,
+paths) are real ones.
 
     .venv/bin/python bench/findings_out_bench.py --findings CASE/findings.parquet --rows 200000 \
         [--formats csv,jsonl,timesketch] [--repeat 3] [--compare-copy]
@@ -37,6 +38,9 @@ def replicate(table: pa.Table, rows: int) -> pa.Table:
         t = t.set_column(t.schema.get_field_index("finding_id"), "finding_id", ids)
         ts = pc.add(t.column("ts"), pa.scalar(timedelta(seconds=i), pa.duration("us")))
         t = t.set_column(t.schema.get_field_index("ts"), "ts", ts.cast(table.schema.field("ts").type))
+        # each copy's event differs (one more field), so no writer can reuse work across copies
+        ev = pc.replace_substring_regex(t.column("event"), r"\}$", f',"bench_copy":{i}}}')
+        t = t.set_column(t.schema.get_field_index("event"), "event", ev)
         copies.append(t)
         n += t.num_rows
         i += 1
