@@ -175,9 +175,9 @@ def test_every_rule_is_accounted_for(windows_case: Path, tmp_path: Path) -> None
         rule("Kernel file", "{product: windows, category: file_access}", "{TargetFilename|endswith: '.txt'}", "high"),
         rule("Low one", "{product: windows, service: system}", "{EventID: 7045}", "low"),
         min_level="medium")
-    acc = account(result, "medium")
+    acc = account(result)
     assert (acc.loaded, acc.run, acc.matched) == (5, 2, 1)
-    assert acc.not_run == {"no zeek_http events in the case": 1, "level below --min-level medium": 1,
+    assert acc.not_run == {"no zeek_http events in the case": 1, "level below --min-level": 1,
                            "no table serves its logsource: needs the Microsoft-Windows-Kernel-File ETW provider, "
                            "which no supported evidence carries": 1}
     assert acc.run + acc.not_run_total == acc.detection == acc.loaded
@@ -185,7 +185,7 @@ def test_every_rule_is_accounted_for(windows_case: Path, tmp_path: Path) -> None
     (tmp_path / "broken.yml").write_text("title: broken\ndetection: [unclosed\n")
     with open_case(windows_case) as c:
         mixed = hunt(c, [tmp_path / "rules.yml", tmp_path / "broken.yml"], "medium")
-    acc2 = account(mixed, "medium")
+    acc2 = account(mixed)
     assert len(mixed.problems) == 1 and acc2.not_run["could not be compiled (see the rule problems)"] == 1
     assert acc2.run + acc2.not_run_total == acc2.detection + len(mixed.problems)
 

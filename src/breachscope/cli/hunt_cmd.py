@@ -57,7 +57,7 @@ def hunt_command(
         result = _run(case_dir, engine, rules, min_level, values, strategy)
         if temp is None:
             write_findings(case_dir, result.findings)
-    _report(result, format, out, json_out, min_level)
+    _report(result, format, out, json_out)
 
 
 def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
@@ -97,5 +97,5 @@ def _placeholders(path: Path | None) -> dict[str, list[str]]:
     return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in data.items()}
 
 
-def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool, min_level: str | None) -> None:
-    hunt_report.report(result, fmt, out, json_out, min_level)
+def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
+    hunt_report.report(result, fmt, out, json_out)

@@ -26,11 +26,11 @@ HOSTS_SHOWN = 30
 SHORT_LEVEL = {"critical": "crit", "medium": "med", "informational": "info"}
 
 
-def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool, min_level: str | None) -> None:
+def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
     for p in result.problems:
         where = f"{p.path}:{p.line}" if p.line else p.path
         stderr.print(f"rule problem: {safe(where)}: {safe(p.reason)}")
-    acc = account(result, min_level)
+    acc = account(result)
     rules, hosts = by_rule(result.findings), by_host(result.findings)
     if out is not None:
         findings_out.write(result.findings, fmt if fmt != "table" else "csv", out)

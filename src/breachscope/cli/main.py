@@ -7,17 +7,8 @@ import sys
 
 import typer
 
-from breachscope.cli import (
-    demo_cmd,
-    hunt_cmd,
-    ingest_cmd,
-    notify_cmd,
-    query_cmd,
-    rules_cmd,
-    scope_cmd,
-    simulate_cmd,
-    summary_cmd,
-)
+import breachscope.cli.summary_cmd as summary_cmd
+from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
 from breachscope.cli.output import safe, stderr
 from breachscope.model.errors import BreachscopeError
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from breachscope.detect.sigma.hunt import HuntResult
 from breachscope.detect.sigma.logsources import Unserved, segments
 from breachscope.detect.sigma.plan import logsource
-from breachscope.model.findings import LEVEL_RANK, LEVELS, level_at_least
+from breachscope.model.findings import LEVEL_RANK, LEVELS
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,11 @@ def by_host(findings: pa.Table) -> list[HostCount]:
     return sorted(out, key=lambda c: (-c.findings, c.host is None, c.host or ""))
 
 
-def account(result: HuntResult, min_level: str | None = None) -> RuleAccount:
-    """Every rule of the hunt counted once: run (matched or not) or not run with its reason."""
+def account(result: HuntResult) -> RuleAccount:
+    """Every rule of the hunt counted once: run (matched or not) or not run with its reason. The plan
+    leaves a rule out for its level before it looks at its tables, and records the tables it found
+    missing (plan.no_data): a rule neither run nor skipped whose tables are all missing had no data;
+    any other was below --min-level."""
     rs, p = result.ruleset, result.plan
     run = {t.rule.key for ts in p.groups.values() for t in ts}
     matched_ids = {(r["rule_id"], r["rule_path"], r["kind"])
@@ -105,10 +108,7 @@ def account(result: HuntResult, min_level: str | None = None) -> RuleAccount:
     for rule in rs.detection_rules:
         if rule.key in run or rule.key in skipped:
             continue
-        if not level_at_least(rule.level, min_level) and rule.key not in p.suppressed:
-            not_run[f"level below --min-level {min_level}"] += 1
-        else:
-            not_run[_no_data_reason(rule)] += 1
+        not_run[_not_planned_reason(rule, set(p.no_data))] += 1
     matched = sum(1 for r in rs.detection_rules if r.key in run and _ids(r, "sigma") in matched_ids)
     return RuleAccount(
         loaded=len(rs.rules), detection=len(rs.detection_rules), run=len(run), matched=matched,
@@ -118,12 +118,14 @@ def account(result: HuntResult, min_level: str | None = None) -> RuleAccount:
         not_run=dict(sorted(not_run.items(), key=lambda kv: -kv[1])))
 
 
-def _no_data_reason(rule: Any) -> str:
+def _not_planned_reason(rule: Any, missing_tables: set[str]) -> str:
     try:
         tables = sorted({s.table for s in segments(logsource(rule))})
-    except Unserved as exc:  # planned rules were checked already; kept for a plan built elsewhere
+    except Unserved as exc:  # a rule below --min-level is not checked by the plan: its logsource may be unserved
         return f"no table serves its logsource: {exc}"
-    return f"no {', '.join(tables)} events in the case"
+    if tables and set(tables) <= missing_tables:
+        return f"no {', '.join(tables)} events in the case"
+    return "level below --min-level"
 
 
 def _ids(rule: Any, kind: str) -> tuple[str | None, str, str]:
