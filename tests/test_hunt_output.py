@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -225,7 +226,7 @@ def winlogbeat(minute: int, eid: int, channel: str, **data: str) -> str:
 
 def bs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "breachscope.cli.main", *args], capture_output=True, text=True,
-                          timeout=300, env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
+                          timeout=300, env={**os.environ, "COLUMNS": "250"})
 
 
 def test_hunt_outputs_with_hostile_values(tmp_path: Path) -> None:
