@@ -198,7 +198,8 @@ def test_docs_list_every_details_profile() -> None:
 
 
 HOSTILE = ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\t=x", "\r=x", " =1+1", "\uff1d1+1", "a\nb", "x\x1b[31my",
-           "\u202eevil", "plain", '"quoted", comma', "{\"k\": 1}", "", "C:\\Windows\\cmd.exe", "ｗｉｄｅ"]
+           "\u202eevil", "plain", '"quoted", comma', "{\"k\": 1}", "", "C:\\Windows\\cmd.exe", "ｗｉｄｅ", "a ¦ b",
+           "¦=x", "a\u2028b", "x\x85y"]
 
 
 def test_csv_cells_are_what_neutralize_makes_of_them() -> None:

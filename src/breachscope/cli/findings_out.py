@@ -40,9 +40,10 @@ TABLE_DETAILS = 240  # characters of details in the terminal (files get all of t
 BATCH = 8192
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# A cell of printable ASCII that starts with one of these cannot be a spreadsheet formula, nor hold a
-# control character: neutralize() would return it unchanged, so only the other cells go through it.
-_PLAIN_CELL = r'^[A-Za-z0-9{(\[/\\._"\'][\x20-\x7e]*$'
+# A cell of printable ASCII (and details' separator ¦) that starts with one of these cannot be a
+# spreadsheet formula, nor hold a control or bidi character: neutralize() would return it unchanged,
+# so only the other cells go through it (a test holds this to the helper's result).
+_PLAIN_CELL = r'^[A-Za-z0-9{(\[/\\._"\'][\x20-\x7e\x{a6}]*$'
 TIMESKETCH_RESERVED = frozenset({"message", "datetime", "timestamp", "timestamp_desc", "tag", "label", "data_type",
                                  "source_short", "source_long"})
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]")
