@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -153,13 +154,18 @@ def timesketch(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _free_key(out: dict[str, Any], name: str) -> str:
-    key = _KEY_CHARS.sub("_", str(name))[:128].lstrip("_") or "field"
+    key = _clean_key(name)
     if key in out or key in TIMESKETCH_RESERVED:
         key = f"event_{key}"
     base, n = key, 2
     while key in out:
         key, n = f"{base}_{n}", n + 1
     return key
+
+
+@lru_cache(maxsize=1 << 16)  # field names repeat from event to event
+def _clean_key(name: str) -> str:
+    return _KEY_CHARS.sub("_", str(name))[:128].lstrip("_") or "field"
 
 
 # --- terminal -------------------------------------------------------------------------------------
