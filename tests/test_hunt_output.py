@@ -25,6 +25,7 @@ from breachscope.detect.hunt_summary import account, by_host, by_rule
 from breachscope.detect.logons import NoLogonEvents, summarize
 from breachscope.detect.sigma.hunt import HuntResult, hunt
 from breachscope.engines.duckdb_case import open_case
+from breachscope.model.errors import BreachscopeError
 from breachscope.model.findings import FINDINGS_SCHEMA
 from tests.conftest import DATASETS, run_ingest
 
@@ -288,6 +289,8 @@ def test_out_file_is_replaced_whole_and_jsonl_has_details(windows_case: Path, tm
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == result.findings.num_rows and all(x["details"].startswith("Type: ") for x in lines)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".f.jsonl")] == []  # no temporary left
+    with pytest.raises(BreachscopeError, match=r"cannot write .*no-such-folder"):
+        findings_out.write(result.findings, "csv", tmp_path / "no-such-folder" / "f.csv")
 
 
 def test_summary_logons_real_evtx(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from rich.text import Text
 
 from breachscope.cli.output import neutralize, safe, stdout
 from breachscope.detect.details import details_column, finding_details
+from breachscope.model.errors import BreachscopeError
 
 FORMATS = ("table", "csv", "jsonl", "timesketch")
 CSV_COLUMNS = ("ts", "level", "rule_title", "host", "user", "details", "src_ip", "dst_ip", "attack", "rule_id",
@@ -73,7 +74,11 @@ def _target(out: Path | None) -> Iterator[BinaryIO]:
         return
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as fh:
+        fh = tmp.open("wb")
+    except OSError as exc:
+        raise BreachscopeError(f"cannot write {safe(out)}: {exc.strerror or exc}") from exc
+    try:
+        with fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
