@@ -1,95 +1,198 @@
 """Findings in the forms people use: a terminal table, CSV (spreadsheet-safe), JSON lines, and
-Timesketch's JSONL import format (message, datetime, timestamp_desc + attributes)."""
+Timesketch's JSONL import format (message, datetime, timestamp_desc, plus the finding's attributes and
+its event's fields as top-level keys).
+
+Every form carries `details` (detect/details.py: the event's fields an analyst reads first). Values
+are evidence: the terminal shows them through `safe`, CSV cells go through `neutralize`, JSON keeps
+them as data (its own escaping). A file given with --out is written beside itself and renamed into
+place, so a killed run never leaves half a file under the name asked for.
+
+CSV is built column by column in Arrow and written by Arrow's CSV writer, not row by row in Python
+(bench/findings_out_bench.py, 200k findings: see the README).
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, TextIO
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from rich.table import Table
 from rich.text import Text
 
-from breachscope.cli.output import json_default, neutralize, safe, stdout
+from breachscope.cli.output import neutralize, safe, stdout
+from breachscope.detect.details import details_column, finding_details
+from breachscope.model.errors import BreachscopeError
 
 FORMATS = ("table", "csv", "jsonl", "timesketch")
-CSV_COLUMNS = ("ts", "level", "rule_title", "rule_id", "host", "user", "src_ip", "dst_ip", "attack", "author",
-               "table_name", "segment", "src_file", "src_record", "finding_id", "event")
+CSV_COLUMNS = ("ts", "level", "rule_title", "host", "user", "details", "src_ip", "dst_ip", "attack", "rule_id",
+               "author", "table_name", "segment", "src_file", "src_record", "finding_id", "event")
+TABLE_ROWS = 200  # the terminal shows the first ones; files get all
+TABLE_DETAILS = 240  # characters of details in the terminal (files get all of them)
+BATCH = 8192
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A cell of printable ASCII (and details' separator ¦) that starts with one of these cannot be a
+# spreadsheet formula, nor hold a control or bidi character: neutralize() would return it unchanged,
+# so only the other cells go through it (a test holds this to the helper's result).
+_PLAIN_CELL = r'^[A-Za-z0-9{(\[/\\._"\'][\x20-\x7e\x{a6}]*$'
+TIMESKETCH_RESERVED = frozenset({"message", "datetime", "timestamp", "timestamp_desc", "tag", "label", "data_type",
+                                 "source_short", "source_long"})
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]")
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def write(findings: pa.Table, fmt: str, out: TextIO | None) -> None:
-    rows = findings.to_pylist()
+def write(findings: pa.Table, fmt: str, out: Path | None) -> None:
+    """All findings in `fmt` to the file `out` (replaced atomically), else to stdout."""
     if fmt == "table":
-        _table(rows)
-    elif fmt == "csv":
-        _csv(rows, out)
-    elif fmt == "jsonl":
-        _lines((json.dumps({k: _iso(v) for k, v in r.items()}, ensure_ascii=False, default=json_default)
-                for r in rows), out)
-    elif fmt == "timesketch":
-        _lines((json.dumps(timesketch(r), ensure_ascii=False, default=json_default) for r in rows), out)
+        _table(findings)
+        return
+    with _target(out) as fh:
+        if fmt == "csv":
+            pacsv.write_csv(csv_table(findings), fh)
+        else:
+            line = _jsonl_line if fmt == "jsonl" else _timesketch_line
+            for batch in findings.to_batches(max_chunksize=BATCH):
+                fh.write(b"".join(line(r) for r in batch.to_pylist()))
+
+
+@contextmanager
+def _target(out: Path | None) -> Iterator[BinaryIO]:
+    if out is None:
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        fh = tmp.open("wb")
+    except OSError as exc:
+        raise BreachscopeError(f"cannot write {safe(out)}: {exc.strerror or exc}") from exc
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+def csv_table(findings: pa.Table) -> pa.Table:
+    """The CSV columns as text, cells neutralized for spreadsheets."""
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name in CSV_COLUMNS:
+        if name == "details":
+            col: pa.Array | pa.ChunkedArray = details_column(findings)
+        else:
+            col = findings.column(name)
+        if pa.types.is_timestamp(col.type):
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_list(col.type):
+            col = pc.binary_join(col, ";")
+        if pa.types.is_string(col.type):
+            col = neutralized(col)
+        cols[name] = col
+    return pa.table(cols)
+
+
+def neutralized(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """neutralize() applied to every cell that might need it (the rest cannot change)."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    risky = pc.invert(pc.fill_null(pc.match_substring_regex(col, _PLAIN_CELL), True))
+    idx = pc.indices_nonzero(risky)
+    if len(idx) == 0:
+        return col
+    fixed = pa.array([neutralize(v) for v in col.take(idx).to_pylist()], pa.string())
+    return pc.replace_with_mask(col, risky, fixed)
+
+
+# --- JSON lines -----------------------------------------------------------------------------------
+def _jsonl_line(r: dict[str, Any]) -> bytes:
+    r["details"] = finding_details(r)
+    return orjson.dumps(r, default=str) + b"\n"
+
+
+def _timesketch_line(r: dict[str, Any]) -> bytes:
+    return orjson.dumps(timesketch(r), default=str) + b"\n"
 
 
 def timesketch(r: dict[str, Any]) -> dict[str, Any]:
-    """One Timesketch event: the three required fields plus the finding's attributes."""
+    """One Timesketch event: the required fields, the finding's attributes, and its event's fields
+    as top-level keys (renamed `event_<name>` where a name is taken or reserved; only letters,
+    digits, `_` and `-` in names, so `id.orig_h` becomes `id_orig_h` and no name starts with `_`)."""
+    try:
+        event = orjson.loads(r["event"]) if r.get("event") else {}
+    except orjson.JSONDecodeError:
+        event = {}
+    if not isinstance(event, dict):
+        event = {}
     ts = r.get("ts")
+    details = finding_details(r, event)
     where = " ".join(x for x in (r.get("host") or "", r.get("user") or "") if x)
-    out = {
-        "message": f"[{r.get('level') or 'unknown'}] {r.get('rule_title')}" + (f" on {where}" if where else ""),
+    message = f"[{r.get('level') or 'unknown'}] {r.get('rule_title')}" + (f" on {where}" if where else "")
+    out: dict[str, Any] = {
+        "message": message + (f": {details}" if details else ""),
         "datetime": ts.isoformat() if isinstance(ts, datetime) else None,
+        "timestamp": (ts - EPOCH) // timedelta(microseconds=1) if isinstance(ts, datetime) else None,
         "timestamp_desc": "Sigma correlation" if r.get("kind") == "sigma_correlation" else "Sigma rule match",
     }
     for k, v in r.items():
         if k not in ("ts", "event") and v is not None:
-            out[k] = _iso(v)
-    if r.get("event"):
-        out["event"] = r["event"]
+            out[k] = v
+    out["details"] = details
+    for k, v in event.items():
+        if v is None or k == "ts" or (k in out and out[k] == v):
+            continue  # ts is `datetime`; host, user, src_ip... are already there with the same value
+        out[_free_key(out, k)] = v
     return out
 
 
-def _lines(lines: Iterable[str], out: TextIO | None) -> None:
-    target = out or io.StringIO()
-    for line in lines:
-        target.write(line + "\n")
-    if out is None:
-        stdout.file.write(target.getvalue())  # type: ignore[attr-defined]
+def _free_key(out: dict[str, Any], name: str) -> str:
+    key = _clean_key(name)
+    if key in out or key in TIMESKETCH_RESERVED:
+        key = f"event_{key}"
+    base, n = key, 2
+    while key in out:
+        key, n = f"{base}_{n}", n + 1
+    return key
 
 
-def _csv(rows: list[dict[str, Any]], out: TextIO | None) -> None:
-    buf = out or io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for r in rows:
-        cells = []
-        for c in CSV_COLUMNS:
-            v = r.get(c)
-            if isinstance(v, list):
-                v = ";".join(map(str, v))
-            v = "" if v is None else _iso(v)
-            cells.append(neutralize(v) if isinstance(v, str) else v)
-        w.writerow(cells)
-    if out is None:
-        stdout.file.write(buf.getvalue())  # type: ignore[attr-defined]
+@lru_cache(maxsize=1 << 16)  # field names repeat from event to event
+def _clean_key(name: str) -> str:
+    return _KEY_CHARS.sub("_", str(name))[:128].lstrip("_") or "field"
 
 
-def _table(rows: list[dict[str, Any]], limit: int = 200) -> None:
+# --- terminal -------------------------------------------------------------------------------------
+def _table(findings: pa.Table) -> None:
+    if findings.num_rows == 0:
+        stdout.print("No findings.")
+        return
+    shown = findings.slice(0, TABLE_ROWS)
+    details = details_column(shown).to_pylist()
     t = Table(show_lines=False)
-    for col in ("time (UTC)", "level", "rule", "host", "user", "source"):
+    for col in ("time (UTC)", "level", "rule", "host", "user", "details", "source"):
         t.add_column(col, overflow="fold")
-    for r in rows[:limit]:
+    for r, d in zip(shown.to_pylist(), details, strict=True):
         ts = r.get("ts")
-        src = f"{r.get('src_file') or ''}:{r.get('src_record') or ''}" if r.get("src_file") else r.get("segment")
+        src = f"{Path(r['src_file']).name}:{r.get('src_record') or ''}" if r.get("src_file") else r.get("segment")
+        if len(d) > TABLE_DETAILS:
+            d = d[:TABLE_DETAILS] + "…"
         t.add_row(Text(ts.strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, datetime) else ""),
                   Text(safe(r.get("level") or "")), Text(safe(r.get("rule_title") or "")),
-                  Text(safe(r.get("host") or "")), Text(safe(r.get("user") or "")), Text(safe(src or "")))
+                  Text(safe(r.get("host") or "")), Text(safe(r.get("user") or "")), Text(safe(d)),
+                  Text(safe(src or "")))
     stdout.print(t)
-    if len(rows) > limit:
-        stdout.print(f"... {len(rows) - limit} more findings (use --format csv|jsonl|timesketch --out FILE)")
+    if findings.num_rows > TABLE_ROWS:
+        stdout.print(f"... {findings.num_rows - TABLE_ROWS:,} more findings (all of them with "
+                     "--format csv|jsonl|timesketch --out FILE)")

@@ -6,13 +6,13 @@ import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
 
-from breachscope.cli import findings_out
-from breachscope.cli.output import print_json, safe, stderr
+from breachscope.cli import findings_out, hunt_report
+from breachscope.cli.output import stderr
 from breachscope.detect.sigma.hunt import HuntResult, hunt, write_findings
 from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest.pipeline import ingest
@@ -98,18 +98,4 @@ def _placeholders(path: Path | None) -> dict[str, list[str]]:
 
 
 def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
-    for p in result.problems:
-        where = f"{p.path}:{p.line}" if p.line else p.path
-        stderr.print(f"rule problem: {safe(where)}: {safe(p.reason)}")
-    summary: dict[str, Any] = result.summary()
-    if out is not None:
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            findings_out.write(result.findings, fmt if fmt != "table" else "csv", fh)
-    elif not json_out:
-        findings_out.write(result.findings, fmt, None)
-    if json_out:
-        print_json(summary)
-    else:
-        stderr.print(f"{summary['findings']:,} findings from {summary['rules']['run']:,} rules "
-                     f"({summary['rules']['skipped']} skipped: no table for their logsource, "
-                     f"{summary['rules']['problems']} with problems) in {sum(result.seconds.values()):.1f} s")
+    hunt_report.report(result, fmt, out, json_out)

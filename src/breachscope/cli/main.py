@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+import breachscope.cli.summary_cmd as summary_cmd
 from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
 from breachscope.cli.output import safe, stderr
 from breachscope.model.errors import BreachscopeError
@@ -25,6 +26,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("scope")(scope_cmd.scope)
 app.command("notify")(notify_cmd.notify)
+app.add_typer(summary_cmd.app, name="summary")
 
 
 def main() -> None:
