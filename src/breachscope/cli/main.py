@@ -8,6 +8,7 @@ import sys
 import typer
 
 from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
+from breachscope.cli.case_cmd import app as case_app
 from breachscope.cli.output import safe, stderr
 from breachscope.model.errors import BreachscopeError
 
@@ -21,6 +22,7 @@ app.command("ingest")(ingest_cmd.ingest)
 app.command("query")(query_cmd.query)
 app.command("hunt")(hunt_cmd.hunt_command)
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(case_app, name="case")
 app.command("demo")(demo_cmd.demo)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("scope")(scope_cmd.scope)

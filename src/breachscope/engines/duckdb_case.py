@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breachscope.ingest.store import sweep_leftovers
 from breachscope.model.case import CaseLayout, CaseState, load_state
 from breachscope.model.errors import CaseError
 from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, FIXED_SCHEMAS, valid_table_name
@@ -168,6 +169,7 @@ class Case(DuckDBEngine):
         super().__init__()
         self.layout = CaseLayout(path)
         self.layout.require()
+        sweep_leftovers(self.layout.root)  # what killed runs left, unless a live run holds the case
         self.state: CaseState = load_state(self.layout)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -234,6 +236,7 @@ _MANIFEST_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
         ("duplicate_of", pa.string()),
         ("error", pa.string()),
+        ("note", pa.string()),
     ]
 )
 
