@@ -153,6 +153,9 @@ def _split_lines(buf: bytes) -> pa.Array:
 def _transcoded_arrays(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
     first, lines = 1, []
     for lineno, raw in iter_lines(ctx.source.path, ctx):
+        if lines and lineno != first + len(lines):  # a line was cut out: its number is skipped
+            yield first, pa.array(lines, pa.binary())
+            lines = []
         if not lines:
             first = lineno
         lines.append(raw)

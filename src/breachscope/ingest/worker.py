@@ -280,6 +280,7 @@ class JobRunner:
             # nothing of it was stored: not recorded as done, so that a run without --format reads it
             ctx.take_rejects()
             reasons = "; ".join(f"{n} x {r}" for r, n in ctx.rejects_by_reason.most_common(3))
+            entry.rejected, entry.rejects_by_reason = 0, {}  # none stored; first_rejects say where it failed
             entry.status = FAILED
             entry.error = (f"--format {reader.name} cannot read this file: no record stored"
                            f"{' (stopped early)' if abandoned else ''}; rejected: {reasons}")[:500]

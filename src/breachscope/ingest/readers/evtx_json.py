@@ -125,20 +125,23 @@ class _Window:
         """Read until the record at pos is whole in the text; its offset then (the text before it
         may have been dropped), or -1 if it is over the limit: then it was dropped, up to the next
         record or the end of the file."""
-        if _next_start(self.text, pos) >= 0 or self.eof:
+        nxt = _next_start(self.text, pos)
+        if nxt < 0 and not self.eof:
+            self._compact(pos)
+            pos = 0
+            while nxt < 0 and not self.eof and len(self.text) <= self.limit:
+                searched = len(self.text)
+                self._more()
+                nxt = _next_start(self.text, max(searched - 1, 0))
+        end = nxt if nxt >= 0 else len(self.text)
+        if end - pos <= self.limit:
             return pos
         self._compact(pos)
-        while not self.eof:
-            if len(self.text) > self.limit:
-                self._drop()
-                return -1
-            searched = len(self.text)
-            self._more()
-            if _next_start(self.text, max(searched - 1, 0)) >= 0:
-                return 0
-        return 0
+        self._drop()
+        return -1
 
     def _drop(self) -> None:
+        """Drop the record at the start of the text, reading on to its end if need be."""
         self.dropped_head = self.text[:200].encode("utf-8", "replace")
         length = 0
         while True:
@@ -146,15 +149,11 @@ class _Window:
             if nxt >= 0 or self.eof:
                 end = nxt + 1 if nxt >= 0 else len(self.text)
                 length += len(self.text[:end].encode("utf-8", "replace"))
-                self.base_line = self.line_of(end)
-                self.text = self.text[end:]
-                self.counted = (0, self.base_line)
+                self._compact(end)
                 self.dropped_length = length
                 return
-            length += len(self.text.encode("utf-8", "replace")) - 1
-            self.base_line = self.line_of(len(self.text) - 1)
-            self.text = self.text[-1:]  # a record start may straddle the chunk boundary
-            self.counted = (0, self.base_line)
+            length += len(self.text[:-1].encode("utf-8", "replace"))
+            self._compact(len(self.text) - 1)  # a record start may straddle the chunk boundary
             self._more()
 
 
