@@ -94,6 +94,12 @@ def test_case_forget_takes_rows_out_of_shared_parts(tmp_path: Path) -> None:
     assert again.records == 6 and sorted(again.skipped_known) == [str(ev / "f0.json"), str(ev / "f2.json")]
     with open_case(case) as c:
         assert c.count("windows") == 18 and c.scalar("SELECT count(*) FROM rejects") == 3
+    writer = CaseWriter(case)
+    try:  # a folder names the files under it
+        assert resolve_targets(writer.state.files, [str(ev)]) == (
+            [str(ev / f"f{i}.json") for i in range(3)], [])
+    finally:
+        writer.close()
     missing = cli("case", "forget", str(tmp_path / "nope.json"), "--case", str(case))
     assert missing.returncode == 1 and "not in the case" in missing.stderr and "Traceback" not in missing.stderr
 

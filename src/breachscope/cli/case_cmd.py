@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Change what a case holds.")
 
 @app.command("forget")
 def forget_command(
-    files: Annotated[list[str], typer.Argument(help="Files as ingested (an archive: with all its members; "
+    files: Annotated[list[str], typer.Argument(help="Files or folders as ingested (an archive: with all its members; "
                                                     "'archive.zip!member' for one member).")],
     case: Annotated[Path, typer.Option("--case", help="Case folder.")],
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,

@@ -11,6 +11,7 @@ that no commit names, removed the same way. Forgetting again is then a no-op: no
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,13 +51,11 @@ def select(entries: list[FileEntry], targets: list[str], with_duplicates: bool) 
     """Current entries named by the targets: a path, and for an archive every member under it; then
     the archives that hold a selected member (they no longer hold all of it), and, with_duplicates,
     the entries that only stand for a selected file's content (`duplicate` of it)."""
+    wanted = set(targets)
     live = [f for f in entries if f.status != FORGOTTEN]
-    chosen = {id(f): f for f in live for t in targets if f.path == t or f.path.startswith(t + "!")}
+    chosen = {id(f): f for f in live if not wanted.isdisjoint(_enclosing(f.path))}
     paths = {f.path for f in chosen.values()}
-    holders = set()
-    for p in paths:
-        parts = p.split("!")
-        holders |= {"!".join(parts[:k]) for k in range(1, len(parts))}
+    holders = {h for p in paths for h in _enclosing(p)[:-1]}
     for f in live:
         if (f.path in holders and f.status in ARCHIVE_STATUSES) or (
                 with_duplicates and f.status == DUPLICATE and f.duplicate_of in paths):
@@ -64,15 +63,25 @@ def select(entries: list[FileEntry], targets: list[str], with_duplicates: bool) 
     return list(chosen.values())
 
 
+def _enclosing(path: str) -> list[str]:
+    """'a.zip!b.zip!c.log' -> ['a.zip', 'a.zip!b.zip', 'a.zip!b.zip!c.log']."""
+    parts = path.split("!")
+    return ["!".join(parts[:k]) for k in range(1, len(parts) + 1)]
+
+
 def resolve_targets(entries: list[FileEntry], given: list[str]) -> tuple[list[str], list[str]]:
     """The manifest paths the user means by each argument (as given, or made absolute as ingest
-    stores it; `archive.zip!member` names a member), and the arguments that name nothing."""
+    stores it; `archive.zip!member` names a member; a folder names every file under it), and the
+    arguments that name nothing."""
     targets, missing = [], []
     paths = [f.path for f in entries if f.status != FORGOTTEN]
     for g in given:
         head, sep, tail = g.partition("!")
         candidates = {g, str(Path(head).resolve()) + sep + tail}
         found = [c for c in candidates if any(p == c or p.startswith(c + "!") for p in paths)]
+        if not found and not sep:  # a folder: the files under it
+            folders = tuple(c.rstrip(os.sep) + os.sep for c in candidates)
+            found = sorted({p.split("!", 1)[0] for p in paths if p.startswith(folders)})
         if found:
             targets.extend(found)
         else:
@@ -92,7 +101,7 @@ def forget(writer: CaseWriter, targets: list[str], run_id: str, why: str,
     new_parts: list[Part] = []
     removed: list[str] = []
     if len(keys):
-        wanted = {f.path for f in selected if f.status == INGESTED}
+        wanted = sorted({f.path for f in selected if f.status == INGESTED})
         for seq, part in enumerate(writer.state.parts):
             path = writer.layout.root / part.path
             if not _may_hold(path, wanted):
@@ -124,8 +133,8 @@ def _key(path: str, sha256: str) -> str:
     return f"{path}\x00{sha256}"
 
 
-def _may_hold(path: Path, wanted: set[str]) -> bool:
-    """False when the part's src_file statistics show none of the wanted files in it."""
+def _may_hold(path: Path, wanted: list[str]) -> bool:
+    """False when the part's src_file statistics show none of the wanted files (sorted) in it."""
     meta = pq.ParquetFile(path).metadata
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     if "src_file" not in names:
@@ -135,7 +144,9 @@ def _may_hold(path: Path, wanted: set[str]) -> bool:
         stats = meta.row_group(rg).column(col).statistics
         if stats is None or not stats.has_min_max:
             return True
-        if any(stats.min <= w <= stats.max for w in wanted):
+        lo, hi = (v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in (stats.min, stats.max))
+        i = bisect.bisect_left(wanted, lo)
+        if i < len(wanted) and wanted[i] <= hi:
             return True
     return False
 
