@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.context import ReadContext
 
-PROGRESS_EVERY = 1 << 20
 CHUNK_BYTES = 4 << 20  # line_arrays reads this much at a time
 TRANSCODED_LINES = 65_536  # lines per array from a UTF-16 file
 _UTF16 = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
@@ -167,32 +166,43 @@ def _transcoded_arrays(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
 
 
 def _utf8_lines(fh: BinaryIO, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:
-    done = 0
-    lineno = 0
+    """Lines from chunks split in C (faster than iterating the file, and a line never grows past
+    the limit in memory: the rest of a longer one is read and dropped)."""
     limit = ctx.options.max_record_bytes
-    readline = fh.readline
-    while raw := readline(limit + 2):  # + the line end
-        lineno += 1
-        done += len(raw)
-        if done >= PROGRESS_EVERY:
-            ctx.progress(done)
-            done = 0
-        if raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        elif len(raw) == limit + 2:  # no line end within the limit: drop the rest of the line
-            long = LongLine(lineno, len(raw), raw[:EXCERPT_BYTES])
-            while (rest := readline(CHUNK_BYTES)) and not rest.endswith(b"\n"):
-                long.length += len(rest)
-                ctx.progress(len(rest))
-            long.length += len(rest.rstrip(b"\r\n"))
-            ctx.progress(len(rest))
+    lineno = 0
+    pending = b""  # the start of a line that continues in the next chunk
+    long: LongLine | None = None  # a line over the limit whose rest is being dropped
+    while data := fh.read(CHUNK_BYTES):
+        ctx.progress(len(data))
+        if long is not None:
+            end = data.find(b"\n")
+            if end < 0:
+                long.length += len(data)
+                continue
+            long.length += len(data[:end].rstrip(b"\r"))
             long.reject(ctx)
-            continue
-        if len(raw) > limit:
-            LongLine(lineno, len(raw), raw[:EXCERPT_BYTES]).reject(ctx)
-            continue
-        yield lineno, raw
-    ctx.progress(done)
+            long, lineno, data = None, lineno + 1, data[end + 1:]
+        parts = data.split(b"\n")
+        if pending:
+            parts[0] = pending + parts[0]
+        pending = parts.pop()
+        for raw in parts:
+            lineno += 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if len(raw) > limit:
+                LongLine(lineno, len(raw), raw[:EXCERPT_BYTES]).reject(ctx)
+                continue
+            yield lineno, raw
+        if len(pending) > limit:
+            long, pending = LongLine(lineno + 1, len(pending), pending[:EXCERPT_BYTES]), b""
+    if long is not None:
+        long.reject(ctx)
+    elif pending:  # a last line without its line end keeps a CR it ends with
+        if len(pending) > limit:
+            LongLine(lineno + 1, len(pending), pending[:EXCERPT_BYTES]).reject(ctx)
+        else:
+            yield lineno + 1, pending
 
 
 def _transcoded_lines(fh: BinaryIO, enc: str, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:
