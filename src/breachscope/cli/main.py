@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -42,6 +43,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("BREACHSCOPE_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            stderr.print(f"error: {safe(exc.strerror)}: {safe(exc.filename)}")  # e.g. writing into a read-only case
+            sys.exit(1)
         stderr.print(f"internal error: {type(exc).__name__}: {safe(exc)} (set BREACHSCOPE_DEBUG=1 for details)")
         sys.exit(1)
 
