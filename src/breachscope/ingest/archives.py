@@ -76,6 +76,13 @@ class Unread:
     duplicate_of: str | None = None
 
 
+@dataclass
+class Done:
+    """A member a previous run read from this very archive (same archive sha256): not expanded again."""
+
+    name: str
+
+
 class ArchiveError(Exception):
     pass
 
@@ -128,8 +135,9 @@ class _Expansion:
     """One level of expansion: its own scratch folder and member numbering."""
 
     def __init__(self, display: str, scratch: Path, budget: ArchiveBudget, depth: int,
-                 passwords: tuple[bytes, ...]) -> None:
+                 passwords: tuple[bytes, ...], done: frozenset[str]) -> None:
         self.display = display
+        self.done = done
         self.budget = budget
         self.depth = depth
         self.passwords = passwords
@@ -145,11 +153,12 @@ class _Expansion:
 
 
 def expand(path: Path, kind: str, display: str, scratch: Path, budget: ArchiveBudget, depth: int = 1,
-           passwords: tuple[bytes, ...] = ()) -> Iterator[Member | Unread]:
+           passwords: tuple[bytes, ...] = (), done: frozenset[str] = frozenset()) -> Iterator[Member | Unread | Done]:
     """Yield each member of the archive, extracted to a scratch file the caller deletes, or the
     reason it was not extracted. `depth` 1 is an archive of the evidence itself: only its bytes count
-    as stored bytes for the expansion ratios."""
-    level = _Expansion(display, scratch, budget, depth, passwords)
+    as stored bytes for the expansion ratios. `done`: names of members already read from an archive
+    with the same content (an incomplete archive expanded again): yielded as Done, not expanded."""
+    level = _Expansion(display, scratch, budget, depth, passwords, done)
     try:
         if kind == "zip":
             yield from _zip(path, level)
@@ -166,7 +175,7 @@ def expand(path: Path, kind: str, display: str, scratch: Path, budget: ArchiveBu
 # --- zip ---------------------------------------------------------------------------------------
 
 
-def _zip(path: Path, level: _Expansion) -> Iterator[Member | Unread]:
+def _zip(path: Path, level: _Expansion) -> Iterator[Member | Unread | Done]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -182,6 +191,10 @@ def _zip(path: Path, level: _Expansion) -> Iterator[Member | Unread]:
                 if info.is_dir():
                     continue
                 name = f"{level.display}!{names[index]}"
+                if name in level.done:
+                    first_at.setdefault(info.header_offset, name)
+                    yield Done(name)
+                    continue
                 unread = _zip_unread(info, name, first_at, overlapping, level)
                 if unread is not None:
                     yield unread
@@ -307,7 +320,7 @@ def _zip_mtime(info: zipfile.ZipInfo) -> float:
 # --- tar ---------------------------------------------------------------------------------------
 
 
-def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | Unread]:
+def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | Unread | Done]:
     with path.open("rb") as fh:
         raw = _CountingFile(fh)
         try:
@@ -337,6 +350,10 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
                     break
                 name = f"{level.display}!{info.name}"
                 if info.isdir():
+                    continue
+                if name in level.done:
+                    seen[info.name] = name
+                    yield Done(name)
                     continue
                 if stopped:  # only for an uncompressed tar: headers are found by seeking, nothing expands
                     yield Unread(name, SKIPPED, f"not expanded: {stopped}", info.size)

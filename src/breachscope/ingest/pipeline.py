@@ -208,7 +208,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
         total = sum(i.size for i in items)
         if pool is None:
             state = WorkerState(case_root=writer.layout.root, options=options, known=dict(known),
-                                recorded=frozenset(recorded))
+                                recorded=frozenset(recorded), incomplete=writer.state.incomplete)
             for job in planned:
                 result = JobRunner(state, job).run()
                 _commit(writer, result, summary, run_id)
@@ -248,10 +248,11 @@ PR_SET_PDEATHSIG = 1
 
 
 def _pool_init(case_root: Path, options: IngestOptions, known: dict[str, str],
-               recorded: frozenset[tuple[str, str]], counter: object, expansion: object, parent: int) -> None:
+               recorded: frozenset[tuple[str, str]], incomplete: frozenset[tuple[str, str]], counter: object,
+               expansion: object, parent: int) -> None:
     _die_with_parent(parent)
     init_worker(WorkerState(case_root=case_root, options=options, known=known, recorded=recorded,
-                            progress=counter, expansion=Counter2(expansion)))
+                            incomplete=incomplete, progress=counter, expansion=Counter2(expansion)))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -286,7 +287,8 @@ def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPo
     expansion = ctx.Array("q", 2)  # bytes expanded / stored by the run's archives, all workers together
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init,
                                initargs=(writer.layout.root, options, dict(writer.state.known_sha256),
-                                         frozenset(writer.state.recorded), counter, expansion, os.getpid()))
+                                         frozenset(writer.state.recorded), writer.state.incomplete, counter,
+                                         expansion, os.getpid()))
     pool.counter = counter  # type: ignore[attr-defined]
     return pool
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Member, Unread, archive_kind, expand
+from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Done, Member, Unread, archive_kind, expand
 from breachscope.ingest.context import REJECT_FLUSH, IngestOptions, ReadAbandoned, ReadContext, SourceInfo
 from breachscope.ingest.limits import ArchiveBudget, Counter2
 from breachscope.ingest.reader import HEAD_BYTES
@@ -75,6 +75,7 @@ class WorkerState:
     options: IngestOptions
     known: dict[str, str]  # sha256 -> path of content the case holds
     recorded: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) done: not read nor recorded again
+    incomplete: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) of archives to expand again
     progress: object | None = None  # multiprocessing.Value('q') shared with the main process
     expansion: Counter2 = field(default_factory=Counter2)  # bytes expanded / stored by the run's archives
 
@@ -162,8 +163,15 @@ class JobRunner:
         self.scratch.mkdir(parents=True, exist_ok=True)
         first, known = len(self.result.units), len(self.result.known)
         error = None
+        done: frozenset[str] = frozenset()
+        if (display, sha256) in self.state.incomplete:  # the same bytes: members read then are read
+            done = frozenset(p for p, _ in self.state.recorded if p.startswith(display + "!"))
         try:
-            for member in expand(path, kind, display, self.scratch, budget, depth, self.state.options.passwords):
+            for member in expand(path, kind, display, self.scratch, budget, depth, self.state.options.passwords,
+                                 done):
+                if isinstance(member, Done):
+                    self.result.known.append(member.name)
+                    continue
                 if isinstance(member, Unread):
                     self._unread(member)
                     continue

@@ -229,6 +229,11 @@ class CaseState:
         """(path, sha256) of every file whose current entry means "done": not read again."""
         return {k for k, f in self._entries.items() if f.status in DONE_STATUSES}
 
+    @property
+    def incomplete(self) -> frozenset[tuple[str, str]]:
+        """(path, sha256) of archives some member of which was not read (they are expanded again)."""
+        return frozenset(k for k, f in self._entries.items() if f.status == INCOMPLETE)
+
     def parts_by_table(self) -> dict[str, list[Part]]:
         out: dict[str, list[Part]] = {}
         for p in self._parts.values():
