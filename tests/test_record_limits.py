@@ -18,6 +18,7 @@ from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest.lines import LONG_LINE
 from breachscope.model.case import INGESTED
 from tests.conftest import run_ingest
+from tests.test_ingest_robustness import cli
 from tests.test_reader_zeek import CONN_HEADER, conn_line
 
 MIB = 1 << 20
@@ -114,3 +115,19 @@ def test_evtx_json_document_over_the_limit(tmp_path: Path) -> None:
     starts = [n for n, line in enumerate(lines, 1) if line.startswith("{")]
     assert [r["location"].split(" (")[0] for r in entry.first_rejects] == [f"line {starts[1]}",
                                                                           f"line {starts[3]}"]
+
+
+def test_limits_from_the_command_line(tmp_path: Path) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "fw.log").write_text("\n".join([_syslog(1), _syslog(2, SHORT), _syslog(3)]) + "\n")
+    (ev / "big.log.gz").write_bytes(gzip.compress(("\n".join(_syslog(i % 10) for i in range(40_000)) + "\n").encode()))
+    out = cli("ingest", str(ev), "--case", str(tmp_path / "case"), "--max-record-bytes", "1M",
+              "--max-archive-bytes", "1M", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["records"] == 2 and report["rejected"] == 1
+    assert report["files_with_rejects"][0]["first"][0]["location"].startswith("line 2 (2,097,")
+    assert len(report["files_skipped"]) == 1 and "--max-archive-bytes" in report["files_skipped"][0]["reason"]
+    bad = cli("ingest", str(ev), "--case", str(tmp_path / "case"), "--max-record-bytes", "lots")
+    assert bad.returncode == 2 and "--max-record-bytes 'lots' is not a size" in bad.stderr
