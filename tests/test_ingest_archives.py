@@ -164,6 +164,23 @@ def test_gzip_bomb_stops_at_the_ratio(tmp_path: Path) -> None:
     assert (got["ok.log"].status, got["ok.log"].records) == (INGESTED, 100)
 
 
+def test_bomb_inside_a_compressed_tar_stops_the_stream(tmp_path: Path) -> None:
+    """The members after a bomb in a .tar.gz lie past its data: reaching them would expand it, so
+    they are listed as one entry instead of being read."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for name, data in [("ok.log", syslog(5)), ("zeros.bin", b"\0" * (80 * MIB)), ("after.log", syslog(2))]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    (tmp_path / "logs.tar.gz").write_bytes(buf.getvalue())
+    got = entries(run_ingest([tmp_path / "logs.tar.gz"], tmp_path / "case"))
+    assert (got["ok.log"].status, got["ok.log"].records) == (INGESTED, 5)
+    assert got["zeros.bin"].status == SKIPPED and "over 500x" in got["zeros.bin"].note
+    assert got["*"].status == SKIPPED and got["*"].note.startswith("the members after zeros.bin were not read")
+    assert "after.log" not in got and got["logs.tar.gz"].status == INCOMPLETE
+
+
 def test_archive_and_run_limits(tmp_path: Path) -> None:
     members = {f"m{i}.log": syslog(4000, f"h{i}") for i in range(3)}  # ~380 KB each, stored (ratio 1)
     (tmp_path / "a.zip").write_bytes(zip_bytes(members, zipfile.ZIP_STORED))

@@ -361,14 +361,16 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
                 unread = _tar_unread(info, name, seen, level)
                 if unread is not None:
                     yield unread
+                    if compressed and unread.status == SKIPPED and info.isreg() and not info.sparse:
+                        yield _rest(level, info.name, "reaching them would expand this member's data")
+                        return
                     continue
                 try:
                     level.budget.precheck()
                 except LimitReached as exc:
                     stopped = str(exc)
                     if compressed:  # walking the rest of a compressed stream would expand it
-                        yield Unread(f"{level.display}!*", SKIPPED,
-                                     f"the members after {last or 'the start'} were not read: {stopped}")
+                        yield _rest(level, last, stopped)
                         return
                     yield Unread(name, SKIPPED, f"not expanded: {stopped}", info.size)
                     continue
@@ -384,11 +386,19 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
                 if copied.stopped:
                     dst.unlink(missing_ok=True)
                     yield Unread(name, SKIPPED, copied.stopped, info.size)
+                    if compressed:  # the next header lies past the rest of this member's data
+                        yield _rest(level, info.name, "reaching them would expand the rest of this member")
+                        return
                     continue
                 damage = copied.damage
                 if copied.size < info.size and damage is None:
                     damage = f"member truncated: {copied.size} of {info.size} bytes"
                 yield Member(name, dst, copied.sha256, copied.size, float(info.mtime), damage)
+
+
+def _rest(level: _Expansion, after: str, why: str) -> Unread:
+    """One entry for the members of a compressed tar that cannot be listed without expanding."""
+    return Unread(f"{level.display}!*", SKIPPED, f"the members after {after or 'the start'} were not read: {why}")
 
 
 def _tar_unread(info: tarfile.TarInfo, name: str, seen: dict[str, str], level: _Expansion) -> Unread | None:
