@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from breachscope.engines.duckdb_case import open_case
-from breachscope.model.case import EMPTY, INGESTED, UNRECOGNIZED
+from breachscope.model.case import EMPTY, EXPANDED, INGESTED, UNRECOGNIZED
 from tests.conftest import run_ingest
 
 
@@ -93,8 +93,10 @@ def test_archive_member_names_are_never_paths(tmp_path: Path) -> None:
     summary = run_ingest([tmp_path / "in.zip"], tmp_path / "case")
     assert summary.records == 6
     assert not (tmp_path.parent / "escaped.json").exists() and not Path("/abs/evil.json").exists()
-    names = sorted(f.path.split("!", 1)[1] for f in summary.files)
+    names = sorted(f.path.split("!", 1)[1] for f in summary.files if f.status == INGESTED)
     assert names == ["../../escaped.json", "/abs/evil.json", "nested.zip!inner.json"]
+    archives = sorted((f.path.removeprefix(str(tmp_path)), f.status) for f in summary.files if f.status != INGESTED)
+    assert archives == [("/in.zip", EXPANDED), ("/in.zip!nested.zip", EXPANDED)]
 
 
 def _zip_bytes(files: dict[str, str]) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,13 +13,16 @@ import typer
 from breachscope.cli.output import print_json, safe, stderr, stdout
 from breachscope.cli.progress import byte_progress
 from breachscope.ingest.context import IngestOptions
+from breachscope.ingest.limits import ExpansionLimits
 from breachscope.ingest.pipeline import IngestSummary
 from breachscope.ingest.pipeline import ingest as run_ingest
 from breachscope.ingest.registry import READERS
-from breachscope.model.case import FAILED, UNRECOGNIZED
+from breachscope.model.case import FAILED, INCOMPLETE, SKIPPED, UNRECOGNIZED, FileEntry
 from breachscope.model.errors import UsageError
 
 JSON_HELP = "Print a machine-readable summary on stdout."
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE_HELP = "bytes, or with K, M, G, T (powers of 1024)"
 
 
 def ingest(
@@ -28,24 +32,52 @@ def ingest(
     tz: Annotated[str | None, typer.Option(help="IANA time zone for timestamps without one (default UTC).")] = None,
     format: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting.")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Forget what the case holds from these files, then read "
+                                        "them again.")] = False,
+    archive_password: Annotated[list[str] | None, typer.Option(
+        "--archive-password", help="Password of encrypted zip members (repeatable; each is tried in turn).")] = None,
+    max_record_bytes: Annotated[str, typer.Option(
+        help=f"A longer line or record is cut and rejected ({_SIZE_HELP}).")] = "32M",
+    max_expansion_ratio: Annotated[float, typer.Option(
+        help="Expanded / stored bytes allowed for archive members, archives and the run (past 64 MiB).")] = 500.0,
+    max_archive_bytes: Annotated[str, typer.Option(
+        help=f"Bytes one archive may expand to, nested archives included ({_SIZE_HELP}).")] = "64G",
+    max_run_expansion: Annotated[str, typer.Option(
+        help=f"Bytes all archives of the run may expand to ({_SIZE_HELP}).")] = "256G",
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Read evidence into the case; formats are recognised by content. Re-ingesting is a no-op."""
     options = _options(year, tz, format)
+    if max_expansion_ratio < 1:
+        raise UsageError("--max-expansion-ratio must be at least 1")
+    options = replace(
+        options, max_record_bytes=parse_size(max_record_bytes, "--max-record-bytes"),
+        passwords=tuple(p.encode("utf-8") for p in archive_password or ()),
+        limits=ExpansionLimits(max_ratio=max_expansion_ratio,
+                               max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
+                               max_run_bytes=parse_size(max_run_expansion, "--max-run-expansion")))
     show = sys.stderr.isatty() and not json_out
     with byte_progress("ingest", enabled=show) as progress:
-        summary = run_ingest(paths, case, options, jobs=jobs, progress=progress)  # type: ignore[arg-type]
-    explicit_unknown = [f for f in summary.files if f.status == UNRECOGNIZED and _named(f.path, paths)]
+        summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)  # type: ignore[arg-type]
     if json_out:
         print_json(summary.to_dict())
     else:
-        print_summary(summary, explicit={f.path for f in explicit_unknown})
-    if explicit_unknown or any(f.status == FAILED for f in summary.files):
+        print_summary(summary)
+    if summary.unreadable_arguments or any(f.status == FAILED for f in summary.files):
         raise typer.Exit(1)
 
 
-def _named(path: str, given: list[str]) -> bool:
-    return any(Path(g).resolve() == Path(path) for g in given if Path(g).is_file())
+def parse_size(text: str, option: str) -> int:
+    """'64M' -> 67108864; plain numbers are bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
+    try:
+        value = float(t[: len(t) - len(unit)] if unit else t)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a size (e.g. 32M, 64G, 1000000)") from None
+    if value < 1:
+        raise UsageError(f"{option} must be at least 1 byte")
+    return int(value * _UNITS[unit])
 
 
 def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions:
@@ -62,8 +94,12 @@ def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions
     return IngestOptions(year=year, tz=tz, format=fmt)
 
 
-def print_summary(summary: IngestSummary, list_limit: int = 10, explicit: set[str] | None = None) -> None:
+def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
     d = summary.to_dict()
+    if summary.forced is not None:
+        f = summary.forced
+        rows = sum(f.rows.values())
+        stderr.print(f"--force: {len(f.forgotten)} file(s) forgotten first, {rows:,} row(s) removed")
     stdout.print(f"case {safe(summary.case)}: {d['files_ingested']} files ingested, "
                  f"{summary.records:,} records stored, {summary.rejected:,} rejected, "
                  f"{d['files_already_in_case']} already in the case, {d['files_duplicate']} duplicates "
@@ -71,6 +107,7 @@ def print_summary(summary: IngestSummary, list_limit: int = 10, explicit: set[st
     for table, n in d["tables"].items():  # type: ignore[union-attr]
         stdout.print(f"  {table:<24} {n:>12,}")
     unknown: list[str] = []
+    skipped: list[FileEntry] = []
     notes: dict[str, list[str]] = {}
     for f in summary.files:
         if f.rejected:
@@ -82,16 +119,31 @@ def print_summary(summary: IngestSummary, list_limit: int = 10, explicit: set[st
             notes.setdefault(w.split(" (", 1)[0], []).append(f.path)
         if f.status == UNRECOGNIZED:
             unknown.append(f.path)
+        elif f.status == SKIPPED:
+            skipped.append(f)
         elif f.status == FAILED:
             stderr.print(f"error: could not read {safe(f.path)}: {safe(f.error)}")
+        elif f.status == INCOMPLETE:
+            stderr.print(f"archive not fully read: {safe(f.path)} ({safe(f.note)}); the next run retries "
+                         "what was skipped or failed")
         elif f.error:
             stderr.print(f"error: reading stopped early in {safe(f.path)}: {safe(f.error)}")
     for note, paths in sorted(notes.items()):  # one line per kind of assumption, not per file
         where = safe(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {safe(paths[0])}"
         stderr.print(f"note: {safe(note)} ({where})")
-    named = [p for p in unknown if explicit and p in explicit]
-    for path in named:
+    if skipped:
+        stderr.print(f"not read ({len(skipped)} archive member(s); listed in the manifest, status 'skipped'):")
+        for f in skipped[:list_limit]:
+            stderr.print(f"  {safe(f.path)}: {safe(f.note)}")
+        if len(skipped) > list_limit:
+            stderr.print(f"  ... and {len(skipped) - list_limit} more (SELECT path, note FROM manifest "
+                         "WHERE status = 'skipped')")
+    named = set(summary.unreadable_arguments)
+    for path in [p for p in unknown if p in named]:
         stderr.print(f"error: unknown format, not ingested: {safe(path)}")
+    for arg in sorted(named - set(unknown)):
+        stderr.print(f"error: nothing could be read from {safe(arg)} (named on the command line): "
+                     "see the lines above, or the manifest")
     found = [p for p in unknown if p not in named]
     if found:
         stderr.print(f"not ingested, no reader recognises the content ({len(found)} file(s) found in folders "

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from breachscope.engines.run_views import RUN_VIEWS, create_run_views
+from breachscope.ingest.store import sweep_leftovers
 from breachscope.model.case import CaseLayout, CaseState, load_state
 from breachscope.model.errors import CaseError
 from breachscope.model.runs import History, read_history
@@ -172,6 +173,7 @@ class Case(DuckDBEngine):
         super().__init__()
         self.layout = CaseLayout(path)
         self.layout.require()
+        sweep_leftovers(self.layout.root)  # what killed runs left, unless a live run holds the case
         self.state: CaseState = load_state(self.layout)
         # the runs behind findings/subjects/obligations: the latest, or the case as it stood at `run`
         self.history: History = read_history(self.layout, as_of=run)
@@ -241,6 +243,7 @@ _MANIFEST_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
         ("duplicate_of", pa.string()),
         ("error", pa.string()),
+        ("note", pa.string()),
     ]
 )
 

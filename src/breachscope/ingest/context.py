@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from breachscope.ingest.limits import ExpansionLimits
+
 MAX_LISTED_REJECTS = 20  # per file in the manifest; every reject is in the rejects table
 EXCERPT_CHARS = 200
+REJECT_FLUSH = 10_000  # rejects held in memory before they are handed to `ReadContext.spill`
+MAX_RECORD_BYTES = 32 << 20  # default --max-record-bytes
+
+
+class ReadAbandoned(BaseException):
+    """Raised through a reader to stop it (a BaseException, so that no reader's catch-all swallows it)."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,9 @@ class IngestOptions:
     tz: str | None = None  # IANA zone for timestamps that lack one; default UTC, reported
     format: str | None = None  # force a reader by name instead of sniffing
     batch_rows: int = 32_768
+    max_record_bytes: int = MAX_RECORD_BYTES  # a longer line or record is cut and rejected
+    limits: ExpansionLimits = field(default_factory=ExpansionLimits)  # archive expansion budgets
+    passwords: tuple[bytes, ...] = field(default=(), repr=False)  # --archive-password values, tried in order
 
     @property
     def zone(self) -> ZoneInfo:
@@ -52,9 +63,13 @@ class ReadContext:
     #: per-job state readers may keep across files, e.g. one row builder for many small files, so
     #: that 300 small EVTX files make a few batches instead of 300 (see windows.builder_for)
     shared: dict[str, Any] = field(default_factory=dict)
+    #: called when REJECT_FLUSH rejects are held (writes them out, or abandons the file)
+    spill: Callable[[], None] | None = None
 
     def reject(self, location: str, reason: str, excerpt: bytes | str | None = None) -> None:
         """Count one bad record with its location; the run goes on."""
+        if self.spill is not None and len(self.reject_rows) >= REJECT_FLUSH:
+            self.spill()
         self.rejected += 1
         self.rejects_by_reason[reason] += 1
         if len(self.first_rejects) < MAX_LISTED_REJECTS:

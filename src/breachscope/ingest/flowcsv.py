@@ -18,6 +18,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -27,7 +28,7 @@ from breachscope.ingest.context import ReadContext
 from breachscope.ingest.flow_columns import FlowColumns
 from breachscope.ingest.flow_layout import TABLE, Dialect, Layout, resolve, split_fields
 from breachscope.ingest.flow_values import CONVERT_ERRORS, STR_NULL, one_chunk, text_column
-from breachscope.ingest.lines import decode, text_encoding
+from breachscope.ingest.lines import EXCERPT_BYTES, LongLine, decode, text_encoding
 from breachscope.ingest.reader import Batches
 from breachscope.model.schema import FLOW_SCHEMA
 
@@ -35,7 +36,9 @@ BLOCK_BYTES = 8 << 20  # large enough that pyarrow's per-call cost vanishes, sma
 
 
 def _blocks(ctx: ReadContext) -> Iterator[bytes]:
-    """The file as UTF-8 bytes (BOM dropped, UTF-16 transcoded) in blocks that end at a line end."""
+    """The file as UTF-8 bytes (BOM dropped, UTF-16 transcoded) in blocks that end at a line end.
+    A line over max_record_bytes is rejected with its number and left as an empty line (blank lines
+    are not records), so the line numbers of the rest stay right and it is never held whole."""
     with ctx.source.path.open("rb") as fh:
         enc, skip = text_encoding(fh.read(4096))
         fh.seek(skip)
@@ -51,20 +54,56 @@ def _blocks(ctx: ReadContext) -> Iterator[bytes]:
                 chunk = text.read(BLOCK_BYTES // 2)
                 ctx.progress(len(chunk) * 2)
                 return chunk.encode("utf-8")
+        limit = ctx.options.max_record_bytes
+        lineno = 1  # of the first line not yet yielded
         rest = b""
+        long: LongLine | None = None
         while True:
             raw = read()
             if not raw:
-                if rest:
+                if long is not None:
+                    long.reject(ctx)
+                elif rest:
                     yield rest
                 return
+            if long is not None:  # dropping the rest of an over-long line
+                end = raw.find(b"\n")
+                if end < 0:
+                    long.length += len(raw)
+                    continue
+                long.length += end
+                long.reject(ctx)
+                long, raw = None, b"\n" + raw[end + 1:]  # the line stays, empty
             raw = rest + raw if rest else raw
             cut = raw.rfind(b"\n")
             if cut < 0:
                 rest = raw
+                if len(rest) > limit:
+                    long, rest = LongLine(lineno, len(rest), rest[:EXCERPT_BYTES]), b""
                 continue
             rest = raw[cut + 1:]
-            yield raw[: cut + 1]
+            block = _blank_long_lines(raw[: cut + 1], lineno, limit, ctx)
+            lineno += block.count(b"\n")
+            yield block
+
+
+def _blank_long_lines(block: bytes, first: int, limit: int, ctx: ReadContext) -> bytes:
+    """`block` with every line over the limit rejected and emptied (its line end kept)."""
+    if len(block) <= limit:
+        return block
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    over = np.flatnonzero(ends - starts > limit)
+    if not len(over):
+        return block
+    parts, pos = [], 0
+    for i in over.tolist():
+        start, end = int(starts[i]), int(ends[i])
+        LongLine(first + i, end - start, block[start:start + EXCERPT_BYTES]).reject(ctx)
+        parts.append(block[pos:start])
+        pos = end
+    parts.append(block[pos:])
+    return b"".join(parts)
 
 
 def _find_line(block: bytes, marker: bytes) -> int:

@@ -5,14 +5,18 @@ already holds or what appears twice, and group small files so the case is not th
 Parquet files. Run: jobs go to a process pool (both cores; EVTX and JSON decoding are CPU-bound).
 Commit: the main process alone writes the manifest, one line per job, after the job's parts are in
 place, dropping archive members that another job of the same run already committed.
+Workers die with the main process (parent-death signal): a killed run leaves no worker behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -20,9 +24,21 @@ from pathlib import Path
 
 from breachscope.ingest.archives import archive_kind, sha256_file
 from breachscope.ingest.context import IngestOptions
-from breachscope.ingest.store import CaseWriter
+from breachscope.ingest.forget import ForgetResult, forget
+from breachscope.ingest.limits import Counter2
+from breachscope.ingest.store import CaseWriter, new_run_id
 from breachscope.ingest.worker import Item, Job, JobResult, JobRunner, WorkerState, init_worker, run_job
-from breachscope.model.case import DUPLICATE, FAILED, INGESTED, UNRECOGNIZED, FileEntry
+from breachscope.model.case import (
+    DUPLICATE,
+    EMPTY,
+    EXPANDED,
+    FAILED,
+    INCOMPLETE,
+    INGESTED,
+    SKIPPED,
+    UNRECOGNIZED,
+    FileEntry,
+)
 from breachscope.model.errors import UsageError
 
 GROUP_MAX_BYTES = 64 << 20  # small files share Parquet parts up to this much input
@@ -38,6 +54,8 @@ class IngestSummary:
     files: list[FileEntry] = field(default_factory=list)
     skipped_known: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    forced: ForgetResult | None = None  # what --force took out of the case first
+    unreadable_arguments: list[str] = field(default_factory=list)  # named evidence nothing could be read from
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -63,6 +81,11 @@ class IngestSummary:
             "files_duplicate": self.count(DUPLICATE),
             "files_unrecognized": [f.path for f in self.files if f.status == UNRECOGNIZED],
             "files_failed": [{"path": f.path, "error": f.error} for f in self.files if f.status == FAILED],
+            "files_skipped": [{"path": f.path, "reason": f.note} for f in self.files if f.status == SKIPPED],
+            "archives": [{"path": f.path, "status": f.status, "note": f.note, "error": f.error}
+                         for f in self.files if f.status in (EXPANDED, INCOMPLETE)],
+            "unreadable_arguments": self.unreadable_arguments,
+            "forced": self.forced.to_dict() if self.forced else None,
             "records": self.records,
             "rejected": self.rejected,
             "tables": dict(sorted(tables.items())),
@@ -142,16 +165,23 @@ def _plan(items: list[Item], run_id: str, workers: int) -> list[Job]:
 
 
 def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = None,
-           jobs: int | None = None, progress: ProgressFn | None = None) -> IngestSummary:
+           jobs: int | None = None, progress: ProgressFn | None = None, force: bool = False) -> IngestSummary:
+    """Read the evidence under `paths` into the case. `force`: first forget what the case holds
+    from these files (see ingest/forget.py), then read them as if new."""
     options = options or IngestOptions()
     started = time.perf_counter()
     inputs = expand_inputs(paths)
     writer = CaseWriter(case)
-    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = new_run_id()
     summary = IngestSummary(case=str(case), run_id=run_id)
     workers = max(1, jobs or os.cpu_count() or 1)
+    pool: ProcessPoolExecutor | None = None
     try:
-        pool = _pool(workers, writer, options) if workers > 1 and len(inputs) > 0 else None
+        if force:
+            summary.forced = forget(writer, [d for _, d, _ in inputs], run_id, "ingest --force",
+                                    with_duplicates=False)
+        if workers > 1 and len(inputs) > 0:
+            pool = _pool(workers, writer, options)
         hashes = list(pool.map(_hash, [p for p, _, _ in inputs], chunksize=8) if pool
                       else map(_hash, [p for p, _, _ in inputs]))
         known = writer.state.known_sha256
@@ -163,11 +193,11 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
             if err:
                 failed.append(FileEntry(path=display, sha256="", size=0, format=None, status=FAILED,
                                         error=err))
-            elif sha in known or (display, sha) in recorded:
+            elif (display, sha) in recorded:
                 summary.skipped_known.append(display)
-            elif sha in run_seen:
+            elif sha in known or sha in run_seen:  # the same content under another name: both names kept
                 failed.append(FileEntry(path=display, sha256=sha, size=size, format=None,
-                                        status=DUPLICATE, duplicate_of=run_seen[sha]))
+                                        status=DUPLICATE, duplicate_of=known.get(sha) or run_seen[sha]))
             else:
                 run_seen[sha] = display
                 items.append(Item(str(path), display, sha, size, mtime, explicit, archive))
@@ -176,29 +206,77 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
             summary.files.extend(failed)
         planned = _plan(items, run_id, workers)
         total = sum(i.size for i in items)
-        state = WorkerState(case_root=writer.layout.root, options=options,
-                            known=frozenset(writer.state.known_sha256))
         if pool is None:
+            state = WorkerState(case_root=writer.layout.root, options=options, known=dict(known),
+                                recorded=frozenset(recorded), incomplete=writer.state.incomplete)
             for job in planned:
-                state.progress = None
                 result = JobRunner(state, job).run()
                 _commit(writer, result, summary, run_id)
                 if progress:
                     progress(sum(i.size for i in job.items), total)
         else:
             _run_pool(pool, planned, writer, summary, run_id, progress, total)
-            pool.shutdown()
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         writer.close()
+    summary.unreadable_arguments = _unreadable_arguments(paths, summary)
     summary.duration_s = time.perf_counter() - started
     return summary
 
 
+#: Statuses that mean nothing could be read from a file.
+_NOTHING_READ = frozenset({UNRECOGNIZED, SKIPPED, FAILED})
+
+
+def _unreadable_arguments(paths: list[str], summary: IngestSummary) -> list[str]:
+    """Files, folders and archives named on the command line from which nothing at all could be
+    read in this run (every file under them unrecognised, skipped or failed; none already known)."""
+    out = []
+    for given in paths:
+        root = str(Path(given).resolve())
+        under = [f for f in summary.files if f.path == root or f.path.startswith((root + os.sep, root + "!"))]
+        known = any(k == root or k.startswith((root + os.sep, root + "!")) for k in summary.skipped_known)
+        members = [f for f in under if f.status not in (EXPANDED, INCOMPLETE)]
+        if members and not known and all(f.status in _NOTHING_READ for f in members):
+            out.append(root)
+    return out
+
+
 _PROGRESS = None  # the pool's shared byte counter, set in each worker by _pool_init
+PR_SET_PDEATHSIG = 1
 
 
-def _pool_init(case_root: Path, options: IngestOptions, known: frozenset[str], counter: object) -> None:
-    init_worker(WorkerState(case_root=case_root, options=options, known=known, progress=counter))
+def _pool_init(case_root: Path, options: IngestOptions, known: dict[str, str],
+               recorded: frozenset[tuple[str, str]], incomplete: frozenset[tuple[str, str]], counter: object,
+               expansion: object, parent: int) -> None:
+    _die_with_parent(parent)
+    init_worker(WorkerState(case_root=case_root, options=options, known=known, recorded=recorded,
+                            incomplete=incomplete, progress=counter, expansion=Counter2(expansion)))
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the run that started it (kill -9 of the main process once left
+    workers blocked forever with parent 1). Linux: the kernel sends SIGKILL when the parent dies;
+    elsewhere a thread watches the parent's id."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            _watch_parent(parent)
+    else:
+        _watch_parent(parent)
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPoolExecutor:
@@ -206,9 +284,11 @@ def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPo
     # the first submit, before any progress-display thread exists in this process
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
+    expansion = ctx.Array("q", 2)  # bytes expanded / stored by the run's archives, all workers together
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init,
-                               initargs=(writer.layout.root, options,
-                                         frozenset(writer.state.known_sha256), counter))
+                               initargs=(writer.layout.root, options, dict(writer.state.known_sha256),
+                                         frozenset(writer.state.recorded), writer.state.incomplete, counter,
+                                         expansion, os.getpid()))
     pool.counter = counter  # type: ignore[attr-defined]
     return pool
 
@@ -232,7 +312,8 @@ def _commit(writer: CaseWriter, result: JobResult, summary: IngestSummary, run_i
     parts = []
     committed = writer.state.known_sha256
     for unit in result.units:
-        dup = [f for f in unit.files if f.status == INGESTED and f.sha256 in committed and len(unit.files) == 1]
+        dup = [f for f in unit.files if f.status in (INGESTED, EMPTY) and f.sha256 in committed
+               and len(unit.files) == 1]
         if dup:  # an archive member that another job of this run committed first
             writer.discard(unit.parts)
             entry = dup[0]
@@ -244,3 +325,4 @@ def _commit(writer: CaseWriter, result: JobResult, summary: IngestSummary, run_i
         parts.extend(unit.parts)
     writer.commit(files, parts, run_id)
     summary.files.extend(files)
+    summary.skipped_known.extend(result.known)

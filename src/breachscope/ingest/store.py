@@ -3,12 +3,16 @@ manifest line that commits them, written last (see model/case.py for the protoco
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shutil
+import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,7 +41,7 @@ REJECTS_SCHEMA = pa.schema(
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -45,18 +49,107 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def new_run_id() -> str:
+    """A run's id: its start time (sortable) and a random suffix."""
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
 def init_case(layout: CaseLayout) -> None:
     """Create the case folder (idempotent); refuse a non-empty folder that is not a case."""
     if layout.root.exists() and not layout.exists() and any(layout.root.iterdir()):
         raise CaseError(f"{layout.root} exists and is not a breachscope case; choose another --case")
-    layout.root.mkdir(parents=True, exist_ok=True)
-    if not layout.exists():
-        tmp = layout.marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"breachscope_case": FORMAT_VERSION,
-                                   "created": datetime.now(UTC).isoformat()}) + "\n")
-        os.replace(tmp, layout.marker)
-    for d in (layout.events, layout.rejects, layout.tmp):
-        d.mkdir(exist_ok=True)
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        if not layout.exists():
+            tmp = layout.marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"breachscope_case": FORMAT_VERSION,
+                                       "created": datetime.now(UTC).isoformat()}) + "\n")
+            os.replace(tmp, layout.marker)
+        for d in (layout.events, layout.rejects, layout.tmp):
+            d.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _not_writable(layout, exc) from exc
+
+
+def _not_writable(layout: CaseLayout, exc: OSError) -> CaseError:
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return CaseError(f"case {layout.root} is read-only ({exc.strerror}: {exc.filename}); this command "
+                         "writes into the case: copy it to a writable place (queries work on a read-only case)")
+    return CaseError(f"cannot write the case {layout.root}: {exc.strerror or exc} ({exc.filename})")
+
+
+#: Cases whose writer this process holds: a POSIX lock is per process, so this process must not take
+#: (and by closing, release) it a second time, nor clean a case its own writer is using.
+_HELD: set[Path] = set()
+
+
+def _try_lock(layout: CaseLayout) -> TextIO | None:
+    """The case's lock file, locked; None if another live process holds the lock."""
+    fh = layout.lock.open("a")
+    try:
+        # a POSIX record lock belongs to this process only: worker processes forked from it do not
+        # hold it, so a killed run never leaves the case locked by its orphaned workers
+        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
+
+
+def _remove_leftovers(layout: CaseLayout, state: CaseState) -> None:
+    """Delete parts no commit names (a run killed before its commit, a forget's replaced parts)
+    and the scratch folder. Only ever called with the case lock held."""
+    committed = {p.path for p in state.parts}
+    for top in (layout.events, layout.rejects):
+        for f in top.rglob("*"):
+            if f.is_file() and f.relative_to(layout.root).as_posix() not in committed:
+                f.unlink()
+    shutil.rmtree(layout.tmp, ignore_errors=True)
+    layout.tmp.mkdir(exist_ok=True)
+
+
+def _repair(layout: CaseLayout) -> None:
+    """Cut a manifest line that a crash left unfinished: it never committed anything."""
+    m = layout.manifest
+    if m.is_file():
+        keep = committed_length(m)
+        if keep != m.stat().st_size:
+            with m.open("r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+def sweep_leftovers(root: str | Path) -> bool:
+    """What killed runs left (scratch, uncommitted parts, a torn manifest line) removed, by any
+    command that opens the case. Never while a live run holds the case (it is using them), and
+    silently not on a read-only case. True if the case was swept."""
+    layout = CaseLayout(root)
+    if layout.root.resolve() in _HELD or not layout.exists():
+        return False
+    leftovers = layout.tmp.is_dir() and any(layout.tmp.iterdir())
+    committed = None
+    if not leftovers:  # cheap check first: parts on disk that no commit names
+        committed = {p.path for p in load_state(layout).parts}
+        leftovers = any(f.is_file() and f.relative_to(layout.root).as_posix() not in committed
+                        for top in (layout.events, layout.rejects) for f in top.rglob("*"))
+    if not leftovers:
+        return False
+    try:
+        fh = _try_lock(layout)
+    except OSError:
+        return False  # read-only: nothing can be cleaned, and nothing needs to be for reading
+    if fh is None:
+        return False
+    try:
+        _repair(layout)
+        _remove_leftovers(layout, load_state(layout))
+    except OSError:
+        return False
+    finally:
+        fcntl.lockf(fh, fcntl.LOCK_UN)
+        fh.close()
+    return True
 
 
 class CaseWriter:
@@ -65,55 +158,46 @@ class CaseWriter:
     def __init__(self, root: str | Path) -> None:
         self.layout = CaseLayout(root)
         init_case(self.layout)
-        self._lock = self.layout.lock.open("a")
+        if self.layout.root.resolve() in _HELD:
+            raise CaseError(f"case {root} is being written by this process already")
         try:
-            # a POSIX record lock belongs to this process only: worker processes forked from it do
-            # not hold it, so a killed run never leaves the case locked by its orphaned workers
-            fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock = _try_lock(self.layout)
         except OSError as exc:
-            self._lock.close()
-            raise CaseError(f"case {root} is being written by another breachscope run") from exc
-        self._repair()
-        self.state: CaseState = load_state(self.layout)
-        self._remove_orphans()
+            raise _not_writable(self.layout, exc) from exc
+        if lock is None:
+            raise CaseError(f"case {root} is being written by another breachscope run")
+        self._lock = lock
+        _HELD.add(self.layout.root.resolve())
+        try:
+            _repair(self.layout)
+            self.state: CaseState = load_state(self.layout)
+            _remove_leftovers(self.layout, self.state)
+        except OSError as exc:
+            self.close()
+            raise _not_writable(self.layout, exc) from exc
+        except BaseException:
+            self.close()
+            raise
 
-    def _repair(self) -> None:
-        """Cut a manifest line that a crash left unfinished: it never committed anything."""
-        m = self.layout.manifest
-        if m.is_file():
-            keep = committed_length(m)
-            if keep != m.stat().st_size:
-                with m.open("r+b") as fh:
-                    fh.truncate(keep)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-
-    def _remove_orphans(self) -> None:
-        """Delete parts no commit names (written by a run killed before its commit) and scratch."""
-        committed = {p.path for p in self.state.parts}
-        for top in (self.layout.events, self.layout.rejects):
-            for f in top.rglob("*"):
-                if f.is_file() and f.relative_to(self.layout.root).as_posix() not in committed:
-                    f.unlink()
-        shutil.rmtree(self.layout.tmp, ignore_errors=True)
-        self.layout.tmp.mkdir(exist_ok=True)
-
-    def commit(self, files: list[FileEntry], parts: list[Part], run_id: str) -> None:
-        line = Commit(files=files, parts=parts, committed_at=datetime.now(UTC).isoformat(),
-                      run_id=run_id).to_json()
+    def commit(self, files: list[FileEntry], parts: list[Part], run_id: str, kind: str = "ingest",
+               removed_parts: list[str] | None = None) -> None:
+        commit = Commit(files=files, parts=parts, committed_at=datetime.now(UTC).isoformat(), run_id=run_id,
+                        kind=kind, removed_parts=list(removed_parts or []))
         with self.layout.manifest.open("ab") as fh:
-            fh.write(line.encode("utf-8") + b"\n")
+            fh.write(commit.to_json().encode("utf-8") + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
-        self.state.files.extend(files)
-        self.state.parts.extend(parts)
+        self.state.apply(commit)
 
     def discard(self, parts: list[Part]) -> None:
         for p in parts:
             (self.layout.root / p.path).unlink(missing_ok=True)
 
     def close(self) -> None:
+        if self._lock.closed:
+            return
         shutil.rmtree(self.layout.tmp, ignore_errors=True)
+        _HELD.discard(self.layout.root.resolve())
         fcntl.lockf(self._lock, fcntl.LOCK_UN)
         self._lock.close()
 
@@ -170,7 +254,7 @@ class PartWriter:
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self._done.append(Part(table=table, path=final.relative_to(self.layout.root).as_posix(),
                                rows=self._rows.pop(table)))
 

@@ -28,9 +28,18 @@ LOCK = ".lock"
 FORMAT_VERSION = 1
 RUNS_DIR = "runs"
 
-#: File statuses in the manifest. Only INGESTED and EMPTY files are skipped when seen again.
+#: File statuses in the manifest (docs/schema.md explains each).
 INGESTED, EMPTY, DUPLICATE, UNRECOGNIZED, FAILED = "ingested", "empty", "duplicate", "unrecognized", "failed"
-FINAL_STATUSES = frozenset({INGESTED, EMPTY})
+#: An archive, every member of it handled / some member skipped or failed (the archive is expanded again).
+EXPANDED, INCOMPLETE = "expanded", "incomplete"
+#: Not read, on purpose: over an expansion limit, encrypted without a working password, a link.
+SKIPPED = "skipped"
+#: Removed from the case by `case forget` or `ingest --force` (its rows are gone).
+FORGOTTEN = "forgotten"
+#: Content the case holds: seen again under any name, it is a duplicate and is not read again.
+FINAL_STATUSES = frozenset({INGESTED, EMPTY, EXPANDED})
+#: A file seen again under the same name with the same content is not read again nor recorded again.
+DONE_STATUSES = frozenset({INGESTED, EMPTY, EXPANDED, DUPLICATE, UNRECOGNIZED})
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class FileEntry:
     duration_s: float = 0.0
     duplicate_of: str | None = None
     error: str | None = None
+    note: str | None = None  # why a member was skipped or a file forgotten, how an archive was read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,23 +90,29 @@ class Part:
 
 @dataclass
 class Commit:
+    """One manifest line. An ingest commit adds files and parts; a forget commit (`kind` "forget")
+    also names the parts it takes out of the case (`removed_parts`; rewritten parts are in `parts`)."""
+
     files: list[FileEntry]
     parts: list[Part]
     committed_at: str
     run_id: str
+    kind: str = "ingest"
+    removed_parts: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "v": FORMAT_VERSION,
-                "committed_at": self.committed_at,
-                "run_id": self.run_id,
-                "files": [f.to_dict() for f in self.files],
-                "parts": [asdict(p) for p in self.parts],
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        d: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "committed_at": self.committed_at,
+            "run_id": self.run_id,
+            "files": [f.to_dict() for f in self.files],
+            "parts": [asdict(p) for p in self.parts],
+        }
+        if self.kind != "ingest":
+            d["kind"] = self.kind
+        if self.removed_parts:
+            d["removed_parts"] = self.removed_parts
+        return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Commit:
@@ -105,6 +121,8 @@ class Commit:
             parts=[Part(**p) for p in d.get("parts", [])],
             committed_at=d.get("committed_at", ""),
             run_id=d.get("run_id", ""),
+            kind=d.get("kind", "ingest"),
+            removed_parts=list(d.get("removed_parts", [])),
         )
 
 
@@ -256,34 +274,65 @@ def committed_length(manifest: Path) -> int:
     return data.rfind(b"\n") + 1
 
 
-@dataclass
 class CaseState:
-    """Everything committed so far, as the views and the ingest planner need it."""
+    """What the case holds now, folded from its commits: the current entry of every file (a later
+    entry for the same path and content replaces an earlier one, e.g. `failed` then `ingested`, or
+    `ingested` then `forgotten`), and the parts no forget commit has taken out."""
 
-    files: list[FileEntry]
-    parts: list[Part]
+    def __init__(self, files: list[FileEntry] | None = None, parts: list[Part] | None = None) -> None:
+        self._entries: dict[tuple[str, str], FileEntry] = {}
+        self._parts: dict[str, Part] = {}
+        self._known: dict[str, str] | None = None
+        self.apply(Commit(files=files or [], parts=parts or [], committed_at="", run_id=""))
+
+    def apply(self, commit: Commit) -> None:
+        for path in commit.removed_parts:
+            self._parts.pop(path, None)
+        for p in commit.parts:
+            self._parts[p.path] = p
+        for f in commit.files:
+            if f.sha256:
+                self._entries.pop((f.path, ""), None)  # an earlier attempt that could not even hash it
+            self._entries[(f.path, f.sha256)] = f
+        self._known = None
+
+    @property
+    def files(self) -> list[FileEntry]:
+        return list(self._entries.values())
+
+    @property
+    def parts(self) -> list[Part]:
+        return list(self._parts.values())
 
     @property
     def known_sha256(self) -> dict[str, str]:
-        """sha256 -> path of files already in the case (ingested or empty)."""
-        return {f.sha256: f.path for f in self.files if f.status in FINAL_STATUSES}
+        """sha256 -> path of content the case holds (ingested, empty, or an archive expanded)."""
+        if self._known is None:
+            self._known = {}
+            for f in self._entries.values():
+                if f.status in FINAL_STATUSES:
+                    self._known.setdefault(f.sha256, f.path)
+        return self._known
 
     @property
     def recorded(self) -> set[tuple[str, str]]:
-        """(path, sha256) of every file the manifest mentions, whatever became of it."""
-        return {(f.path, f.sha256) for f in self.files if f.status != FAILED}
+        """(path, sha256) of every file whose current entry means "done": not read again."""
+        return {k for k, f in self._entries.items() if f.status in DONE_STATUSES}
+
+    @property
+    def incomplete(self) -> frozenset[tuple[str, str]]:
+        """(path, sha256) of archives some member of which was not read (they are expanded again)."""
+        return frozenset(k for k, f in self._entries.items() if f.status == INCOMPLETE)
 
     def parts_by_table(self) -> dict[str, list[Part]]:
         out: dict[str, list[Part]] = {}
-        for p in self.parts:
+        for p in self._parts.values():
             out.setdefault(p.table, []).append(p)
         return out
 
 
 def load_state(layout: CaseLayout) -> CaseState:
-    files: list[FileEntry] = []
-    parts: list[Part] = []
+    state = CaseState()
     for commit in read_commits(layout.manifest):
-        files.extend(commit.files)
-        parts.extend(commit.parts)
-    return CaseState(files=files, parts=parts)
+        state.apply(commit)
+    return state
