@@ -76,18 +76,20 @@ class Match:
     table: str
     row: dict[str, Any]
     renames: Mapping[str, str] = field(default_factory=dict)  # the segment's Sigma field names
+    info: TableInfo | None = None  # the table's field -> column map (None: columns are fields)
 
     def value(self, name: str) -> Any:
-        """A Sigma field's value in the matched row (its own column, else the `extra` map)."""
-        col = self.renames.get(name, name)
-        value = self.row.get(col)
-        if value is None:
-            extra = self.row.get(MAP_COLUMN)
-            if isinstance(extra, dict):
-                value = extra.get(col)
-            elif isinstance(extra, list):
-                value = dict(extra).get(col)
-        return value
+        """A Sigma field's value in the matched row: its column, else the `extra` map (as FieldResolver)."""
+        name = self.renames.get(name, name)
+        col = self.info.fields.get(name) if self.info is not None else (name if name in self.row else None)
+        if col is not None:
+            return self.row.get(col)
+        extra = self.row.get(MAP_COLUMN)
+        if isinstance(extra, dict):
+            return extra.get(name)
+        if isinstance(extra, list):
+            return dict(extra).get(name)
+        return None
 
 
 def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
@@ -112,16 +114,16 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
             stats.rules_in_play += sum(len(w.fast) for w in work)
             found, cand = fastpath.run(engine, dialect, info, work, catalog)
             stats.candidate_rows += cand
-            matches.extend(Match(t.rule, seg, table, row, t.segment.fields) for t, seg, row in found)
+            matches.extend(Match(t.rule, seg, table, row, t.segment.fields, info) for t, seg, row in found)
             # the rest of every segment in shared passes: each pass reads the table (and builds the
             # keyword text) once for all segments' rules, not once per segment
             rest = [(w.name, w.where, t) for w in work for t in w.full]
             stats.rules_full_pass += len(rest)
-            matches.extend(_merged_passes(engine, dialect, info, rest, table, stats))
+            matches.extend(_merged_passes(engine, dialect, info, rest, stats))
         else:
             for seg_name, where, targets in ((k[1], p.where[k], p.groups[k]) for k in keys):
                 stats.rules_full_pass += len(targets)
-                matches.extend(_passes(engine, dialect, info, info.name, where, targets, table, seg_name, stats))
+                matches.extend(_passes(engine, dialect, info, where, targets, seg_name, stats))
         stats.seconds[table] = round(time.perf_counter() - started, 3)
     return matches, stats
 
@@ -170,17 +172,17 @@ def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
     return out
 
 
-def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, source: str, where: ir.Node,
-            targets: list[Target], table: str, seg_name: str, stats: Stats) -> Iterable[Match]:
+def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, where: ir.Node,
+            targets: list[Target], seg_name: str, stats: Stats) -> Iterable[Match]:
     for i in range(0, len(targets), CHUNK):
         chunk = targets[i:i + CHUNK]
         stats.passes += 1
-        result = engine.query(pass_sql(dialect, info, where, chunk, source))
-        yield from _matches(result, chunk, table, seg_name)
+        result = engine.query(pass_sql(dialect, info, where, chunk))
+        yield from _matches(result, chunk, info, seg_name)
 
 
 def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: list[tuple[str, ir.Node, Target]],
-                   table: str, stats: Stats) -> Iterable[Match]:
+                   stats: Stats) -> Iterable[Match]:
     """Targets of several segments of one table, CHUNK per pass: each condition is its segment's
     condition AND the rule's."""
     for i in range(0, len(rest), CHUNK):
@@ -200,7 +202,7 @@ def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: l
             hits = row.pop(HIT_COLUMN)
             for flag, (seg_name, _where, target) in zip(hits, chunk, strict=True):
                 if flag:
-                    yield Match(target.rule, seg_name, table, row, target.segment.fields)
+                    yield Match(target.rule, seg_name, info.name, row, target.segment.fields, info)
 
 
 def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Target],
@@ -218,21 +220,23 @@ def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Ta
     return f"SELECT {hits} AS {HIT_COLUMN}, * FROM {src} WHERE {seg_sql} AND ({any_hit})"
 
 
-def _matches(result: pa.Table, targets: list[Target], table: str, seg_name: str) -> Iterable[Match]:
+def _matches(result: pa.Table, targets: list[Target], info: TableInfo, seg_name: str) -> Iterable[Match]:
     for row in lean_rows(result, (TEXT, LOWER_TEXT)):
         hits = row.pop(HIT_COLUMN)
         for flag, target in zip(hits, targets, strict=True):
             if flag:
-                yield Match(target.rule, seg_name, table, row, target.segment.fields)
+                yield Match(target.rule, seg_name, info.name, row, target.segment.fields, info)
 
 
-def event_json(row: dict[str, Any]) -> str:
-    """The matched event's fields that have a value (the `extra` map folded in), as JSON."""
+def event_json(row: dict[str, Any], renamed: Mapping[str, str] | None = None) -> str:
+    """The matched event's fields that have a value (the `extra` map folded in), as JSON; a column stored
+    under another name than its field's (`renamed`: EventData_User) appears under the field's (User)."""
     out: dict[str, Any] = {}
+    renamed = renamed or {}
     for k, v in row.items():
         if v is None or k == MAP_COLUMN:
             continue
-        out[k] = v.isoformat() if isinstance(v, datetime) else v
+        out[renamed.get(k, k)] = v.isoformat() if isinstance(v, datetime) else v
     extra = row.get(MAP_COLUMN)
     if extra:
         for k, v in (extra.items() if isinstance(extra, dict) else extra):
@@ -242,6 +246,7 @@ def event_json(row: dict[str, Any]) -> str:
 
 def finding_row(m: Match) -> dict[str, Any]:
     r, row = m.rule, m.row
+    renamed = m.info.renamed_columns if m.info is not None else None
     return {
         "finding_id": finding_id(r.key, m.table, row.get("src_sha256"), row.get("src_record")),
         "kind": "sigma", "rule_id": r.id or r.name, "rule_title": r.title, "rule_path": r.path,
@@ -250,5 +255,5 @@ def finding_row(m: Match) -> dict[str, Any]:
         "ts": row.get("ts"), "host": row.get("host"), "user": row.get("user"), "src_ip": row.get("src_ip"),
         "dst_ip": row.get("dst_ip"), "table_name": m.table, "segment": m.segment,
         "src_file": row.get("src_file"), "src_sha256": row.get("src_sha256"), "src_record": row.get("src_record"),
-        "event": event_json(row), "group_key": None, "event_count": None, "first_ts": None, "related": None,
+        "event": event_json(row, renamed), "group_key": None, "event_count": None, "first_ts": None, "related": None,
     }
