@@ -50,7 +50,8 @@ class HuntResult:
             "unset_placeholders": sorted({p for r in self.ruleset.detection_rules for p in r.unset_placeholders}),
             "execution": {"candidate_rows": self.stats.candidate_rows, "rules_in_play": self.stats.rules_in_play,
                           "rules_prefiltered": self.stats.rules_prefiltered,
-                          "rules_full_pass": self.stats.rules_full_pass, "sql_passes": self.stats.passes},
+                          "rules_full_pass": self.stats.rules_full_pass, "sql_passes": self.stats.passes,
+                          "value_fields": self.stats.value_fields, "value_queries": self.stats.value_queries},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 

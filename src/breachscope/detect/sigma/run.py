@@ -57,9 +57,12 @@ def table_infos(engine: SqlEngine) -> dict[str, TableInfo]:
 @dataclass
 class Stats:
     """How the work was split (shown by `hunt --json`): rules the prefilter decided, rules it found
-    in play, rules run as plain SQL, candidate rows, SQL passes, seconds per table."""
+    in play, rules run as plain SQL, candidate rows, SQL passes, seconds per table; the fields whose
+    distinct values were listed, in how many queries."""
 
     candidate_rows: int = 0
+    value_fields: int = 0
+    value_queries: int = 0
     rules_prefiltered: int = 0
     rules_in_play: int = 0
     rules_full_pass: int = 0
@@ -107,7 +110,7 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
         started = time.perf_counter()
         info = tables[table]
         if strategy == "fast":
-            catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]])
+            catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]], stats)
             rows = {lit: vm.rows(lit) for vm in catalog.values() for lit in vm.holds}
             work = [fastpath.split(k[1], p.where[k], p.groups[k], info, catalog, rows) for k in keys]
             stats.rules_prefiltered += sum(len(w.fast) + w.idle for w in work)
@@ -129,7 +132,7 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
 
 
 def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
-             targets: list[Target]) -> dict[Ref, ValueMatches]:
+             targets: list[Target], stats: Stats) -> dict[Ref, ValueMatches]:
     """Distinct values (with row counts) of every field a literal bounds, and which literals they hold."""
     by_ref: dict[Ref, set[Literal]] = defaultdict(set)
     for t in targets:
@@ -141,19 +144,26 @@ def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
     columns = sorted((r for r in by_ref if r.key is None), key=repr)
     keys = sorted({r.key for r in by_ref if r.key is not None})
     values: dict[Ref, tuple[list[object], list[int]]] = {}
-    if columns:  # one scan: grouping sets give each column's distinct values with row counts
-        sel = ", ".join(f"{comp.expr(r)} AS g{i}" for i, r in enumerate(columns))
-        flags = ", ".join(f"grouping(g{i}) AS x{i}" for i in range(len(columns)))
-        sets = ", ".join(f"(g{i})" for i in range(len(columns)))
-        names = ", ".join(f"g{i}" for i in range(len(columns)))
+    # grouping sets give each column's distinct values with row counts: one scan per group of columns
+    # (one for all on DuckDB; Spark groups by at most 64 columns per query)
+    step = dialect.max_grouping_columns or max(len(columns), 1)
+    stats.value_fields += len(by_ref)
+    for start in range(0, len(columns), step):
+        stats.value_queries += 1
+        part = columns[start:start + step]
+        sel = ", ".join(f"{comp.expr(r)} AS g{i}" for i, r in enumerate(part))
+        flags = ", ".join(f"grouping(g{i}) AS x{i}" for i in range(len(part)))
+        sets = ", ".join(f"(g{i})" for i in range(len(part)))
+        names = ", ".join(f"g{i}" for i in range(len(part)))
         res = engine.query(f"SELECT {names}, {flags}, count(*) AS n FROM (SELECT {sel} FROM {table}) "
                            f"GROUP BY GROUPING SETS ({sets})")
         counts = res.column("n").to_pylist()
-        for i, ref in enumerate(columns):
+        for i, ref in enumerate(part):
             vals, mine = res.column(f"g{i}").to_pylist(), res.column(f"x{i}").to_pylist()
             keep = [j for j, (v, x) in enumerate(zip(vals, mine, strict=True)) if x == 0 and v is not None]
             values[ref] = ([vals[j] for j in keep], [counts[j] for j in keep])
     if keys:  # map keys: one scan of the map's entries
+        stats.value_queries += 1
         wanted = ", ".join(dialect.literal(k) for k in keys)
         entries = dialect.t("map_entries", m=dialect.ident(MAP_COLUMN), t=table)
         res = engine.query(f"SELECT k, v, count(*) AS n FROM ({entries}) AS e WHERE k IN ({wanted}) "
