@@ -41,7 +41,8 @@ class HuntResult:
             levels[lv or "unknown"] = levels.get(lv or "unknown", 0) + 1
         return {
             "rules": {"files": self.ruleset.files, "loaded": len(self.ruleset.rules),
-                      "from_cache": self.ruleset.from_cache, "problems": len(self.problems),
+                      "from_cache": self.ruleset.from_cache, "cache_rebuilt": self.ruleset.cache_rebuilt,
+                      "problems": len(self.problems),
                       "run": self.plan.rule_count, "skipped": len(self.plan.skipped),
                       "correlations": len(self.ruleset.correlations), "filters": len(self.ruleset.filters)},
             "findings": self.findings.num_rows, "by_level": levels,
