@@ -88,3 +88,21 @@ def test_correlation_groups_by_the_user_field(case: Path, tmp_path: Path) -> Non
                     "  condition: {gte: 2}\n")
     found = [f for f in _hunt(case, corr).findings.to_pylist() if f["kind"] == "sigma_correlation"]
     assert {json.loads(str(f["group_key"]))["User"] for f in found} == {"NT AUTHORITY\\SYSTEM"}
+
+
+def test_zeek_fields_named_like_core_columns(tmp_path: Path) -> None:
+    """Zeek's http `host` is stored as host_header beside the core host; rules still name it `host`."""
+    http = DATASETS / "stratosphere-slips-dataset" / "dataset" / "test9-mixed-zeek-dir" / "http.log"
+    run_ingest([http], tmp_path / "case")
+    zeek = tmp_path / "zeek.yml"
+    zeek.write_text("title: zeek host\nid: 30000000-0000-0000-0000-000000000101\nlevel: low\n"
+                    "logsource: {product: zeek, service: http}\ndetection:\n  sel: {host: www.bing.com}\n"
+                    "  condition: sel\n")
+    proxy = tmp_path / "proxy.yml"
+    proxy.write_text("title: proxy host\nid: 30000000-0000-0000-0000-000000000102\nlevel: low\n"
+                     "logsource: {category: proxy}\ndetection:\n  sel: {cs-host: www.bing.com}\n  condition: sel\n")
+    result = _hunt(tmp_path / "case", zeek, proxy)
+    for rule in (zeek, proxy):
+        found = _rows(result, rule)
+        assert len(found) == 26  # 26 requests to www.bing.com in this log
+        assert {json.loads(str(f["event"]))["host"] for f in found} == {"www.bing.com"}
