@@ -127,10 +127,6 @@ def unique_column(name: str, taken: set[str], renames: Mapping[str, str] | None 
     return col
 
 
-def _strings(*names: str) -> list[pa.Field]:
-    return [pa.field(n, pa.string()) for n in names]
-
-
 # --- Windows -------------------------------------------------------------------------------------
 #: System fields, named as in the Sigma taxonomy (Provider_Name, EventID, Channel, Computer...).
 WINDOWS_SYSTEM_FIELDS: tuple[pa.Field, ...] = (
