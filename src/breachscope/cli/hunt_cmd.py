@@ -10,10 +10,12 @@ from typing import Annotated
 
 import typer
 import yaml
+from typer.core import TyperCommand
 
 from breachscope.cli import findings_out, hunt_report
 from breachscope.cli.output import stderr
 from breachscope.detect.sigma.hunt import HuntResult, hunt, write_findings
+from breachscope.detect.sigma.loader import rule_files
 from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest.pipeline import ingest
 from breachscope.model.case import CaseLayout
@@ -23,7 +25,9 @@ from breachscope.model.findings import LEVELS
 
 def hunt_command(
     inputs: Annotated[list[str], typer.Argument(help="Evidence files/folders, or a case folder.")],
-    rules: Annotated[list[str], typer.Option("--rules", help="Sigma rule files or folders (repeatable).")],
+    rules: Annotated[list[str], typer.Option(
+        "--rules", help="Sigma rule files or folders: one or more after --rules, up to the next option "
+                        "(--rules A B C); repeatable.")],
     case: Annotated[Path | None, typer.Option("--case", help="Case for the evidence (default: temporary).")] = None,
     min_level: Annotated[str | None, typer.Option("--min-level", help="lowest level reported")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, jsonl or timesketch")] = "table",
@@ -43,6 +47,7 @@ def hunt_command(
     if strategy not in ("fast", "sql"):
         raise UsageError("--strategy must be fast or sql")
     values = _placeholders(placeholders)
+    rule_files(rules)  # a missing rules path is a usage error, before any evidence is read
     case_dir, evidence = _split_inputs(inputs, case)
     with ExitStack() as stack:
         temp = None
@@ -58,6 +63,54 @@ def hunt_command(
         if temp is None:
             write_findings(case_dir, result.findings, result.parameters)
     _report(result, format, out, json_out)
+
+
+class HuntCommand(TyperCommand):
+    """`hunt` with a multi-value `--rules`: every argument after `--rules` up to the next option is a
+    rules path (`--rules A B C` = `--rules A --rules B --rules C`); click alone would take B and C for
+    evidence. `--` ends the list."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, expand_multi_value(args, "--rules", _is_case))
+        except typer.BadParameter as exc:  # click's MissingParameter for the evidence argument
+            if getattr(exc.param, "name", None) == "inputs" and "--rules" in " ".join(args):
+                raise typer.BadParameter(
+                    "no evidence or case given: the arguments after --rules are rules paths up to the next "
+                    "option; put the evidence or case before --rules, or end the rules with --", param=exc.param,
+                ) from exc
+            raise
+
+
+def _is_case(arg: str) -> bool:
+    return CaseLayout(arg).exists()
+
+
+def expand_multi_value(args: list[str], option: str, stop: Any = None) -> list[str]:
+    """Arguments with each extra value after `option` given its own `option`; an argument for which
+    `stop(arg)` holds (a case folder is never a rules path) ends the values."""
+    out: list[str] = []
+    greedy = False  # after the option's first value: further values are the option's too
+    expect_value = False
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if expect_value:
+            out.append(arg)
+            expect_value, greedy = False, True
+        elif arg == option:
+            out.append(arg)
+            expect_value = True
+        elif arg.startswith(option + "="):
+            out.append(arg)
+            greedy = True
+        elif greedy and not arg.startswith("-") and not (stop is not None and stop(arg)):
+            out.extend((option, arg))
+        else:
+            greedy = False
+            out.append(arg)
+    return out
 
 
 def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,

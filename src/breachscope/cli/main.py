@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 app.command("ingest")(ingest_cmd.ingest)
 app.command("query")(query_cmd.query)
-app.command("hunt")(hunt_cmd.hunt_command)
+app.command("hunt", cls=hunt_cmd.HuntCommand)(hunt_cmd.hunt_command)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(case_app, name="case")
 app.command("demo")(demo_cmd.demo)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from breachscope.engines.run_views import RUN_VIEWS, create_run_views
+from breachscope.engines.table_fields import part_schemas, with_fields
 from breachscope.ingest.store import sweep_leftovers
 from breachscope.model.case import CaseLayout, CaseState, load_state
 from breachscope.model.errors import CaseError
@@ -62,6 +63,7 @@ class DuckDBEngine:
         self.con.execute(f"SET temp_directory = {quote_literal(self._spill)}")
         self.tables: dict[str, list[str]] = {}
         self._registered: set[str] = set()
+        self._arrow_schemas: dict[str, pa.Schema] = {}  # tables given as Arrow (from_arrow): their metadata
 
     @classmethod
     def from_arrow(cls, tables: dict[str, pa.Table]) -> DuckDBEngine:
@@ -70,11 +72,14 @@ class DuckDBEngine:
         for name, table in tables.items():
             engine.con.register(name, table)
             engine.tables[name] = []
+            engine._arrow_schemas[name] = table.schema
         return engine
 
     def schemas(self) -> dict[str, pa.Schema]:
-        """Arrow schema of every event table (what rule compilation needs to know)."""
-        return {t: self.con.sql(f"SELECT * FROM {quote_ident(t)} LIMIT 0").to_arrow_table().schema
+        """Arrow schema of every event table (what rule compilation needs to know), with the event field
+        each column holds (engines/table_fields.py)."""
+        return {t: with_fields(t, self.con.sql(f"SELECT * FROM {quote_ident(t)} LIMIT 0").to_arrow_table().schema,
+                               [s for s in (self._arrow_schemas.get(t),) if s] + part_schemas(t, self.tables[t]))
                 for t in self.event_tables}
 
     def query(self, sql: str) -> pa.Table:

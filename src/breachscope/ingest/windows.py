@@ -16,7 +16,12 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.batch import make_batch
 from breachscope.ingest.context import ReadContext
-from breachscope.model.schema import WINDOWS_PROMOTED, WINDOWS_SCHEMA, WINDOWS_SYSTEM_FIELDS
+from breachscope.model.schema import (
+    WINDOWS_PROMOTED,
+    WINDOWS_PROMOTED_COLUMNS,
+    WINDOWS_SCHEMA,
+    WINDOWS_SYSTEM_FIELDS,
+)
 
 TABLE = "windows"
 #: Order of the System tuple readers pass to WindowsBuilder.add (source_format is per builder).
@@ -128,11 +133,11 @@ class WindowsBuilder:
         system = dict(zip(SYSTEM_NAMES, map(list, zip(*self.system_rows, strict=True)), strict=True)) if n else {}
         system["source_format"] = [self.source_format] * n
         columns.update(system)
-        dense: dict[str, pa.Array] = {}
+        dense: dict[str, pa.Array] = {}  # by field name; stored under the field's column (User: EventData_User)
         for name, (idx, vals) in self.promoted.items():
             if idx:
                 dense[name] = _scatter(idx, vals, n)
-        columns.update(dense)
+        columns.update((WINDOWS_PROMOTED_COLUMNS[name], arr) for name, arr in dense.items())
         columns["extra"] = pa.MapArray.from_arrays(
             pa.array(self.extra_offsets, type=pa.int32()),
             pa.array(self.extra_keys, type=pa.string()),

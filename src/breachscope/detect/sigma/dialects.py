@@ -31,6 +31,10 @@ class Dialect:
     literal: Callable[[str], str]
     ident_quote: str
     templates: dict[str, str] = field(default_factory=dict)
+    max_grouping_columns: int | None = None  # columns one GROUPING SETS query may group by (None: no limit)
+    # value lists up to this length are written into the SQL as literals instead of registered tables
+    # (Spark plans each `IN (SELECT ...)` as a join of its own: one broadcast job each)
+    inline_values: int = 0
 
     def ident(self, name: str) -> str:
         return _quote_ident(name, self.ident_quote)
@@ -130,6 +134,8 @@ SPARK = Dialect(
     name="spark",
     literal=_spark_literal,
     ident_quote="`",
+    max_grouping_columns=64,  # GROUPING_SIZE_LIMIT_EXCEEDED beyond (the grouping id is a 64-bit mask)
+    inline_values=1000,
     templates={
         # Java's lower() maps İ to i + U+0307 and a word-final Σ to ς; DuckDB maps per code point (i, σ)
         "lower": "lower(translate($x, 'İΣ', 'iσ'))",

@@ -163,8 +163,13 @@ def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: Sq
                     wanted[lit.ref].update(catalog[lit.ref].holds.get(lit, ()))
     ors, names = [], []
     for i, (ref, idx) in enumerate(sorted(wanted.items(), key=lambda kv: repr(kv[0]))):
+        values = [catalog[ref].values[j] for j in sorted(idx)]
+        inline = _literals(dialect, values)
+        if inline is not None:
+            ors.append(f"{plain.expr(ref)} IN ({inline})")
+            continue
         name = f"bs_cv{i}"
-        engine.register(name, pa.table({"v": [catalog[ref].values[j] for j in sorted(idx)]}))  # type: ignore[attr-defined]
+        engine.register(name, pa.table({"v": values}))  # type: ignore[attr-defined]
         names.append(name)
         ors.append(f"{plain.expr(ref)} IN (SELECT v FROM {name})")
     segs = " OR ".join(plain.compile(w.where) for w in work)
@@ -172,6 +177,18 @@ def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: Sq
     sql = (f"SELECT *, {', '.join(cols)} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
            f"WHERE ({segs}) AND ({' OR '.join(ors) or 'FALSE'})")
     return names, sql
+
+
+def _literals(dialect: Dialect, values: list[object]) -> str | None:
+    """The values as a SQL list of literals, where the dialect prefers that and all are text or all
+    integers (values come from the evidence: text only through the dialect's escaping)."""
+    if not values or len(values) > dialect.inline_values:
+        return None
+    if all(v.__class__ is str for v in values):
+        return ", ".join(dialect.literal(v) for v in values)  # type: ignore[arg-type]
+    if all(v.__class__ is int for v in values):
+        return ", ".join(str(v) for v in values)
+    return None
 
 
 def _decide(work: list[SegmentWork], refs: list[Ref], n_refs: int, rowleaf_col: list[dict[ir.Node, int]],

@@ -1,13 +1,21 @@
-"""Where a Sigma field lives in a table: its own column, a key of the table's `extra` map, or nowhere."""
+"""Where a Sigma field lives in a table: its own column, a key of the table's `extra` map, or nowhere.
+
+A rule names event fields, never columns: the table's field -> column map (model.schema.field_columns,
+read from the schema) says which column holds a field. Core columns that are not event fields of the
+table's family (Windows `user`, derived from TargetUserName...) answer no rule field, so Sysmon's
+`User` reads its own column (EventData_User), and `user` in a Windows rule reads `extra['user']`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 
 from breachscope.detect.sigma.sqlgen import ABSENT, Ref
+from breachscope.model.schema import field_columns
 
 # columns that are plumbing, not event content: never searched by keyword rules
 NOT_CONTENT = frozenset({"family", "src_file", "src_sha256", "src_record", "source_format", "table_name",
@@ -38,11 +46,19 @@ class TableInfo:
     """The columns of one table, by kind; enough to compile rules against it."""
 
     name: str
-    columns: Mapping[str, str]
+    columns: Mapping[str, str]  # column -> kind
+    fields: Mapping[str, str]  # event field -> column (the map column excluded: it holds fields)
 
     @classmethod
     def from_schema(cls, name: str, schema: pa.Schema) -> TableInfo:
-        return cls(name, {f.name: kind_of(f.type) for f in schema})
+        columns = {f.name: kind_of(f.type) for f in schema}
+        fields = {k: c for k, c in field_columns(schema, name).items() if columns[c] != "map"}
+        return cls(name, columns, fields)
+
+    @cached_property
+    def renamed_columns(self) -> dict[str, str]:
+        """Column -> the event field it holds, for the columns stored under another name (EventData_User)."""
+        return {c: f for f, c in self.fields.items() if c != f}
 
     @property
     def has_map(self) -> bool:
@@ -63,7 +79,8 @@ class TableInfo:
 
 
 class FieldResolver:
-    """Rule field -> Ref, after the segment's renames (Security 4688 `NewProcessName` for `Image`)."""
+    """Rule field -> Ref, after the segment's renames (Security 4688 `NewProcessName` for `Image`), through
+    the table's field -> column map."""
 
     def __init__(self, table: TableInfo, renames: Mapping[str, str]) -> None:
         self.table = table
@@ -78,9 +95,9 @@ class FieldResolver:
 
     def _resolve(self, field: str) -> Ref:
         name = self.renames.get(field, field)
-        kind = self.table.columns.get(name)
-        if kind is not None and kind != "map":
-            return Ref(kind, name)
-        if self.table.has_map and name not in self.table.columns:
+        col = self.table.fields.get(name)
+        if col is not None:
+            return Ref(self.table.columns[col], col)
+        if self.table.has_map:  # a field the table has no column for: the event's other fields
             return Ref("str", MAP_COLUMN, key=name)
         return ABSENT

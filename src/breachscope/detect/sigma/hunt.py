@@ -41,7 +41,8 @@ class HuntResult:
             levels[lv or "unknown"] = levels.get(lv or "unknown", 0) + 1
         return {
             "rules": {"files": self.ruleset.files, "loaded": len(self.ruleset.rules),
-                      "from_cache": self.ruleset.from_cache, "problems": len(self.problems),
+                      "from_cache": self.ruleset.from_cache, "cache_rebuilt": self.ruleset.cache_rebuilt,
+                      "problems": len(self.problems),
                       "run": self.plan.rule_count, "skipped": len(self.plan.skipped),
                       "correlations": len(self.ruleset.correlations), "filters": len(self.ruleset.filters)},
             "findings": self.findings.num_rows, "by_level": levels,
@@ -50,7 +51,8 @@ class HuntResult:
             "unset_placeholders": sorted({p for r in self.ruleset.detection_rules for p in r.unset_placeholders}),
             "execution": {"candidate_rows": self.stats.candidate_rows, "rules_in_play": self.stats.rules_in_play,
                           "rules_prefiltered": self.stats.rules_prefiltered,
-                          "rules_full_pass": self.stats.rules_full_pass, "sql_passes": self.stats.passes},
+                          "rules_full_pass": self.stats.rules_full_pass, "sql_passes": self.stats.passes,
+                          "value_fields": self.stats.value_fields, "value_queries": self.stats.value_queries},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 

@@ -27,23 +27,35 @@ from sigma.rule import SigmaRule
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, Correlation, RuleProblem
 from breachscope.detect.sigma.convert import ConvertError, rule_condition, unset_placeholders
+from breachscope.model.errors import UsageError
 
-ENGINE_VERSION = "bs-sigma-3"  # bump when compilation output changes: invalidates the cache
+ENGINE_VERSION = "bs-sigma-4"  # bump when compilation output changes: invalidates the cache
 # the specification names utf16le; pySigma knows it as `wide`
 modifier_mapping.setdefault("utf16le", modifier_mapping["wide"])
 
 _re_check = duckdb.connect()
+# bounds of one rule document once its YAML aliases are expanded (the largest SigmaHQ rule, a list of
+# vulnerable drivers, has 4,475 nodes); a rule file is otherwise bounded by its own size
+MAX_EXPANDED_NODES = 100_000
+MAX_EXPANDED_CHARS = 16 << 20
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The rule files named by `paths` (files, and .yml/.yaml files under folders). A path that does not
+    exist is a usage error naming it, and so are folders holding no rule file at all when nothing else
+    was given (`rules*` may match a folder of READMEs): never a silent empty rule set."""
     out: list[Path] = []
+    folders: list[str] = []
     for p in map(Path, paths):
         if p.is_dir():
+            folders.append(str(p))
             out.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file()))
         elif p.is_file():
             out.append(p)
         else:
-            raise FileNotFoundError(str(p))
+            raise UsageError(f"no such rule file or folder: {str(p)!r}")
+    if not out and folders:
+        raise UsageError(f"no Sigma rule files (.yml, .yaml) in {', '.join(map(repr, folders))}")
     return out
 
 
@@ -71,8 +83,11 @@ def compile_file(path: str, data: bytes, placeholders: Mapping[str, Sequence[str
         mark = getattr(exc, "problem_mark", None)
         problems.append(RuleProblem(path, mark.line + 1 if mark else None, f"invalid YAML: {_yaml_reason(exc)}"))
         return {"rules": [], "problems": [p.to_dict() for p in problems]}
-    for doc, node in docs:
+    for doc, node, too_big in docs:
         line = node.start_mark.line + 1
+        if too_big:
+            problems.append(RuleProblem(path, line, too_big, _top_scalar(node, "title"), _top_scalar(node, "id")))
+            continue
         if not isinstance(doc, dict):
             problems.append(RuleProblem(path, line, "a YAML document that is not a mapping is not a Sigma rule"))
             continue
@@ -85,14 +100,67 @@ def compile_file(path: str, data: bytes, placeholders: Mapping[str, Sequence[str
     return {"rules": [r.to_dict() for r in rules], "problems": [p.to_dict() for p in problems]}
 
 
-def _documents(text: str) -> Iterable[tuple[Any, yaml.Node]]:
+def _documents(text: str) -> Iterable[tuple[Any, yaml.Node, str | None]]:
+    """(document, node, None), or (None, node, reason) for a document whose aliases expand beyond the
+    bounds (it is never constructed: a billion-laughs rule costs its own line, not the run)."""
     loader = yaml.CSafeLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
-            yield loader.construct_document(node), node
+            too_big = expansion_problem(node)
+            if too_big:
+                yield None, node, too_big
+                continue
+            yield loader.construct_document(node), node, None
     finally:
         loader.dispose()
+
+
+def expansion_problem(root: yaml.Node) -> str | None:
+    """Why the document's anchors and aliases expand too far (None: within bounds). Each node's
+    expanded size is computed once (aliases share nodes), so this is linear in the composed text."""
+    size: dict[int, tuple[int, int]] = {}  # node id -> (nodes, scalar characters) once expanded
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[key] = (1, len(node.value))
+            continue
+        kids = [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children_done:
+            on_path.discard(key)
+            nodes, chars = 1, 0
+            for k in kids:
+                n, c = size[id(k)]
+                nodes, chars = nodes + n, chars + c
+            if nodes > MAX_EXPANDED_NODES or chars > MAX_EXPANDED_CHARS:
+                return (f"YAML anchors/aliases expand to more than {MAX_EXPANDED_NODES:,} nodes or "
+                        f"{MAX_EXPANDED_CHARS:,} characters (from line {node.start_mark.line + 1}); not loaded")
+            size[key] = (nodes, chars)
+            continue
+        if key in on_path:
+            return f"recursive YAML alias (line {node.start_mark.line + 1}): a rule cannot contain itself"
+        on_path.add(key)
+        stack.append((node, True))
+        for k in kids:
+            if id(k) in on_path:
+                return f"recursive YAML alias (line {k.start_mark.line + 1}): a rule cannot contain itself"
+            if id(k) not in size:
+                stack.append((k, False))
+    return None
+
+
+def _top_scalar(node: yaml.Node, key: str) -> str | None:
+    """A top-level scalar of a document not constructed (title, id), for its problem report."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.ScalarNode):
+                return str(v.value)[:200]
+    return None
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -107,12 +107,11 @@ WINDOWS_UNSERVED = {
     "file_rename": "needs the Microsoft-Windows-Kernel-File ETW provider, which no supported evidence carries",
 }
 
-# Zeek: Sigma names some http fields differently from Zeek's (and `host` is renamed at ingest).
-ZEEK_FIELDS = {"host": "host_header"}
-# proxy and webserver rules use W3C/ECS-ish names; Zeek's http.log carries the same facts.
+# proxy and webserver rules use W3C/ECS-ish names; Zeek's http.log carries the same facts. Renames
+# name event fields (Zeek's), never columns: the table's own map finds the column (`host`: host_header).
 HTTP_W3C_FIELDS = {
     "c-uri": "uri", "cs-uri": "uri", "cs-uri-query": "uri", "cs-uri-stem": "uri", "c-useragent": "user_agent",
-    "cs-user-agent": "user_agent", "cs-method": "method", "cs-host": "host_header", "r-dns": "host_header",
+    "cs-user-agent": "user_agent", "cs-method": "method", "cs-host": "host", "r-dns": "host",
     "sc-status": "status_code", "cs-referrer": "referrer", "cs-referer": "referrer", "c-ip": "id.orig_h",
     "dst_ip": "id.resp_h", "src_ip": "id.orig_h", "dst_port": "id.resp_p", "cs-version": "version",
     "cs-cookie": "cookie", "c-uri-extension": "uri", "c-uri-query": "uri", "sc-bytes": "response_body_len",
@@ -142,7 +141,7 @@ def segments(ls: SigmaLogSource) -> list[Segment]:
             raise Unserved(f"zeek with category {category!r} has no defined Zeek log")
         if not service:
             raise Unserved("zeek logsource without a service (the Zeek log type)")
-        return [Segment(f"zeek_{service}", ir.Const(True), f"Zeek {service}", ZEEK_FIELDS)]
+        return [Segment(f"zeek_{service}", ir.Const(True), f"Zeek {service}")]
     if product == "linux":
         return _linux(category, service)
     if product in ("cisco",) and service in ("aaa", "bgp", "ldp"):

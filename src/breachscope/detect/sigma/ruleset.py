@@ -1,9 +1,11 @@
 """Load a rule set: files -> compiled rules, from the disk cache where possible, compiling the rest on
 all cores. Cache entries are keyed by file content and engine version, so an edited rule or a new
-engine never reuses a stale entry."""
+engine never reuses a stale entry; each entry carries the sha256 of its own content (and key), so an
+entry edited or damaged on disk is rebuilt, never used."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -27,6 +29,7 @@ class RuleSet:
     files: int = 0
     from_cache: int = 0
     compiled: int = 0
+    cache_rebuilt: int = 0  # cache entries that failed their integrity check (recompiled)
     duration_s: float = 0.0
 
     def by_kind(self, kind: str) -> list[CompiledRule]:
@@ -63,11 +66,32 @@ def _cache_path(key: str) -> Path:
     return cache_dir() / key[:2] / f"{key}.json"
 
 
-def _read_cache(key: str) -> dict[str, Any] | None:
+def _digest(key: str, entry: dict[str, Any]) -> str:
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(key.encode() + b"\n" + canonical.encode()).hexdigest()
+
+
+class _Invalid:
+    """A cache entry that exists but does not match its content hash (edited or damaged)."""
+
+
+INVALID = _Invalid()
+
+
+def _read_cache(key: str) -> dict[str, Any] | _Invalid | None:
+    """The entry for key; None when there is none; INVALID when it fails its integrity check."""
     try:
-        return json.loads(_cache_path(key).read_bytes())
-    except (OSError, ValueError):
+        raw = _cache_path(key).read_bytes()
+    except OSError:
         return None
+    try:
+        wrapped = json.loads(raw)
+        entry = wrapped["entry"]
+        if wrapped["key"] == key and wrapped["sha256"] == _digest(key, entry):
+            return entry  # type: ignore[no-any-return]
+    except (ValueError, KeyError, TypeError):
+        pass
+    return INVALID
 
 
 def _write_cache(key: str, entry: dict[str, Any]) -> None:
@@ -75,7 +99,7 @@ def _write_cache(key: str, entry: dict[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entry))
+        tmp.write_text(json.dumps({"key": key, "sha256": _digest(key, entry), "entry": entry}))
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only or full cache folder only costs speed
@@ -97,10 +121,11 @@ def load_ruleset(paths: Sequence[str | Path], placeholders: Mapping[str, Sequenc
             continue
         key = content_key(data, placeholders)
         cached = _read_cache(key) if use_cache else None
-        if cached is not None:
+        if isinstance(cached, dict):
             entries[i] = _relocate(cached, str(f))
             out.from_cache += 1
         else:
+            out.cache_rebuilt += cached is INVALID
             todo.append((i, str(f), data, key))
     results = _compile_all([(p, d) for _, p, d, _ in todo], placeholders, jobs)
     for (i, _path, _data, key), entry in zip(todo, results, strict=True):

@@ -57,9 +57,12 @@ def table_infos(engine: SqlEngine) -> dict[str, TableInfo]:
 @dataclass
 class Stats:
     """How the work was split (shown by `hunt --json`): rules the prefilter decided, rules it found
-    in play, rules run as plain SQL, candidate rows, SQL passes, seconds per table."""
+    in play, rules run as plain SQL, candidate rows, SQL passes, seconds per table; the fields whose
+    distinct values were listed, in how many queries."""
 
     candidate_rows: int = 0
+    value_fields: int = 0
+    value_queries: int = 0
     rules_prefiltered: int = 0
     rules_in_play: int = 0
     rules_full_pass: int = 0
@@ -76,18 +79,20 @@ class Match:
     table: str
     row: dict[str, Any]
     renames: Mapping[str, str] = field(default_factory=dict)  # the segment's Sigma field names
+    info: TableInfo | None = None  # the table's field -> column map (None: columns are fields)
 
     def value(self, name: str) -> Any:
-        """A Sigma field's value in the matched row (its own column, else the `extra` map)."""
-        col = self.renames.get(name, name)
-        value = self.row.get(col)
-        if value is None:
-            extra = self.row.get(MAP_COLUMN)
-            if isinstance(extra, dict):
-                value = extra.get(col)
-            elif isinstance(extra, list):
-                value = dict(extra).get(col)
-        return value
+        """A Sigma field's value in the matched row: its column, else the `extra` map (as FieldResolver)."""
+        name = self.renames.get(name, name)
+        col = self.info.fields.get(name) if self.info is not None else (name if name in self.row else None)
+        if col is not None:
+            return self.row.get(col)
+        extra = self.row.get(MAP_COLUMN)
+        if isinstance(extra, dict):
+            return extra.get(name)
+        if isinstance(extra, list):
+            return dict(extra).get(name)
+        return None
 
 
 def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
@@ -105,29 +110,29 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
         started = time.perf_counter()
         info = tables[table]
         if strategy == "fast":
-            catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]])
+            catalog = _catalog(engine, dialect, info, [t for k in keys for t in p.groups[k]], stats)
             rows = {lit: vm.rows(lit) for vm in catalog.values() for lit in vm.holds}
             work = [fastpath.split(k[1], p.where[k], p.groups[k], info, catalog, rows) for k in keys]
             stats.rules_prefiltered += sum(len(w.fast) + w.idle for w in work)
             stats.rules_in_play += sum(len(w.fast) for w in work)
             found, cand = fastpath.run(engine, dialect, info, work, catalog)
             stats.candidate_rows += cand
-            matches.extend(Match(t.rule, seg, table, row, t.segment.fields) for t, seg, row in found)
+            matches.extend(Match(t.rule, seg, table, row, t.segment.fields, info) for t, seg, row in found)
             # the rest of every segment in shared passes: each pass reads the table (and builds the
             # keyword text) once for all segments' rules, not once per segment
             rest = [(w.name, w.where, t) for w in work for t in w.full]
             stats.rules_full_pass += len(rest)
-            matches.extend(_merged_passes(engine, dialect, info, rest, table, stats))
+            matches.extend(_merged_passes(engine, dialect, info, rest, stats))
         else:
             for seg_name, where, targets in ((k[1], p.where[k], p.groups[k]) for k in keys):
                 stats.rules_full_pass += len(targets)
-                matches.extend(_passes(engine, dialect, info, info.name, where, targets, table, seg_name, stats))
+                matches.extend(_passes(engine, dialect, info, where, targets, seg_name, stats))
         stats.seconds[table] = round(time.perf_counter() - started, 3)
     return matches, stats
 
 
 def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
-             targets: list[Target]) -> dict[Ref, ValueMatches]:
+             targets: list[Target], stats: Stats) -> dict[Ref, ValueMatches]:
     """Distinct values (with row counts) of every field a literal bounds, and which literals they hold."""
     by_ref: dict[Ref, set[Literal]] = defaultdict(set)
     for t in targets:
@@ -139,19 +144,26 @@ def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
     columns = sorted((r for r in by_ref if r.key is None), key=repr)
     keys = sorted({r.key for r in by_ref if r.key is not None})
     values: dict[Ref, tuple[list[object], list[int]]] = {}
-    if columns:  # one scan: grouping sets give each column's distinct values with row counts
-        sel = ", ".join(f"{comp.expr(r)} AS g{i}" for i, r in enumerate(columns))
-        flags = ", ".join(f"grouping(g{i}) AS x{i}" for i in range(len(columns)))
-        sets = ", ".join(f"(g{i})" for i in range(len(columns)))
-        names = ", ".join(f"g{i}" for i in range(len(columns)))
+    # grouping sets give each column's distinct values with row counts: one scan per group of columns
+    # (one for all on DuckDB; Spark groups by at most 64 columns per query)
+    step = dialect.max_grouping_columns or max(len(columns), 1)
+    stats.value_fields += len(by_ref)
+    for start in range(0, len(columns), step):
+        stats.value_queries += 1
+        part = columns[start:start + step]
+        sel = ", ".join(f"{comp.expr(r)} AS g{i}" for i, r in enumerate(part))
+        flags = ", ".join(f"grouping(g{i}) AS x{i}" for i in range(len(part)))
+        sets = ", ".join(f"(g{i})" for i in range(len(part)))
+        names = ", ".join(f"g{i}" for i in range(len(part)))
         res = engine.query(f"SELECT {names}, {flags}, count(*) AS n FROM (SELECT {sel} FROM {table}) "
                            f"GROUP BY GROUPING SETS ({sets})")
         counts = res.column("n").to_pylist()
-        for i, ref in enumerate(columns):
+        for i, ref in enumerate(part):
             vals, mine = res.column(f"g{i}").to_pylist(), res.column(f"x{i}").to_pylist()
             keep = [j for j, (v, x) in enumerate(zip(vals, mine, strict=True)) if x == 0 and v is not None]
             values[ref] = ([vals[j] for j in keep], [counts[j] for j in keep])
     if keys:  # map keys: one scan of the map's entries
+        stats.value_queries += 1
         wanted = ", ".join(dialect.literal(k) for k in keys)
         entries = dialect.t("map_entries", m=dialect.ident(MAP_COLUMN), t=table)
         res = engine.query(f"SELECT k, v, count(*) AS n FROM ({entries}) AS e WHERE k IN ({wanted}) "
@@ -170,17 +182,17 @@ def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
     return out
 
 
-def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, source: str, where: ir.Node,
-            targets: list[Target], table: str, seg_name: str, stats: Stats) -> Iterable[Match]:
+def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, where: ir.Node,
+            targets: list[Target], seg_name: str, stats: Stats) -> Iterable[Match]:
     for i in range(0, len(targets), CHUNK):
         chunk = targets[i:i + CHUNK]
         stats.passes += 1
-        result = engine.query(pass_sql(dialect, info, where, chunk, source))
-        yield from _matches(result, chunk, table, seg_name)
+        result = engine.query(pass_sql(dialect, info, where, chunk))
+        yield from _matches(result, chunk, info, seg_name)
 
 
 def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: list[tuple[str, ir.Node, Target]],
-                   table: str, stats: Stats) -> Iterable[Match]:
+                   stats: Stats) -> Iterable[Match]:
     """Targets of several segments of one table, CHUNK per pass: each condition is its segment's
     condition AND the rule's."""
     for i in range(0, len(rest), CHUNK):
@@ -200,7 +212,7 @@ def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: l
             hits = row.pop(HIT_COLUMN)
             for flag, (seg_name, _where, target) in zip(hits, chunk, strict=True):
                 if flag:
-                    yield Match(target.rule, seg_name, table, row, target.segment.fields)
+                    yield Match(target.rule, seg_name, info.name, row, target.segment.fields, info)
 
 
 def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Target],
@@ -218,21 +230,23 @@ def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Ta
     return f"SELECT {hits} AS {HIT_COLUMN}, * FROM {src} WHERE {seg_sql} AND ({any_hit})"
 
 
-def _matches(result: pa.Table, targets: list[Target], table: str, seg_name: str) -> Iterable[Match]:
+def _matches(result: pa.Table, targets: list[Target], info: TableInfo, seg_name: str) -> Iterable[Match]:
     for row in lean_rows(result, (TEXT, LOWER_TEXT)):
         hits = row.pop(HIT_COLUMN)
         for flag, target in zip(hits, targets, strict=True):
             if flag:
-                yield Match(target.rule, seg_name, table, row, target.segment.fields)
+                yield Match(target.rule, seg_name, info.name, row, target.segment.fields, info)
 
 
-def event_json(row: dict[str, Any]) -> str:
-    """The matched event's fields that have a value (the `extra` map folded in), as JSON."""
+def event_json(row: dict[str, Any], renamed: Mapping[str, str] | None = None) -> str:
+    """The matched event's fields that have a value (the `extra` map folded in), as JSON; a column stored
+    under another name than its field's (`renamed`: EventData_User) appears under the field's (User)."""
     out: dict[str, Any] = {}
+    renamed = renamed or {}
     for k, v in row.items():
         if v is None or k == MAP_COLUMN:
             continue
-        out[k] = v.isoformat() if isinstance(v, datetime) else v
+        out[renamed.get(k, k)] = v.isoformat() if isinstance(v, datetime) else v
     extra = row.get(MAP_COLUMN)
     if extra:
         for k, v in (extra.items() if isinstance(extra, dict) else extra):
@@ -242,6 +256,7 @@ def event_json(row: dict[str, Any]) -> str:
 
 def finding_row(m: Match) -> dict[str, Any]:
     r, row = m.rule, m.row
+    renamed = m.info.renamed_columns if m.info is not None else None
     return {
         "finding_id": finding_id(r.key, m.table, row.get("src_sha256"), row.get("src_record")),
         "kind": "sigma", "rule_id": r.id or r.name, "rule_title": r.title, "rule_path": r.path,
@@ -250,5 +265,5 @@ def finding_row(m: Match) -> dict[str, Any]:
         "ts": row.get("ts"), "host": row.get("host"), "user": row.get("user"), "src_ip": row.get("src_ip"),
         "dst_ip": row.get("dst_ip"), "table_name": m.table, "segment": m.segment,
         "src_file": row.get("src_file"), "src_sha256": row.get("src_sha256"), "src_record": row.get("src_record"),
-        "event": event_json(row), "group_key": None, "event_count": None, "first_ts": None, "related": None,
+        "event": event_json(row, renamed), "group_key": None, "event_count": None, "first_ts": None, "related": None,
     }

@@ -18,7 +18,17 @@ import pyarrow.compute as pc
 from breachscope.ingest.batch import make_batch
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.readers.zeek_values import Bad, py_scalar_json
-from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, ZEEK_RENAMES, valid_table_name, zeek_type
+from breachscope.model.schema import (
+    CORE_FIELDS,
+    CORE_NAMES,
+    ZEEK_RENAMES,
+    column,
+    require_unique,
+    table_schema,
+    unique_column,
+    valid_table_name,
+    zeek_type,
+)
 
 FAMILY = "zeek"
 UNKNOWN_PATH = "unknown"
@@ -125,16 +135,9 @@ def _table_for(path: str | None, ctx: ReadContext) -> tuple[str, str]:
     return UNKNOWN_PATH, "zeek_" + UNKNOWN_PATH
 
 
-def _column_name(name: str, i: int, originals: set[str], used: set[str]) -> str:
-    col = _NON_PRINTABLE.sub("_", name[:MAX_NAME]) if name.strip() else f"field_{i + 1}"
-    if col in ZEEK_RENAMES:  # http `host` -> host_header: the core column keeps its meaning
-        col = ZEEK_RENAMES[col] if ZEEK_RENAMES[col] not in originals else "zeek_" + col
-    elif col in CORE_NAMES:
-        col = "zeek_" + col
-    base, k = col, 2
-    while col in used:
-        col, k = f"{base}_{k}", k + 1
-    return col
+def _field_name(name: str, i: int) -> str:
+    """A Zeek field's name as the table shows it: control characters replaced, cut, never empty."""
+    return _NON_PRINTABLE.sub("_", name[:MAX_NAME]) if name.strip() else f"field_{i + 1}"
 
 
 # --- table layout ----------------------------------------------------------------------------------
@@ -154,8 +157,9 @@ class Spec:
 @lru_cache(maxsize=512)
 def spec_for(path: str, table: str, declared: tuple[tuple[str, str], ...]) -> Spec:
     originals = {name for name, _ in declared}
-    used = set(CORE_NAMES)
+    used = {n.casefold() for n in CORE_NAMES}
     fields: list[tuple[str, str | None, str]] = []
+    stored: list[pa.Field] = []
     ts_index = None
     first: dict[str, int] = {}
     for i, (name, ztype) in enumerate(declared):
@@ -164,10 +168,15 @@ def spec_for(path: str, table: str, declared: tuple[tuple[str, str], ...]) -> Sp
             ts_index = i
             fields.append((name, None, "time"))
             continue
-        col = _column_name(name, i, originals, used)
-        used.add(col)
+        shown = _field_name(name, i)
+        # a column equal to a core column or an earlier column ignoring case would be merged or renamed
+        # by DuckDB and Spark: it gets a name of its own and records the field it holds
+        col = unique_column(shown, used, ZEEK_RENAMES, "zeek_", originals)
+        used.add(col.casefold())
         fields.append((name, col, ztype))
-    schema = pa.schema([*CORE_FIELDS, *(pa.field(c, zeek_type(t)) for _, c, t in fields if c is not None)])
+        stored.append(column(col, zeek_type(ztype), shown))
+    schema = table_schema([*CORE_FIELDS, *stored])
+    require_unique(schema, table)
     sources = {**_CORE_DEFAULT, **_CORE_BY_PATH.get(path, {})}
     core = tuple((k, tuple(first[f] for f in cands if f in first)) for k, cands in sources.items())
     return Spec(path, table, tuple(fields), schema, ts_index, tuple((k, v) for k, v in core if v))
