@@ -238,7 +238,7 @@ TABLES: dict[str, Profile] = {
     "zeek_conn": profile("Zeek conn", "Proto=proto Svc=service " + _ADDR + " State=conn_state Dur=duration "
                          "OrigBytes=orig_bytes RespBytes=resp_bytes History=history UID=uid"),
     "zeek_dns": profile("Zeek dns", "Query=query Type=qtype_name Answers=answers RCode=rcode_name " + _ADDR),
-    "zeek_http": profile("Zeek http", "Method=method Host=host_header URI=uri Status=status_code UA=user_agent "
+    "zeek_http": profile("Zeek http", "Method=method Host=host URI=uri Status=status_code UA=user_agent "
                          "" + _ADDR),
     "zeek_ssl": profile("Zeek ssl", "SNI=server_name Version=version Cipher=cipher Established=established "
                         "JA3=ja3 " + _ADDR),
@@ -255,7 +255,7 @@ TABLES: dict[str, Profile] = {
     "zeek_rdp": profile("Zeek rdp", "Cookie=cookie Result=result Security=security_protocol Client=client_name "
                         "" + _ADDR),
     "zeek_dce_rpc": profile("Zeek dce_rpc", "Endpoint=endpoint Op=operation Pipe=named_pipe " + _ADDR),
-    "zeek_ftp": profile("Zeek ftp", "User=username Cmd=command Arg=arg Reply=reply_code ReplyMsg=reply_msg " + _ADDR),
+    "zeek_ftp": profile("Zeek ftp", "User=user Cmd=command Arg=arg Reply=reply_code ReplyMsg=reply_msg " + _ADDR),
     "zeek_smtp": profile("Zeek smtp", "From=mailfrom To=rcptto Subject=subject Helo=helo " + _ADDR),
     "zeek_x509": profile("Zeek x509", "Subject=certificate.subject Issuer=certificate.issuer SAN=san.dns "
                          "NotAfter=certificate.not_valid_after"),
