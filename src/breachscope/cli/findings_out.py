@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TextIO
@@ -14,7 +13,7 @@ import pyarrow as pa
 from rich.table import Table
 from rich.text import Text
 
-from breachscope.cli.output import json_default, neutralize, safe, stdout
+from breachscope.cli.output import dumps, neutralize, safe, stdout
 
 FORMATS = ("table", "csv", "jsonl", "timesketch")
 CSV_COLUMNS = ("ts", "level", "rule_title", "rule_id", "host", "user", "src_ip", "dst_ip", "attack", "author",
@@ -32,10 +31,9 @@ def write(findings: pa.Table, fmt: str, out: TextIO | None) -> None:
     elif fmt == "csv":
         _csv(rows, out)
     elif fmt == "jsonl":
-        _lines((json.dumps({k: _iso(v) for k, v in r.items()}, ensure_ascii=False, default=json_default)
-                for r in rows), out)
+        _lines((dumps({k: _iso(v) for k, v in r.items()}) for r in rows), out)
     elif fmt == "timesketch":
-        _lines((json.dumps(timesketch(r), ensure_ascii=False, default=json_default) for r in rows), out)
+        _lines((dumps(timesketch(r)) for r in rows), out)
 
 
 def timesketch(r: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from breachscope.model.exposure import NOT_EXPOSED, REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA
+from breachscope.model.text import csv_text, json_text
 from breachscope.scope.run import ScopeResult
 
 EXPOSURE_DIR = "exposure"
 CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evidence")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(cell: str) -> str:
-    """A cell a spreadsheet would take for a formula gets a leading apostrophe (as cli.output does)."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 def write_outputs(case_dir: Path, result: ScopeResult, run_info: dict[str, Any]) -> Path:
@@ -58,7 +52,7 @@ def affected_csv(subjects: list[dict[str, Any]]) -> str:
             continue
         row = [s["subject_type"], s["subject_id"], s["name"] or "", s["level"], ";".join(s["categories"]),
                evidence_text(s)]
-        w.writerow([neutralize(str(c)) for c in row])
+        w.writerow([csv_text(str(c)) for c in row])  # controls escaped, formulas neutralized
     return buf.getvalue()
 
 
@@ -82,7 +76,7 @@ def _base(path: str | None) -> str:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
+    return json_text(obj, indent=2, sort_keys=True, default=str) + "\n"
 
 
 def _atomic_parquet(path: Path, table: pa.Table) -> None:
