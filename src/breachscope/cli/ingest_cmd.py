@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from breachscope.cli.output import print_json, safe, stderr, stdout
-from breachscope.cli.progress import byte_progress
-from breachscope.ingest.context import IngestOptions
-from breachscope.ingest.pipeline import IngestSummary
-from breachscope.ingest.pipeline import ingest as run_ingest
-from breachscope.ingest.registry import READERS
+from breachscope.cli.output import print_json, quoted, safe, stderr, stdout
+from breachscope.cli.paths import case_to_write
+from breachscope.cli.progress import byte_progress, show_progress
 from breachscope.model.case import FAILED, UNRECOGNIZED
 from breachscope.model.errors import UsageError
+
+if TYPE_CHECKING:  # the readers load when the command runs: `breachscope --help` starts without them
+    from breachscope.ingest.context import IngestOptions
+    from breachscope.ingest.pipeline import IngestSummary
 
 JSON_HELP = "Print a machine-readable summary on stdout."
 
@@ -32,8 +32,10 @@ def ingest(
 ) -> None:
     """Read evidence into the case; formats are recognised by content. Re-ingesting is a no-op."""
     options = _options(year, tz, format)
-    show = sys.stderr.isatty() and not json_out
-    with byte_progress("ingest", enabled=show) as progress:
+    case_to_write(case)
+    from breachscope.ingest.pipeline import ingest as run_ingest
+
+    with byte_progress("ingest", enabled=show_progress(json_out)) as progress:
         summary = run_ingest(paths, case, options, jobs=jobs, progress=progress)  # type: ignore[arg-type]
     explicit_unknown = [f for f in summary.files if f.status == UNRECOGNIZED and _named(f.path, paths)]
     if json_out:
@@ -49,6 +51,9 @@ def _named(path: str, given: list[str]) -> bool:
 
 
 def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions:
+    from breachscope.ingest.context import IngestOptions
+    from breachscope.ingest.registry import READERS
+
     if year is not None and not 1970 <= year <= 2200:
         raise UsageError(f"--year {year} is out of range")
     if tz is not None:
@@ -76,28 +81,28 @@ def print_summary(summary: IngestSummary, list_limit: int = 10, explicit: set[st
         if f.rejected:
             reasons = "; ".join(f"{n} x {r}" for r, n in sorted(f.rejects_by_reason.items()))
             first = ", ".join(r["location"] for r in f.first_rejects[:3])
-            stderr.print(f"skipped {f.rejected} bad record(s) in {safe(f.path)} "
+            stderr.print(f"skipped {f.rejected} bad record(s) in {quoted(f.path)} "
                          f"({safe(reasons)}; first at {safe(first)})")
         for w in f.warnings:
             notes.setdefault(w.split(" (", 1)[0], []).append(f.path)
         if f.status == UNRECOGNIZED:
             unknown.append(f.path)
         elif f.status == FAILED:
-            stderr.print(f"error: could not read {safe(f.path)}: {safe(f.error)}")
+            stderr.print(f"error: could not read {quoted(f.path)}: {safe(f.error)}")
         elif f.error:
-            stderr.print(f"error: reading stopped early in {safe(f.path)}: {safe(f.error)}")
+            stderr.print(f"error: reading stopped early in {quoted(f.path)}: {safe(f.error)}")
     for note, paths in sorted(notes.items()):  # one line per kind of assumption, not per file
-        where = safe(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {safe(paths[0])}"
+        where = quoted(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {quoted(paths[0])}"
         stderr.print(f"note: {safe(note)} ({where})")
     named = [p for p in unknown if explicit and p in explicit]
     for path in named:
-        stderr.print(f"error: unknown format, not ingested: {safe(path)}")
+        stderr.print(f"error: unknown format, not ingested: {quoted(path)}")
     found = [p for p in unknown if p not in named]
     if found:
         stderr.print(f"not ingested, no reader recognises the content ({len(found)} file(s) found in folders "
                      "or archives):")
         for path in found[:list_limit]:
-            stderr.print(f"  {safe(path)}")
+            stderr.print(f"  {quoted(path)}")
         if len(found) > list_limit:
             stderr.print(f"  ... and {len(found) - list_limit} more (SELECT path FROM manifest "
                          "WHERE status = 'unrecognized')")

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, render_rows, stdout
+from breachscope.cli.output import print_json, render_rows, safe, stdout
+from breachscope.cli.paths import case_folder
 from breachscope.cli.scope_cmd import parse_ts
 from breachscope.model.errors import UsageError
-from breachscope.notify.run import run_notify
 
 
 def notify(
@@ -20,6 +20,9 @@ def notify(
     json_out: Annotated[bool, typer.Option("--json", help="Print the obligations as JSON.")] = False,
 ) -> None:
     """Reports and notices owed after the exposure, with deadlines and drafts (rules cite their sources)."""
+    from breachscope.notify.run import run_notify
+
+    case_folder(case)
     when = parse_ts(aware_at, "--aware-at")
     if when is None:
         raise UsageError("--aware-at is required")
@@ -32,4 +35,4 @@ def notify(
             for o in result.obligations]
     render_rows(["jurisdiction", "obligation", "owed", "deadline", "to"], rows, "table")
     for d in result.drafts:
-        stdout.print(f"draft: {d}")
+        stdout.print(f"draft: {safe(d)}")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from breachscope.model.errors import CaseError
+from breachscope.model.errors import CaseError, MissingCaseError
 
 CASE_MARKER = "case.json"
 MANIFEST = "manifest.jsonl"
@@ -139,9 +139,9 @@ class CaseLayout:
 
     def require(self) -> None:
         if not self.root.is_dir():
-            raise CaseError(f"case folder not found: {self.root}")
+            raise MissingCaseError(f"case folder not found: {self.root}")
         if not self.exists():
-            raise CaseError(f"not a breachscope case (no {CASE_MARKER}): {self.root}")
+            raise MissingCaseError(f"not a breachscope case (no {CASE_MARKER}): {self.root}")
 
 
 def read_commits(manifest: Path) -> Iterator[Commit]:

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from breachscope.model.exposure import CONFIRMED_ACCESSED, IGNORED, POTENTIAL, REPLAYED, STMT_POTENTIAL
 from breachscope.model.inventory import Inventory
+from breachscope.model.progress import report
 from breachscope.scope import sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
@@ -209,10 +210,12 @@ class Replayer:
         for p in plans:
             by_shape[p.final_sql].append(p)
         collector = _Collector(self.inventory, statements, outcomes)
-        batches = 0
+        batches = done = 0
         for sql in sorted(by_shape):
             group = by_shape[sql]
+            report("replaying statements", done, len(plans))
             batches += self._run_shape(sql, group, collector)
+            done += len(group)
             if progress:
                 progress(len(group))
         return ReplayResult(collector.exposures, collector.table(), outcomes, len(by_shape), batches)
