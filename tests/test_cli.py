@@ -106,6 +106,9 @@ def test_no_third_party_log_noise(work: dict[str, Path], tmp_path: Path) -> None
     assert r.returncode == 1 and "invalid perl operator" in r.stdout  # the rule problem is reported...
     assert "absl" not in r.stderr and "re2.cc" not in r.stderr and "WARNING" not in r.stderr  # ...once, by us
     assert r.stderr.count("\n") == 1, r.stderr
+    # DuckDB draws its own progress bar on stdout (into a pipe too) for queries over 2 s: off
+    q = bs("query", "--case", str(work["case"]), "SELECT current_setting('enable_progress_bar') AS bar", "--json")
+    assert q.returncode == 0 and json.loads(q.stdout) == [{"bar": False}]
 
 
 def test_help_loads_no_heavy_library() -> None:

@@ -51,6 +51,7 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
         self.con = con or duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
         # spill files go to a private temporary folder (DuckDB's default is ./.tmp in the caller's cwd)
         self._spill = tempfile.mkdtemp(prefix="breachscope-duckdb-")
         # removed on close(), and also when an engine nobody closed is collected or the process exits
