@@ -15,14 +15,36 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from breachscope.model.text import csv_text, json_text, multi_line, one_line, quoted
 
-stdout = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A Rich console made on first use (Rich is not imported for `--help` or JSON output).
+    Markup, highlighting and emoji codes are off: evidence text is printed as it is (escaped)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+stdout = LazyConsole()
+stderr = LazyConsole(stderr=True)
 
 #: One-line text of a value (messages, table cells): every control character shown as an escape.
 safe = one_line

@@ -26,7 +26,7 @@ def _progress(*columns: Any) -> Any:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *columns, TimeElapsedColumn(),
-                    console=stderr, transient=True)
+                    console=stderr.console, transient=True)
 
 
 @contextmanager
