@@ -127,11 +127,6 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, path: Path | str
                           + more) from None
 
 
-def load(model: type[M], path: Path, what: str) -> M:
-    data, node = load_yaml(path, what)
-    return validate(model, data, node, path, what)
-
-
 def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     """What is wrong at the error's place, in words (an unknown key comes with the likely intended one)."""
     loc = _clean(error["loc"])
