@@ -110,6 +110,14 @@ def test_hunt_outputs(hostile: dict[str, Path], fmt: str) -> None:
         assert len(events) == 1 and RLO in json.dumps(events[0], ensure_ascii=False)  # the data is intact
 
 
+def test_error_messages_quoting_evidence_cannot_forge_lines(hostile: dict[str, Path]) -> None:
+    for col in ("SubjectUserName", "CommandLine", "Image"):  # DuckDB's error quotes the value
+        r = bs("query", "--case", str(hostile["case"]), f"SELECT {col}::INT FROM windows")
+        assert r.returncode == 1 and r.stderr.startswith("error: query failed: Conversion Error"), r.stderr
+        assert all(line.startswith("  ") for line in r.stderr.splitlines()[1:]), r.stderr  # no line of its own
+        assert raw_controls(r.stderr.replace("\n", "")) == []
+
+
 def test_file_names_are_quoted_on_stderr(tmp_path: Path) -> None:
     folder = tmp_path / "ev"
     folder.mkdir()

@@ -19,7 +19,7 @@ import typer
 
 from breachscope import __version__
 from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
-from breachscope.cli.output import safe, stderr
+from breachscope.cli.output import safe_block, stderr
 from breachscope.model.errors import BreachscopeError
 
 app = typer.Typer(
@@ -61,7 +61,7 @@ def main() -> None:
     try:
         app(prog_name="breachscope")
     except BreachscopeError as exc:
-        stderr.print(f"error: {safe(exc)}")
+        stderr.print(f"error: {_message(exc)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")
@@ -69,8 +69,14 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("BREACHSCOPE_DEBUG"):
             raise
-        stderr.print(f"internal error: {type(exc).__name__}: {safe(exc)} (set BREACHSCOPE_DEBUG=1 for details)")
+        stderr.print(f"internal error: {type(exc).__name__}: {_message(exc)} (set BREACHSCOPE_DEBUG=1 for details)")
         sys.exit(1)
+
+
+def _message(exc: BaseException) -> str:
+    """An error's text, escaped; its own line breaks kept (DuckDB points at the column on the next
+    lines) but indented, so no text inside it can start a line of its own ("error: ...")."""
+    return safe_block(exc).replace("\t", " ").replace("\n", "\n  ")
 
 
 if __name__ == "__main__":
