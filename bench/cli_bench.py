@@ -24,12 +24,14 @@ BIN = Path(sys.executable).parent
 SCRIPT = str(BIN / "breachscope")
 
 
-def median_seconds(cmd: list[str], repeat: int, stdout: int | None = subprocess.DEVNULL) -> tuple[float, float]:
+def median_seconds(cmd: list[str], repeat: int, out: Path | None = None) -> tuple[float, float]:
+    """Median and minimum wall time of `cmd`; its stdout to `out` (rewritten each run) or discarded."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
+        with open(out or os.devnull, "wb") as fh:
+            start = time.perf_counter()
+            subprocess.run(cmd, stdout=fh, stderr=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - start)
     return statistics.median(times), min(times)
 
 
@@ -77,9 +79,8 @@ def main() -> None:
     csv_repeat = max(3, args.repeat // 3)
     out = args.work / "out.csv"
     args.work.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as fh:
-        med, low = median_seconds([SCRIPT, "query", "--case", str(case), f"SELECT * FROM {args.table}", "--format",
-                                   "csv"], csv_repeat, stdout=fh.fileno())
+    med, low = median_seconds([SCRIPT, "query", "--case", str(case), f"SELECT * FROM {args.table}", "--format",
+                               "csv"], csv_repeat, out)
     copy, rows = duckdb_copy_seconds(case, args.table, args.work / "copy.csv", csv_repeat)
     print(f"{'query --format csv (' + args.table + ')':<40} median {med:6.3f} s   min {low:6.3f} s   "
           f"({csv_repeat} runs, {rows:,} rows, {out.stat().st_size / 1e6:.1f} MB)")
