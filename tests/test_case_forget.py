@@ -204,4 +204,4 @@ def test_unrecognised_evidence_named_on_the_command_line_is_an_error(tmp_path: P
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.bin").write_bytes(bytes(range(256)) * 4)
     out = cli("ingest", str(tmp_path / "docs"), "--case", str(tmp_path / "case"))
-    assert out.returncode == 1 and f"nothing could be read from {tmp_path / 'docs'}" in out.stderr
+    assert out.returncode == 1 and f"nothing could be read from '{tmp_path / 'docs'}'" in out.stderr

@@ -144,7 +144,7 @@ def test_cli_exit_codes_and_messages(tmp_path: Path) -> None:
     badsql = cli("query", "--case", str(case), "SELEC nonsense")
     assert badsql.returncode == 1 and "query failed" in badsql.stderr and "Traceback" not in badsql.stderr
     notcase = cli("query", "--case", str(tmp_path), "SELECT 1")
-    assert notcase.returncode == 1 and "not a breachscope case" in notcase.stderr
+    assert notcase.returncode == 2 and "not a breachscope case" in notcase.stderr  # usage: a bad path
 
 
 def test_hostile_content_stays_data(tmp_path: Path) -> None:

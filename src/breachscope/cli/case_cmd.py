@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, safe, stderr, stdout
-from breachscope.ingest.forget import forget, resolve_targets
-from breachscope.ingest.store import CaseWriter, new_run_id
-from breachscope.model.case import CaseLayout
+from breachscope.cli.output import print_json, quoted, stderr, stdout
+from breachscope.cli.paths import existing_case
 from breachscope.model.errors import BreachscopeError
 
 app = typer.Typer(no_args_is_help=True, help="Change what a case holds.")
@@ -25,12 +23,15 @@ def forget_command(
 ) -> None:
     """Remove the files' rows from the case and record them as forgotten; ingesting them again
     then reads them again. Duplicates of a forgotten file's content are forgotten with it."""
-    CaseLayout(case).require()
+    existing_case(case)
+    from breachscope.ingest.forget import forget, resolve_targets
+    from breachscope.ingest.store import CaseWriter, new_run_id
+
     writer = CaseWriter(case)
     try:
         targets, missing = resolve_targets(writer.state.files, files)
         if missing:
-            raise BreachscopeError("not in the case: " + ", ".join(safe(m) for m in missing)
+            raise BreachscopeError("not in the case: " + ", ".join(quoted(m) for m in missing)
                                    + " (SELECT path FROM manifest lists what is)")
         result = forget(writer, targets, new_run_id(), "case forget")
     finally:
@@ -39,6 +40,6 @@ def forget_command(
         print_json(result.to_dict())
         return
     rows = ", ".join(f"{t} {n:,}" for t, n in sorted(result.rows.items())) or "none"
-    stdout.print(f"forgot {len(result.forgotten)} file(s) in {safe(case)}; rows removed: {rows}")
+    stdout.print(f"forgot {len(result.forgotten)} file(s) in {quoted(case)}; rows removed: {rows}")
     for f in result.forgotten:
-        stderr.print(f"  {safe(f.path)}")
+        stderr.print(f"  {quoted(f.path)}")

@@ -20,11 +20,10 @@ import typer
 
 from breachscope.cli import notify_cmd, scope_cmd
 from breachscope.cli.ingest_cmd import print_summary
-from breachscope.cli.output import render_rows, safe, stdout
-from breachscope.engines.duckdb_case import open_case
-from breachscope.ingest.pipeline import ingest
+from breachscope.cli.output import render_rows, safe, safe_block, stdout
+from breachscope.cli.progress import byte_progress, show_progress, steps
 from breachscope.model.case import CaseLayout
-from breachscope.simulate import SimConfig, run
+from breachscope.model.outdir import claim_folder
 
 # The analyst's starting point for the default scenario: device A's address (ORD-AP02) and the window
 # from the first sign of the intruder on device A's network to device B's isolation.
@@ -42,19 +41,24 @@ GROUP BY session_id ORDER BY first
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the scenario and the case.")] = Path("demo-out"),
+    out: Annotated[Path, typer.Option(help="Folder for the scenario and the case: new, empty, or an earlier "
+                                           "demo's (its scenario and case are replaced).")] = Path("demo-out"),
     events: Annotated[int, typer.Option(help="Ordinary records in the simulated evidence.")] = 200_000,
 ) -> None:
     """Replay the NTT Communications breach of 2025 from simulated evidence: who was exposed, what is owed."""
-    scenario, case = out / "scenario", out / "case"
-    if out.exists():
-        shutil.rmtree(out)
+    from breachscope.engines.duckdb_case import open_case
+    from breachscope.ingest.pipeline import ingest
+    from breachscope.simulate import SimConfig, run
+
+    scenario, case = prepare(out)
     stdout.print("1. simulating the NTT Com breach (evidence, order database, data inventory)...")
-    run(SimConfig(out=scenario, events=events, jobs=os.cpu_count() or 1).validate())
+    with steps(show_progress()):
+        run(SimConfig(out=scenario, events=events, jobs=os.cpu_count() or 1).validate())
     stdout.print("2. ingesting the evidence...")
-    print_summary(ingest([str(scenario / "evidence")], case))
+    with byte_progress("ingest", enabled=show_progress()) as progress:
+        print_summary(ingest([str(scenario / "evidence")], case, progress=progress))
     stdout.print("\n3. the analyst's step: device A's database sessions that the application never makes")
-    stdout.print(safe(SUSPICIOUS_SESSIONS.strip()))
+    stdout.print(safe_block(SUSPICIOUS_SESSIONS.strip()))
     with open_case(case) as c:
         rel = c.sql(SUSPICIOUS_SESSIONS)
         rows = rel.fetchall()
@@ -67,3 +71,22 @@ def demo(
     notify_cmd.notify(case=case, aware_at=AWARE_AT)
     stdout.print(f"\nThe case is in {safe(case)}; the exposure in {safe(CaseLayout(case).exposure)}. Query it:\n"
                  f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM subjects GROUP BY 1\"")
+
+
+def prepare(out: Path) -> tuple[Path, Path]:
+    """Claim the output folder (new, empty or an earlier demo's) and remove what an earlier demo wrote
+    there, nothing else: a user's file in it stays. Refused (UsageError) for any other folder."""
+    scenario, case = out / "scenario", out / "case"
+    if claim_folder(out, "demo", also_ours=_unmarked_demo):
+        for ours in (scenario, case):
+            if ours.is_symlink() or ours.is_file():
+                ours.unlink()
+            elif ours.is_dir():
+                shutil.rmtree(ours)
+    return scenario, case
+
+
+def _unmarked_demo(folder: Path) -> bool:
+    """A demo folder written before folders were marked: exactly its scenario and its case."""
+    return ({p.name for p in folder.iterdir()} == {"scenario", "case"}
+            and (folder / "scenario" / "truth.json").is_file() and (folder / "case" / "case.json").is_file())

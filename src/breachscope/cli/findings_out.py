@@ -30,9 +30,10 @@ import pyarrow.csv as pacsv
 from rich.table import Table
 from rich.text import Text
 
-from breachscope.cli.output import neutralize, safe, stdout
+from breachscope.cli.output import neutralize, quoted, safe, stdout
 from breachscope.detect.details import details_column, finding_details
 from breachscope.model.errors import BreachscopeError
+from breachscope.model.text import json_bytes_escaped
 
 FORMATS = ("table", "csv", "jsonl", "timesketch")
 CSV_COLUMNS = ("ts", "level", "rule_title", "host", "user", "details", "src_ip", "dst_ip", "attack", "rule_id",
@@ -76,7 +77,7 @@ def _target(out: Path | None) -> Iterator[BinaryIO]:
     try:
         fh = tmp.open("wb")
     except OSError as exc:
-        raise BreachscopeError(f"cannot write {safe(out)}: {exc.strerror or exc}") from exc
+        raise BreachscopeError(f"cannot write {quoted(out)}: {exc.strerror or exc}") from exc
     try:
         with fh:
             yield fh
@@ -120,11 +121,11 @@ def neutralized(col: pa.Array | pa.ChunkedArray) -> pa.Array:
 # --- JSON lines -----------------------------------------------------------------------------------
 def _jsonl_line(r: dict[str, Any]) -> bytes:
     r["details"] = finding_details(r)
-    return orjson.dumps(r, default=str) + b"\n"
+    return json_bytes_escaped(orjson.dumps(r, default=str)) + b"\n"
 
 
 def _timesketch_line(r: dict[str, Any]) -> bytes:
-    return orjson.dumps(timesketch(r), default=str) + b"\n"
+    return json_bytes_escaped(orjson.dumps(timesketch(r), default=str)) + b"\n"
 
 
 def timesketch(r: dict[str, Any]) -> dict[str, Any]:

@@ -6,21 +6,19 @@ import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from typer.core import TyperCommand
 
-from breachscope.cli import findings_out, hunt_report
-from breachscope.cli.output import stderr
-from breachscope.detect.sigma.hunt import HuntResult, hunt, write_findings
-from breachscope.detect.sigma.loader import rule_files
-from breachscope.engines.duckdb_case import open_case
-from breachscope.ingest.pipeline import ingest
+from breachscope.cli.output import quoted, stderr
+from breachscope.cli.paths import case_to_write, input_file, output_file
+from breachscope.cli.progress import show_progress, steps
 from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
-from breachscope.model.findings import LEVELS
+
+if TYPE_CHECKING:  # loaded by the command itself: `breachscope --help` starts without them
+    from breachscope.detect.sigma.hunt import HuntResult
 
 
 def hunt_command(
@@ -38,6 +36,9 @@ def hunt_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Run Sigma rules (correlations and filters included) and report the findings."""
+    from breachscope.cli import findings_out
+    from breachscope.model.findings import LEVELS
+
     if format not in findings_out.FORMATS:
         raise UsageError(f"--format must be one of {', '.join(findings_out.FORMATS)}")
     if min_level is not None and min_level.lower() not in LEVELS:
@@ -47,9 +48,17 @@ def hunt_command(
     if strategy not in ("fast", "sql"):
         raise UsageError("--strategy must be fast or sql")
     values = _placeholders(placeholders)
+    from breachscope.detect.sigma.loader import rule_files
+
     rule_files(rules)  # a missing rules path is a usage error, before any evidence is read
     case_dir, evidence = _split_inputs(inputs, case)
+    if out is not None:
+        output_file(out)
+    from breachscope.detect.sigma.hunt import write_findings
+    from breachscope.ingest.pipeline import ingest
+
     with ExitStack() as stack:
+        stack.enter_context(steps(show_progress(json_out)))
         temp = None
         if case_dir is None:
             temp = Path(tempfile.mkdtemp(prefix="breachscope-hunt-"))
@@ -115,6 +124,9 @@ def expand_multi_value(args: list[str], option: str, stop: Any = None) -> list[s
 
 def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
          values: dict[str, list[str]], strategy: str) -> HuntResult:
+    from breachscope.detect.sigma.hunt import hunt
+    from breachscope.engines.duckdb_case import open_case
+
     if engine == "spark":
         from breachscope.engines.spark_case import open_spark_case
 
@@ -132,23 +144,23 @@ def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, li
         raise UsageError("give one case: either as an argument or with --case")
     for p in evidence:
         if not Path(p).exists():
-            raise UsageError(f"no such file or folder: {p}")
+            raise UsageError(f"no such file or folder: {quoted(p)}")
     if cases:
         return Path(cases[0]), evidence
+    if case is not None:
+        case_to_write(case)  # the evidence goes into it: a case, or a new or empty folder
     return case, evidence
 
 
 def _placeholders(path: Path | None) -> dict[str, list[str]]:
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"--placeholders {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"--placeholders {path}: expected a mapping of name -> list of values")
-    return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in data.items()}
+    from breachscope.model.placeholders import load_placeholders
+
+    return load_placeholders(input_file(path, "--placeholders"))
 
 
 def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
+    from breachscope.cli import hunt_report
+
     hunt_report.report(result, fmt, out, json_out)

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from breachscope.cli import findings_out
-from breachscope.cli.output import print_json, safe, stderr, stdout
+from breachscope.cli.output import print_json, quoted, safe, stderr, stdout
 from breachscope.detect.hunt_summary import HostCount, RuleAccount, RuleCount, account, by_host, by_rule
 from breachscope.detect.sigma.hunt import HuntResult
 
@@ -28,8 +28,8 @@ SHORT_LEVEL = {"critical": "crit", "medium": "med", "informational": "info"}
 
 def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
     for p in result.problems:
-        where = f"{p.path}:{p.line}" if p.line else p.path
-        stderr.print(f"rule problem: {safe(where)}: {safe(p.reason)}")
+        where = quoted(p.path) + (f":{p.line}" if p.line else "")
+        stderr.print(f"rule problem: {where}: {safe(p.reason)}")
     acc = account(result)
     rules, hosts = by_rule(result.findings), by_host(result.findings)
     if out is not None:

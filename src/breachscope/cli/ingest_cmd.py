@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from breachscope.cli.output import print_json, safe, stderr, stdout
-from breachscope.cli.progress import byte_progress
-from breachscope.ingest.context import IngestOptions
-from breachscope.ingest.limits import ExpansionLimits
-from breachscope.ingest.pipeline import IngestSummary
-from breachscope.ingest.pipeline import ingest as run_ingest
-from breachscope.ingest.registry import READERS
-from breachscope.model.case import FAILED, INCOMPLETE, SKIPPED, UNRECOGNIZED, FileEntry
+from breachscope.cli.output import print_json, quoted, safe, stderr, stdout
+from breachscope.cli.paths import case_to_write
+from breachscope.cli.progress import byte_progress, show_progress
+from breachscope.model.case import FAILED, INCOMPLETE, SKIPPED, UNRECOGNIZED
 from breachscope.model.errors import UsageError
+
+if TYPE_CHECKING:  # the readers load when the command runs: `breachscope --help` starts without them
+    from breachscope.ingest.context import IngestOptions
+    from breachscope.ingest.pipeline import IngestSummary
+    from breachscope.model.case import FileEntry
 
 JSON_HELP = "Print a machine-readable summary on stdout."
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -48,6 +48,8 @@ def ingest(
 ) -> None:
     """Read evidence into the case; formats are recognised by content. Re-ingesting is a no-op."""
     options = _options(year, tz, format)
+    from breachscope.ingest.limits import ExpansionLimits
+
     if max_expansion_ratio < 1:
         raise UsageError("--max-expansion-ratio must be at least 1")
     options = replace(
@@ -56,8 +58,10 @@ def ingest(
         limits=ExpansionLimits(max_ratio=max_expansion_ratio,
                                max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
                                max_run_bytes=parse_size(max_run_expansion, "--max-run-expansion")))
-    show = sys.stderr.isatty() and not json_out
-    with byte_progress("ingest", enabled=show) as progress:
+    case_to_write(case)
+    from breachscope.ingest.pipeline import ingest as run_ingest
+
+    with byte_progress("ingest", enabled=show_progress(json_out)) as progress:
         summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)  # type: ignore[arg-type]
     if json_out:
         print_json(summary.to_dict())
@@ -81,6 +85,9 @@ def parse_size(text: str, option: str) -> int:
 
 
 def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions:
+    from breachscope.ingest.context import IngestOptions
+    from breachscope.ingest.registry import READERS
+
     if year is not None and not 1970 <= year <= 2200:
         raise UsageError(f"--year {year} is out of range")
     if tz is not None:
@@ -113,7 +120,7 @@ def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
         if f.rejected:
             reasons = "; ".join(f"{n} x {r}" for r, n in sorted(f.rejects_by_reason.items()))
             first = ", ".join(r["location"] for r in f.first_rejects[:3])
-            stderr.print(f"skipped {f.rejected} bad record(s) in {safe(f.path)} "
+            stderr.print(f"skipped {f.rejected} bad record(s) in {quoted(f.path)} "
                          f"({safe(reasons)}; first at {safe(first)})")
         for w in f.warnings:
             notes.setdefault(w.split(" (", 1)[0], []).append(f.path)
@@ -122,34 +129,34 @@ def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
         elif f.status == SKIPPED:
             skipped.append(f)
         elif f.status == FAILED:
-            stderr.print(f"error: could not read {safe(f.path)}: {safe(f.error)}")
+            stderr.print(f"error: could not read {quoted(f.path)}: {safe(f.error)}")
         elif f.status == INCOMPLETE:
-            stderr.print(f"archive not fully read: {safe(f.path)} ({safe(f.note)}); the next run retries "
+            stderr.print(f"archive not fully read: {quoted(f.path)} ({safe(f.note)}); the next run retries "
                          "what was skipped or failed")
         elif f.error:
-            stderr.print(f"error: reading stopped early in {safe(f.path)}: {safe(f.error)}")
+            stderr.print(f"error: reading stopped early in {quoted(f.path)}: {safe(f.error)}")
     for note, paths in sorted(notes.items()):  # one line per kind of assumption, not per file
-        where = safe(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {safe(paths[0])}"
+        where = quoted(paths[0]) if len(paths) == 1 else f"{len(paths)} files, e.g. {quoted(paths[0])}"
         stderr.print(f"note: {safe(note)} ({where})")
     if skipped:
         stderr.print(f"not read ({len(skipped)} archive member(s); listed in the manifest, status 'skipped'):")
         for f in skipped[:list_limit]:
-            stderr.print(f"  {safe(f.path)}: {safe(f.note)}")
+            stderr.print(f"  {quoted(f.path)}: {safe(f.note)}")
         if len(skipped) > list_limit:
             stderr.print(f"  ... and {len(skipped) - list_limit} more (SELECT path, note FROM manifest "
                          "WHERE status = 'skipped')")
     named = set(summary.unreadable_arguments)
     for path in [p for p in unknown if p in named]:
-        stderr.print(f"error: unknown format, not ingested: {safe(path)}")
+        stderr.print(f"error: unknown format, not ingested: {quoted(path)}")
     for arg in sorted(named - set(unknown)):
-        stderr.print(f"error: nothing could be read from {safe(arg)} (named on the command line): "
+        stderr.print(f"error: nothing could be read from {quoted(arg)} (named on the command line): "
                      "see the lines above, or the manifest")
     found = [p for p in unknown if p not in named]
     if found:
         stderr.print(f"not ingested, no reader recognises the content ({len(found)} file(s) found in folders "
                      "or archives):")
         for path in found[:list_limit]:
-            stderr.print(f"  {safe(path)}")
+            stderr.print(f"  {quoted(path)}")
         if len(found) > list_limit:
             stderr.print(f"  ... and {len(found) - list_limit} more (SELECT path FROM manifest "
                          "WHERE status = 'unrecognized')")

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, render_rows, safe, stdout
+from breachscope.cli.output import print_json, quoted, render_rows, safe, stdout
+from breachscope.cli.paths import case_folder
 from breachscope.cli.scope_cmd import parse_ts
 from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
-from breachscope.model.obligations import NO, YES
-from breachscope.notify.run import run_notify
 
 
 def notify(
@@ -23,6 +22,10 @@ def notify(
     json_out: Annotated[bool, typer.Option("--json", help="Print the obligations as JSON.")] = False,
 ) -> None:
     """Reports and notices owed after the exposure, with deadlines and drafts (rules cite their sources)."""
+    from breachscope.model.obligations import NO, YES
+    from breachscope.notify.run import run_notify
+
+    case_folder(case)
     when = parse_ts(aware_at, "--aware-at")
     if when is None:
         raise UsageError("--aware-at is required")
@@ -40,4 +43,4 @@ def notify(
         stdout.print(f"{'nothing owed' if decision.owed == NO else 'possibly owed'}: {safe(decision.reason)}")
     for d in result.drafts:
         stdout.print(f"draft: {safe(d)}")
-    stdout.print(f"run {result.run_id}: obligations in {safe(CaseLayout(case).obligations)}")
+    stdout.print(f"run {result.run_id}: obligations in {quoted(CaseLayout(case).obligations)}")

@@ -1,42 +1,59 @@
 """Terminal and file output that evidence content cannot abuse.
 
-Evidence is attacker-written: before it reaches a terminal, control characters (escape sequences)
-are made visible and Rich markup is never interpreted; before it reaches a spreadsheet, text cells
-that would start a formula are neutralized.
+Evidence is attacker-written. Every value goes through breachscope.model.text before it is shown:
+control characters (escape sequences, C1, bidi overrides, line breaks in one-line messages) are
+shown as escapes, Rich markup and emoji codes are never interpreted, file names in messages are
+quoted, JSON carries no raw control character, and CSV cells a spreadsheet would take for a formula
+are neutralized.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from breachscope.model.text import csv_text, json_text, multi_line, one_line, quoted
 
-stdout = Console(soft_wrap=True, highlight=False, markup=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
-                                        *range(0x80, 0xA0)]}
-_CONTROL[0x0D] = "\\r"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def safe(value: object) -> str:
-    """Text of a value with control characters shown as escapes (no terminal injection)."""
-    return str(value).translate(_CONTROL)
+class LazyConsole:
+    """A Rich console made on first use (Rich is not imported for `--help` or JSON output).
+    Markup, highlighting and emoji codes are off: evidence text is printed as it is (escaped)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
 
 
-def neutralize(cell: str) -> str:
-    """A text cell a spreadsheet would take for a formula gets a leading apostrophe."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+stdout = LazyConsole()
+stderr = LazyConsole(stderr=True)
+
+#: One-line text of a value (messages, table cells): every control character shown as an escape.
+safe = one_line
+#: Text of a value that may span lines (statements in table cells): line feeds and tabs kept.
+safe_block = multi_line
+#: A text CSV cell (controls escaped, formulas neutralized): the name findings_out and others use.
+neutralize = csv_text
+__all__ = ["dumps", "json_default", "neutralize", "print_json", "quoted", "render_rows", "safe", "safe_block",
+           "stderr", "stdout"]
 
 
 def json_default(value: Any) -> Any:
@@ -51,8 +68,13 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+def dumps(obj: Any, indent: int | None = None) -> str:
+    """JSON text for stdout or a file: UTF-8 kept readable, control characters escaped."""
+    return json_text(obj, indent=indent, default=json_default)
+
+
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=json_default, indent=2) + "\n")
+    sys.stdout.write(dumps(obj, indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -63,11 +85,14 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(columns)
+        w.writerow([csv_cell(c) for c in columns])
         for r in rows:
-            w.writerow([_csv_cell(v) for v in r])
+            w.writerow([csv_cell(v) for v in r])
         sys.stdout.write(buf.getvalue())
     else:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(show_lines=False)
         for c in columns:
             table.add_column(Text(safe(c)), overflow="fold")
@@ -85,16 +110,17 @@ def _cell(value: Any) -> str:
         if value.microsecond:
             text += f".{value.microsecond:06d}".rstrip("0")
         return text + ("Z" if value.utcoffset() is not None and not value.utcoffset() else "")
-    return safe(value)
+    return safe_block(value)
 
 
-def _csv_cell(value: Any) -> str:
+def csv_cell(value: Any) -> Any:
+    """A CSV cell written by Python (the csv module): text neutralized, other values as they are."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return neutralize(value)
+        return csv_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict | list):
-        return neutralize(json.dumps(value, ensure_ascii=False, default=json_default))
-    return str(value)
+        return csv_text(json_text(value, default=json_default))
+    return value

@@ -3,14 +3,13 @@ findings, subjects, obligations, runs...; `--run` shows those as they stood at a
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 
-from breachscope.cli.output import render_rows
-from breachscope.engines.duckdb_case import open_case
+from breachscope.cli.paths import existing_case
 from breachscope.model.errors import BreachscopeError, UsageError
 
 
@@ -27,6 +26,13 @@ def query(
     fmt = "json" if json_out else format
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format must be table, csv or json, not {format!r}")
+    existing_case(case)
+    import duckdb
+
+    from breachscope.cli.csv_out import write_csv
+    from breachscope.cli.output import render_rows
+    from breachscope.engines.duckdb_case import open_case
+
     with open_case(case, run=run) as c:
         try:
             rel = c.sql(sql)
@@ -35,6 +41,9 @@ def query(
         if rel is None:  # a statement without a result (SET, CREATE VIEW ...)
             return
         try:
+            if fmt == "csv":  # written by DuckDB, neutralized in SQL: no Python per row
+                write_csv(c.con, rel, sys.stdout)
+                return
             rows = rel.fetchall()
         except duckdb.Error as exc:
             raise BreachscopeError(f"query failed: {exc}") from exc

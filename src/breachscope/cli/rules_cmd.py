@@ -10,10 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from breachscope.cli.output import print_json, safe, stderr, stdout
-from breachscope.detect.sigma.check import check_ruleset
-from breachscope.detect.sigma.ruleset import load_ruleset
+from breachscope.cli.paths import output_file
 
-app = typer.Typer(no_args_is_help=True, help="Validate rules and map their ATT&CK coverage.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Validate rules and map their ATT&CK coverage.")
 
 
 @app.command("check")
@@ -22,6 +21,9 @@ def check(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
 ) -> None:
     """Load, validate and compile every rule (both SQL dialects); list each failure with path, line, reason."""
+    from breachscope.detect.sigma.check import check_ruleset
+    from breachscope.detect.sigma.ruleset import load_ruleset
+
     report = check_ruleset(load_ruleset(paths))
     if json_out:
         print_json(report)
@@ -46,6 +48,9 @@ def coverage(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
 ) -> None:
     """An ATT&CK Navigator layer: each technique scored by the number of rules that detect it."""
+    from breachscope.detect.sigma.ruleset import load_ruleset
+
+    output_file(out)
     rs = load_ruleset(paths)
     by_tech: dict[str, list[str]] = defaultdict(list)
     for r in rs.rules:

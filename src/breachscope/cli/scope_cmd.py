@@ -13,11 +13,10 @@ import typer
 
 from breachscope import __version__
 from breachscope.cli.output import print_json, render_rows, safe, stderr, stdout
+from breachscope.cli.paths import existing_case, input_file
+from breachscope.cli.progress import show_progress, steps
 from breachscope.model.errors import UsageError
-from breachscope.scope.budget import Budget
-from breachscope.scope.outputs import write_outputs
-from breachscope.scope.run import ScopeRequest, run_scope
-from breachscope.scope.statements import Suspects
+from breachscope.model.progress import report
 
 HOST_HELP = "Client IP or host name of the statements (repeatable)."
 USER_HELP = "Database user of the statements (repeatable)."
@@ -48,16 +47,24 @@ def scope(
     max_rows: Annotated[int, typer.Option("--max-rows", min=1, help=ROWS_HELP)] = 20_000_000,
 ) -> None:
     """Replay the suspects' database statements against a snapshot and scan staged exports: who was exposed."""
+    existing_case(case)
+    input_file(inventory, "--inventory")
+    from breachscope.scope.budget import Budget
+    from breachscope.scope.outputs import write_outputs
+    from breachscope.scope.run import ScopeRequest, run_scope
+    from breachscope.scope.statements import Suspects
+
     suspects = Suspects(hosts=tuple(suspect_host or ()), users=tuple(suspect_user or ()),
                         sessions=tuple(suspect_session or ()),
                         since=parse_ts(since, "--since"), until=parse_ts(until, "--until"))
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    say = (lambda msg: stderr.print(safe(msg))) if sys.stderr.isatty() and not json_out else None
     budget = Budget(statement_seconds=statement_timeout, memory_mb=memory_limit, max_rows=max_rows)
     request = ScopeRequest(case, inventory, snapshot, suspects, scan_exports=not no_files, budget=budget,
                            allow_superuser=allow_superuser, snapshot_role=snapshot_role)
-    result = run_scope(request, say)
+    with steps(show_progress(json_out)):
+        report("loading the inventory and the snapshot")
+        result = run_scope(request, lambda msg: report(msg))
     run_info = {"started_at": started.isoformat(), "seconds": round(time.perf_counter() - t0, 3),
                 "timings": {k: round(v, 3) for k, v in result.timings.items()}, "breachscope": __version__,
                 "python": platform.python_version(), "argv": sys.argv[1:], "warnings": result.warnings,

@@ -8,13 +8,20 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, safe, stderr, stdout
-from breachscope.simulate import EPISODES, SCENARIOS, SimConfig, run
-from breachscope.simulate.config import DEFAULT_CUSTOMERS, DEFAULT_EVENTS, parse_episodes
+from breachscope.cli.output import print_json, quoted, safe, stderr, stdout
+from breachscope.cli.progress import show_progress, steps
+from breachscope.simulate.config import (
+    DEFAULT_CUSTOMERS,
+    DEFAULT_EVENTS,
+    EPISODES,
+    SCENARIOS,
+    SimConfig,
+    parse_episodes,
+)
 
 
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (an earlier simulation in it is replaced).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: new, empty, or an earlier simulation (replaced).")],
     scenario: Annotated[str, typer.Option(help=f"Scenario preset: {', '.join(SCENARIOS)}.")] = "ntt-2025",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give identical files.")] = 2025,
     events: Annotated[int, typer.Option(help="Ordinary (noise) records to write, about.")] = DEFAULT_EVENTS,
@@ -26,11 +33,14 @@ def simulate(
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
     """Simulate a breach in a corporate network and write it as real systems log it (truth kept apart)."""
+    from breachscope.simulate.scenario import run
+
     cfg = SimConfig(out=out, scenario=scenario, seed=seed, events=events, customers=customers, variant=variant,
                     episodes=parse_episodes(episodes), jobs=jobs or os.cpu_count() or 1).validate()
     if not json_out:
-        stderr.print(f"simulating {scenario} ({variant}) into {safe(out)} ...")
-    summary = run(cfg)
+        stderr.print(f"simulating {scenario} ({variant}) into {quoted(out)} ...")
+    with steps(show_progress(json_out)):
+        summary = run(cfg)
     rate = summary.records / summary.seconds if summary.seconds else 0.0
     if json_out:
         print_json({**vars(summary), "records_per_second": round(rate)})

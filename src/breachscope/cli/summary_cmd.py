@@ -5,28 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from breachscope.cli.output import print_json, render_rows, stderr, stdout
-from breachscope.detect.logons import (
-    COLUMNS,
-    EXPLICIT,
-    FAILURE,
-    LOGON_EVENTS,
-    SUCCESS,
-    LogonRow,
-    NoLogonEvents,
-    summarize,
-)
-from breachscope.engines.duckdb_case import open_case
+from breachscope.cli.paths import existing_case
 from breachscope.model.errors import BreachscopeError, UsageError
 
-app = typer.Typer(no_args_is_help=True, help="Overviews of a case (logons).")
+if TYPE_CHECKING:  # loaded by the command itself: `breachscope --help` starts without them
+    from breachscope.detect.logons import LogonRow
 
-SECTIONS = ((SUCCESS, "Successful logons"), (FAILURE, "Failed logons"),
-            (EXPLICIT, "Logons with explicit credentials (4648, seen on the source machine)"))
+app = typer.Typer(no_args_is_help=True, help="Overviews of a case (logons).")
 
 
 @app.command("logons")
@@ -42,6 +32,12 @@ def logons(
     fmt = "json" if json_out else format
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format must be table, csv or json, not {format!r}")
+    existing_case(case)
+    from breachscope.detect.logons import COLUMNS, EXPLICIT, FAILURE, LOGON_EVENTS, SUCCESS, NoLogonEvents, summarize
+    from breachscope.engines.duckdb_case import open_case
+
+    sections = ((SUCCESS, "Successful logons"), (FAILURE, "Failed logons"),
+                (EXPLICIT, "Logons with explicit credentials (4648, seen on the source machine)"))
     with open_case(case) as c:
         try:
             summary = summarize(c)
@@ -56,7 +52,7 @@ def logons(
         return
     read = ", ".join(f"{eid} {LOGON_EVENTS[eid].name}: {n:,}" for eid, n in summary.events.items())
     stdout.print(f"Logon events read: {read}")
-    for result, title in SECTIONS:
+    for result, title in sections:
         rows = summary.of(result)
         stdout.print(f"\n{title}: {sum(r.count for r in rows):,} events, {len(rows):,} combinations")
         if rows:
@@ -66,6 +62,8 @@ def logons(
 
 
 def _table_cells(r: LogonRow, cols: list[str]) -> list[str]:
+    from breachscope.detect.logons import COLUMNS
+
     cells = dict(zip(COLUMNS, _row_cells(r), strict=True))
     return [f"{v:%Y-%m-%d %H:%M:%S}" if isinstance(v, datetime) else f"{v:,}" if isinstance(v, int)
             else "-" if v in (None, "") else str(v) for v in (cells[c] for c in cols)]

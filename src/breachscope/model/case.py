@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from breachscope.model.errors import CaseError
+from breachscope.model.errors import CaseError, MissingCaseError
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")  # run ids and draft names: never a path
 
@@ -247,9 +247,9 @@ class CaseLayout(ArtifactPaths):
 
     def require(self) -> None:
         if not self.root.is_dir():
-            raise CaseError(f"case folder not found: {self.root}")
+            raise MissingCaseError(f"case folder not found: {self.root}")
         if not self.exists():
-            raise CaseError(f"not a breachscope case (no {CASE_MARKER}): {self.root}")
+            raise MissingCaseError(f"not a breachscope case (no {CASE_MARKER}): {self.root}")
 
 
 def read_commits(manifest: Path) -> Iterator[Commit]:

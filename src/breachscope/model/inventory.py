@@ -1,8 +1,10 @@
 """The data inventory (docs/inventory.md): which tables hold personal data, whose, and which categories.
 
-Loaded from YAML (version 1), validated here into frozen dataclasses that every later stage shares.
-The inventory is the analyst's (or the simulator's) configuration, not evidence; names are still
-checked against a strict identifier pattern because they end up in SQL.
+Loaded from YAML (version 1), validated by the pydantic models of inventory_file.py (unknown keys
+refused, errors with their line; docs/schemas/inventory.schema.json is generated from them) into
+frozen dataclasses that every later stage shares. The inventory is the analyst's (or the simulator's)
+configuration, not evidence; names are still checked against a strict identifier pattern because
+they end up in SQL.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from breachscope.model.errors import UsageError
 
@@ -106,41 +106,21 @@ class Inventory:
 
 
 def load_inventory(path: str | Path) -> Inventory:
+    from breachscope.model.config import load_yaml
+    from breachscope.model.inventory_file import to_inventory
+
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"inventory {p}: cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"inventory {p}: not valid YAML: {exc}") from exc
-    return parse_inventory(doc, str(p))
+    if not p.is_file():
+        raise UsageError(f"inventory {p}: no such file" if not p.exists() else f"inventory {p}: not a file")
+    doc, node = load_yaml(p, "inventory")
+    return to_inventory(doc, node, str(p))
 
 
 def parse_inventory(doc: Any, where: str = "inventory") -> Inventory:
-    if not isinstance(doc, dict):
-        raise UsageError(f"{where}: expected a mapping at the top")
-    if doc.get("version") != 1:
-        raise UsageError(f"{where}: unsupported version {doc.get('version')!r} (expected 1)")
-    subjects = tuple(_subject(k, v, where) for k, v in sorted(_mapping(doc.get("subjects"), where, "subjects").items()))
-    kinds = {s.kind for s in subjects}
-    datasets = tuple(_dataset(d, kinds, where) for d in _list(doc.get("datasets"), where, "datasets"))
-    tables = [d.table for d in datasets]
-    if len(set(tables)) != len(tables):
-        raise UsageError(f"{where}: a table is listed twice in datasets")
-    exclusions = tuple(_exclusion(e, where) for e in _list(doc.get("exclusions") or [], where, "exclusions"))
-    names = [e.name for e in exclusions]
-    if len(set(names)) != len(names):
-        raise UsageError(f"{where}: two exclusions share a name")
-    return Inventory(
-        version=1,
-        name=str(doc.get("name") or ""),
-        database=_opt_str(doc.get("database")),
-        default_jurisdiction=_opt_str(doc.get("default_jurisdiction")),
-        subjects=subjects,
-        datasets=datasets,
-        exclusions=exclusions,
-        controller=_controller(doc.get("controller"), where),
-    )
+    """An inventory from an already parsed document (no lines in the errors)."""
+    from breachscope.model.inventory_file import to_inventory
+
+    return to_inventory(doc, None, where)
 
 
 def table_name(text: Any, where: str) -> str:
@@ -148,86 +128,3 @@ def table_name(text: Any, where: str) -> str:
     if not isinstance(text, str) or not all(_IDENT.match(p) for p in text.split(".")) or text.count(".") > 1:
         raise UsageError(f"{where}: not a table name: {text!r}")
     return text.lower()
-
-
-def _ident(text: Any, where: str) -> str:
-    if not isinstance(text, str) or not _IDENT.match(text):
-        raise UsageError(f"{where}: not a column name: {text!r}")
-    return text.lower()
-
-
-def _subject(kind: str, v: Any, where: str) -> SubjectKind:
-    if kind not in SUBJECT_KINDS:
-        raise UsageError(f"{where}: unknown subject kind {kind!r} (expected {', '.join(SUBJECT_KINDS)})")
-    v = _mapping(v, where, f"subjects.{kind}")
-    return SubjectKind(
-        kind=kind,
-        table=table_name(v.get("table"), f"{where}: subjects.{kind}.table"),
-        key=_ident(v.get("key"), f"{where}: subjects.{kind}.key"),
-        name=_ident(v["name"], where) if v.get("name") else None,
-        organization=_ident(v["organization"], where) if v.get("organization") else None,
-        match_keys=tuple(_match_key(k, where) for k in v.get("match_keys") or []),
-        jurisdiction=_ident(v["jurisdiction"], where) if v.get("jurisdiction") else None,
-    )
-
-
-def _match_key(text: Any, where: str) -> str:
-    """A column of the subject's table, or `table.column` of a dataset of that subject (extension)."""
-    if isinstance(text, str) and "." in text:
-        t, _, c = text.rpartition(".")
-        return f"{table_name(t, where)}.{_ident(c, where)}"
-    return _ident(text, where)
-
-
-def _dataset(d: Any, kinds: set[str], where: str) -> Dataset:
-    d = _mapping(d, where, "datasets[]")
-    table = table_name(d.get("table"), f"{where}: datasets[].table")
-    subject = d.get("subject")
-    if subject not in kinds:
-        raise UsageError(f"{where}: dataset {table}: subject {subject!r} is not declared under subjects")
-    cols = []
-    for col, cats in sorted(_mapping(d.get("columns") or {}, where, f"datasets[{table}].columns").items()):
-        if cats is None:
-            cats = []
-        if not isinstance(cats, list) or not all(isinstance(c, str) and _CATEGORY.match(c) for c in cats):
-            raise UsageError(f"{where}: dataset {table}: column {col}: categories must be a list of lower_snake_case")
-        cols.append((_ident(col, where), tuple(sorted(set(cats)))))
-    return Dataset(table=table, subject=str(subject), subject_key=_ident(d.get("subject_key"), where),
-                   columns=tuple(cols))
-
-
-def _exclusion(e: Any, where: str) -> Exclusion:
-    e = _mapping(e, where, "exclusions[]")
-    name = e.get("name")
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]{1,80}$", name):
-        raise UsageError(f"{where}: exclusion name must be a short identifier: {name!r}")
-    if not isinstance(e.get("where"), str) or not e["where"].strip():
-        raise UsageError(f"{where}: exclusion {name}: `where` must be an SQL predicate")
-    return Exclusion(name=name, table=table_name(e.get("table"), where), where=e["where"],
-                     description=str(e.get("description") or ""), source=str(e.get("source") or ""))
-
-
-def _controller(c: Any, where: str) -> Controller:
-    if c is None:
-        return Controller()
-    c = _mapping(c, where, "controller")
-    sectors = c.get("sectors") or []
-    if not isinstance(sectors, list):
-        raise UsageError(f"{where}: controller.sectors must be a list")
-    return Controller(country=_opt_str(c.get("country")), sectors=tuple(sorted(str(s) for s in sectors)))
-
-
-def _mapping(v: Any, where: str, what: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise UsageError(f"{where}: {what} must be a mapping")
-    return v
-
-
-def _list(v: Any, where: str, what: str) -> list[Any]:
-    if not isinstance(v, list):
-        raise UsageError(f"{where}: {what} must be a list")
-    return v
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else str(v)

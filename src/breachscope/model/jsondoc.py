@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from breachscope.model.errors import CaseError
+from breachscope.model.text import json_text
 
 T = TypeVar("T")
 SCHEMA_BASE = "https://breachscope.invalid/schemas/"  # ids only: nothing is fetched
@@ -37,8 +37,9 @@ ARTIFACT_KEY, VERSION_KEY = b"breachscope.artifact", b"breachscope.version"
 
 
 def dumps(obj: Any) -> str:
-    """Artifact JSON files: sorted keys, indented, UTF-8 text as is (the same document, the same bytes)."""
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n"
+    """Artifact JSON files: sorted keys, indented, UTF-8 text as is (the same document, the same bytes);
+    control and bidi characters from evidence as \\u escapes (model/text.py)."""
+    return json_text(obj, indent=2, sort_keys=True, default=str) + "\n"
 
 
 def typed_table(table: Any, schema: Any, artifact: str, version: int, where: str | Path) -> Any:

@@ -90,7 +90,7 @@ class RunWriter:
         self._lock: IO[str] | None = None
         with _locked(self.layout):
             while True:
-                self.run_id = f"{self.started:%Y%m%dT%H%M%SZ}-{command}-{secrets.token_hex(3)}"
+                self.run_id = f"{self.started:%Y%m%dT%H%M%S.%fZ}-{command}-{secrets.token_hex(3)}"  # sorts as started
                 if not (self.layout.runs / self.run_id).exists():
                     break
             self.layout.runs_tmp.mkdir(exist_ok=True)

@@ -12,30 +12,21 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from breachscope.model.errors import UsageError
 from breachscope.model.obligations import NO, UNKNOWN, YES, Facts, Obligation, Source
 
 __all__ = ["NO", "UNKNOWN", "YES", "Facts", "Obligation", "evaluate", "load_rules"]
 
 
 def load_rules() -> list[dict[str, Any]]:
+    """Every rule file, validated (rule_file.py: unknown keys and wrong values refused with their line)."""
+    from breachscope.notify.rule_file import load_rule_file
+
     rules = []
     folder = resources.files("breachscope.notify") / "rules"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".yaml"):
-            doc = yaml.safe_load(entry.read_text(encoding="utf-8"))
-            _check(doc, entry.name)
-            rules.append(doc)
+            rules.append(load_rule_file(entry, f"notify/rules/{entry.name}"))
     return rules
-
-
-def _check(doc: Any, name: str) -> None:
-    if not isinstance(doc, dict) or not all(k in doc for k in ("id", "jurisdiction", "sources", "obligations")):
-        raise UsageError(f"notify rule {name}: needs id, jurisdiction, sources, obligations")
-    if not doc["sources"] or not all(s.get("title") and s.get("text") for s in doc["sources"]):
-        raise UsageError(f"notify rule {name}: every source needs a title and the text it relies on")
 
 
 def evaluate(rules: list[dict[str, Any]], facts: Facts, aware_at: datetime,

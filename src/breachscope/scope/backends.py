@@ -79,6 +79,7 @@ class DuckDBBackend:
         self.warnings: list[str] = []
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         tables: dict[str, dict[str, str]] = {}

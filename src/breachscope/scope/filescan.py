@@ -75,6 +75,7 @@ def scan_file(f: ExportFile, idents: bool) -> ScanResult:
     if hashlib.sha256(data).hexdigest() != f.sha256:
         return ScanResult(f, _empty(), warnings=[f"changed since it was ingested, not scanned: {f.path}"])
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     try:
         rz.install_macros(con)
         parts, lines = [], 0

@@ -33,6 +33,7 @@ class Aggregate:
 
 def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure], hits: pa.Table) -> Aggregate:
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     try:
         con.register("e", _exposure_table(exposures))
         con.register("h", hits)

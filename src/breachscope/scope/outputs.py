@@ -25,15 +25,10 @@ from breachscope.model.exposure_artifact import Exposure
 from breachscope.model.jsondoc import dumps
 from breachscope.model.runs import EXPOSURE
 from breachscope.model.runstore import RunWriter
+from breachscope.model.text import csv_text
 from breachscope.scope.run import ScopeResult
 
 CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evidence")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(cell: str) -> str:
-    """A cell a spreadsheet would take for a formula gets a leading apostrophe (as cli.output does)."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 def exposure_of(result: ScopeResult) -> Exposure:
@@ -70,7 +65,7 @@ def affected_csv(subjects: Sequence[Mapping[str, Any]]) -> str:
             continue
         row = [s["subject_type"], s["subject_id"], s["name"] or "", s["level"], ";".join(s["categories"]),
                evidence_text(s)]
-        w.writerow([neutralize(str(c)) for c in row])
+        w.writerow([csv_text(str(c)) for c in row])  # controls escaped, formulas neutralized
     return buf.getvalue()
 
 

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL
 from breachscope.model.inventory import Inventory
+from breachscope.model.progress import report
 from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
@@ -207,10 +208,12 @@ class Replayer:
         for p in plans:
             by_shape[p.final_sql].append(p)
         collector = _Collector(self.inventory, statements, outcomes)
-        batches = 0
+        batches = done = 0
         for sql in sorted(by_shape):
             group = by_shape[sql]
+            report("replaying statements", done, len(plans))
             batches += self._run_shape(sql, group, collector)
+            done += len(group)
             if progress:
                 progress(len(group))
         return ReplayResult(collector.exposures, collector.table(), outcomes, len(by_shape), batches)

@@ -25,6 +25,7 @@ from breachscope.model.exposure import (
     LevelCounts,
 )
 from breachscope.model.inventory import Inventory, load_inventory
+from breachscope.model.progress import report
 from breachscope.scope import filescan
 from breachscope.scope.backends import Backend, open_backend
 from breachscope.scope.budget import Budget
@@ -97,13 +98,15 @@ def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statement
     t = time.perf_counter()
     scans = []
     idents = IDENT in wanted_kinds(inventory)
-    for f in exports:
+    for i, f in enumerate(exports):
+        report("scanning export files", i, len(exports))
         scan = filescan.scan_file(f, idents)
         warnings += scan.warnings
         scans.append(scan)
     fm = match_scans(inventory, backend, scans, len(replay.exposures))
     timings["files_s"] = time.perf_counter() - t
     t = time.perf_counter()
+    report("exposure levels and names")
     hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
     agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
     timings["aggregate_s"] = time.perf_counter() - t

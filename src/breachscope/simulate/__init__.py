@@ -7,7 +7,20 @@ imports only `breachscope.model` and libraries. See docs/simulator.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from breachscope.simulate.config import EPISODES, SCENARIOS, SimConfig
-from breachscope.simulate.scenario import SimSummary, run
+
+if TYPE_CHECKING:
+    from breachscope.simulate.scenario import SimSummary, run
 
 __all__ = ["EPISODES", "SCENARIOS", "SimConfig", "SimSummary", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    """The generator (numpy, pyarrow, the network model) loads on first use: `--help` stays fast."""
+    if name in ("SimSummary", "run"):
+        from breachscope.simulate import scenario
+
+        return getattr(scenario, name)
+    raise AttributeError(f"module 'breachscope.simulate' has no attribute {name!r}")

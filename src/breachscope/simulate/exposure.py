@@ -34,6 +34,7 @@ class StatementResult:
 
 def connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     for name in ("customers", "contracts", "contacts", "service_usage", "orders"):
         path = str(snapshot / f"{name}.parquet").replace("'", "''")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")

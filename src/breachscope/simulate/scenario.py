@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
 
-from breachscope.model.errors import UsageError
+from breachscope.model.outdir import claim_folder
+from breachscope.model.progress import report
 from breachscope.simulate import attackdb, customers, exposure, inventory, network, schedule, snapshot, truth
 from breachscope.simulate.attack import NttAttack
 from breachscope.simulate.config import SimConfig
@@ -44,11 +45,8 @@ class SimSummary:
 
 def _prepare(cfg: SimConfig) -> None:
     out = cfg.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not (out / "truth.json").is_file():
-            raise UsageError(f"--out {out} is not empty and holds no earlier simulation")
+    # a folder holding an earlier simulation (marked, or with its truth.json) is ours to rewrite
+    if claim_folder(out, "simulate", also_ours=lambda f: (f / "truth.json").is_file()):
         for name in OUR_OUTPUTS:  # only what an earlier run wrote
             p = out / name
             if p.is_dir() and not p.is_symlink():
@@ -80,6 +78,7 @@ def run(cfg: SimConfig) -> SimSummary:
 
     cfg = cfg.validate()
     _prepare(cfg)
+    report("order database and snapshot")
     net = network.build(cfg.seed, cfg.events)
     db = customers.generate(cfg.seed, cfg.customers)
     phase("database")
@@ -96,6 +95,7 @@ def run(cfg: SimConfig) -> SimSummary:
         raise RuntimeError(f"the attacker's statements expose {len(scope.organizations)} organizations, "
                            f"not {cfg.target_organizations}")
     phase("snapshot_and_truth_queries")
+    report("the attack and the story around it")
     story = Story(net, rng_for(cfg.seed, "story"))
     attack = NttAttack(net, story, cfg.variant, rng_for(cfg.seed, "attack", cfg.variant)).build(
         queries, results, cfg.out)
@@ -124,6 +124,7 @@ def run(cfg: SimConfig) -> SimSummary:
     jobs.insert(2, ("dump", cfg.out / "snapshot"))  # the SQL dump is written beside the logs
     group_results = [r for r in _run_jobs(cfg, jobs) if r is not None]
     phase("evidence")
+    report("truth")
     ids = [int(x) for x in np.arange(customers.FIRST_CUSTOMER_ID, customers.FIRST_CUSTOMER_ID + cfg.customers)]
     t = truth.build(cfg, attack, queries, ranges, scope, group_results, sections, ids)
     truth.write(cfg.out / "truth.json", t)
@@ -134,15 +135,24 @@ def run(cfg: SimConfig) -> SimSummary:
 
 
 def _run_jobs(cfg: SimConfig, jobs: list[tuple]) -> list[GroupResult | None]:
+    step = "writing the evidence (log groups)"
     if cfg.jobs <= 1:
-        return [_work(j) for j in jobs]
+        out = []
+        for i, j in enumerate(jobs):
+            report(step, i, len(jobs))
+            out.append(_work(j))
+        return out
     if os.name == "posix":  # workers start from a server that has imported the simulator once
         ctx = get_context("forkserver")
         ctx.set_forkserver_preload(["breachscope.simulate.scenario"])
     else:
         ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx) as pool:
-        return list(pool.map(_work, jobs))
+        futures = [pool.submit(_work, j) for j in jobs]
+        report(step, 0, len(jobs))
+        for i, _ in enumerate(as_completed(futures), start=1):
+            report(step, i, len(jobs))
+        return [f.result() for f in futures]
 
 
 def _refs(db: customers.OrderDB) -> DbRefs:

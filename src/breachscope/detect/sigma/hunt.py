@@ -18,6 +18,7 @@ from breachscope.detect.sigma.ruleset import RuleSet, load_ruleset
 from breachscope.detect.sigma.run import Match, SqlEngine, Stats, execute, finding_row, table_infos
 from breachscope.model.case import CaseLayout
 from breachscope.model.findings import FINDINGS_SCHEMA, commit_findings, level_at_least
+from breachscope.model.progress import report
 
 SOURCE = "sigma"  # the detector family of these findings: a rerun replaces Sigma findings only
 
@@ -69,6 +70,7 @@ def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | N
          ruleset: RuleSet | None = None) -> HuntResult:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    report("loading rules")
     rs = ruleset or load_ruleset(rule_paths, placeholders)
     seconds["load_rules"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -79,6 +81,7 @@ def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | N
     matches, stats = execute(engine, p, tables, strategy)
     seconds["match"] = time.perf_counter() - t2
     t3 = time.perf_counter()
+    report("building findings")
     rows = findings_of(matches, rs, p, min_level)
     seconds["findings"] = time.perf_counter() - t3
     table = pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)

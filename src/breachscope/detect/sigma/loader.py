@@ -27,11 +27,13 @@ from sigma.rule import SigmaRule
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, Correlation, RuleProblem
 from breachscope.detect.sigma.convert import ConvertError, rule_condition, unset_placeholders
+from breachscope.detect.sigma.quiet_re2 import install as quiet_re2
 from breachscope.model.errors import UsageError
 
 ENGINE_VERSION = "bs-sigma-4"  # bump when compilation output changes: invalidates the cache
 # the specification names utf16le; pySigma knows it as `wide`
 modifier_mapping.setdefault("utf16le", modifier_mapping["wide"])
+quiet_re2()  # RE2 rejections are RuleProblems, not absl log lines on stderr
 
 _re_check = duckdb.connect()
 # bounds of one rule document once its YAML aliases are expanded (the largest SigmaHQ rule, a list of

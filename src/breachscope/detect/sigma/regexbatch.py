@@ -23,6 +23,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     if pid not in _state:
         _state.clear()
         _state[pid] = duckdb.connect()
+        _state[pid].execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     return _state[pid]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, RuleProblem
 from breachscope.detect.sigma.loader import cache_dir, compile_file, content_key, rule_files
+from breachscope.model.progress import report
 
 CHUNK = 64
 
@@ -157,5 +158,8 @@ def _compile_all(items: list[tuple[str, bytes]], placeholders: Mapping[str, Sequ
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        parts = pool.map(_compile_chunk, chunks, [placeholders] * len(chunks))
-        return [entry for part in parts for entry in part]
+        out: list[dict[str, Any]] = []
+        for done, part in enumerate(pool.map(_compile_chunk, chunks, [placeholders] * len(chunks))):
+            report("compiling rules (not in the cache)", done * CHUNK, len(items))
+            out.extend(part)
+        return out

@@ -29,6 +29,7 @@ from breachscope.detect.sigma.prefilter import Literal, ValueMatches, literals, 
 from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
 from breachscope.model.findings import finding_id
+from breachscope.model.progress import report
 
 CHUNK = 200
 HIT_COLUMN = "__bs_hits"
@@ -106,7 +107,8 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
     by_table: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key in sorted(p.groups):
         by_table[key[0]].append(key)
-    for table, keys in sorted(by_table.items()):
+    for n, (table, keys) in enumerate(sorted(by_table.items())):
+        report("matching rules, by table", n, len(by_table))
         started = time.perf_counter()
         info = tables[table]
         if strategy == "fast":
@@ -196,6 +198,7 @@ def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: l
     """Targets of several segments of one table, CHUNK per pass: each condition is its segment's
     condition AND the rule's."""
     for i in range(0, len(rest), CHUNK):
+        report(f"rules without a fast path over {info.name}", i, len(rest))
         chunk = rest[i:i + CHUNK]
         stats.passes += 1
         conds = []

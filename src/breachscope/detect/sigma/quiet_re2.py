@@ -1,0 +1,31 @@
+"""pySigma checks regular expressions with Google RE2 (its default SafePolicy). RE2 logs every pattern
+it rejects through absl, before absl is initialised, so each bad rule regex printed two raw lines on
+stderr ("WARNING: All log messages before absl::InitializeLog() ..." and "E0000 ... re2.cc ... Error
+parsing"). The rejection is already a RuleProblem with path and line; the log is noise. RE2 has an
+option for exactly this (`log_errors`): this engine compiles with it off, and `install()` makes it
+pySigma's engine. The patterns and the errors raised are RE2's, unchanged."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sigma.policy import default_policy
+from sigma.policy.regex_engine import RE2RegexEngine
+
+
+class QuietRE2RegexEngine(RE2RegexEngine):
+    """RE2RegexEngine that does not log rejected patterns (the error is still raised)."""
+
+    def compile(self, pattern: str, flags: int = 0) -> Any:
+        flag_map = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
+        prefix = "".join(v for k, v in flag_map.items() if int(flags) & int(k))
+        options = self._re2.Options()
+        options.log_errors = False
+        return self._re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)
+
+
+def install() -> None:
+    """Make pySigma's default policy use the quiet engine (idempotent; workers forked later inherit it)."""
+    if not isinstance(default_policy.regex_engine, QuietRE2RegexEngine):
+        default_policy.regex_engine = QuietRE2RegexEngine()
