@@ -254,7 +254,7 @@ def test_encrypted_members_without_and_with_a_password(tmp_path: Path) -> None:
     assert report["files_skipped"] == [{"path": f"{archive}!secret.log", "reason":
                                         f"encrypted: {archives.PASSWORD_HINT}"}]
     text = cli("ingest", str(archive), "--case", str(case))
-    assert text.returncode == 0 and "secret.log: encrypted: give its password with --archive-password" in text.stderr
+    assert text.returncode == 0 and "secret.log': encrypted: give its password with --archive-password" in text.stderr
     wrong = run_ingest([archive], case, passwords=(b"nope",))
     assert "none of the 1 --archive-password" in wrong.to_dict()["files_skipped"][0]["reason"]  # type: ignore[index]
     copies: list[int] = []
@@ -282,5 +282,5 @@ def test_named_archive_with_nothing_readable_is_an_error(tmp_path: Path, kind: s
     archive = tmp_path / f"x.{kind}"
     archive.write_bytes(zip_bytes(members) if kind == "zip" else _tar(members))
     out = cli("ingest", str(archive), "--case", str(tmp_path / "case"))
-    assert out.returncode == 1 and f"nothing could be read from {archive}" in out.stderr
+    assert out.returncode == 1 and f"nothing could be read from '{archive}'" in out.stderr
     assert "Traceback" not in out.stderr

@@ -27,7 +27,7 @@ EXECUTED = (
 _COLUMNS = (
     'src_file, src_record, ts, "user", src_ip, session_id, database, dialect, command, audit_class, '
     'statement_id, substatement_id, object_name, statement, parameters, "rows", '
-    "extra['client_host'] AS client_host, extra['parameters'] AS parameters_marker, ts_text"
+    "extra['client_host'] AS client_host, extra['parameters'] AS parameters_marker, ts_text, src_sha256"
 )
 
 
@@ -74,9 +74,10 @@ class AuditStatement:
         return "postgres" if self.dialect in ("pgaudit", "postgresql") else "mysql"
 
 
-def statement_key(src_file: str, src_record: int) -> str:
-    """Stable id of a statement: its first audit line."""
-    return hashlib.sha256(f"{src_file}\x1f{src_record}".encode()).hexdigest()[:16]
+def statement_key(src: str, src_record: int) -> str:
+    """Stable id of a statement: its first audit line, by the content of its file (sha256) where known,
+    so the same evidence gives the same ids wherever the case or the evidence lies."""
+    return hashlib.sha256(f"{src}\x1f{src_record}".encode()).hexdigest()[:16]
 
 
 def select_statements(case: Case, suspects: Suspects, database: str | None,
@@ -162,6 +163,7 @@ def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement
         (src_file, src_record, ts, user, src_ip, session_id, database, dialect, command, audit_class,
          stmt_id, _substmt_id, object_name, text, params, nrows, client_host, marker) = r[:18]
         ts_text = r[18] if len(r) > 18 else None
+        src_sha256 = r[19] if len(r) > 19 else None
         if dialect == "pgaudit" and stmt_id is not None:
             sess = (src_file, session_id or "")
             ident = (stmt_id, text)
@@ -171,7 +173,7 @@ def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement
                 continue
             last[sess] = (ident, len(out))
         out.append(AuditStatement(
-            statement_id=statement_key(src_file, src_record), src_file=src_file, src_record=int(src_record),
+            statement_id=statement_key(src_sha256 or src_file, src_record), src_file=src_file, src_record=int(src_record),
             duplicates=(), ts=ts, user=user, src_ip=src_ip or client_host, session_id=session_id,
             database=database, dialect=dialect, command=command, audit_class=audit_class, text=text,
             parameters=None if params is None else tuple(params), parameters_marker=marker,
