@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -197,8 +198,23 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
 _PROGRESS = None  # the pool's shared byte counter, set in each worker by _pool_init
 
 
-def _pool_init(case_root: Path, options: IngestOptions, known: frozenset[str], counter: object) -> None:
+def _pool_init(case_root: Path, options: IngestOptions, known: frozenset[str], counter: object,
+               parent: int) -> None:
+    _die_with_parent(parent)
     init_worker(WorkerState(case_root=case_root, options=options, known=known, progress=counter))
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker whose main process was killed would wait on the task pipe forever (its sibling holds
+    the write end) and could still write parts: on Linux it is killed with its parent."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
 
 
 def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPoolExecutor:
@@ -208,7 +224,7 @@ def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPo
     counter = ctx.Value("q", 0)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init,
                                initargs=(writer.layout.root, options,
-                                         frozenset(writer.state.known_sha256), counter))
+                                         frozenset(writer.state.known_sha256), counter, os.getpid()))
     pool.counter = counter  # type: ignore[attr-defined]
     return pool
 
