@@ -165,6 +165,10 @@ def sniff(head: bytes, name: str) -> bool:
 
 # --- timestamps --------------------------------------------------------------------------------------
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 class TimeParser:
     """PostgreSQL timestamps (`2025-02-05 10:00:00.123 JST`, `... +09`, epoch `%n`) to UTC microseconds.
 
@@ -186,7 +190,7 @@ class TimeParser:
 
     def parse(self, text: str) -> tuple[int | None, str | None]:
         """(epoch microseconds, ts_resolution); (None, None) when unreadable."""
-        if text[19:20] == "." and text[23:24] in (" ", ""):  # %m: milliseconds, the common case
+        if text[19:20] == "." and text[23:24] in (" ", "") and _digits(text[20:23]):  # %m: milliseconds
             base, frac, zone = text[:19], text[20:23], text[24:]
         elif len(text) > 11 and text[10] == "." and text[:10].isdigit():
             return epoch_to_us(text), "zone_in_text"
@@ -195,7 +199,7 @@ class TimeParser:
             frac = ""
             if rest.startswith("."):
                 k = 1
-                while k < len(rest) and rest[k].isdigit():
+                while k < len(rest) and "0" <= rest[k] <= "9":  # ASCII only: int() refuses "²"
                     k += 1
                 frac, rest = rest[1:k], rest[k:]
             zone = rest.strip()
