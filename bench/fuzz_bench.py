@@ -192,7 +192,8 @@ def run_job(args: argparse.Namespace) -> None:
         corpus.mkdir(exist_ok=True)
         argv = [sys.argv[0], str(corpus), str(seeds), f"-runs={args.execs + 10_000}", f"-seed={args.seed}",
                 "-max_len=131072", f"-rss_limit_mb={args.rss_limit_mb}", f"-timeout={args.timeout * 5}",
-                "-print_final_stats=1", "-print_pcs=0"]
+                "-print_final_stats=1", "-print_pcs=0", f"-artifact_prefix={out / 'artifacts'}/"]
+        (out / "artifacts").mkdir(exist_ok=True)  # libFuzzer's slow-unit files: not in the scratch folder
         atheris.Setup(argv, job.one)
         atheris.Fuzz()
     else:
@@ -333,6 +334,7 @@ def main() -> int:
         "replay_plans": sum(j.get("full_path", 0) for j in jobs if j["target"] == "sql"),
         "failures": {f"{j['name']}: {sig}": v for j in jobs for sig, v in j.get("failures", {}).items()},
         "timeouts": sum(j.get("timeouts", 0) for j in jobs),
+        "slow_units_over_10s": sum(len(list((Path(j["out"]) / "artifacts").glob("slow-unit-*"))) for j in jobs),
         "max_rss_mb": max((j.get("max_rss_mb", 0) for j in jobs), default=0),
         "jobs": [{k: j.get(k) for k in ("name", "planned", "execs", "rc", "elapsed_s", "max_rss_mb", "full_path",
                                         "inputs_to_mutate", "by_status")} for j in jobs],
