@@ -34,5 +34,10 @@ test: system-deps $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest_bench.py
 
+# >= 10^6 fuzz executions over every reader and scope's statement parser (docs/testing.md); not in CI
+fuzz-bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e '.[fuzz]' || echo "atheris does not install here: mutation loop only"
+	nice -n 10 $(BIN)/python bench/fuzz_bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache
