@@ -61,8 +61,9 @@ COLUMNS = (
 )
 
 _ISO_IN_PREFIX = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: (?:[A-Z]{2,6}|[+-]\d\d(?::?\d\d)?))?")
-_KV = re.compile(r"(\w+)=(\S*)")
-_PREFIX_KV = re.compile(r"(\w+)=([^,\s]*)")
+# (?<!\w): tried at word starts only; else a long word without "=" costs O(n^2) (found by fuzzing)
+_KV = re.compile(r"(?<!\w)(\w+)=(\S*)")
+_PREFIX_KV = re.compile(r"(?<!\w)(\w+)=([^,\s]*)")
 _SESSION_ID = re.compile(r"^[0-9a-f]{1,16}\.[0-9a-f]{1,16}$")
 _HOST_PORT = re.compile(r"^(.+)\((\d{1,5})\)$")
 _PID_TOKEN = re.compile(r"^\[(\d+)(?:-\d+)?\]:?$")
