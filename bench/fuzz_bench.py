@@ -109,6 +109,7 @@ class Job:
         self.stats["execs"] += 1
         n = self.stats["execs"]
         signal.alarm(self.timeout)
+        cpu = time.process_time()
         try:
             outcome = self._run(data, full=n % (self.full_every if self.target == "readers" else self.plan_every) == 0)
         except FuzzTimeout as exc:
@@ -116,6 +117,7 @@ class Job:
             outcome = self.h.Outcome(failure=str(exc), signature="timeout")
         finally:
             signal.alarm(0)
+        self._slowest(data, time.process_time() - cpu)
         if outcome.failure:
             self._record(data, outcome)
         key = f"{outcome.status}/{outcome.format}" if self.target == "readers" else str(outcome.status)
@@ -139,6 +141,14 @@ class Job:
         if full:
             self.stats["full_path"] += 1
         return self.sql.run(*sql_input(data), plan=full)  # type: ignore[union-attr]
+
+    def _slowest(self, data: bytes, cpu: float) -> None:
+        """The slowest execution (CPU time, whatever the load) is kept: a super-linear reader shows here."""
+        if cpu > self.stats.get("slowest_cpu_s", 0.0):
+            self.stats["slowest_cpu_s"] = round(cpu, 3)
+            self.stats["slowest_input"] = str(self.out / "slowest.bin")
+            self.stats["slowest_input_bytes"] = len(data)
+            (self.out / "slowest.bin").write_bytes(data)
 
     def _record(self, data: bytes, outcome: Any) -> None:
         sig = outcome.signature or "?"
@@ -335,6 +345,7 @@ def main() -> int:
         "failures": {f"{j['name']}: {sig}": v for j in jobs for sig, v in j.get("failures", {}).items()},
         "timeouts": sum(j.get("timeouts", 0) for j in jobs),
         "slow_units_over_10s": sum(len(list((Path(j["out"]) / "artifacts").glob("slow-unit-*"))) for j in jobs),
+        "slowest_cpu_s": {j["name"]: [j.get("slowest_cpu_s"), j.get("slowest_input_bytes")] for j in jobs},
         "max_rss_mb": max((j.get("max_rss_mb", 0) for j in jobs), default=0),
         "jobs": [{k: j.get(k) for k in ("name", "planned", "execs", "rc", "elapsed_s", "max_rss_mb", "full_path",
                                         "inputs_to_mutate", "by_status")} for j in jobs],
