@@ -105,6 +105,19 @@ def test_deep_nesting_is_a_clear_outcome(sql_target: h.SqlTarget) -> None:
         _assert_clean(o)
 
 
+def test_join_chain_without_on_is_unparsed_not_a_hang() -> None:
+    """sqlglot's parser retries JOIN chains without ON exponentially (2^joins: 30 joins took hours, one
+    MySQL statement could stop `scope`); a node budget makes such a statement unparsed, with its reason."""
+    from breachscope.scope.sqlparse import READ, UNPARSED, parse_statement
+
+    for joins in (16, 60):
+        p = parse_statement("SELECT a FROM customers" + " JOIN contacts" * joins, "mysql")
+        assert (p.kind, p.reason) == (UNPARSED, "parse failure: too complex for the parser"), joins
+    with_on = "SELECT * FROM customers c " + " ".join(
+        f"LEFT JOIN contacts t{i} ON t{i}.customer_id = c.customer_id" for i in range(60))
+    assert parse_statement(with_on, "postgres").kind == READ
+
+
 # --- the checks themselves can fail --------------------------------------------------------------------
 
 def test_write_guard_refuses_and_reports_writes_outside_the_case(tmp_path: Path) -> None:

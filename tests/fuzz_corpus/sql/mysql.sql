@@ -23,3 +23,5 @@ SHOW TABLES
 SELECT 0x41, b'01', _utf8mb4'x' COLLATE utf8mb4_bin, 1e3 FROM dual
 --@@
 LOAD DATA INFILE '/etc/passwd' INTO TABLE t
+--@@
+SELECT a FROM customers JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts JOIN contacts
