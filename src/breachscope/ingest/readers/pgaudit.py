@@ -233,9 +233,10 @@ class TimeParser:
             return UTC, "zone_assumed_utc"
         if zone[0] in "+-":
             digits = zone[1:].replace(":", "")
-            if digits.isdigit() and len(digits) in (2, 4):
+            if _digits(digits) and len(digits) in (2, 4):
                 minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) == 4 else 0)
-                return timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes)), "zone_in_text"
+                if minutes < 24 * 60:  # else not an offset (+53): an unknown zone below (found by fuzzing)
+                    return timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes)), "zone_in_text"
         if zone in UTC_NAMES:
             return UTC, "zone_in_text"
         if self.option_zone is not None and local.replace(tzinfo=self.option_zone).tzname() == zone:
