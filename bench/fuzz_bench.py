@@ -347,13 +347,15 @@ def main() -> int:
         "slow_units_over_10s": sum(len(list((Path(j["out"]) / "artifacts").glob("slow-unit-*"))) for j in jobs),
         "slowest_cpu_s": {j["name"]: [j.get("slowest_cpu_s"), j.get("slowest_input_bytes")] for j in jobs},
         "max_rss_mb": max((j.get("max_rss_mb", 0) for j in jobs), default=0),
+        "rss_limit_mb": args.rss_limit_mb,
         "jobs": [{k: j.get(k) for k in ("name", "planned", "execs", "rc", "elapsed_s", "max_rss_mb", "full_path",
                                         "inputs_to_mutate", "by_status")} for j in jobs],
         "replay_of_kept_inputs": replay,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
-    bad = summary["failures"] or (replay and replay["failures"]) or any(j["rc"] != 0 for j in jobs)
+    bad = summary["failures"] or (replay and replay["failures"]) or any(j["rc"] != 0 for j in jobs) \
+        or summary["max_rss_mb"] > args.rss_limit_mb
     return 1 if bad else 0
 
 
