@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import re
 
+from breachscope.ingest.batch import SURROGATES, scrub_surrogates
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import head_text, text_encoding
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.readers.evtx import event_data, system_fields
+from breachscope.ingest.readers.evtx import _attr, event_data, system_fields
 from breachscope.ingest.windows import TABLE, builder_for
 
 _START = re.compile(r'^\s*(?:Record \d+\s*)?\{\s*"Event"\s*:', re.S)
 _RECORD_LINE = re.compile(r"\s*Record \d+\s*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def sniff(head: bytes, name: str) -> bool:
@@ -29,6 +31,7 @@ def read(ctx: ReadContext) -> Batches:
     text = raw[skip:].decode(enc, "replace")
     ctx.progress(len(raw))
     decoder = json.JSONDecoder()
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
     builder = builder_for(ctx, "evtx_json")
     pos = 0
     n = len(text)
@@ -52,12 +55,17 @@ def read(ctx: ReadContext) -> Batches:
             pos = nxt + 1
             continue
         pos = end
+        if surrogates:  # json decodes a lone "\\ud800" to text Arrow cannot store (found by fuzzing)
+            clean = scrub_surrogates(doc)
+            if clean != doc:
+                ctx.warn(SURROGATES)
+                doc = clean
         event = doc.get("Event") if isinstance(doc, dict) else None
         system = event.get("System") if isinstance(event, dict) else None
         if not isinstance(system, dict):
             ctx.reject(f"line {line}", "JSON object without Event/System", text[pos:pos + 200])
             continue
-        created = (system.get("TimeCreated") or {}).get("#attributes", {}).get("SystemTime")
+        created = _attr(system.get("TimeCreated"), "SystemTime")
         builder.add(line, created, system_fields(system), event_data(event))
         if builder.n >= ctx.options.batch_rows:
             yield TABLE, builder.flush()
