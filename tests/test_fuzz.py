@@ -54,6 +54,15 @@ def test_every_reader_has_seeds_it_reads_cleanly(work: Path) -> None:
         assert o.status == "ingested" and o.records > 0, (s.folder, s.name, o.details)
 
 
+def test_every_sql_seed_runs_clean(sql_target: h.SqlTarget) -> None:
+    kinds = set()
+    for dialect, text in SQL:
+        o = sql_target.run(text, dialect, "SELECT", ("5", "x", None))
+        _assert_clean(o)
+        kinds.add(o.status)
+    assert kinds == {"read", "write", "destroy", "ignore", "unparsed"}  # the seeds reach every outcome
+
+
 @pytest.mark.parametrize("folder", FOLDERS)
 @FUZZ
 @given(data=st.data(), mutations=ops, forced=st.booleans())

@@ -121,7 +121,8 @@ def classify(tree: exp.Expression) -> Parsed:
     if isinstance(tree, exp.Delete):
         return _delete(tree)
     if isinstance(tree, exp.TruncateTable):
-        return Parsed(DESTROY, None, "TRUNCATE removes every row", tables=tuple(tree.expressions))
+        return Parsed(DESTROY, None, "TRUNCATE removes every row",  # only tables: odd text parses to others
+                      tables=tuple(e for e in tree.expressions if isinstance(e, exp.Table)))
     if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() == "TABLE":
         return Parsed(DESTROY, None, "DROP TABLE removes every row", tables=tuple(tree.find_all(exp.Table)))
     if isinstance(tree, exp.Merge):

@@ -57,3 +57,5 @@ SELECT /* comment ' " */ "company_name" FROM "customers" -- trailing
 VACUUM ANALYZE customers
 --@@
 SET search_path TO evil, public
+--@@
+TRUNCATE contracts, (SELECT 1)
