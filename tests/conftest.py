@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.ingest.context import IngestOptions
@@ -14,6 +16,10 @@ from breachscope.ingest.pipeline import IngestSummary, ingest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATASETS = SHARED / "datasets"
 SIGMA = SHARED / "sigma"
+
+# Tests never depend on the wall clock: no per-example deadline, no "too slow" health check (2 shared cores)
+settings.register_profile("breachscope", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("breachscope")
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +53,26 @@ def ingest_case(tmp_path: Path) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A real PostgreSQL server with pgAudit, for the whole test session (see tests/pgserver.py)."""
+    """A real PostgreSQL server with pgAudit, for the whole test session (see tests/pgserver.py).
+    Missing, it fails the tests that need it (never a silent skip) and says how to install it."""
     from tests import pgserver
 
+    if pgserver.find_pg()[0] is None:
+        pytest.fail(f"PostgreSQL with pgAudit is needed: {pgserver.find_pg()[1]}. "
+                    f"Install it {pgserver.INSTALL_HINT}", pytrace=False)
     yield from pgserver.start(tmp_path_factory.mktemp("pg"))
+
+
+@functools.cache
+def _java_problem_once() -> str | None:
+    from tests.sysdeps import java_problem
+
+    return java_problem()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Every Spark test starts a JVM (Java 17+): fail it, not skip it, naming the command that installs Java."""
+    module = getattr(item, "module", None)
+    if module is not None and "spark" in module.__name__ and _java_problem_once():
+        pytest.fail(f"Java 17+ is needed for the Spark tests: {_java_problem_once()}. Install it as root: "
+                    "`make test` or `.ci/system-deps test` (Debian: openjdk-17-jre-headless)", pytrace=False)

@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from breachscope.engines.duckdb_case import open_case
+from breachscope.model.case import INGESTED, CaseLayout, read_commits
 from tests.conftest import run_ingest
 
 
@@ -43,6 +46,60 @@ def _start(evidence: Path, case: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+def _ingested(case: Path) -> int:
+    """Files the manifest's complete commit lines hold (a line being written is not a commit)."""
+    return sum(1 for c in read_commits(CaseLayout(case).manifest) for f in c.files if f.status == INGESTED)
+
+
+def _writing_parts(case: Path) -> bool:
+    try:
+        return any(p.name.endswith(".parquet.tmp") for p in (case / "events").rglob("*"))
+    except FileNotFoundError:  # a part renamed while we looked
+        return False
+
+
+def _wait_for(event: Callable[[], bool], proc: subprocess.Popen[bytes]) -> bool:
+    """Poll until the event happens (True) or the run ends first (False); no assumption on speed."""
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while proc.poll() is None:
+        if event():
+            return True
+        assert time.monotonic() < deadline, "the ingest neither progressed nor ended"
+        time.sleep(0.005)
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """A process of the group still runs (zombies do not count: they write nothing)."""
+    for p in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
+def _wait_group_gone(pgid: int) -> None:
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while _group_alive(pgid):
+        assert time.monotonic() < deadline, f"processes of the killed run {pgid} never ended"
+        time.sleep(0.05)
+
+
+def _kill_point(case: Path, target: int | None) -> Callable[[], bool]:
+    if target is not None:
+        return lambda: _ingested(case) >= target
+    before = _ingested(case)
+    return lambda: _writing_parts(case) and _ingested(case) == before
+
+
+# Kill points, as events of the run: its workers writing Parquet parts before any commit, then once the
+# manifest holds so many ingested files (each run goes on from where the last one was killed).
+KILL_AT: tuple[int | None, ...] = (None, 1, 4, 9, 15, 21)
+EVENT_TIMEOUT_S = 300
+
+
 @pytest.mark.parametrize("whole_group", [True, False], ids=["kill-all-processes", "kill-main-process-only"])
 def test_kill_midway_then_rerun(tmp_path: Path, whole_group: bool) -> None:
     evidence = tmp_path / "ev"
@@ -52,32 +109,33 @@ def test_kill_midway_then_rerun(tmp_path: Path, whole_group: bool) -> None:
     assert reference.records == 24 * 4000
 
     case = tmp_path / "case"
-    kills = 0
+    killed: list[int] = []
     partial = 0
-    for delay in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+    for target in KILL_AT:
+        event = _kill_point(case, target)
         proc = _start(evidence, case)
-        time.sleep(delay)
-        if proc.poll() is None:
+        if _wait_for(event, proc):
             os.killpg(proc.pid, signal.SIGKILL) if whole_group else os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=60)
+            killed.append(proc.pid)
+        proc.wait(timeout=EVENT_TIMEOUT_S)
         if (case / "case.json").exists():
             rows, distinct, files = _snapshot(case)  # readable after every kill, never doubled
             assert rows == distinct and files <= 24
             partial += 0 < files < 24
-    assert kills >= 1 and partial >= 1  # at least one run was killed midway, after some commits
+    assert len(killed) >= 3 and partial >= 1  # runs were killed midway, after some commits
+    # workers orphaned by a main-process-only kill may still write a part: let them end, so that what
+    # the next run finds on disk is all a killed run can leave
+    for pgid in killed:
+        _wait_group_gone(pgid)
     done = _start(evidence, case)
-    assert done.wait(timeout=300) == 0
+    assert done.wait(timeout=EVENT_TIMEOUT_S) == 0
     assert _snapshot(case) == expected
     # no stray file survives: every Parquet file of the case is named by a commit
     with open_case(case) as c:
         committed = {str(Path(f)) for files in c.tables.values() for f in files}
-    on_disk = {str(p) for p in (case / "events").rglob("*") if p.is_file()}
-    on_disk |= {str(p) for p in (case / "rejects").rglob("*") if p.is_file()}
-    time.sleep(0.5)  # orphaned workers of the main-process-only kill may still be finishing
-    assert on_disk <= committed | {str(p) for p in (case / "events").rglob("*") if p.is_file()}
+    on_disk = {str(p) for top in ("events", "rejects") for p in (case / top).rglob("*") if p.is_file()}
+    assert on_disk == committed
     rerun = _start(evidence, case)
-    assert rerun.wait(timeout=120) == 0
+    assert rerun.wait(timeout=EVENT_TIMEOUT_S) == 0
     assert _snapshot(case) == expected
-    leftover = {str(p) for p in (case / "events").rglob("*") if p.is_file()} - committed
-    assert not leftover
+    assert {str(p) for top in ("events", "rejects") for p in (case / top).rglob("*") if p.is_file()} == committed

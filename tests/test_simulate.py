@@ -521,10 +521,10 @@ def _wait_disconnect(real: RealServer, pid: int) -> None:
     """The backend writes its disconnection line as it exits, just after the client has gone."""
     import time
 
-    for _ in range(50):
-        if any(f"[{pid}]" in x and "disconnection" in x for x in real.log().split("\n")):
-            return
-        time.sleep(0.1)
+    deadline = time.monotonic() + 120  # generous: the event, not a speed, is what we wait for
+    while not any(f"[{pid}]" in x and "disconnection" in x for x in real.log().split("\n")):
+        assert time.monotonic() < deadline, f"backend {pid} never logged its disconnection"
+        time.sleep(0.02)
 
 
 def test_sql_dump_loads_into_postgresql(pg_server: object, small: tuple[Path, dict]) -> None:

@@ -7,6 +7,7 @@ read context, so no reader can forget them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from breachscope.ingest.timeparse import parse_ts_us
 from breachscope.model.schema import TS
 
 
-def to_array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
+def to_array(values: Sequence[Any], typ: pa.DataType, ctx: ReadContext | None = None) -> pa.Array:
     """Build one column; values that do not fit the type become null rather than failing the batch."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
         return values if values.type == typ else values.cast(typ)
@@ -26,8 +27,27 @@ def to_array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
         return timestamps(values, typ)
     try:
         return pa.array(values, type=typ)
+    except UnicodeEncodeError:  # lone surrogates (JSON "\ud800") have no UTF-8 form (found by fuzzing)
+        if ctx is not None:
+            ctx.warn(SURROGATES)
+        return to_array([scrub_surrogates(v) for v in values], typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([_coerce(v, typ) for v in values], type=typ)
+
+
+SURROGATES = "lone UTF-16 surrogates in the text replaced by U+FFFD"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """The value with lone surrogates (text decoded from JSON "\\ud800") replaced by U+FFFD, nested too."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list | tuple):
+        return type(value)(scrub_surrogates(v) for v in value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _coerce(value: Any, typ: pa.DataType) -> Any:
@@ -88,7 +108,7 @@ def make_batch(schema: pa.Schema, columns: dict[str, Sequence[Any]], n: int, ctx
         elif name == "src_record":
             arrays.append(pa.array(records, type=pa.int64()))
         elif name in columns:
-            arrays.append(to_array(columns[name], fld.type))
+            arrays.append(to_array(columns[name], fld.type, ctx))
         else:
             arrays.append(pa.nulls(n, type=fld.type))
     if files is None:

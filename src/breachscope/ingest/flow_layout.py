@@ -92,7 +92,13 @@ class Layout:
 
 def split_fields(line: str, delimiter: str) -> list[str]:
     if '"' in line:
-        return next(csv.reader([line], delimiter=delimiter), [])
+        # csv refuses a CR outside quotes (it ends a row there): the CR stays in its field instead
+        mark = "\ue000" if "\r" in line and "\ue000" not in line else None
+        try:
+            fields = next(csv.reader([line.replace("\r", mark) if mark else line], delimiter=delimiter), [])
+        except csv.Error:  # e.g. a field over csv's size limit: split as is (a wrong count is then rejected)
+            return line.split(delimiter)
+        return [f.replace(mark, "\r") for f in fields] if mark else fields
     return line.split(delimiter)
 
 

@@ -194,7 +194,21 @@ def iso_datetime(s: str) -> datetime | None:
         return None
 
 
+MAX_DURATION_S = 100 * 365.25 * 86400.0  # longer is no flow (inf, nan, 1e999): unreadable, not an overflow
+
+
 def seconds(arr: pa.Array, unit: str) -> tuple[pa.Array, pa.Array | None]:
+    """Durations as float seconds, and the text of the unreadable ones (also inf, nan and absurd values:
+    their end time would overflow; found by fuzzing)."""
+    out, bad = _seconds(arr, unit)
+    absurd = pc.fill_null(pc.invert(pc.less_equal(pc.abs(out), MAX_DURATION_S)), False)
+    if not pc.any(absurd).as_py():
+        return out, bad
+    out = pc.if_else(absurd, pa.scalar(None, pa.float64()), out)
+    return out, pc.if_else(absurd, pc.cast(arr, pa.string()), bad if bad is not None else STR_NULL)
+
+
+def _seconds(arr: pa.Array, unit: str) -> tuple[pa.Array, pa.Array | None]:
     """Durations as float seconds: numbers in `unit`, vectorized; H:MM:SS[.fff] and text one by one."""
     divisor = {"ms": 1e3, "us": 1e6}.get(unit, 1.0)
     try:

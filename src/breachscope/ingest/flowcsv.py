@@ -231,6 +231,8 @@ class FlowText:
         """The whole block through pyarrow, or None when it needs the line-by-line path (invalid
         UTF-8, a lone CR, a quoted line break). Bad rows are found here too and classified from
         their raw line exactly as the line-by-line path does."""
+        if not block.isascii() and not _utf8(block):
+            return None  # pyarrow's bad-row callback would fail decoding the row (a traceback on stderr)
         has_cr = b"\r" in block
         if has_cr and block.count(b"\r") != block.count(b"\r\n"):
             return None  # a lone CR: pyarrow would end a row there, line numbers would drift
@@ -329,3 +331,11 @@ class FlowText:
         for n, reason in sorted(bad):
             self._bad_line(n, reason, parts[n - first])
         return make_batch(FLOW_SCHEMA, columns, len(records), self.ctx, records), len(parts)
+
+
+def _utf8(block: bytes) -> bool:
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

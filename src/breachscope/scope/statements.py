@@ -173,7 +173,8 @@ def merge_relation_lines(rows: Iterable[tuple[Any, ...]]) -> list[AuditStatement
                 continue
             last[sess] = (ident, len(out))
         out.append(AuditStatement(
-            statement_id=statement_key(src_sha256 or src_file, src_record), src_file=src_file, src_record=int(src_record),
+            statement_id=statement_key(src_sha256 or src_file, src_record), src_file=src_file,
+            src_record=int(src_record),
             duplicates=(), ts=ts, user=user, src_ip=src_ip or client_host, session_id=session_id,
             database=database, dialect=dialect, command=command, audit_class=audit_class, text=text,
             parameters=None if params is None else tuple(params), parameters_marker=marker,

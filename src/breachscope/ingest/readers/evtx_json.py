@@ -9,15 +9,17 @@ import io
 import json
 import re
 
+from breachscope.ingest.batch import SURROGATES, scrub_surrogates
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import LongLine, head_text, text_encoding
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.readers.evtx import event_data, system_fields
+from breachscope.ingest.readers.evtx import _attr, event_data, system_fields
 from breachscope.ingest.windows import TABLE, builder_for
 
 _START = re.compile(r'^\s*(?:Record \d+\s*)?\{\s*"Event"\s*:', re.S)
 _RECORD_LINE = re.compile(r"\s*Record \d+\s*")
 CHUNK_CHARS = 4 << 20
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def sniff(head: bytes, name: str) -> bool:
@@ -54,13 +56,19 @@ def read(ctx: ReadContext) -> Batches:
                 break
             pos = nxt + 1
             continue
-        pos = end
+        start, pos = pos, end
+        # json decodes a lone "\\ud800" to text Arrow cannot store (found by fuzzing)
+        if _SURROGATE_ESCAPE.search(text, start, end):
+            clean = scrub_surrogates(doc)
+            if clean != doc:
+                ctx.warn(SURROGATES)
+                doc = clean
         event = doc.get("Event") if isinstance(doc, dict) else None
         system = event.get("System") if isinstance(event, dict) else None
         if not isinstance(system, dict):
             ctx.reject(f"line {line}", "JSON object without Event/System", text[pos:pos + 200])
             continue
-        created = (system.get("TimeCreated") or {}).get("#attributes", {}).get("SystemTime")
+        created = _attr(system.get("TimeCreated"), "SystemTime")
         builder.add(line, created, system_fields(system), event_data(event))
         if builder.n >= ctx.options.batch_rows:
             yield TABLE, builder.flush()

@@ -66,8 +66,9 @@ COLUMNS = (
 )
 
 _ISO_IN_PREFIX = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: (?:[A-Z]{2,6}|[+-]\d\d(?::?\d\d)?))?")
-_KV = re.compile(r"(\w+)=(\S*)")
-_PREFIX_KV = re.compile(r"(\w+)=([^,\s]*)")
+# (?<!\w): tried at word starts only; else a long word without "=" costs O(n^2) (found by fuzzing)
+_KV = re.compile(r"(?<!\w)(\w+)=(\S*)")
+_PREFIX_KV = re.compile(r"(?<!\w)(\w+)=([^,\s]*)")
 _SESSION_ID = re.compile(r"^[0-9a-f]{1,16}\.[0-9a-f]{1,16}$")
 _HOST_PORT = re.compile(r"^(.+)\((\d{1,5})\)$")
 _PID_TOKEN = re.compile(r"^\[(\d+)(?:-\d+)?\]:?$")
@@ -170,6 +171,10 @@ def sniff(head: bytes, name: str) -> bool:
 
 # --- timestamps --------------------------------------------------------------------------------------
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 class TimeParser:
     """PostgreSQL timestamps (`2025-02-05 10:00:00.123 JST`, `... +09`, epoch `%n`) to UTC microseconds.
 
@@ -191,7 +196,7 @@ class TimeParser:
 
     def parse(self, text: str) -> tuple[int | None, str | None]:
         """(epoch microseconds, ts_resolution); (None, None) when unreadable."""
-        if text[19:20] == "." and text[23:24] in (" ", ""):  # %m: milliseconds, the common case
+        if text[19:20] == "." and text[23:24] in (" ", "") and _digits(text[20:23]):  # %m: milliseconds
             base, frac, zone = text[:19], text[20:23], text[24:]
         elif len(text) > 11 and text[10] == "." and text[:10].isdigit():
             return epoch_to_us(text), "zone_in_text"
@@ -200,7 +205,7 @@ class TimeParser:
             frac = ""
             if rest.startswith("."):
                 k = 1
-                while k < len(rest) and rest[k].isdigit():
+                while k < len(rest) and "0" <= rest[k] <= "9":  # ASCII only: int() refuses "²"
                     k += 1
                 frac, rest = rest[1:k], rest[k:]
             zone = rest.strip()
@@ -233,9 +238,10 @@ class TimeParser:
             return UTC, "zone_assumed_utc"
         if zone[0] in "+-":
             digits = zone[1:].replace(":", "")
-            if digits.isdigit() and len(digits) in (2, 4):
+            if _digits(digits) and len(digits) in (2, 4):
                 minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) == 4 else 0)
-                return timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes)), "zone_in_text"
+                if minutes < 24 * 60:  # else not an offset (+53): an unknown zone below (found by fuzzing)
+                    return timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes)), "zone_in_text"
         if zone in UTC_NAMES:
             return UTC, "zone_in_text"
         if self.option_zone is not None and local.replace(tzinfo=self.option_zone).tzname() == zone:
