@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps lint bench fuzz-bench clean
+.PHONY: demo test typecheck system-deps lint bench fuzz-bench clean
 
 $(BIN)/python:
 	@PYTHON=$(PYTHON) .ci/system-deps venv
@@ -27,9 +27,14 @@ demo: $(VENV)/.installed
 system-deps:
 	@PYTHON=$(PYTHON) .ci/system-deps test
 
+# TODO(lead, issue 11): add `$(BIN)/mypy src/breachscope` to `test` once `make typecheck` reports no error
 test: system-deps $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
+
+# mypy with the configuration in pyproject.toml ([tool.mypy]: strict on model and engines)
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy src/breachscope
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest_bench.py

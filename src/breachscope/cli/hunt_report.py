@@ -45,7 +45,7 @@ def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> No
         summary["by_host"] = [_json(c) for c in hosts]
         print_json(summary)
         return
-    human = stdout if (fmt == "table" or out is not None) else stderr
+    human = (stdout if (fmt == "table" or out is not None) else stderr).console
     if result.findings.num_rows:
         _rules_table(human, rules)
         _hosts_table(human, hosts)

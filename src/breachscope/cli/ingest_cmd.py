@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -104,14 +104,14 @@ def _options(year: int | None, tz: str | None, fmt: str | None) -> IngestOptions
 def print_summary(summary: IngestSummary, list_limit: int = 10) -> None:
     d = summary.to_dict()
     if summary.forced is not None:
-        f = summary.forced
-        rows = sum(f.rows.values())
-        stderr.print(f"--force: {len(f.forgotten)} file(s) forgotten first, {rows:,} row(s) removed")
+        forced = summary.forced
+        rows = sum(forced.rows.values())
+        stderr.print(f"--force: {len(forced.forgotten)} file(s) forgotten first, {rows:,} row(s) removed")
     stdout.print(f"case {safe(summary.case)}: {d['files_ingested']} files ingested, "
                  f"{summary.records:,} records stored, {summary.rejected:,} rejected, "
                  f"{d['files_already_in_case']} already in the case, {d['files_duplicate']} duplicates "
                  f"({summary.duration_s:.1f} s)")
-    for table, n in d["tables"].items():  # type: ignore[union-attr]
+    for table, n in cast(dict[str, int], d["tables"]).items():  # to_dict's table -> rows
         stdout.print(f"  {table:<24} {n:>12,}")
     unknown: list[str] = []
     skipped: list[FileEntry] = []

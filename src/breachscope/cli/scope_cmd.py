@@ -72,22 +72,24 @@ def scope(
     out = write_outputs(case, result, run_info)
     for w in result.warnings:
         stderr.print(f"warning: {safe(w)}")
-    summary = result.summary.to_json()
+    summary = result.summary
     if json_out:
-        print_json({**{k: summary[k] for k in ("organizations", "persons", "categories", "excluded", "statements")},
+        doc = summary.to_json()
+        print_json({**{k: doc[k] for k in ("organizations", "persons", "categories", "excluded", "statements")},
                     "warnings": result.warnings, "host_resolution": result.host_resolution})
         return
     for line in resolution_text(result.host_resolution):
         stdout.print(safe(line))
-    rows = [[kind, *(summary[kind][k] for k in ("confirmed_exfiltrated", "confirmed_accessed", "potential", "total"))]
-            for kind in ("organizations", "persons")]
-    render_rows(["subjects", "confirmed_exfiltrated", "confirmed_accessed", "potential", "total"], rows, "table")
-    st = summary["statements"]
-    ex = summary["excluded"]
+    levels = ("confirmed_exfiltrated", "confirmed_accessed", "potential", "total")
+    rows = [[kind, *(counts.to_dict()[k] for k in levels)]
+            for kind, counts in (("organizations", summary.organizations), ("persons", summary.persons))]
+    render_rows(["subjects", *levels], rows, "table")
+    st = summary.statements
+    ex = summary.excluded
     stdout.print(f"statements: {st['replayed']:,} replayed, {st['potential']:,} potential, {st['ignored']:,} ignored")
-    stdout.print(f"categories: {', '.join(summary['categories']) or '-'}")
+    stdout.print(f"categories: {', '.join(summary.categories) or '-'}")
     stdout.print(f"excluded: {ex['organizations']:,} organization(s), {ex['persons']:,} person(s)")
-    stdout.print(f"review list: {summary['review']:,} item(s); outputs in {out}")
+    stdout.print(f"review list: {summary.review:,} item(s); outputs in {out}")
 
 
 def parse_ts(text: str | None, option: str) -> datetime | None:

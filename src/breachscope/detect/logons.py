@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from breachscope.detect.detail_profiles import LOGON_TYPES, VALUE_NAMES
 from breachscope.engines.duckdb_case import DuckDBEngine, quote_ident, quote_literal
@@ -97,9 +98,15 @@ def summarize(engine: DuckDBEngine) -> LogonSummary:
     if not counts:
         raise NoLogonEvents(_what_instead(engine))
     rows = engine.rows(summary_sql(columns))
-    return LogonSummary(tuple(LogonRow(*r[:6], tuple(r[6] or ()), *r[7:11], tuple(r[11] or ()), tuple(r[12] or ()))
-                              for r in rows),
-                        {int(k): int(v) for k, v in counts.items()})
+    return LogonSummary(tuple(_logon_row(r) for r in rows), {int(k): int(v) for k, v in counts.items()})
+
+
+def _logon_row(r: tuple[Any, ...]) -> LogonRow:
+    """A row of summary_sql (its columns in LogonRow's order; lists as tuples)."""
+    return LogonRow(result=r[0], target_user=r[1], target_domain=r[2], target_host=r[3], logon_type=r[4],
+                    source_ip=r[5], source_hosts=tuple(r[6] or ()), source_host_count=r[7], count=r[8],
+                    first_seen=r[9], last_seen=r[10], failure_reasons=tuple(r[11] or ()),
+                    event_ids=tuple(r[12] or ()))
 
 
 def summary_sql(columns: set[str]) -> str:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import yaml
+from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from breachscope.model.errors import ConfigError
@@ -54,18 +55,29 @@ def _text(value: Any) -> Any:
 Text = Annotated[str, BeforeValidator(_text)]
 
 
-def matching(regex: str, what: str, description: str | None = None) -> Any:
-    """A text type that must match `regex`: the error says what it is not ("not a table name"), the
-    JSON Schema carries the pattern for editors."""
-    compiled = re.compile(regex)
+class Matching(GroupedMetadata):
+    """Metadata of a text type that must match `regex`, written `Annotated[str, Matching(...)]` (a type
+    checker sees `str`): the error says what it is not ("not a table name"), the JSON Schema carries
+    the pattern for editors."""
 
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"not {what}")
+    def __init__(self, regex: str, what: str, description: str | None = None) -> None:
+        self.regex, self.what, self.description = regex, what, description or what
+        self._compiled = re.compile(regex)
+
+    def _check(self, value: str) -> str:
+        if not self._compiled.fullmatch(value):
+            raise ValueError(f"not {self.what}")
         return value
 
-    return Annotated[str, AfterValidator(check),
-                     Field(description=description or what, json_schema_extra={"pattern": f"^{regex}$"})]
+    def __iter__(self) -> Iterator[object]:
+        yield AfterValidator(self._check)
+        yield Field(description=self.description, json_schema_extra={"pattern": f"^{self.regex}$"})
+
+
+def matching(regex: str, what: str, description: str | None = None) -> Any:
+    """`Annotated[str, Matching(regex, what, description)]` built at run time (a type checker cannot
+    follow it: prefer writing the `Annotated` alias)."""
+    return Annotated[str, Matching(regex, what, description)]
 
 
 def load_yaml(path: Path, what: str) -> tuple[Any, yaml.Node | None]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from breachscope.model.config import Strict, Text, matching, validate
+from breachscope.model.config import Matching, Strict, Text, validate
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import (
     SUBJECT_KINDS,
@@ -21,16 +21,17 @@ from breachscope.model.inventory import (
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
-Column = Annotated[matching(_NAME, "a column name", "a column name (case-insensitive)"), AfterValidator(str.lower)]
-Table = Annotated[matching(rf"{_NAME}(\.{_NAME})?", "a table name", "a table, or schema.table (case-insensitive)"),
+Column = Annotated[str, Matching(_NAME, "a column name", "a column name (case-insensitive)"), AfterValidator(str.lower)]
+Table = Annotated[str, Matching(rf"{_NAME}(\.{_NAME})?", "a table name", "a table, or schema.table (case-insensitive)"),
                   AfterValidator(str.lower)]
-MatchKey = Annotated[matching(rf"({_NAME}\.)?({_NAME}\.)?{_NAME}", "a column or table.column",
-                              "a column of the subject's table, or table.column of one of its datasets"),
+MatchKey = Annotated[str, Matching(rf"({_NAME}\.)?({_NAME}\.)?{_NAME}", "a column or table.column",
+                                   "a column of the subject's table, or table.column of one of its datasets"),
                      AfterValidator(str.lower)]
-Category = matching(r"[a-z][a-z0-9_]{0,62}", "a category (lower_snake_case)", "a personal-data category")
-Country = matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "a country code (JP, EU, US-CA)",
-                   "ISO 3166-1 alpha-2 (JP, EU) or ISO 3166-2 (US-CA)")
-ShortName = matching(r"[A-Za-z0-9_.-]{1,80}", "a short identifier (letters, digits, _ . -)")
+Category = Annotated[str, Matching(r"[a-z][a-z0-9_]{0,62}", "a category (lower_snake_case)",
+                                   "a personal-data category")]
+Country = Annotated[str, Matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "a country code (JP, EU, US-CA)",
+                                  "ISO 3166-1 alpha-2 (JP, EU) or ISO 3166-2 (US-CA)")]
+ShortName = Annotated[str, Matching(r"[A-Za-z0-9_.-]{1,80}", "a short identifier (letters, digits, _ . -)")]
 Kind = Literal["organization", "person"]
 
 

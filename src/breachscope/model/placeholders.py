@@ -16,9 +16,9 @@ from typing import Annotated
 
 from pydantic import Field, RootModel
 
-from breachscope.model.config import Text, load_yaml, matching, validate
+from breachscope.model.config import Matching, Text, load_yaml, validate
 
-PlaceholderName = matching(r"[A-Za-z0-9_.\-]{1,200}", "a placeholder name (letters, digits, _ . -)")
+PlaceholderName = Annotated[str, Matching(r"[A-Za-z0-9_.\-]{1,200}", "a placeholder name (letters, digits, _ . -)")]
 Values = Annotated[list[Text] | Text, Field(description="the values (a list, or one value)")]
 
 

@@ -70,8 +70,8 @@ def column(name: str, typ: pa.DataType, field: str | None = None) -> pa.Field:
 
 def field_of(f: pa.Field) -> str:
     """The event field a column holds (its own name unless its metadata says otherwise)."""
-    meta = f.metadata or {}
-    return meta[FIELD_META].decode() if FIELD_META in meta else f.name
+    meta: dict[bytes, bytes] = f.metadata or {}  # pyarrow is untyped: its field metadata is bytes -> bytes
+    return meta[FIELD_META].decode() if FIELD_META in meta else str(f.name)
 
 
 def field_columns(schema: pa.Schema, table: str) -> dict[str, str]:
