@@ -62,7 +62,7 @@ def ingest(
     from breachscope.ingest.pipeline import ingest as run_ingest
 
     with byte_progress("ingest", enabled=show_progress(json_out)) as progress:
-        summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)  # type: ignore[arg-type]
+        summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)
     if json_out:
         print_json(summary.to_dict())
     else:

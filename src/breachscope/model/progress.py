@@ -12,28 +12,39 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 #: sink(step, done, total): total None for a step whose size is unknown (shown as a spinner).
 Sink = Callable[[str, int, int | None], None]
 
-_state: dict[str, object] = {"sink": None, "pid": None, "thread": None}
+
+@dataclass(frozen=True)
+class _Installed:
+    """The sink and the process and thread that installed it (None: no sink)."""
+
+    sink: Sink | None = None
+    pid: int | None = None
+    thread: int | None = None
+
+
+_state = _Installed()
 
 
 def report(step: str, done: int = 0, total: int | None = None) -> None:
     """Step `step` has done `done` of `total` units (total None: size unknown)."""
-    sink = _state["sink"]
-    if sink is None or _state["pid"] != os.getpid() or _state["thread"] != threading.get_ident():
+    state = _state
+    if state.sink is None or state.pid != os.getpid() or state.thread != threading.get_ident():
         return
-    sink(step, done, total)  # type: ignore[operator]
+    state.sink(step, done, total)
 
 
 @contextmanager
 def reporting(sink: Sink | None) -> Iterator[None]:
     """Send every report() of this process's current thread to `sink` while the block runs."""
-    saved = dict(_state)
-    _state.update(sink=sink, pid=os.getpid(), thread=threading.get_ident())
+    global _state
+    saved = _state
+    _state = _Installed(sink, os.getpid(), threading.get_ident())
     try:
         yield
     finally:
-        _state.clear()
-        _state.update(saved)
+        _state = saved
