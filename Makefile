@@ -45,4 +45,4 @@ fuzz-bench: $(VENV)/.installed-dev
 	nice -n 10 $(BIN)/python bench/fuzz_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache
