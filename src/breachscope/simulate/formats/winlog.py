@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from breachscope.simulate.clock import iso_utc_ms_parts
-from breachscope.simulate.text import join, json_escape, strs
+from breachscope.simulate.text import Col, join, json_escape, strs
 
 SECURITY = ("Security", "Microsoft-Windows-Security-Auditing", "{54849625-5478-4994-a5ba-3e3b0328c30d}")
 SYSMON = ("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}")
@@ -39,8 +39,6 @@ EVENTS: dict[int, tuple[str, str, str]] = {
     13: ("Registry value set (rule: RegistryEvent)", "Registry value set:", ""),
     22: ("Dns query (rule: DnsQuery)", "Dns query:", ""),
 }
-
-Col = pa.Array | str
 
 
 def host_fragment(fqdn: str, pid: int | str) -> str:

@@ -22,6 +22,7 @@ from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zip
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import (
+    Col,
     fill,
     join,
     json_escape,
@@ -34,7 +35,6 @@ from breachscope.simulate.text import (
     where,
 )
 
-Col = pa.Array | str
 RECORD_PLACEHOLDER = '"record_id":0,'
 PRIVS = ("SeSecurityPrivilege\\r\\n\\t\\t\\tSeBackupPrivilege\\r\\n\\t\\t\\tSeRestorePrivilege\\r\\n\\t\\t\\t"
          "SeTakeOwnershipPrivilege\\r\\n\\t\\t\\tSeDebugPrivilege\\r\\n\\t\\t\\tSeSystemEnvironmentPrivilege\\r\\n"
