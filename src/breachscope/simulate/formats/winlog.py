@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +41,9 @@ EVENTS: dict[int, tuple[str, str, str]] = {
     22: ("Dns query (rule: DnsQuery)", "Dns query:", ""),
 }
 
+#: an EventData entry: (name, JSON-escaped value), or (None, a pre-rendered run of `"name":"value"` pairs)
+Field: TypeAlias = tuple[str | None, Col]
+
 
 def host_fragment(fqdn: str, pid: int | str) -> str:
     """The host-dependent middle of an event (one vocabulary entry per host, see `lines`)."""
@@ -48,7 +52,7 @@ def host_fragment(fqdn: str, pid: int | str) -> str:
 
 
 def lines(ts_us: np.ndarray, event_id: int, sysmon: bool, host: Col, record_id: np.ndarray, tid: Col,
-          data: Sequence[tuple[str | None, Col]], failure: bool = False) -> pa.Array:
+          data: Sequence[Field], failure: bool = False) -> pa.Array:
     """Events of one id. `host` is `host_fragment(fqdn, pid)` of each event's host; `data` is the EventData
     in order: (name, value) with JSON-escaped values, or (None, raw) for a pre-rendered run of
     `"name":"value"` pairs (several fields that depend on the same thing, e.g. a process)."""
