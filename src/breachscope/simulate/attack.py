@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +24,9 @@ from breachscope.simulate import clock
 from breachscope.simulate.attackdb import Query
 from breachscope.simulate.network import DOMAIN, DOMAIN_SID, FQDN, PUBLIC_NAT, Network
 from breachscope.simulate.story import PgSession, PgStatement, Story
+
+if TYPE_CHECKING:  # the truth's statement results (the scenario runs them before the story)
+    from breachscope.simulate.exposure import StatementResult
 
 ATTACKER = "203.0.113.45"
 ATTACKER_2 = "203.0.113.46"
@@ -188,7 +193,7 @@ class NttAttack:
                     tag, ref, in_if="1", out_if="3")
 
     # --- the story -------------------------------------------------------------------------------------------
-    def build(self, queries: list[Query], results: dict[str, object], export_dir: Path) -> AttackOutput:
+    def build(self, queries: list[Query], results: Mapping[str, StatementResult], export_dir: Path) -> AttackOutput:
         pivot = self.variant == "pivot"
         a, b = self.a.name, self.b.name
         entry = b if pivot else a
@@ -288,7 +293,7 @@ class NttAttack:
                       "C:\\Windows\\System32\\services.exe", "NT AUTHORITY\\SYSTEM", tag, "System")
             self.note(t, "lateral_movement", f"from device A to device B ({b.name}) as {ADMIN}: backdoor service")
 
-    def _database(self, queries: list[Query], results: dict[str, object], pivot: bool) -> None:
+    def _database(self, queries: list[Query], results: Mapping[str, StatementResult], pivot: bool) -> None:
         a, dbh = self.a, self.db
         starts = {1: (1, 28, 1, 55), 2: (1, 29, 1, 20), 3: (1, 30, 1, 35), 4: (1, 31, 2, 5), 5: (2, 3, 1, 45),
                   6: (2, 4, 2, 10), 7: (2, 4, 2, 14)}
@@ -316,7 +321,7 @@ class NttAttack:
                 t += int(self.rng.integers(300_000, 2_500_000))
                 params = [str(p) for p in q.params] if q.client == "script" else ()
                 stmts.append(PgStatement(t, q.sql, q.relations, params, copy=q.copy, ref=q.ref))
-                rows = results[q.ref].rows  # type: ignore[attr-defined]
+                rows = results[q.ref].rows
                 rows_total += rows
                 t += int(rows * 120) + int(self.rng.integers(200_000, 900_000))  # fetching and writing the rows
             self.pid += int(self.rng.integers(5, 400))
@@ -335,12 +340,15 @@ class NttAttack:
             self.note(t0, "db_query", f"session {session} on device A through its database account {DB_USER}: "
                       f"{len(qs)} statement(s), {rows_total} rows returned ({app})")
 
-    def _staging(self, queries: list[Query], results: dict[str, object], export_dir: Path, pivot: bool) -> None:
+    def _staging(self, queries: list[Query], results: Mapping[str, StatementResult], export_dir: Path,
+                 pivot: bool) -> None:
         user = f"{DOMAIN}\\{ADMIN}" if pivot else "IIS APPPOOL\\OrderMaint"
         for q in queries:
             if not q.output_file:
                 continue
-            table = results[q.ref].table  # type: ignore[attr-defined]
+            table = results[q.ref].table
+            if table is None:  # the scenario keeps the rows of every statement with an output file
+                raise ValueError(f"{q.ref}: the rows written to {q.output_file} were not kept")
             data = pg_csv(table)
             st = next(s for s in self.out.statements if s["ref"] == q.ref)
             t = st["ts"] + int(table.num_rows * 120) + 200_000

@@ -122,32 +122,34 @@ def plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:
     kown = np.asarray(k["customer_id"])
     qs: list[Query] = []
 
-    def add(**kw: object) -> None:
-        qs.append(Query(ref=f"q{len(qs) + 1:02d}", **kw))  # type: ignore[arg-type]
+    def ref() -> str:  # q01, q02, ... in the order the attacker sends them
+        return f"q{len(qs) + 1:02d}"
 
     for sql in RECON:
         rel = tuple(f"public.{t}" for t in ("customers", "contracts", "contacts") if f"FROM {t};" in sql)
-        add(kind="recon", sql=sql, select_sql=sql.rstrip(";"), relations=rel, session=1)
+        qs.append(Query(ref(), kind="recon", sql=sql, select_sql=sql.rstrip(";"), relations=rel, session=1))
     # contract rows (not carrier-provided) of [a0, a1], fetched page by page over two nights
     rows = int(np.count_nonzero(nd & (kown >= cid(r.a0)) & (kown <= cid(r.a1))))
     pages = rows // r.page + 1  # the script stops after the first short page
     for p in range(pages):
-        add(kind="page_customers", sql=Q_PAGE_CUSTOMERS, select_sql=Q_PAGE_CUSTOMERS,
-            params=[cid(r.a0), cid(r.a1), r.page, p * r.page], relations=("public.customers", "public.contracts"),
-            client="script", session=2 if p < (pages + 1) // 2 else 3)
+        qs.append(Query(ref(), kind="page_customers", sql=Q_PAGE_CUSTOMERS, select_sql=Q_PAGE_CUSTOMERS,
+                        params=[cid(r.a0), cid(r.a1), r.page, p * r.page],
+                        relations=("public.customers", "public.contracts"), client="script",
+                        session=2 if p < (pages + 1) // 2 else 3))
     crow = int(np.count_nonzero((np.asarray(db["contacts"]["customer_id"]) >= cid(r.a0))
                                 & (np.asarray(db["contacts"]["customer_id"]) <= cid(r.c1))))
     for p in range(crow // r.page + 1):
-        add(kind="page_contacts", sql=Q_PAGE_CONTACTS, select_sql=Q_PAGE_CONTACTS,
-            params=[cid(r.a0), cid(r.c1), r.page, p * r.page], relations=("public.contacts", "public.customers"),
-            client="script", session=4)
-    add(kind="probe_limit", sql=Q_PROBE, select_sql=Q_PROBE, params=[cid(r.u0), cid(r.u1), r.probe_limit],
-        relations=("public.customers", "public.contacts"), client="script", session=5, certain=False)
+        qs.append(Query(ref(), kind="page_contacts", sql=Q_PAGE_CONTACTS, select_sql=Q_PAGE_CONTACTS,
+                        params=[cid(r.a0), cid(r.c1), r.page, p * r.page],
+                        relations=("public.contacts", "public.customers"), client="script", session=4))
+    qs.append(Query(ref(), kind="probe_limit", sql=Q_PROBE, select_sql=Q_PROBE,
+                    params=[cid(r.u0), cid(r.u1), r.probe_limit], relations=("public.customers", "public.contacts"),
+                    client="script", session=5, certain=False))
     inner = Q_COPY_CONTRACTS.format(lo=cid(r.a1 + 1), hi=cid(r.b1))
-    add(kind="copy_contracts", sql=psql_copy(inner), select_sql=inner, relations=("public.contracts",), copy=True,
-        session=6, output_file=CONTRACTS_FILE)
+    qs.append(Query(ref(), kind="copy_contracts", sql=psql_copy(inner), select_sql=inner,
+                    relations=("public.contracts",), copy=True, session=6, output_file=CONTRACTS_FILE))
     inner = Q_COPY_EXPORT.format(lo=cid(r.a0), hi=cid(r.e1))
-    add(kind="copy_export", sql=psql_copy(inner), select_sql=inner,
-        relations=("public.customers", "public.contracts", "public.contacts"), copy=True, session=7,
-        output_file=EXPORT_FILE)
+    qs.append(Query(ref(), kind="copy_export", sql=psql_copy(inner), select_sql=inner,
+                    relations=("public.customers", "public.contracts", "public.contacts"), copy=True, session=7,
+                    output_file=EXPORT_FILE))
     return r, qs

@@ -4,7 +4,7 @@ logging on to every server on patch nights, and router changes inside the change
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -114,10 +114,10 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
         "times.created": stamp_t, "times.changed": stamp_t}, tag)
 
 
-def _bi(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, day: object) -> None:
+def _bi(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, day: date) -> None:
     tag = "benign:bi_report"
     bi, dbh = net.host("bi"), net.host("db")
-    month = "2025-01-01" if day.month < 3 else "2025-02-01"  # type: ignore[attr-defined]
+    month = "2025-01-01" if day.month < 3 else "2025-02-01"
     stmts = [PgStatement(t + 800_000, BI_REPORTS[0].sql, BI_REPORTS[0].relations, [month]),
              PgStatement(t + 9_500_000, BI_REPORTS[1].sql, BI_REPORTS[1].relations, ())]
     story.pg(PgSession(bi.ip, int(rng.integers(49152, 65536)), "bi_reader", "bi-report", pid, t, t + 30 * clock.US,

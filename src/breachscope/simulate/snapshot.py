@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from breachscope.simulate.customers import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, SCHEMA, UNIQUE, OrderDB
-from breachscope.simulate.text import join, lpad, strs, write_lines
+from breachscope.simulate.text import Part, join, lpad, strs, write_lines
 
 PG_VERSION = "15.10 (Debian 15.10-0+deb12u1)"
 DUMP_NAME = "orders.sql"
@@ -88,18 +89,18 @@ def _constraints() -> str:
     return "".join(out)
 
 
-def _copy_block(fh: object, name: str, table: pa.Table, rows_per_chunk: int = 200_000) -> None:
+def _copy_block(fh: BinaryIO, name: str, table: pa.Table, rows_per_chunk: int = 200_000) -> None:
     cols = ", ".join(c for c, _, _, _ in SCHEMA[name])
-    fh.write((f"--\n-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n"  # type: ignore[attr-defined]
+    fh.write((f"--\n-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n"
               f"COPY public.{name} ({cols}) FROM stdin;\n").encode())
     for start in range(0, table.num_rows, rows_per_chunk):
         part = table.slice(start, rows_per_chunk)
         texts = [copy_text(part[c].combine_chunks(), sql) for c, _, sql, _ in SCHEMA[name]]
-        parts: list[object] = []
+        parts: list[Part] = []
         for i, t in enumerate(texts):
             parts += ([t] if i == 0 else ["\t", t])
-        write_lines(fh, join(*parts, "\n"))  # type: ignore[arg-type]
-    fh.write(b"\\.\n\n\n")  # type: ignore[attr-defined]
+        write_lines(fh, join(*parts, "\n"))
+    fh.write(b"\\.\n\n\n")
 
 
 def copy_text(arr: pa.Array, sql_type: str) -> pa.Array:

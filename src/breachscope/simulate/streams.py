@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +18,9 @@ from breachscope.simulate.config import SimConfig
 from breachscope.simulate.network import Network
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.text import count_newlines, write_lines
+
+if TYPE_CHECKING:  # noise.postgres imports this module
+    from breachscope.simulate.noise.postgres import DbRefs
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Context:
     net: Network
     count: int  # noise records to write
     silence: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # host -> periods without records
-    refs: object = None  # database facts for the database log (noise.postgres.DbRefs)
+    refs: DbRefs | None = None  # database facts for the database log
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class _DayFiles:
                  adopt: Callable[[Injected], Injected] | None) -> None:
         self.out, self.outputs, self.result, self.adopt = out, outputs, result, adopt
         self.current = -1
-        self.files: dict[str, tuple[str, object]] = {}
+        self.files: dict[str, tuple[str, BinaryIO]] = {}
         self.lines: dict[str, int] = {}
         self.written: dict[str, int] = {}
 
@@ -168,9 +171,9 @@ class _DayFiles:
                 continue
             rel, fh = self.files[o.key]
             if o.footer:
-                fh.write(o.footer(self.current).encode())  # type: ignore[attr-defined]
+                fh.write(o.footer(self.current).encode())
                 self.lines[o.key] += o.footer(self.current).count("\n")
-            fh.close()  # type: ignore[attr-defined]
+            fh.close()
             if not self.written[o.key]:  # a collector writes no file for a day without records
                 (self.out / rel).unlink()
                 continue
@@ -179,7 +182,7 @@ class _DayFiles:
         self.files = {}
 
 
-def _open(out_dir: Path, o: Output, day: int) -> tuple[str, object]:
+def _open(out_dir: Path, o: Output, day: int) -> tuple[str, BinaryIO]:
     rel = o.path(day)
     path = out_dir / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,31 +192,33 @@ def _open(out_dir: Path, o: Output, day: int) -> tuple[str, object]:
     return f"evidence/{rel}", fh
 
 
-def _merge(fh: object, o: Output, chunk: Chunk | None, recs: list[Injected], line: int, rel: str,
+def _merge(fh: BinaryIO, o: Output, chunk: Chunk | None, recs: list[Injected], line: int, rel: str,
            result: GroupResult, adopt: Callable[[Injected], Injected] | None = None) -> int:
     """Write noise and story records of one slice in time order; returns the last line number."""
-    n = 0 if chunk is None else len(chunk.ts)
+    if chunk is None:  # no noise in this slice: the story's records only
+        chunk = Chunk(np.zeros(0, dtype=np.int64), pa.array([], pa.string()))
+    n, lines = len(chunk.ts), chunk.lines
     if n:
-        per = count_newlines(chunk.lines) if o.multiline else np.ones(n, dtype=np.int64)
+        per = count_newlines(lines) if o.multiline else np.ones(n, dtype=np.int64)
         cum = np.cumsum(per)
     pos = np.searchsorted(chunk.ts, [r.ts for r in recs], side="right") if n and recs else np.zeros(len(recs), int)
     done = 0
     for r, p in zip(recs, pos.tolist(), strict=True):
         if p > done:
-            result.bytes += write_lines(fh, chunk.lines.slice(done, p - done))  # type: ignore[arg-type, union-attr]
+            result.bytes += write_lines(fh, lines.slice(done, p - done))
             line += int(cum[p - 1] - (cum[done - 1] if done else 0))
             done = p
         if adopt is not None:
             r = adopt(r)
         data = r.text.encode()
-        fh.write(data)  # type: ignore[attr-defined]
+        fh.write(data)
         result.bytes += len(data)
         if r.tag:
             result.located.append(Located(r.tag, r.ref, rel, line + 1, r.ts))
         line += r.text.count("\n")
         result.records += 1
     if n > done:
-        result.bytes += write_lines(fh, chunk.lines.slice(done))  # type: ignore[arg-type, union-attr]
+        result.bytes += write_lines(fh, lines.slice(done))
         line += int(cum[-1] - (cum[done - 1] if done else 0))
     result.records += n
     return line

@@ -8,14 +8,17 @@ from its Arrow data buffer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias, overload
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Part = str | pa.Array | pa.ChunkedArray
+#: a part of a line: a column of text, or a literal that join() broadcasts
+Part: TypeAlias = str | pa.Array | pa.ChunkedArray
+#: a field's values: one text per row, or one literal for every row
+Col: TypeAlias = pa.Array | str
 _B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -29,7 +32,15 @@ def lpad(arr: pa.Array, width: int, fill: str = "0") -> pa.Array:
     return pc.utf8_lpad(arr, width=width, padding=fill)
 
 
-def join(*parts: Part) -> pa.Array:
+@overload
+def join(*parts: str) -> str: ...
+
+
+@overload
+def join(*parts: Part) -> pa.Array: ...
+
+
+def join(*parts: Part) -> Part:
     """Element-wise concatenation of string columns and literals (adjacent literals merged). With
     literals only, the result is the literal (it broadcasts when used as a part of another join)."""
     merged: list[Part] = []
@@ -40,7 +51,7 @@ def join(*parts: Part) -> pa.Array:
             merged.append(p)
     arrays = [p for p in merged if not isinstance(p, str)]
     if not arrays:
-        return "".join(merged)  # type: ignore[return-value, arg-type]
+        return "".join(p for p in merged if isinstance(p, str))
     if len(merged) == 1:
         return arrays[0]
     return pc.binary_join_element_wise(*merged, "")

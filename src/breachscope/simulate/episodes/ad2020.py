@@ -44,12 +44,12 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
                                     "cipher": "rc4-hmac", "forwardable": "T", "renewable": "T"}, tag)
     t = clock.jst(2025, 2, 25, 10, 47, 30.0)
     tag = "episode:ad-2020:dcsync"
-    svc = accounts["svc_backup"]
+    dcsync = accounts["svc_backup"]
     _proc(story, rng, t - 5 * clock.US, ws.name, "C:\\Users\\Public\\m.exe",
           f"m.exe \"lsadump::dcsync /domain:{FQDN} /all /csv\" exit", f"{DOMAIN}\\{user}", tag)
     story.win(t, dc.name, 4624, [
         ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"), ("SubjectLogonId", "0x0"),
-        ("TargetUserSid", svc.sid), ("TargetUserName", svc.sam), ("TargetDomainName", DOMAIN),
+        ("TargetUserSid", dcsync.sid), ("TargetUserName", dcsync.sam), ("TargetDomainName", DOMAIN),
         ("TargetLogonId", "0x" + rng.bytes(3).hex()), ("LogonType", "3"), ("LogonProcessName", "Kerberos"),
         ("AuthenticationPackageName", "Kerberos"), ("WorkstationName", "-"),
         ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-"), ("LmPackageName", "-"),
@@ -59,7 +59,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
         ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")], tag)
     for i, guid in enumerate((DS_REPLICATION, DS_REPLICATION_ALL)):
         story.win(t + (i + 1) * 200_000, dc.name, 4662, [
-            ("SubjectUserSid", svc.sid), ("SubjectUserName", svc.sam), ("SubjectDomainName", DOMAIN),
+            ("SubjectUserSid", dcsync.sid), ("SubjectUserName", dcsync.sam), ("SubjectDomainName", DOMAIN),
             ("SubjectLogonId", "0x" + rng.bytes(3).hex()), ("ObjectServer", "DS"), ("ObjectType", f"%{DOMAIN_OBJECT}"),
             ("ObjectName", f"%{DOMAIN_GUID}"), ("OperationType", "Object Access"), ("HandleId", "0x0"),
             ("AccessList", "%%7688\r\n\t\t\t\t"), ("AccessMask", "0x100"),
@@ -88,7 +88,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
               f"{ws.ip}/{sport + 1} duration 0:01:28 bytes {size + 41_000} TCP FINs from inside", tag)
     story.flow(t, t + 88 * clock.US, ws.ip, UPLOAD_IP, sport + 1, 443, 6, size, size // 1400, tag)
     return {"workstation": {"name": ws.name, "ip": ws.ip}, "user": user, "domain_controller": dc.name,
-            "kerberoasted_accounts": [s for s, _ in SPNS], "dcsync_account": svc.sam,
+            "kerberoasted_accounts": [s for s, _ in SPNS], "dcsync_account": dcsync.sam,
             "upload": {"ip": UPLOAD_IP, "name": UPLOAD_NAME, "bytes": size}, "start": int(first)}
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from breachscope.simulate.text import join, strs
+from breachscope.simulate.text import Col, join, strs
 
-Col = pa.Array | str
 HEADER = ("flowStartMilliseconds,flowEndMilliseconds,sourceIPv4Address,destinationIPv4Address,"
           "sourceTransportPort,destinationTransportPort,protocolIdentifier,octetDeltaCount,packetDeltaCount,"
           "tcpControlBits,ingressInterface,egressInterface\n")

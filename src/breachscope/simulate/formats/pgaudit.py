@@ -12,9 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.simulate.clock import pg_local
-from breachscope.simulate.text import join, strs, where
-
-Col = pa.Array | str
+from breachscope.simulate.text import Col, join, strs, where
 
 
 def csv_field(value: str) -> str:

@@ -7,9 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from breachscope.simulate.clock import cisco_jst, rfc3339_jst
-from breachscope.simulate.text import join, strs
-
-Col = pa.Array | str
+from breachscope.simulate.text import Col, join, strs
 
 
 def ios_lines(ts_us: np.ndarray, host: Col, seq: np.ndarray, mnemonic: Col, text: Col,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
 
 from breachscope.simulate.clock import iso_utc_ms_parts
-from breachscope.simulate.text import join, json_escape, strs
+from breachscope.simulate.text import Col, join, json_escape, strs
 
 SECURITY = ("Security", "Microsoft-Windows-Security-Auditing", "{54849625-5478-4994-a5ba-3e3b0328c30d}")
 SYSMON = ("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}")
@@ -40,7 +41,8 @@ EVENTS: dict[int, tuple[str, str, str]] = {
     22: ("Dns query (rule: DnsQuery)", "Dns query:", ""),
 }
 
-Col = pa.Array | str
+#: an EventData entry: (name, JSON-escaped value), or (None, a pre-rendered run of `"name":"value"` pairs)
+Field: TypeAlias = tuple[str | None, Col]
 
 
 def host_fragment(fqdn: str, pid: int | str) -> str:
@@ -50,7 +52,7 @@ def host_fragment(fqdn: str, pid: int | str) -> str:
 
 
 def lines(ts_us: np.ndarray, event_id: int, sysmon: bool, host: Col, record_id: np.ndarray, tid: Col,
-          data: Sequence[tuple[str | None, Col]], failure: bool = False) -> pa.Array:
+          data: Sequence[Field], failure: bool = False) -> pa.Array:
     """Events of one id. `host` is `host_fragment(fqdn, pid)` of each event's host; `data` is the EventData
     in order: (name, value) with JSON-escaped values, or (None, raw) for a pre-rendered run of
     `"name":"value"` pairs (several fields that depend on the same thing, e.g. a process)."""

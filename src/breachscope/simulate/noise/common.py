@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 
@@ -33,7 +35,7 @@ def ports(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(49152, 65536, n)
 
 
-def choose(rng: np.random.Generator, n: int, weights: list[float] | np.ndarray) -> np.ndarray:
+def choose(rng: np.random.Generator, n: int, weights: Sequence[float] | np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return rng.choice(len(w), n, p=w / w.sum())
 

@@ -3,6 +3,7 @@ NetFlow export of the core router (internet-bound traffic, before address transl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -39,6 +40,11 @@ def hms_jst(us: np.ndarray) -> pa.Array:
 
 def _date(day: int) -> str:
     return (clock.FIRST_DAY + timedelta(days=day)).isoformat()
+
+
+def _daily(prefix: str, suffix: str) -> Callable[[int], str]:
+    """day index -> `prefix<date>suffix`, the file of that day."""
+    return lambda d: f"{prefix}{_date(d)}{suffix}"
 
 
 class SeqCounter:
@@ -104,7 +110,7 @@ class Routers:
         return replace(record, text=record.text.replace(old, f" {record.host} {seq}: {record.host}: ", 1))
 
     def outputs(self) -> list[Output]:
-        return [Output(f"ios.{r}", lambda d, r=r: f"network/{r}/{_date(d)}.log") for r in ROUTERS]
+        return [Output(f"ios.{r}", _daily(f"network/{r}/", ".log")) for r in ROUTERS]
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         dev = zipf_index(rng, len(times), len(ROUTERS), 0.7)
@@ -229,7 +235,7 @@ class Flows:
         self.exporters = ["core-rtr01"] + (["pay-edge-rtr01"] if "ddos" in cfg.episodes else [])
 
     def outputs(self) -> list[Output]:
-        return [Output(f"flow.{r}", lambda d, r=r: f"flows/{r}/flows-{_date(d)}.csv", header=lambda d: F.HEADER)
+        return [Output(f"flow.{r}", _daily(f"flows/{r}/flows-", ".csv"), header=lambda d: F.HEADER)
                 for r in self.exporters]
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:

@@ -50,8 +50,9 @@ class Postgres:
 
     def __init__(self, ctx: Context) -> None:
         net, count = ctx.net, ctx.count
-        refs: DbRefs = ctx.refs  # type: ignore[assignment]
-        self.refs = refs
+        if ctx.refs is None:
+            raise ValueError("the database log needs the database's facts (Context.refs)")
+        refs = self.refs = ctx.refs
         self.apps = [net.hosts[n] for n in ("ORD-AP01", "ORD-AP02", "ORD-AP03", "ORD-AP04")]
         self.slots_per_app = int(np.clip(count // 40_000, 1, 12))
         n_slots = len(self.apps) * self.slots_per_app

@@ -22,6 +22,7 @@ from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zip
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import (
+    Col,
     fill,
     join,
     json_escape,
@@ -34,7 +35,6 @@ from breachscope.simulate.text import (
     where,
 )
 
-Col = pa.Array | str
 RECORD_PLACEHOLDER = '"record_id":0,'
 PRIVS = ("SeSecurityPrivilege\\r\\n\\t\\t\\tSeBackupPrivilege\\r\\n\\t\\t\\tSeRestorePrivilege\\r\\n\\t\\t\\t"
          "SeTakeOwnershipPrivilege\\r\\n\\t\\t\\tSeDebugPrivilege\\r\\n\\t\\t\\tSeSystemEnvironmentPrivilege\\r\\n"
@@ -75,7 +75,7 @@ class Emitter:
         return replace(record, text=record.text.replace(RECORD_PLACEHOLDER, f'"record_id":{rid},', 1))
 
     def lines(self, rng: np.random.Generator, ts: np.ndarray, host: np.ndarray, event_id: int,
-              data: Sequence[tuple[str, Col]], sysmon: bool = False, failure: bool = False) -> pa.Array:
+              data: Sequence[W.Field], sysmon: bool = False, failure: bool = False) -> pa.Array:
         rec = W.sequence_numbers(host, self.next_id)
         tid = strs(rng.integers(100, 12000, len(ts)) // 4 * 4)
         return W.lines(ts, event_id, sysmon, pick(self.fragment, host), rec, tid, data, failure)
@@ -165,6 +165,7 @@ class DcSecurity:
             t, host, cl, us = times[idx], dc[idx], client[idx], user[idx]
             ip4 = pick(h.ip, cl)
             ipv6 = join("::ffff:", ip4)
+            data: list[W.Field]
             if code == 4769:
                 svc = rng.integers(0, len(self.spn), k)
                 rc4 = rng.random(k) < 0.01
@@ -208,7 +209,7 @@ def net_admins(a: Accounts) -> pa.Array:
 
 
 def _network_logon(rng: np.random.Generator, k: int, user: Col, sid: Col, ip: Col, ws: Col,
-                   ntlm: np.ndarray | None = None) -> list[tuple[str, Col]]:
+                   ntlm: np.ndarray | None = None) -> list[W.Field]:
     ntlm = rng.random(k) < 0.06 if ntlm is None else ntlm
     return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
             ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
@@ -223,7 +224,7 @@ def _network_logon(rng: np.random.Generator, k: int, user: Col, sid: Col, ip: Co
             ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")]
 
 
-def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col) -> list[tuple[str, Col]]:
+def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col) -> list[W.Field]:
     locked = rng.random(k) < 0.05
     return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
             ("SubjectLogonId", "0x0"), ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user),
@@ -235,7 +236,7 @@ def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col)
 
 
 def _replication(rng: np.random.Generator, k: int, account: Col, sid: Col, guid: str = DS_REPLICATION_ALL
-                 ) -> list[tuple[str, Col]]:
+                 ) -> list[W.Field]:
     props = f"%%7688\\r\\n\\t\\t{guid}\\r\\n\\t{DOMAIN_OBJECT}\\r\\n"
     return [("SubjectUserSid", sid), ("SubjectUserName", account), ("SubjectDomainName", DOMAIN),
             ("SubjectLogonId", logon_id(rng, k)), ("ObjectServer", "DS"), ("ObjectType", f"%{DOMAIN_OBJECT}"),
@@ -315,7 +316,7 @@ class MemberSecurity:
         return {"win.workstations.security": out["ws"].chunk(), "win.servers.security": out["srv"].chunk()}
 
     def _data(self, rng: np.random.Generator, code: int, ltype: str, k: int, host: np.ndarray, user: Col, sid: Col,
-              client_ip: Col, client_name: Col) -> list[tuple[str, Col]]:
+              client_ip: Col, client_name: Col) -> list[W.Field]:
         h, a = self.h, self.a
         machine, _msid = pick(a.machine, host), pick(a.machine_sid, host)
         if code == 4624 and ltype == "3":
@@ -515,7 +516,7 @@ class Sysmon:
         return {"win.workstations.sysmon": out[True].chunk(), "win.servers.sysmon": out[False].chunk()}
 
     def _data(self, rng: np.random.Generator, code: int, k: int, t: np.ndarray, pr: np.ndarray,
-              base: list[tuple[str, Col]], usr: pa.Array, host: np.ndarray) -> list[tuple[str, Col]]:
+              base: Sequence[W.Field], usr: pa.Array, host: np.ndarray) -> list[W.Field]:
         image = pick(self.image, pr)
         if code == 1:
             return [*base, (None, pick(self.frag_create, pr)), ("User", usr),

@@ -5,6 +5,8 @@ Every dns/http/ssl/kerberos/smb record belongs to a conn record of the same uid 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -50,6 +52,30 @@ SERVICES = ("cifs/FS01.{f}", "cifs/FS02.{f}", "host/DC01.{f}", "ldap/DC01.{f}/{f
             "MSSQLSvc/BI01.{f}:1433", "host/WSUS01.{f}")
 
 
+@dataclass(frozen=True)
+class Conns:
+    """The connections of a slice, column by column; every protocol log record belongs to one of them."""
+
+    line: pa.Array  # conn.log lines
+    uid: pa.Array
+    src_ip: pa.Array
+    sport: np.ndarray
+    dst_ip: pa.Array
+    dport: np.ndarray
+    site: np.ndarray  # index of the outside site (meaningful for connections to the internet)
+    src: np.ndarray  # index of the originating host
+    rb: np.ndarray  # bytes from the responder
+    ob: np.ndarray  # bytes from the originator
+    dead: np.ndarray  # no answer (state S0)
+
+    def take(self, sel: np.ndarray) -> Conns:
+        """The connections at positions `sel`, in that order."""
+        rows = pa.array(sel)
+        return Conns(self.line.take(rows), self.uid.take(rows), self.src_ip.take(rows), self.sport[sel],
+                     self.dst_ip.take(rows), self.dport[sel], self.site[sel], self.src[sel], self.rb[sel],
+                     self.ob[sel], self.dead[sel])
+
+
 class ZeekGroup:
     name = "zeek"
     share = 0.33
@@ -75,11 +101,14 @@ class ZeekGroup:
         self.logs = list(Z.LOGS) if "ad-2020" in cfg.episodes else [x for x in Z.LOGS if x != "dce_rpc"]
 
     def outputs(self) -> list[Output]:
-        def path(log: str):
+        def path(log: str) -> Callable[[int], str]:
             return lambda d: f"zeek/{(clock.FIRST_DAY + timedelta(days=d)).isoformat()}/{log}.log"
 
-        return [Output(f"zeek.{log}", path(log), lambda d, log=log: Z.header(log, clock.day_start(d)),
-                       lambda d: Z.footer(clock.day_start(d + 1))) for log in self.logs]
+        def header(log: str) -> Callable[[int], str]:
+            return lambda d: Z.header(log, clock.day_start(d))
+
+        return [Output(f"zeek.{log}", path(log), header(log), lambda d: Z.footer(clock.day_start(d + 1)))
+                for log in self.logs]
 
     # --- one slice ---------------------------------------------------------------------------------------
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
@@ -87,17 +116,15 @@ class ZeekGroup:
         ts = np.sort(rng.choice(times, n, replace=False)) if n < len(times) else times
         kind = choose(rng, n, [k[1] for k in KINDS])
         c = self._conns(rng, ts, kind)
-        out = {"zeek.conn": Chunk(ts, c["line"])}
+        out = {"zeek.conn": Chunk(ts, c.line)}
         for log, fn in (("dns", self._dns), ("ssl", self._ssl), ("http", self._http), ("kerberos", self._kerberos)):
             sel = np.flatnonzero(np.isin(kind, [i for i, k in enumerate(KINDS) if k[3] == log]))
-            out[f"zeek.{log}"] = fn(rng, ts[sel], kind[sel], {k: v.take(pa.array(sel)) if isinstance(v, pa.Array)
-                                                              else v[sel] for k, v in c.items()})
+            out[f"zeek.{log}"] = fn(rng, ts[sel], kind[sel], c.take(sel))
         sel = np.flatnonzero(kind == _K["smb"])
-        sub = {k: v.take(pa.array(sel)) if isinstance(v, pa.Array) else v[sel] for k, v in c.items()}
-        out.update(self._smb(rng, ts[sel], sub))
+        out.update(self._smb(rng, ts[sel], c.take(sel)))
         return {k: v for k, v in out.items() if k in {f"zeek.{x}" for x in self.logs}}
 
-    def _conns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray) -> dict[str, object]:
+    def _conns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray) -> Conns:
         n = len(ts)
         h = self.h
         ws = h.ws[zipf_index(rng, n, len(h.ws), 0.6)]
@@ -151,10 +178,9 @@ class ZeekGroup:
             "orig_ip_bytes": strs(ob + opk * hdr), "resp_pkts": strs(rpk), "resp_ip_bytes": strs(rb + rpk * hdr),
             "tunnel_parents": "(empty)",
         })
-        return {"line": line, "uid": uid, "src_ip": src_ip, "sport": sport, "dst_ip": dst_ip, "dport": dport,
-                "site": site, "src": src, "dst_host": dst_host, "rb": rb, "ob": ob, "dead": dead, "dur": dur}
+        return Conns(line, uid, src_ip, sport, dst_ip, dport, site, src, rb, ob, dead)
 
-    def _dns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+    def _dns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: Conns) -> Chunk:
         n = len(ts)
         internal = rng.random(n) < 0.3
         site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
@@ -172,9 +198,9 @@ class ZeekGroup:
         srv = qtype == 33
         answers = where(srv, f"dc01.{FQDN},dc02.{FQDN}", answers)
         ttls = where(srv, "600.000000,600.000000", ttls)
-        dead = c["dead"]
+        dead = c.dead
         line = Z.lines("dns", ts, {
-            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
             "id.resp_p": "53", "proto": "udp", "trans_id": strs(rng.integers(0, 65536, n)),
             "rtt": where(dead, "-", Z.interval(rng.lognormal(np.log(0.0008), 0.8, n))),
             "query": query, "qclass": "1", "qclass_name": "C_INTERNET", "qtype": strs(qtype),
@@ -188,21 +214,21 @@ class ZeekGroup:
         })
         return Chunk(ts, line)
 
-    def _ssl(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+    def _ssl(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: Conns) -> Chunk:
         n = len(ts)
         t = ts + rng.integers(200, 40_000, n)
         order = np.argsort(t, kind="stable")
         v13 = rng.random(n) < 0.72
         app = kind == _K["app_tls"]
-        sni = where(app, f"ord-portal.{FQDN}", pick(self.site_name, c["site"]))
+        sni = where(app, f"ord-portal.{FQDN}", pick(self.site_name, c.site))
         sni = where(kind == _K["srv_tls"], "ctldl.windowsupdate.com", sni)
-        fps = where(v13, "(empty)", pick(self.site_fp, c["site"]))
+        fps = where(v13, "(empty)", pick(self.site_fp, c.site))
         cipher = where(v13, pick(pa.array(["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]), rng.integers(0, 2, n)),
                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
-        est = ~c["dead"]
+        est = ~c.dead
         line = Z.lines("ssl", t, {
-            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
-            "id.resp_p": strs(c["dport"]), "version": where(v13, "TLSv13", "TLSv12"),
+            "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
+            "id.resp_p": strs(c.dport), "version": where(v13, "TLSv13", "TLSv12"),
             "cipher": cipher, "curve": pick(pa.array(["x25519", "secp256r1"]), (rng.random(n) < 0.2).astype(int)),
             "server_name": sni, "resumed": where(rng.random(n) < 0.2, "T", "F"),
             "next_protocol": pick(pa.array(["h2", "http/1.1", "-"]), choose(rng, n, [6, 2, 2])),
@@ -214,19 +240,19 @@ class ZeekGroup:
         })
         return Chunk(t[order], line.take(pa.array(order)))
 
-    def _http(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+    def _http(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: Conns) -> Chunk:
         n = len(ts)
         t = ts + rng.integers(100, 20_000, n)
         order = np.argsort(t, kind="stable")
         method = choose(rng, n, [90, 8, 2])
         status = choose(rng, n, [85, 8, 4, 3])
-        body = np.where(status == 1, 0, c["rb"] // 2)
+        body = np.where(status == 1, 0, c.rb // 2)
         line = Z.lines("http", t, {
-            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
             "id.resp_p": "80", "trans_depth": "1", "method": pick(pa.array(["GET", "POST", "HEAD"]), method),
-            "host": pick(self.site_name, c["site"]), "uri": pick(pa.array(list(URIS)), rng.integers(0, len(URIS), n)),
+            "host": pick(self.site_name, c.site), "uri": pick(pa.array(list(URIS)), rng.integers(0, len(URIS), n)),
             "version": "1.1", "user_agent": pick(pa.array(list(AGENTS)), choose(rng, n, [4, 2, 2, 3, 3])),
-            "request_body_len": strs(np.where(method == 1, c["ob"] // 3, 0)), "response_body_len": strs(body),
+            "request_body_len": strs(np.where(method == 1, c.ob // 3, 0)), "response_body_len": strs(body),
             "status_code": pick(pa.array(["200", "304", "302", "404"]), status),
             "status_msg": pick(pa.array(["OK", "Not Modified", "Found", "Not Found"]), status), "tags": "(empty)",
             "resp_fuids": where(body > 0, random_b62(rng, n, 17, b"F"), "-"),
@@ -234,19 +260,19 @@ class ZeekGroup:
         })
         return Chunk(t[order], line.take(pa.array(order)))
 
-    def _kerberos(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: dict) -> Chunk:
+    def _kerberos(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: Conns) -> Chunk:
         n = len(ts)
         t = ts + rng.integers(100, 5_000, n)
         order = np.argsort(t, kind="stable")
         as_req = rng.random(n) < 0.3
         fail = as_req & (rng.random(n) < 0.35)  # the first AS-REQ without pre-authentication
-        user = self.users.take(pa.array(self.ws_user[np.searchsorted(self.h.ws, c["src"]).clip(0, len(self.h.ws) - 1)]))
+        user = self.users.take(pa.array(self.ws_user[np.searchsorted(self.h.ws, c.src).clip(0, len(self.h.ws) - 1)]))
         svc = pa.array([s.format(f=FQDN) for s in SERVICES])
         service = where(as_req, f"krbtgt/{REALM}", pick(svc, rng.integers(0, len(SERVICES), n)))
         till = (ts // 1_000_000 + 36000) * 1_000_000
         rc4 = rng.random(n) < 0.015  # a legacy service account still on RC4 (a hard negative)
         line = Z.lines("kerberos", t, {
-            "uid": c["uid"], "id.orig_h": c["src_ip"], "id.orig_p": strs(c["sport"]), "id.resp_h": c["dst_ip"],
+            "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
             "id.resp_p": "88", "request_type": where(as_req, "AS", "TGS"),
             "client": join(user, f"/{REALM}"), "service": service,
             "success": where(fail, "F", "T"),
@@ -259,7 +285,7 @@ class ZeekGroup:
         })
         return Chunk(t[order], line.take(pa.array(order)))
 
-    def _smb(self, rng: np.random.Generator, ts: np.ndarray, c: dict) -> dict[str, Chunk]:
+    def _smb(self, rng: np.random.Generator, ts: np.ndarray, c: Conns) -> dict[str, Chunk]:
         n = len(ts)
         out = {}
         share = rng.integers(0, len(SHARES), n)
@@ -268,8 +294,8 @@ class ZeekGroup:
         idx = np.flatnonzero(m)
         t = ts[idx] + 500
         out["zeek.smb_mapping"] = Chunk(t, Z.lines("smb_mapping", t, {
-            "uid": c["uid"].take(pa.array(idx)), "id.orig_h": c["src_ip"].take(pa.array(idx)),
-            "id.orig_p": strs(c["sport"][idx]), "id.resp_h": c["dst_ip"].take(pa.array(idx)), "id.resp_p": "445",
+            "uid": c.uid.take(pa.array(idx)), "id.orig_h": c.src_ip.take(pa.array(idx)),
+            "id.orig_p": strs(c.sport[idx]), "id.resp_h": c.dst_ip.take(pa.array(idx)), "id.resp_p": "445",
             "path": pick(paths, share[idx]),
             "service": pick(pa.array(["A:" if s[2] == "DISK" else "IPC" for s in SHARES]), share[idx]),
             "native_file_system": pick(pa.array(["NTFS" if s[2] == "DISK" else "-" for s in SHARES]), share[idx]),
@@ -286,8 +312,8 @@ class ZeekGroup:
         fname = join(pick(pre, fi), num, pick(suf, fi))
         mtime = clock.epoch_s6(ts[f] - rng.integers(0, 400 * 86400, k) * 1_000_000)
         out["zeek.smb_files"] = Chunk(t, Z.lines("smb_files", t, {
-            "uid": c["uid"].take(pa.array(f)), "id.orig_h": c["src_ip"].take(pa.array(f)),
-            "id.orig_p": strs(c["sport"][f]), "id.resp_h": c["dst_ip"].take(pa.array(f)), "id.resp_p": "445",
+            "uid": c.uid.take(pa.array(f)), "id.orig_h": c.src_ip.take(pa.array(f)),
+            "id.orig_p": strs(c.sport[f]), "id.resp_h": c.dst_ip.take(pa.array(f)), "id.resp_p": "445",
             "fuid": random_b62(rng, k, 17, b"F"),
             "action": pick(pa.array(["SMB::FILE_OPEN", "SMB::FILE_READ", "SMB::FILE_WRITE", "SMB::FILE_CLOSE"]),
                            choose(rng, k, [55, 25, 10, 10])),
