@@ -21,9 +21,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from breachscope.engines.duckdb_case import quote_ident
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import table_name
+from breachscope.model.sql import quote_ident
 from breachscope.scope.backends import SnapshotInfo, lookup_sql, match_sql, rows_to_arrow
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed
 
