@@ -15,7 +15,7 @@ group with its own schema, then cast and aligned to the table's columns.
 Session settings that make Spark SQL mean what the DuckDB SQL means: UTC session time zone; ANSI mode
 off (a cast, map lookup or array index on a hostile value yields NULL instead of failing the run);
 case-sensitive identifiers (columns may differ only in case; Sigma field names and map keys are case
-sensitive); backslash escapes in string literals (what dialects._spark_literal writes).
+sensitive); backslash escapes in string literals (what model.sql.quote_backslash_literal writes).
 
 Regular expressions never run on java.util.regex (backtracking: `(a+)+b` on a long value would hang a
 task, and its syntax and flags differ from RE2). The dialect's regex template calls `bs_re2(text,
@@ -338,7 +338,7 @@ def _register_functions(spark: Any) -> None:
 def _duckdb_udf(sql: str, return_type: str, arity: int) -> Any:
     """An Arrow-batched UDF computing `sql` with DuckDB once per distinct value of a batch (log values
     repeat). A closure, so that it is shipped to the executors by value: they need pyarrow and duckdb."""
-    from pyspark.sql.functions import arrow_udf
+    from pyspark.sql.pandas.functions import arrow_udf  # where it is defined (and typed)
 
     state: dict[str, Any] = {}
 
@@ -382,4 +382,6 @@ def _duckdb_udf(sql: str, return_type: str, arity: int) -> Any:
                 out[i] = v
         return pa.array(out, pa.bool_())
 
-    return arrow_udf(unary if arity == 1 else binary, return_type)
+    # its stubs require functionType, which it infers from the annotations (pa.Array -> pa.Array: scalar)
+    make_udf: Any = arrow_udf
+    return make_udf(unary if arity == 1 else binary, return_type)
