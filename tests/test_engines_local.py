@@ -119,3 +119,4 @@ def test_quoting() -> None:
             assert con.execute(f"SELECT {quote_literal(text)} AS {quote_ident(text or 'e')}").fetchall() == [(text,)]
     finally:
         con.close()
+

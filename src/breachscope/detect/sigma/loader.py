@@ -30,7 +30,7 @@ from breachscope.detect.sigma.pysigma_setup import prepare as prepare_pysigma
 from breachscope.engines.local import scratch
 from breachscope.model.errors import UsageError
 
-ENGINE_VERSION = "bs-sigma-4"  # bump when compilation output changes: invalidates the cache
+ENGINE_VERSION = "bs-sigma-5"  # bump when compilation output changes: invalidates the cache
 # bounds of one rule document once its YAML aliases are expanded (the largest SigmaHQ rule, a list of
 # vulnerable drivers, has 4,475 nodes); a rule file is otherwise bounded by its own size
 MAX_EXPANDED_NODES = 100_000
