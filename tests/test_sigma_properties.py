@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CompiledRule
 from breachscope.detect.sigma.dialects import DUCKDB
+from breachscope.detect.sigma.execute import execute
 from breachscope.detect.sigma.logsources import Segment
-from breachscope.detect.sigma.plan import Plan, Target
+from breachscope.detect.sigma.plan import RulePlan, Target
 from breachscope.detect.sigma.reference import Reference
-from breachscope.detect.sigma.run import execute
 from breachscope.detect.sigma.sqlgen import SqlCompiler, source_sql
 from breachscope.engines.duckdb_case import DuckDBEngine
 from tests.sigma_strategies import INFO, dict_event, events, table_of, trees
@@ -41,7 +41,7 @@ def test_fast_path_agrees_with_reference(tree: ir.Node, rows: list[dict[str, obj
     rule = CompiledRule(kind="rule", id="r1", name=None, title="generated", path="-", line=1,
                         condition=ir.to_json(tree))
     seg = Segment("t", ir.Const(True), "all rows")
-    plan = Plan(groups={("t", "all rows"): [Target(rule, seg, tree)]}, where={("t", "all rows"): ir.Const(True)})
+    plan = RulePlan(groups={("t", "all rows"): [Target(rule, seg, tree)]}, where={("t", "all rows"): ir.Const(True)})
     for strategy in ("fast", "sql"):
         matches, _stats = execute(engine, plan, {"t": INFO}, strategy)
         assert {int(m.row["rid"]) for m in matches} == reference_rids(tree, rows), (strategy, tree)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from breachscope.cli.hunt_cmd import expand_multi_value
 from breachscope.cli.main import app
 from breachscope.detect.sigma import ruleset as ruleset_module
-from breachscope.detect.sigma.loader import content_key
+from breachscope.detect.sigma.loader import compile_file, content_key
 from breachscope.detect.sigma.ruleset import load_ruleset
 from breachscope.model.errors import UsageError
 from tests.conftest import run_ingest
@@ -149,3 +149,16 @@ def test_edited_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.Monke
 def test_rule_files_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such rule file or folder"):
         load_ruleset([tmp_path / "missing"])
+
+
+def test_correlations_the_engine_cannot_run_are_problems_that_say_why() -> None:
+    base = ("title: c\nname: c\ncorrelation:\n  rules: [a, b]\n  group-by: [User]\n  timespan: 5m\n")
+    boolean = compile_file("c.yml", (base + "  type: temporal\n  condition: a and b\n").encode(), {})
+    assert boolean["rules"] == []
+    assert [p["reason"] for p in boolean["problems"]] == [
+        "boolean correlation conditions are not supported: 'a and b'"]
+    several = compile_file("c.yml", (base + "  type: value_count\n  condition: {gte: 2, field: [Image, User]}\n")
+                           .encode(), {})
+    assert several["rules"] == []
+    assert [p["reason"] for p in several["problems"]] == [
+        "a correlation condition on several fields is not supported: ['Image', 'User']"]

@@ -18,11 +18,11 @@ from breachscope.cli.main import app
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CompiledRule
 from breachscope.detect.sigma.dialects import DUCKDB, SPARK
+from breachscope.detect.sigma.execute import execute
 from breachscope.detect.sigma.hunt import hunt
 from breachscope.detect.sigma.logsources import Segment
-from breachscope.detect.sigma.plan import Plan, Target
+from breachscope.detect.sigma.plan import RulePlan, Target
 from breachscope.detect.sigma.ruleset import load_ruleset
-from breachscope.detect.sigma.run import execute
 from breachscope.detect.sigma.sqlgen import SqlCompiler, source_sql
 from breachscope.engines.duckdb_case import DuckDBEngine, open_case
 from breachscope.engines.spark_case import SparkEngine, open_spark_case, spark_session
@@ -73,7 +73,7 @@ def test_spark_fast_path_agrees_with_duckdb(session: Any, tree: ir.Node, rows: l
     rule = CompiledRule(kind="rule", id="r1", name=None, title="generated", path="-", line=1,
                         condition=ir.to_json(tree))
     seg = Segment("t", ir.Const(True), "all rows")
-    plan = Plan(groups={("t", "all rows"): [Target(rule, seg, tree)]}, where={("t", "all rows"): ir.Const(True)})
+    plan = RulePlan(groups={("t", "all rows"): [Target(rule, seg, tree)]}, where={("t", "all rows"): ir.Const(True)})
     got = {}
     for name, engine in (("duckdb", DuckDBEngine.from_arrow({"t": table})),
                          ("spark", SparkEngine.from_arrow({"t": table}, session))):

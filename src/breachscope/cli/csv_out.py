@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from typing import TYPE_CHECKING, TextIO
 
+from breachscope.model.sql import quote_ident
 from breachscope.model.text import CSV_MACROS_SQL, csv_sql, csv_text
 
 if TYPE_CHECKING:
@@ -24,10 +25,6 @@ PLAIN_TYPES = frozenset({
     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIME WITH TIME ZONE", "TIMESTAMP",
     "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "INTERVAL", "UUID", '"NULL"',
 })
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def neutralized(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

@@ -89,4 +89,4 @@ def prepare(out: Path) -> tuple[Path, Path]:
 def _unmarked_demo(folder: Path) -> bool:
     """A demo folder written before folders were marked: exactly its scenario and its case."""
     return ({p.name for p in folder.iterdir()} == {"scenario", "case"}
-            and (folder / "scenario" / "truth.json").is_file() and (folder / "case" / "case.json").is_file())
+            and (folder / "scenario" / "truth.json").is_file() and CaseLayout(folder / "case").exists())

@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from breachscope.detect.detail_profiles import LOGON_TYPES, VALUE_NAMES
-from breachscope.engines.duckdb_case import DuckDBEngine, quote_ident, quote_literal
+from breachscope.engines.duckdb_case import Case, DuckDBEngine
+from breachscope.model.sql import quote_ident, quote_literal
 
 SUCCESS, FAILURE, EXPLICIT = "success", "failure", "explicit credentials"
 
@@ -87,7 +88,7 @@ class NoLogonEvents(Exception):
     """The case holds none of the events; the message says what it holds instead."""
 
 
-def summarize(engine: DuckDBEngine) -> LogonSummary:
+def summarize(engine: DuckDBEngine | Case) -> LogonSummary:
     """The logon summary of a case (its `windows` table)."""
     schemas = engine.schemas()
     columns = set(schemas["windows"].names) if "windows" in schemas else set()
@@ -177,7 +178,7 @@ def _named(expr: str, names: Mapping[str, str]) -> str:
     return f"CASE lower({expr}) {whens} ELSE {expr} END"
 
 
-def _what_instead(engine: DuckDBEngine) -> str:
+def _what_instead(engine: DuckDBEngine | Case) -> str:
     wanted = ", ".join(map(str, LOGON_EVENTS))
     total = engine.count("windows") if "windows" in engine.schemas() else 0
     if not total:

@@ -1,25 +1,28 @@
 """A case opened in DuckDB: one view per event table over its committed Parquet parts, the `events`
 view of core columns across all tables, `manifest` and `rejects`, and the views of the stages' runs
-(`findings`, `subjects`, `obligations`, `runs`...: engines/run_views.py)."""
+(`findings`, `subjects`, `obligations`, `runs`...: engines/run_views.py).
+
+`Case` holds the case folder (model/case_folder.py: layout, manifest, runs; readable with no engine)
+and the DuckDB engine its views are opened in; it answers the engine's calls by handing them to it."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import weakref
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from breachscope.engines.run_views import RUN_VIEWS, create_run_views
-from breachscope.engines.table_fields import part_schemas, with_fields
-from breachscope.ingest.store import sweep_leftovers
-from breachscope.model.case import CaseLayout, CaseState, load_state
-from breachscope.model.errors import CaseError
-from breachscope.model.runs import History, read_history
-from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, FIXED_SCHEMAS, valid_table_name
+from breachscope.engines.case_tables import case_tables, parquet_list
+from breachscope.engines.duckdb_engine import DuckDBEngine
+from breachscope.engines.run_views import create_run_views
+from breachscope.model.case import CaseLayout, CaseState
+from breachscope.model.case_folder import CaseFolder
+from breachscope.model.runs import History
+from breachscope.model.schema import CORE_FIELDS, CORE_NAMES, FIXED_SCHEMAS
+from breachscope.model.sql import quote_ident, quote_literal
+
+__all__ = ["Case", "DuckDBEngine", "attach_case", "open_case"]
 
 _SQL_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
@@ -27,214 +30,131 @@ _SQL_TYPES = {
     pa.int32(): "INTEGER",
     pa.int64(): "BIGINT",
 }
-NON_EVENT_TABLES = frozenset({"rejects"})
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def attach_case(engine: DuckDBEngine, folder: CaseFolder) -> None:
+    """Create the case's views in the engine: its tables, `events`, `rejects`, `manifest`, the runs'."""
+    con = engine.con
+    for table, files in case_tables(folder).items():
+        engine.tables[table] = files
+        if files:
+            con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({parquet_list(files)}, "
+                        "union_by_name = true)")
+        else:  # a fixed table always exists, if only empty
+            con.register(f"empty_{table}", FIXED_SCHEMAS[table].empty_table())
+            con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM empty_{table}")
+    if "rejects" not in engine.tables:
+        con.execute(
+            "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
+            "NULL::VARCHAR AS location, NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt WHERE false"
+        )
+    cols = ", ".join(quote_ident(c) for c in CORE_NAMES)
+    selects = [
+        f"SELECT {cols}, {quote_literal(t)} AS table_name FROM {quote_ident(t)}"
+        for t in engine.event_tables
+    ]
+    if not selects:
+        typed = ", ".join(f"NULL::{_SQL_TYPES[f.type]} AS {quote_ident(f.name)}" for f in CORE_FIELDS)
+        selects = [f"SELECT {typed}, NULL::VARCHAR AS table_name WHERE false"]
+    con.execute("CREATE VIEW events AS " + " UNION ALL ".join(selects))
+    manifest = pa.Table.from_pylist(
+        [vars(f) for f in folder.state.files] or [],  # not asdict(): its deep copies cost ~1 ms a file
+        schema=_MANIFEST_SCHEMA,
+    )
+    con.register("manifest_arrow", manifest)
+    con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
+    create_run_views(con, folder.layout, folder.history)
 
 
-def _decoded_bytes(files: list[str]) -> int:
-    import pyarrow.parquet as pq  # here: it loads ssl and S3 support, ~0.1 s of every command's start
-
-    total = 0
-    for f in files:
-        meta = pq.ParquetFile(f).metadata
-        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return total
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-class DuckDBEngine:
-    """A DuckDB connection with event tables: the query engine protocol detection runs on
-    (dialect, schemas, query, register, materialize, drop) plus analyst conveniences."""
+class Case:
+    """An investigation case for analysts and for every later stage (read-only on the evidence): the
+    folder, and the DuckDB engine that queries it (`case.engine`; the engine's calls work on the case)."""
 
     dialect = "duckdb"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection | None = None) -> None:
-        self.con = con or duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
-        # Parquet footers read once: binding the `events` view re-read every part's (halves a case's open)
-        self.con.execute("SET parquet_metadata_cache = true")
-        # spill files go to a private temporary folder (DuckDB's default is ./.tmp in the caller's cwd)
-        self._spill = tempfile.mkdtemp(prefix="breachscope-duckdb-")
-        # removed on close(), and also when an engine nobody closed is collected or the process exits
-        self._remove_spill = weakref.finalize(self, shutil.rmtree, self._spill, True)
-        self.con.execute(f"SET temp_directory = {quote_literal(self._spill)}")
-        self.tables: dict[str, list[str]] = {}
-        self._registered: set[str] = set()
-        self._arrow_schemas: dict[str, pa.Schema] = {}  # tables given as Arrow (from_arrow): their metadata
-
-    @classmethod
-    def from_arrow(cls, tables: dict[str, pa.Table]) -> DuckDBEngine:
-        """An engine over in-memory tables (tests, notebooks)."""
-        engine = cls()
-        for name, table in tables.items():
-            engine.con.register(name, table)
-            engine.tables[name] = []
-            engine._arrow_schemas[name] = table.schema
-        return engine
-
-    def schemas(self) -> dict[str, pa.Schema]:
-        """Arrow schema of every event table (what rule compilation needs to know), with the event field
-        each column holds (engines/table_fields.py)."""
-        return {t: with_fields(t, self.con.sql(f"SELECT * FROM {quote_ident(t)} LIMIT 0").to_arrow_table().schema,
-                               [s for s in (self._arrow_schemas.get(t),) if s] + part_schemas(t, self.tables[t]))
-                for t in self.event_tables}
-
-    def query(self, sql: str) -> pa.Table:
+    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None,
+                 run: str | None = None) -> None:
+        # the runs behind findings/subjects/obligations: the latest, or the case as it stood at `run`
+        self.folder = CaseFolder.open(path, run=run)
+        self.engine = DuckDBEngine(threads=threads, memory_limit=memory_limit)
         try:
-            return self._query(sql)
-        except duckdb.OutOfMemoryException:
-            # each thread keeps its own partitions of a wide aggregation: one thread needs about half
-            # (measured: a 2.8M-event hunt under a 1.5 GB limit fails on 2 threads, passes on 1)
-            threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-            if threads <= 1:
-                raise
-            self.con.execute("SET threads = 1")
-            try:
-                return self._query(sql)
-            finally:
-                self.con.execute(f"SET threads = {threads}")
+            attach_case(self.engine, self.folder)
+        except BaseException:
+            self.engine.close()
+            raise
 
-    def _query(self, sql: str) -> pa.Table:
-        if "__bs_ltext" not in sql:
-            return self.con.sql(sql).to_arrow_table()
-        # keyword rules read the event's text from a subquery column; filter pushdown would paste that
-        # expression (a concatenation of every field) into each keyword test: measured 6x slower
-        self.con.execute("SET disabled_optimizers = 'filter_pushdown'")
-        try:
-            return self.con.sql(sql).to_arrow_table()
-        finally:
-            self.con.execute("SET disabled_optimizers = ''")
+    # --- the folder
+    @property
+    def layout(self) -> CaseLayout:
+        return self.folder.layout
 
-    def hold_in_memory(self, max_bytes: int = 256 << 20) -> list[str]:
-        """Copy small event tables into memory for a run of many queries (detection): each query then
-        skips Parquet decoding. The copies shadow the views (temp schema first) until close(). Only
-        tables whose decoded size (Parquet metadata) is at most max_bytes: measured on 0.7M OTRF events
-        (844 MB by Parquet metadata), holding them cost 2.4 GB RSS and saved no time."""
-        held = []
-        for t in self.event_tables:
-            if self.tables[t] and _decoded_bytes(self.tables[t]) <= max_bytes:
-                name = quote_ident(t)
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM main.{name}")
-                held.append(t)
-        return held
+    @property
+    def state(self) -> CaseState:
+        return self.folder.state
 
-    def register(self, name: str, table: pa.Table) -> None:
-        self.con.register(name, table)
-        self._registered.add(name)
+    @property
+    def history(self) -> History:
+        return self.folder.history
 
-    def materialize(self, name: str, sql: str) -> int:
-        """Run sql into a temporary table `name`; return its row count."""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {sql}")
-        return int(self.con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0])
+    @property
+    def root(self) -> Path:
+        return self.folder.root
 
-    def drop(self, name: str) -> None:
-        if name in self._registered:
-            self._registered.discard(name)
-            self.con.unregister(name)
-        else:
-            self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+    # --- the engine (engines/protocol.py, and the analyst's calls)
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.engine.con
+
+    @property
+    def tables(self) -> dict[str, list[str]]:
+        return self.engine.tables
 
     @property
     def event_tables(self) -> list[str]:
-        return sorted(t for t in self.tables if t not in NON_EVENT_TABLES)
+        return self.engine.event_tables
+
+    def schemas(self) -> dict[str, pa.Schema]:
+        return self.engine.schemas()
+
+    def query(self, sql: str) -> pa.Table:
+        return self.engine.query(sql)
+
+    def hold_in_memory(self, max_bytes: int = 256 << 20) -> list[str]:
+        return self.engine.hold_in_memory(max_bytes)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.engine.register(name, table)
+
+    def materialize(self, name: str, sql: str) -> int:
+        return self.engine.materialize(name, sql)
+
+    def drop(self, name: str) -> None:
+        self.engine.drop(name)
 
     def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyRelation:
-        return self.con.sql(query, params=params) if params else self.con.sql(query)
+        return self.engine.sql(query, params)
 
     def rows(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """All result rows (the result is complete when this returns)."""
-        return self.con.execute(query, params or []).fetchall()
+        return self.engine.rows(query, params)
 
     def one(self, query: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
-        rows = self.rows(query, params)
-        return rows[0] if rows else None
+        return self.engine.one(query, params)
 
     def scalar(self, query: str, params: list[Any] | None = None) -> Any:
-        row = self.one(query, params)
-        return row[0] if row else None
+        return self.engine.scalar(query, params)
 
     def count(self, table: str = "events") -> int:
-        return int(self.con.sql(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0])
+        return self.engine.count(table)
 
     def close(self) -> None:
-        self.con.close()
-        self._remove_spill()
+        self.engine.close()
 
-    def __enter__(self) -> DuckDBEngine:
+    def __enter__(self) -> Case:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-class Case(DuckDBEngine):
-    """An investigation case for analysts and for every later stage (read-only on the evidence)."""
-
-    def __init__(self, path: str | Path, threads: int | None = None, memory_limit: str | None = None,
-                 run: str | None = None) -> None:
-        super().__init__()
-        self.layout = CaseLayout(path)
-        self.layout.require()
-        sweep_leftovers(self.layout.root)  # what killed runs left, unless a live run holds the case
-        self.state: CaseState = load_state(self.layout)
-        # the runs behind findings/subjects/obligations: the latest, or the case as it stood at `run`
-        self.history: History = read_history(self.layout, as_of=run)
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
-        self._create_views()
-
-    def __enter__(self) -> Case:
-        return self
-
-    @property
-    def root(self) -> Path:
-        return self.layout.root
-
-    def _create_views(self) -> None:
-        for table, parts in sorted(self.state.parts_by_table().items()):
-            if not valid_table_name(table) or table in RUN_VIEWS:
-                raise CaseError(f"manifest names an invalid table: {table!r}")
-            files = [str(self.layout.root / p.path) for p in parts]
-            self.tables[table] = files
-            file_list = "[" + ", ".join(quote_literal(f) for f in files) + "]"
-            self.con.execute(
-                f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM read_parquet({file_list}, union_by_name = true)"
-            )
-        for table, schema in FIXED_SCHEMAS.items():  # the fixed tables always exist, if only empty
-            if table not in self.tables:
-                self.con.register(f"empty_{table}", schema.empty_table())
-                self.con.execute(f"CREATE VIEW {quote_ident(table)} AS SELECT * FROM empty_{table}")
-                self.tables[table] = []
-        if "rejects" not in self.tables:
-            self.con.execute(
-                "CREATE VIEW rejects AS SELECT NULL::VARCHAR AS src_file, NULL::VARCHAR AS src_sha256, "
-                "NULL::VARCHAR AS location, NULL::VARCHAR AS reason, NULL::VARCHAR AS excerpt WHERE false"
-            )
-        cols = ", ".join(quote_ident(c) for c in CORE_NAMES)
-        selects = [
-            f"SELECT {cols}, {quote_literal(t)} AS table_name FROM {quote_ident(t)}"
-            for t in self.event_tables
-        ]
-        if not selects:
-            typed = ", ".join(f"NULL::{_SQL_TYPES[f.type]} AS {quote_ident(f.name)}" for f in CORE_FIELDS)
-            selects = [f"SELECT {typed}, NULL::VARCHAR AS table_name WHERE false"]
-        self.con.execute("CREATE VIEW events AS " + " UNION ALL ".join(selects))
-        manifest = pa.Table.from_pylist(
-            [vars(f) for f in self.state.files] or [],  # not asdict(): its deep copies cost ~1 ms a file
-            schema=_MANIFEST_SCHEMA,
-        )
-        self.con.register("manifest_arrow", manifest)
-        self.con.execute("CREATE VIEW manifest AS SELECT * FROM manifest_arrow")
-        create_run_views(self.con, self.layout, self.history)
 
 _MANIFEST_SCHEMA = pa.schema(
     [

@@ -23,6 +23,7 @@ from breachscope.model.case import CaseLayout
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA
 from breachscope.model.findings import FINDINGS_SCHEMA
 from breachscope.model.runs import EXPOSURE, FINDINGS, OBLIGATIONS, History, RunRecord
+from breachscope.model.sql import quote_ident, quote_literal
 
 RUN_VIEWS = ("findings", "subjects", "obligations", "exposure_statements", "exposure_review", "all_findings",
              "all_subjects", "all_obligations", "runs")
@@ -32,8 +33,10 @@ _OBLIGATION_FIELDS = (("rule", "VARCHAR"), ("jurisdiction", "VARCHAR"), ("obliga
                       ("to", "VARCHAR"), ("what", "VARCHAR"), ("owed", "VARCHAR"), ("why", "VARCHAR[]"),
                       ("deadline", "VARCHAR"), ("deadline_text", "VARCHAR"), ("persons", "BIGINT"),
                       ("organizations", "BIGINT"), ("drafts", "VARCHAR[]"))
-_NOTIFICATION_COLUMNS = {"aware_at": "VARCHAR", "exposure_run": "VARCHAR",
-                         "obligations": "STRUCT(" + ", ".join(f'"{n}" {t}' for n, t in _OBLIGATION_FIELDS) + ")[]"}
+_NOTIFICATION_COLUMNS = {
+    "aware_at": "VARCHAR", "exposure_run": "VARCHAR",
+    "obligations": "STRUCT(" + ", ".join(f"{quote_ident(n)} {t}" for n, t in _OBLIGATION_FIELDS) + ")[]",
+}
 
 _RUNS_SCHEMA = pa.schema([
     pa.field("run_id", pa.string()), pa.field("artifact", pa.string()), pa.field("source", pa.string()),
@@ -45,11 +48,11 @@ _RUNS_SCHEMA = pa.schema([
 
 
 def _lit(text: str | None) -> str:
-    return "NULL::VARCHAR" if text is None else "'" + text.replace("'", "''") + "'"
+    return "NULL::VARCHAR" if text is None else quote_literal(text)
 
 
 def _cols(schema: pa.Schema) -> str:
-    return ", ".join('"' + n.replace('"', '""') + '"' for n in schema.names)
+    return ", ".join(quote_ident(n) for n in schema.names)
 
 
 Part = tuple[str | None, Path]  # (run id, file); a file from before run history has no run id
@@ -114,7 +117,7 @@ def _obligations_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence
                f"exposure_run, unnest(obligations) AS o "
                f"FROM read_json({_lit(str(path))}, columns = {spec}, format = 'auto'))" for run_id, path in parts]
     if not selects:
-        typed = ", ".join(f'NULL::{t} AS "{n}"' for n, t in _OBLIGATION_FIELDS)
+        typed = ", ".join(f"NULL::{t} AS {quote_ident(n)}" for n, t in _OBLIGATION_FIELDS)
         selects = [f"SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS aware_at, NULL::VARCHAR AS exposure_run, "
                    f"{typed} WHERE false"]
     con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))

@@ -1,4 +1,4 @@
-"""A case opened in Spark (`hunt --engine spark`): the engine protocol of detect/sigma/run.py (dialect,
+"""A case opened in Spark (`hunt --engine spark`): the engine protocol of engines/protocol.py (dialect,
 schemas, query, register, materialize, drop) on PySpark, so the same compiled rules give the same findings.
 
 Where it runs: local mode on every core of this machine by default, or the cluster named by `master=`
@@ -15,7 +15,7 @@ group with its own schema, then cast and aligned to the table's columns.
 Session settings that make Spark SQL mean what the DuckDB SQL means: UTC session time zone; ANSI mode
 off (a cast, map lookup or array index on a hostile value yields NULL instead of failing the run);
 case-sensitive identifiers (columns may differ only in case; Sigma field names and map keys are case
-sensitive); backslash escapes in string literals (what dialects._spark_literal writes).
+sensitive); backslash escapes in string literals (what model.sql.quote_backslash_literal writes).
 
 Regular expressions never run on java.util.regex (backtracking: `(a+)+b` on a long value would hang a
 task, and its syntax and flags differ from RE2). The dialect's regex template calls `bs_re2(text,
@@ -38,8 +38,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from breachscope.engines.duckdb_case import open_case
+from breachscope.engines.case_tables import case_tables, event_table_names, merged_schemas
+from breachscope.model.case_folder import CaseFolder
 from breachscope.model.errors import BreachscopeError
+from breachscope.model.sql import quote_ident
 
 MASTER_ENV = "BREACHSCOPE_SPARK_MASTER"
 REGEX_UDF = "bs_re2"
@@ -149,6 +151,12 @@ class SparkEngine:
         self.spark.createDataFrame(_spark_ready(table)).createOrReplaceTempView(name)
         self._views.add(name)
 
+    def add_view(self, name: str, frame: Any, schema: pa.Schema) -> None:
+        """An event table: a DataFrame with its Arrow schema (what rule compilation is given)."""
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+        self.tables[name] = schema
+
     def materialize(self, name: str, sql: str) -> int:
         """Run sql into a cached temporary view `name`; return its row count."""
         df = self.spark.sql(sql).persist()
@@ -186,30 +194,67 @@ class SparkEngine:
         self.close()
 
 
-class SparkCase(SparkEngine):
-    """A case folder on Spark: the tables the manifest commits (read as the DuckDB engine reads them)."""
+class SparkCase:
+    """A case folder on Spark: the folder (model/case_folder.py) and the Spark engine its tables (the
+    ones the manifest commits, read as the DuckDB engine reads them) are views in; it answers the
+    engine's calls (engines/protocol.py) by handing them to it."""
+
+    dialect = "spark"
 
     def __init__(self, path: str | Path, session: Any = None, master: str | None = None) -> None:
+        self.folder = CaseFolder.open(path)
+        tables = case_tables(self.folder)
+        schemas = merged_schemas(tables)  # what a case opened in DuckDB shows: the same compiled SQL
         owns = False
         if session is None:
             session, owns = spark_session(master)
-        super().__init__(session, owns)
+        self.engine = SparkEngine(session, owns)
         try:
-            with open_case(path) as reference:  # the manifest (load_state) and DuckDB's merged schemas
-                schemas = reference.schemas()
-                files = {t: list(reference.tables[t]) for t in reference.event_tables}
-            self.root = Path(path)
-            for name in sorted(files):
-                df = _table_frame(self.spark, files[name], schemas[name])
-                df.createOrReplaceTempView(name)
-                self._views.add(name)
-                self.tables[name] = schemas[name]
+            for name in event_table_names(tables):
+                self.engine.add_view(name, _table_frame(self.engine.spark, tables[name], schemas[name]),
+                                     schemas[name])
         except BaseException:
-            self.close()
+            self.engine.close()
             raise
+
+    @property
+    def root(self) -> Path:
+        return self.folder.root
+
+    @property
+    def spark(self) -> Any:
+        return self.engine.spark
+
+    @property
+    def tables(self) -> dict[str, pa.Schema]:
+        return self.engine.tables
+
+    def schemas(self) -> dict[str, pa.Schema]:
+        return self.engine.schemas()
+
+    def query(self, sql: str) -> pa.Table:
+        return self.engine.query(sql)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.engine.register(name, table)
+
+    def materialize(self, name: str, sql: str) -> int:
+        return self.engine.materialize(name, sql)
+
+    def drop(self, name: str) -> None:
+        self.engine.drop(name)
+
+    def hold_in_memory(self) -> list[str]:
+        return self.engine.hold_in_memory()
+
+    def close(self) -> None:
+        self.engine.close()
 
     def __enter__(self) -> SparkCase:
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def open_spark_case(case_dir: str | Path, master: str | None = None, session: Any = None) -> SparkCase:
@@ -219,7 +264,7 @@ def open_spark_case(case_dir: str | Path, master: str | None = None, session: An
 
 # --- tables ----------------------------------------------------------------------------------------
 def _ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    return quote_ident(name, "`")
 
 
 def _spark_ready(table: pa.Table) -> pa.Table:
@@ -293,7 +338,7 @@ def _register_functions(spark: Any) -> None:
 def _duckdb_udf(sql: str, return_type: str, arity: int) -> Any:
     """An Arrow-batched UDF computing `sql` with DuckDB once per distinct value of a batch (log values
     repeat). A closure, so that it is shipped to the executors by value: they need pyarrow and duckdb."""
-    from pyspark.sql.functions import arrow_udf
+    from pyspark.sql.pandas.functions import arrow_udf  # where it is defined (and typed)
 
     state: dict[str, Any] = {}
 
@@ -337,4 +382,6 @@ def _duckdb_udf(sql: str, return_type: str, arity: int) -> Any:
                 out[i] = v
         return pa.array(out, pa.bool_())
 
-    return arrow_udf(unary if arity == 1 else binary, return_type)
+    # its stubs require functionType, which it infers from the annotations (pa.Array -> pa.Array: scalar)
+    make_udf: Any = arrow_udf
+    return make_udf(unary if arity == 1 else binary, return_type)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from breachscope.engines.duckdb_case import DuckDBEngine, quote_ident
+from breachscope.engines.duckdb_case import Case, DuckDBEngine
+from breachscope.model.sql import quote_ident
 
 EVIDENCE_MAX = 5
 
@@ -140,7 +141,7 @@ def is_address(text: str) -> bool:
         return False
 
 
-def resolve_hosts(engine: DuckDBEngine, names: list[str]) -> list[HostResolution]:
+def resolve_hosts(engine: DuckDBEngine | Case, names: list[str]) -> list[HostResolution]:
     """The addresses each name held over time, with the evidence (one resolution per name, in order)."""
     sources = _available(engine)
     keys = sorted({_py_key(n) for n in names})
@@ -151,7 +152,7 @@ def resolve_hosts(engine: DuckDBEngine, names: list[str]) -> list[HostResolution
     return [HostResolution(n, tuple(_spans(_py_key(n), everyone)), looked) for n in names]
 
 
-def _available(engine: DuckDBEngine) -> list[Source]:
+def _available(engine: DuckDBEngine | Case) -> list[Source]:
     cols: dict[str, set[str]] = {}
     out = []
     for src in SOURCES:
@@ -166,7 +167,7 @@ def _available(engine: DuckDBEngine) -> list[Source]:
     return out
 
 
-def _sightings(engine: DuckDBEngine, sources: list[Source], by: str,
+def _sightings(engine: DuckDBEngine | Case, sources: list[Source], by: str,
                values: list[str]) -> list[tuple[str, str, datetime | None, str, str, str | None, int | None]]:
     """(name key, address, ts, kind, name as written, src_file, src_record) of the sources' rows whose
     name key (by='name') or address (by='address') is among values."""

@@ -12,7 +12,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,9 +23,12 @@ from breachscope.model.case import (
     Commit,
     FileEntry,
     Part,
-    committed_length,
     load_state,
 )
+from breachscope.model.case_lock import HELD as _HELD
+from breachscope.model.case_lock import remove_leftovers as _remove_leftovers
+from breachscope.model.case_lock import repair_manifest as _repair
+from breachscope.model.case_lock import try_lock as _try_lock
 from breachscope.model.errors import CaseError
 
 REJECTS_SCHEMA = pa.schema(
@@ -76,80 +78,6 @@ def _not_writable(layout: CaseLayout, exc: OSError) -> CaseError:
         return CaseError(f"case {layout.root} is read-only ({exc.strerror}: {exc.filename}); this command "
                          "writes into the case: copy it to a writable place (queries work on a read-only case)")
     return CaseError(f"cannot write the case {layout.root}: {exc.strerror or exc} ({exc.filename})")
-
-
-#: Cases whose writer this process holds: a POSIX lock is per process, so this process must not take
-#: (and by closing, release) it a second time, nor clean a case its own writer is using.
-_HELD: set[Path] = set()
-
-
-def _try_lock(layout: CaseLayout) -> TextIO | None:
-    """The case's lock file, locked; None if another live process holds the lock."""
-    fh = layout.lock.open("a")
-    try:
-        # a POSIX record lock belongs to this process only: worker processes forked from it do not
-        # hold it, so a killed run never leaves the case locked by its orphaned workers
-        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.close()
-        return None
-    return fh
-
-
-def _remove_leftovers(layout: CaseLayout, state: CaseState) -> None:
-    """Delete parts no commit names (a run killed before its commit, a forget's replaced parts)
-    and the scratch folder. Only ever called with the case lock held."""
-    committed = {p.path for p in state.parts}
-    for top in (layout.events, layout.rejects):
-        for f in top.rglob("*"):
-            if f.is_file() and f.relative_to(layout.root).as_posix() not in committed:
-                f.unlink()
-    shutil.rmtree(layout.tmp, ignore_errors=True)
-    layout.tmp.mkdir(exist_ok=True)
-
-
-def _repair(layout: CaseLayout) -> None:
-    """Cut a manifest line that a crash left unfinished: it never committed anything."""
-    m = layout.manifest
-    if m.is_file():
-        keep = committed_length(m)
-        if keep != m.stat().st_size:
-            with m.open("r+b") as fh:
-                fh.truncate(keep)
-                fh.flush()
-                os.fsync(fh.fileno())
-
-
-def sweep_leftovers(root: str | Path) -> bool:
-    """What killed runs left (scratch, uncommitted parts, a torn manifest line) removed, by any
-    command that opens the case. Never while a live run holds the case (it is using them), and
-    silently not on a read-only case. True if the case was swept."""
-    layout = CaseLayout(root)
-    if layout.root.resolve() in _HELD or not layout.exists():
-        return False
-    leftovers = layout.tmp.is_dir() and any(layout.tmp.iterdir())
-    committed = None
-    if not leftovers:  # cheap check first: parts on disk that no commit names
-        committed = {p.path for p in load_state(layout).parts}
-        leftovers = any(f.is_file() and f.relative_to(layout.root).as_posix() not in committed
-                        for top in (layout.events, layout.rejects) for f in top.rglob("*"))
-    if not leftovers:
-        return False
-    try:
-        fh = _try_lock(layout)
-    except OSError:
-        return False  # read-only: nothing can be cleaned, and nothing needs to be for reading
-    if fh is None:
-        return False
-    try:
-        _repair(layout)
-        _remove_leftovers(layout, load_state(layout))
-    except OSError:
-        return False
-    finally:
-        fcntl.lockf(fh, fcntl.LOCK_UN)
-        fh.close()
-    return True
 
 
 class CaseWriter:

@@ -25,6 +25,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from breachscope.model.sql import quote_literal
+
 #: C0 except TAB and LF (kept by multi_line), DEL, C1.
 _C0 = [*range(0x00, 0x09), *range(0x0B, 0x20)]
 _C1 = [0x7F, *range(0x80, 0xA0)]
@@ -112,13 +114,9 @@ _RE2_FORMULA = f"(?:^|[\\r\\n])[{_re2_class(LEADING_SPACE)}]*[{_re2_class(FORMUL
 _RE2_TRIGGER = f"[{_re2_class(CONTROL_POINTS)}]|{_RE2_FORMULA}"
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 #: Escapes one character (a control character, per _MULTI) in DuckDB SQL.
 _SQL_ESCAPE_CHAR = (
-    f"CASE WHEN NOT regexp_matches(c, {_sql_literal('[' + _re2_class(CONTROL_POINTS) + ']')}) THEN c "
+    f"CASE WHEN NOT regexp_matches(c, {quote_literal('[' + _re2_class(CONTROL_POINTS) + ']')}) THEN c "
     r"WHEN c = chr(13) THEN '\r' WHEN unicode(c) < 256 THEN printf('\x%02x', unicode(c)) "
     r"ELSE printf('\u%04x', unicode(c)) END"
 )
@@ -129,9 +127,9 @@ CSV_MACROS_SQL = (
     "CREATE OR REPLACE TEMP MACRO bs_escape_controls(s) AS "
     f"array_to_string(list_transform(string_split(s, ''), lambda c: {_SQL_ESCAPE_CHAR}), '');\n"
     "CREATE OR REPLACE TEMP MACRO bs_no_formula(s) AS "
-    f"CASE WHEN regexp_matches(s, {_sql_literal(_RE2_FORMULA)}) THEN '''' || s ELSE s END;\n"
+    f"CASE WHEN regexp_matches(s, {quote_literal(_RE2_FORMULA)}) THEN '''' || s ELSE s END;\n"
     "CREATE OR REPLACE TEMP MACRO bs_csv_text(s) AS "
-    f"CASE WHEN regexp_matches(s, {_sql_literal(_RE2_TRIGGER)}) THEN bs_no_formula(bs_escape_controls(s)) "
+    f"CASE WHEN regexp_matches(s, {quote_literal(_RE2_TRIGGER)}) THEN bs_no_formula(bs_escape_controls(s)) "
     "ELSE s END;"
 )
 

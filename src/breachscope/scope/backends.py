@@ -21,9 +21,10 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from breachscope.engines.duckdb_case import quote_ident, quote_literal
+from breachscope.engines import local
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import table_name
+from breachscope.model.sql import quote_ident, quote_literal
 from breachscope.scope.budget import Budget, OverBudget
 
 PARAMS = "__bs_params"
@@ -77,11 +78,7 @@ class DuckDBBackend:
         files = parquet_tables(path)
         self.budget = budget or Budget()
         self.warnings: list[str] = []
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
+        self.con = local.connect(utc=True, threads=threads)
         tables: dict[str, dict[str, str]] = {}
         digests = []
         for name, f in sorted(files.items()):

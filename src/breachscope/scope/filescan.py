@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from breachscope.engines import local
 from breachscope.engines.duckdb_case import Case
 from breachscope.model.case import UNRECOGNIZED
 from breachscope.scope import recognizers as rz
@@ -74,8 +75,7 @@ def scan_file(f: ExportFile, idents: bool) -> ScanResult:
     data = Path(f.path).read_bytes()
     if hashlib.sha256(data).hexdigest() != f.sha256:
         return ScanResult(f, _empty(), warnings=[f"changed since it was ingested, not scanned: {f.path}"])
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
+    con = local.connect()
     try:
         rz.install_macros(con)
         parts, lines = [], 0

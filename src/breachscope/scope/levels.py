@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from breachscope.engines import local
 from breachscope.model.exposure import LEVEL_RANK, LEVELS, NOT_EXPOSED
 from breachscope.model.inventory import Inventory
 from breachscope.scope.backends import Backend
@@ -32,8 +33,7 @@ class Aggregate:
 
 
 def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure], hits: pa.Table) -> Aggregate:
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
+    con = local.connect()
     try:
         con.register("e", _exposure_table(exposures))
         con.register("h", hits)

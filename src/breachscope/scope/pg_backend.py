@@ -21,9 +21,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from breachscope.engines.duckdb_case import quote_ident
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import table_name
+from breachscope.model.sql import quote_ident
 from breachscope.scope.backends import SnapshotInfo, lookup_sql, match_sql, rows_to_arrow
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed
 
@@ -182,6 +182,7 @@ class PostgresBackend:
     def match(self, table: str, key: str, column: str, norm: str, values: list[str],
               flags: list[tuple[str, str]]) -> list[tuple[str, str, str | None]]:
         sql = match_sql(table, key, column, norm, flags, "= ANY(__bs_values__)")
+        # ignore: _rows gives rows of any shape; match_sql selects (key, value, flag) rows
         return self._rows(sql.replace("%", "%%").replace("__bs_values__", "%s"), [values])  # type: ignore[return-value]
 
     def close(self) -> None:

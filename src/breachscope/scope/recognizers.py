@@ -20,6 +20,8 @@ import unicodedata
 import duckdb
 import phonenumbers
 
+from breachscope.model.sql import quote_literal
+
 EMAIL = "email"
 PHONE = "phone"
 POSTAL = "postal_code"
@@ -98,12 +100,12 @@ def recognize_sql(delimiter: str | None) -> str:
     Phones still need is_jp_phone on (prefix, length); parameters: mynumber and corporate header flags."""
     num, email, postal, ident = (PATTERNS["number"], PATTERNS[EMAIL], PATTERNS[POSTAL], PATTERNS[IDENT])
     col = "0" if not delimiter else (
-        f"length(substr(line, 1, p - 1)) - length(replace(substr(line, 1, p - 1), {_lit(delimiter)}, ''))")
+        f"length(substr(line, 1, p - 1)) - length(replace(substr(line, 1, p - 1), {quote_literal(delimiter)}, ''))")
     before = f"lower(substr(line, greatest(1, p - {CONTEXT_CHARS}), p - greatest(1, p - {CONTEXT_CHARS})))"
     return f"""
 WITH nums AS (
   SELECT line_no, line, raw, regexp_replace(raw, '[^0-9]', '', 'g') AS digits, strpos(line, raw) AS p
-  FROM (SELECT line_no, line, unnest(regexp_extract_all(line, {_lit(num)}, 1)) AS raw FROM lines)
+  FROM (SELECT line_no, line, unnest(regexp_extract_all(line, {quote_literal(num)}, 1)) AS raw FROM lines)
 ), classed AS (
   SELECT line_no, raw, p, line,
     CASE WHEN raw LIKE '+81%' THEN '0' || digits[3:] ELSE digits END AS value,
@@ -117,23 +119,19 @@ WITH nums AS (
   FROM nums WHERE length(digits) BETWEEN 10 AND 19
 )
 SELECT kind, value, line_no,
-  CASE WHEN kind = '{MY_NUMBER}' THEN regexp_matches({before}, {_lit(MY_NUMBER_WORDS)})
+  CASE WHEN kind = '{MY_NUMBER}' THEN regexp_matches({before}, {quote_literal(MY_NUMBER_WORDS)})
                                       OR coalesce($mynumber_header[{col} + 1], false)
-       WHEN kind = '{CORPORATE}' THEN regexp_matches({before}, {_lit(CORPORATE_WORDS)})
+       WHEN kind = '{CORPORATE}' THEN regexp_matches({before}, {quote_literal(CORPORATE_WORDS)})
                                       OR coalesce($corporate_header[{col} + 1], false)
        ELSE false END AS context
 FROM classed WHERE kind IS NOT NULL
 UNION ALL
 SELECT '{EMAIL}', lower(trim(v, '.''')), line_no, false
-  FROM (SELECT line_no, unnest(regexp_extract_all(line, {_lit(email)}, 1)) AS v FROM lines)
+  FROM (SELECT line_no, unnest(regexp_extract_all(line, {quote_literal(email)}, 1)) AS v FROM lines)
 UNION ALL
 SELECT '{POSTAL}', regexp_replace(v, '[^0-9]', '', 'g'), line_no, false
-  FROM (SELECT line_no, unnest(regexp_extract_all(line, {_lit(postal)}, 1)) AS v FROM lines)
+  FROM (SELECT line_no, unnest(regexp_extract_all(line, {quote_literal(postal)}, 1)) AS v FROM lines)
 UNION ALL
 SELECT '{IDENT}', lower(replace(v, '-', '')), line_no, false
-  FROM (SELECT line_no, unnest(regexp_extract_all(line, {_lit(ident)}, 1)) AS v FROM lines WHERE $idents)
+  FROM (SELECT line_no, unnest(regexp_extract_all(line, {quote_literal(ident)}, 1)) AS v FROM lines WHERE $idents)
 """
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -17,6 +17,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from breachscope.model.sql import quote_literal
 from breachscope.simulate.attackdb import PROBE_PHYSICAL_ORDER, Query
 
 ROW_KEYS = {"customers": "customer_id", "contracts": "contract_no", "contacts": "contact_id"}
@@ -36,8 +37,8 @@ def connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     for name in ("customers", "contracts", "contacts", "service_usage", "orders"):
-        path = str(snapshot / f"{name}.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        path = quote_literal(str(snapshot / f"{name}.parquet"))
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({path})")
     return con
 
 

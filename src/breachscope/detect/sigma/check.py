@@ -12,7 +12,7 @@ from breachscope.detect.sigma.fields import TableInfo
 from breachscope.detect.sigma.logsources import Unserved, segments
 from breachscope.detect.sigma.plan import logsource
 from breachscope.detect.sigma.ruleset import RuleSet
-from breachscope.detect.sigma.sqlgen import CompileError, Ref, SqlCompiler
+from breachscope.detect.sigma.sqlgen import CompileError, Ref, Resolve, SqlCompiler
 from breachscope.model.schema import FIXED_SCHEMAS
 
 
@@ -47,8 +47,8 @@ def check_ruleset(rs: RuleSet) -> dict[str, Any]:
                     SqlCompiler(d, _AnyColumn(), generic.keyword_refs()).compile(r.tree)
                 for seg in segs:
                     info = tables.get(seg.table)
-                    resolve = info.resolver(seg.fields) if info else _AnyColumn()
-                    SqlCompiler(d, resolve, (info or generic).keyword_refs()).compile(r.tree)  # type: ignore[arg-type]
+                    resolve: Resolve = info.resolver(seg.fields) if info else _AnyColumn()
+                    SqlCompiler(d, resolve, (info or generic).keyword_refs()).compile(r.tree)
             compiled += 1
         except (CompileError, ValueError, KeyError) as exc:
             failed.append({"path": r.path, "line": r.line, "reason": f"does not compile: {exc}",

@@ -147,7 +147,7 @@ def _expand(field: str | None, s: SigmaString, placeholders: Mapping[str, Sequen
     if any(n not in placeholders for n in names):
         return ir.Const(False)
     try:
-        expanded = s.replace_placeholders(lambda p: [SigmaString(v) for v in placeholders[p.name]])
+        expanded = s.replace_placeholders(lambda p: (SigmaString(v) for v in placeholders[p.name]))
     except Exception as exc:  # pySigma raises several types for bad placeholder values
         raise ConvertError(f"placeholder expansion failed: {exc}") from exc
     return ir.or_([_string(field, x, placeholders) for x in expanded])

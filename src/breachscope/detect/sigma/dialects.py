@@ -12,21 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from string import Template
 
-
-def _duckdb_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _spark_literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _quote_ident(name: str, q: str) -> str:
-    return q + name.replace(q, q + q) + q
+from breachscope.model.sql import quote_backslash_literal, quote_ident, quote_literal
 
 
 @dataclass(frozen=True)
-class Dialect:
+class SqlDialect:
     name: str
     literal: Callable[[str], str]
     ident_quote: str
@@ -37,7 +27,7 @@ class Dialect:
     inline_values: int = 0
 
     def ident(self, name: str) -> str:
-        return _quote_ident(name, self.ident_quote)
+        return quote_ident(name, self.ident_quote)
 
     def t(self, key: str, **values: str) -> str:
         return Template(self.templates[key]).substitute(values)
@@ -65,9 +55,9 @@ _SPARK_V6 = (
     "ELSE split(get(split($x, '::'), 1), ':') END), p -> lpad(p, 4, '0')), '')"
 )
 
-DUCKDB = Dialect(
+DUCKDB = SqlDialect(
     name="duckdb",
-    literal=_duckdb_literal,
+    literal=quote_literal,
     ident_quote='"',
     templates={
         "lower": "lower($x)",
@@ -130,9 +120,9 @@ _SPARK_DOUBLE = (
     "'(?i)\\\\A([+-]?)nan\\\\z', 'NaN') AS DOUBLE) END"
 )
 
-SPARK = Dialect(
+SPARK = SqlDialect(
     name="spark",
-    literal=_spark_literal,
+    literal=quote_backslash_literal,
     ident_quote="`",
     max_grouping_columns=64,  # GROUPING_SIZE_LIMIT_EXCEEDED beyond (the grouping id is a 64-bit mask)
     inline_values=1000,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from breachscope.detect.sigma import ir
-from breachscope.detect.sigma.dialects import Dialect
+from breachscope.detect.sigma.dialects import SqlDialect
 from breachscope.detect.sigma.fields import TableInfo
 from breachscope.detect.sigma.leaves import LeafKey, leaf_nodes, single_ref, truth
 from breachscope.detect.sigma.plan import Target
@@ -34,6 +34,7 @@ from breachscope.detect.sigma.prefilter import (
 from breachscope.detect.sigma.reference import Reference
 from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, Resolve, SqlCompiler, source_sql, uses_keywords
+from breachscope.engines.protocol import SqlEngine
 
 MATCHED = "bs_matched"
 RULES_COLUMN = "__bs_rules"
@@ -70,7 +71,7 @@ def split(name: str, where: ir.Node, targets: list[Target], info: TableInfo, cat
 class Evaluator:
     """Decides rule trees on one combination of field values, from per-value leaf truth."""
 
-    def __init__(self, resolve: object, col_of_ref: dict[Ref, int], rowleaf_col: dict[ir.Node, int],
+    def __init__(self, resolve: Resolve, col_of_ref: dict[Ref, int], rowleaf_col: dict[ir.Node, int],
                  table: dict[LeafKey, frozenset[object]], reference: Reference) -> None:
         self.resolve = resolve
         self.col_of_ref = col_of_ref
@@ -81,7 +82,7 @@ class Evaluator:
 
     def ref(self, leaf: ir.Node) -> Ref | None:
         if leaf not in self._refs:
-            self._refs[leaf] = single_ref(leaf, self.resolve)  # type: ignore[arg-type]
+            self._refs[leaf] = single_ref(leaf, self.resolve)
         return self._refs[leaf]
 
     def holds(self, node: ir.Node, combo: tuple[object, ...]) -> bool:
@@ -102,7 +103,7 @@ class Evaluator:
         return value in self.table[(ref, node)]
 
 
-def run(engine: object, dialect: Dialect, info: TableInfo, work: list[SegmentWork],
+def run(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, work: list[SegmentWork],
         catalog: dict[Ref, ValueMatches]) -> tuple[list[tuple[Target, str, dict[str, object]]], int]:
     """(target, segment name, row) for every match of the segments' fast targets, and the number of
     candidate rows."""
@@ -137,7 +138,7 @@ def run(engine: object, dialect: Dialect, info: TableInfo, work: list[SegmentWor
     keys = [f"bs_c{i}" for i in range(len(refs))] + [f"bs_b{j}" for j in range(len(rowleaf_sql))] + masks
     names, candidates = _candidates_sql(engine, dialect, info, plain, work, catalog, cols)
     try:
-        combos = engine.query(  # type: ignore[attr-defined]
+        combos = engine.query(
             f"SELECT {', '.join(keys)}, count(*) AS bs_n FROM ({candidates}) AS c GROUP BY {', '.join(keys)}")
         n = sum(combos.column("bs_n").to_pylist())
         if not n:
@@ -148,12 +149,13 @@ def run(engine: object, dialect: Dialect, info: TableInfo, work: list[SegmentWor
         out = list(_rows_back(engine, dialect, candidates, combos, keys, matched, targets))
     finally:
         for name in names:
-            engine.drop(name)  # type: ignore[attr-defined]
+            engine.drop(name)
     return out, n
 
 
-def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: SqlCompiler, work: list[SegmentWork],
-                    catalog: dict[Ref, ValueMatches], cols: list[str]) -> tuple[list[str], str]:
+def _candidates_sql(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, plain: SqlCompiler,
+                    work: list[SegmentWork], catalog: dict[Ref, ValueMatches],
+                    cols: list[str]) -> tuple[list[str], str]:
     """SQL for rows of any segment whose values hold a necessary literal (value lists registered)."""
     wanted: dict[Ref, set[int]] = defaultdict(set)
     for w in work:
@@ -169,7 +171,7 @@ def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: Sq
             ors.append(f"{plain.expr(ref)} IN ({inline})")
             continue
         name = f"bs_cv{i}"
-        engine.register(name, pa.table({"v": values}))  # type: ignore[attr-defined]
+        engine.register(name, pa.table({"v": values}))
         names.append(name)
         ors.append(f"{plain.expr(ref)} IN (SELECT v FROM {name})")
     segs = " OR ".join(plain.compile(w.where) for w in work)
@@ -179,13 +181,14 @@ def _candidates_sql(engine: object, dialect: Dialect, info: TableInfo, plain: Sq
     return names, sql
 
 
-def _literals(dialect: Dialect, values: list[object]) -> str | None:
+def _literals(dialect: SqlDialect, values: list[object]) -> str | None:
     """The values as a SQL list of literals, where the dialect prefers that and all are text or all
     integers (values come from the evidence: text only through the dialect's escaping)."""
     if not values or len(values) > dialect.inline_values:
         return None
-    if all(v.__class__ is str for v in values):
-        return ", ".join(dialect.literal(v) for v in values)  # type: ignore[arg-type]
+    texts = [v for v in values if isinstance(v, str)]
+    if all(v.__class__ is str for v in values):  # exactly str: a subclass could render itself otherwise
+        return ", ".join(dialect.literal(v) for v in texts)
     if all(v.__class__ is int for v in values):
         return ", ".join(str(v) for v in values)
     return None
@@ -248,7 +251,7 @@ def _decide(work: list[SegmentWork], refs: list[Ref], n_refs: int, rowleaf_col: 
 def _segments_of(masks: tuple[object, ...], count: int) -> list[int]:
     out = []
     for j, m in enumerate(masks):
-        bits = int(m or 0)
+        bits = m if isinstance(m, int) else 0  # a BIGINT mask, NULL only if no segment holds the row
         for i in range(MASK_BITS):
             if bits >> i & 1:
                 k = j * MASK_BITS + i
@@ -257,7 +260,7 @@ def _segments_of(masks: tuple[object, ...], count: int) -> list[int]:
     return out
 
 
-def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Table, keys: list[str],
+def _rows_back(engine: SqlEngine, dialect: SqlDialect, candidates: str, combos: pa.Table, keys: list[str],
                matched: dict[int, list[int]], targets: list[tuple[Target, str]]
                ) -> Iterable[tuple[Target, str, dict[str, object]]]:
     if not matched:
@@ -265,13 +268,13 @@ def _rows_back(engine: object, dialect: Dialect, candidates: str, combos: pa.Tab
     idx = sorted(matched)
     table = combos.take(pa.array(idx, pa.int64())).drop_columns(["bs_n"]).append_column(
         RULES_COLUMN, pa.array([matched[i] for i in idx], pa.list_(pa.int32())))
-    engine.register(MATCHED, table)  # type: ignore[attr-defined]
+    engine.register(MATCHED, table)
     try:
         on = " AND ".join(dialect.t("nulleq", a=f"c.{k}", b=f"m.{k}") for k in keys) or "TRUE"
-        result = engine.query(  # type: ignore[attr-defined]
+        result = engine.query(
             f"SELECT c.*, m.{RULES_COLUMN} FROM ({candidates}) AS c JOIN {MATCHED} m ON {on}")
     finally:
-        engine.drop(MATCHED)  # type: ignore[attr-defined]
+        engine.drop(MATCHED)
     for row in lean_rows(result, {*keys, TEXT, LOWER_TEXT}):
         hits = row.pop(RULES_COLUMN)
         for ti in hits:

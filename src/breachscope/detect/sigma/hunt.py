@@ -13,9 +13,10 @@ import pyarrow as pa
 
 from breachscope.detect.sigma import correlation
 from breachscope.detect.sigma.compiled import RuleProblem
-from breachscope.detect.sigma.plan import Plan, plan
+from breachscope.detect.sigma.execute import Match, Stats, execute, finding_row, table_infos
+from breachscope.detect.sigma.plan import RulePlan, plan
 from breachscope.detect.sigma.ruleset import RuleSet, load_ruleset
-from breachscope.detect.sigma.run import Match, SqlEngine, Stats, execute, finding_row, table_infos
+from breachscope.engines.protocol import SqlEngine
 from breachscope.model.case import CaseLayout
 from breachscope.model.findings import FINDINGS_SCHEMA, commit_findings, level_at_least
 from breachscope.model.progress import report
@@ -27,7 +28,7 @@ SOURCE = "sigma"  # the detector family of these findings: a rerun replaces Sigm
 class HuntResult:
     findings: pa.Table
     ruleset: RuleSet
-    plan: Plan
+    plan: RulePlan
     stats: Stats
     seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)  # what the run recorded: rules, level, strategy
@@ -91,7 +92,7 @@ def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | N
     return HuntResult(table, rs, p, stats, seconds, params)
 
 
-def findings_of(matches: list[Match], rs: RuleSet, p: Plan, min_level: str | None) -> list[dict[str, Any]]:
+def findings_of(matches: list[Match], rs: RuleSet, p: RulePlan, min_level: str | None) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     events: dict[str, list[correlation.Event]] = {}
     for m in matches:

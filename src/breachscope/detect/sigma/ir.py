@@ -6,8 +6,9 @@ meaning of a rule is decided once, here and in convert.py, not once per engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 # string pattern parts: (kind, text); kind LIT is literal text, ANY is Sigma `*`, ONE is Sigma `?`
 LIT, ANY, ONE = 0, 1, 2
@@ -18,6 +19,7 @@ class Node:
     """A node of the condition tree."""
 
     __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every node is a dataclass (below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,12 @@ def not_(arg: Node) -> Node:
     return Not(arg)
 
 
+def field_of(node: Node) -> str | None:
+    """The field a leaf reads (None: a keyword search, or not a leaf)."""
+    field = getattr(node, "field", None)
+    return field if isinstance(field, str) else None
+
+
 def fields_of(node: Node) -> set[str | None]:
     """Every field a tree reads (None stands for keyword search)."""
     if isinstance(node, And | Or):
@@ -172,7 +180,7 @@ def fields_of(node: Node) -> set[str | None]:
         return fields_of(node.arg)
     if isinstance(node, Const):
         return set()
-    refs: set[str | None] = {node.field}  # type: ignore[attr-defined]
+    refs: set[str | None] = {field_of(node)}
     if isinstance(node, FieldRef):
         refs.add(node.other)
     return refs
@@ -185,7 +193,7 @@ def to_json(node: Node) -> Any:
         return [kind, [to_json(a) for a in node.args]]
     if isinstance(node, Not):
         return [kind, to_json(node.arg)]
-    values = [getattr(node, f) for f in node.__dataclass_fields__]  # type: ignore[attr-defined]
+    values = [getattr(node, f) for f in node.__dataclass_fields__]
     if isinstance(node, Str):
         values[1] = [list(p) for p in node.pattern]
     return [kind, *values]
@@ -194,10 +202,12 @@ def to_json(node: Node) -> Any:
 def from_json(data: Any) -> Node:
     kind, *rest = data
     cls = _KINDS[kind]
-    if cls in (And, Or):
-        return cls(tuple(from_json(a) for a in rest[0]))  # type: ignore[call-arg]
+    if cls is And or cls is Or:
+        args = tuple(from_json(a) for a in rest[0])
+        return And(args) if cls is And else Or(args)
     if cls is Not:
         return Not(from_json(rest[0]))
     if cls is Str:
         return Str(rest[0], tuple((int(k), str(t)) for k, t in rest[1]), bool(rest[2]))
-    return cls(*rest)  # type: ignore[call-arg]
+    leaf: Callable[..., Node] = cls  # a leaf's fields, in order, as to_json wrote them
+    return leaf(*rest)

@@ -35,9 +35,10 @@ def leaf_nodes(node: ir.Node) -> Iterable[ir.Node]:
 def single_ref(node: ir.Node, resolve: Resolve) -> Ref | None:
     """The field a leaf depends on alone, or None when the leaf needs the whole row (keyword search,
     field references, list fields, presence of a map key)."""
-    if not isinstance(node, _SINGLE) or getattr(node, "field", None) is None:
+    field = ir.field_of(node) if isinstance(node, _SINGLE) else None
+    if field is None:
         return None
-    ref = resolve(node.field)  # type: ignore[attr-defined]
+    ref = resolve(field)
     if ref.kind in ("list", "map"):
         return None
     if isinstance(node, ir.Exists) and ref.key is not None:

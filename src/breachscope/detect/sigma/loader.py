@@ -18,24 +18,19 @@ from typing import Any
 
 import duckdb
 import yaml
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
 from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
-from sigma.modifiers import modifier_mapping
 from sigma.rule import SigmaRule
 
 from breachscope.detect.sigma import ir
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, Correlation, RuleProblem
 from breachscope.detect.sigma.convert import ConvertError, rule_condition, unset_placeholders
-from breachscope.detect.sigma.quiet_re2 import install as quiet_re2
+from breachscope.detect.sigma.pysigma_setup import prepare as prepare_pysigma
+from breachscope.engines.local import scratch
 from breachscope.model.errors import UsageError
 
-ENGINE_VERSION = "bs-sigma-4"  # bump when compilation output changes: invalidates the cache
-# the specification names utf16le; pySigma knows it as `wide`
-modifier_mapping.setdefault("utf16le", modifier_mapping["wide"])
-quiet_re2()  # RE2 rejections are RuleProblems, not absl log lines on stderr
-
-_re_check = duckdb.connect()
+ENGINE_VERSION = "bs-sigma-5"  # bump when compilation output changes: invalidates the cache
 # bounds of one rule document once its YAML aliases are expanded (the largest SigmaHQ rule, a list of
 # vulnerable drivers, has 4,475 nodes); a rule file is otherwise bounded by its own size
 MAX_EXPANDED_NODES = 100_000
@@ -72,6 +67,7 @@ def cache_dir() -> Path:
 
 def compile_file(path: str, data: bytes, placeholders: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """One rule file to {"rules": [...], "problems": [...]} (plain dicts: cacheable, picklable)."""
+    prepare_pysigma()  # here, not on import: also in each worker of the compile pool
     rules: list[CompiledRule] = []
     problems: list[RuleProblem] = []
     try:
@@ -109,6 +105,8 @@ def _documents(text: str) -> Iterable[tuple[Any, yaml.Node, str | None]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said a document follows
+                break
             too_big = expansion_problem(node)
             if too_big:
                 yield None, node, too_big
@@ -192,7 +190,8 @@ def _meta(doc: dict[str, Any], kind: str, path: str, line: int) -> CompiledRule:
     def strs(v: Any) -> list[str]:
         return [str(x) for x in v] if isinstance(v, list) else ([str(v)] if v else [])
 
-    ls = doc.get("logsource") if isinstance(doc.get("logsource"), dict) else {}
+    logsource = doc.get("logsource")
+    ls: dict[str, Any] = logsource if isinstance(logsource, dict) else {}
     return CompiledRule(
         kind=kind, id=str(doc["id"]) if doc.get("id") else None, name=doc.get("name"),
         title=str(doc.get("title") or Path(path).stem), path=path, line=line,
@@ -238,9 +237,13 @@ def _filter_tree(f: SigmaFilter, placeholders: Mapping[str, Sequence[str]]) -> i
 def _correlation(c: SigmaCorrelationRule, doc: dict[str, Any]) -> Correlation:
     body = doc["correlation"]
     cond = c.condition
-    op = threshold = fld = None
-    pct = None
+    op = fld = None
+    threshold = pct = None
+    if isinstance(cond, SigmaExtendedCorrelationCondition):
+        raise ConvertError(f"boolean correlation conditions are not supported: {cond.expression!r}")
     if cond is not None:
+        if isinstance(cond.fieldref, list):
+            raise ConvertError(f"a correlation condition on several fields is not supported: {cond.fieldref}")
         pct = cond.percentile
         op = cond.op.name.lower()
         threshold = float(cond.count)
@@ -266,7 +269,7 @@ def _check_regexes(node: ir.Node) -> None:
     elif isinstance(node, ir.Regex):
         flags = f"(?{node.flags})" if node.flags else ""
         try:
-            _re_check.execute("SELECT regexp_matches('', ?)", [flags + node.regex]).fetchall()
+            scratch().execute("SELECT regexp_matches('', ?)", [flags + node.regex]).fetchall()
         except duckdb.Error as exc:
             raise ConvertError(f"regular expression not supported by the engine (RE2): {node.regex!r}: "
                                f"{str(exc).splitlines()[0][:160]}") from exc

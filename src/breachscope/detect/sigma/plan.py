@@ -31,7 +31,7 @@ class Skipped:
 
 
 @dataclass
-class Plan:
+class RulePlan:
     groups: dict[tuple[str, str], list[Target]] = field(default_factory=dict)  # (table, segment) -> targets
     where: dict[tuple[str, str], ir.Node] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
@@ -47,8 +47,8 @@ def logsource(rule: CompiledRule) -> SigmaLogSource:
     return SigmaLogSource(product=rule.product, category=rule.category, service=rule.service)
 
 
-def plan(ruleset: RuleSet, tables: dict[str, TableInfo], min_level: str | None = None) -> Plan:
-    out = Plan()
+def plan(ruleset: RuleSet, tables: dict[str, TableInfo], min_level: str | None = None) -> RulePlan:
+    out = RulePlan()
     filters = _filters_by_target(ruleset)
     referenced = _correlation_referenced(ruleset)
     for rule in ruleset.detection_rules:

@@ -172,8 +172,8 @@ def match_values(values: list[object], counts: list[int], lits: Iterable[Literal
             hits = regex_hits([lit.text for lit in regexes], [str(values[i]) for i in present])
             for lit, idx in zip(regexes, hits, strict=True):
                 holds[lit].update(present[j] for j in idx)
-    for lit, idx in holds.items():
-        out.holds[lit] = sorted(idx)
+    for lit, rows in holds.items():
+        out.holds[lit] = sorted(rows)
     return out
 
 

@@ -61,7 +61,10 @@ class Reference:
         if isinstance(node, ir.Exists):
             return self._get(self.resolve(node.field), event, exists=True) is not _MISSING if node.exists \
                 else self._get(self.resolve(node.field), event, exists=True) is _MISSING
-        ref = self.resolve(node.field)  # type: ignore[attr-defined]
+        field = ir.field_of(node)
+        if field is None:
+            raise TypeError(f"not a leaf: {node!r}")
+        ref = self.resolve(field)
         value = self._get(ref, event)
         if isinstance(node, ir.Null):
             return value is None or value is _MISSING

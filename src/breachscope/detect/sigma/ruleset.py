@@ -87,9 +87,9 @@ def _read_cache(key: str) -> dict[str, Any] | _Invalid | None:
         return None
     try:
         wrapped = json.loads(raw)
-        entry = wrapped["entry"]
+        entry: dict[str, Any] = wrapped["entry"]  # what _write_cache wrote, if the digest matches
         if wrapped["key"] == key and wrapped["sha256"] == _digest(key, entry):
-            return entry  # type: ignore[no-any-return]
+            return entry
     except (ValueError, KeyError, TypeError):
         pass
     return INVALID

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from breachscope.detect.sigma import ir
-from breachscope.detect.sigma.dialects import Dialect
+from breachscope.detect.sigma.dialects import SqlDialect
 
 STRING_KINDS = ("str",)
 
@@ -49,7 +49,7 @@ def uses_keywords(node: ir.Node) -> bool:
     return isinstance(node, ir.Str | ir.Regex | ir.Num) and node.field is None
 
 
-def source_sql(dialect: Dialect, source: str, keyword_refs: list[Ref], keywords: bool) -> str:
+def source_sql(dialect: SqlDialect, source: str, keyword_refs: list[Ref], keywords: bool) -> str:
     """The table to read; with the event's text (computed once per row) when keyword rules need it."""
     if not keywords:
         return dialect.ident(source)
@@ -58,7 +58,7 @@ def source_sql(dialect: Dialect, source: str, keyword_refs: list[Ref], keywords:
             f"FROM {dialect.ident(source)}) AS bs_src")
 
 
-def event_text(dialect: Dialect, refs: list[Ref]) -> str:
+def event_text(dialect: SqlDialect, refs: list[Ref]) -> str:
     """SQL for the event's text fields joined by U+001F (list elements and map values included)."""
     parts = []
     for ref in refs:
@@ -84,7 +84,7 @@ def _escape_like(text: str) -> str:
 class SqlCompiler:
     """Compiles trees for one segment: a dialect, a field resolver and the keyword-search fields."""
 
-    def __init__(self, dialect: Dialect, resolve: Resolve, keyword_refs: list[Ref]) -> None:
+    def __init__(self, dialect: SqlDialect, resolve: Resolve, keyword_refs: list[Ref]) -> None:
         self.d = dialect
         self.resolve = resolve
         self.keyword_refs = keyword_refs
@@ -111,7 +111,10 @@ class SqlCompiler:
     def _leaf(self, node: ir.Node) -> str:
         if isinstance(node, ir.Str | ir.Regex | ir.Num) and node.field is None:
             return self._keyword(node)
-        ref = self.resolve(node.field)  # type: ignore[attr-defined]
+        field = ir.field_of(node)
+        if field is None:
+            raise TypeError(f"not a leaf: {node!r}")
+        ref = self.resolve(field)
         if ref.kind == "absent":
             return "FALSE"
         if ref.kind == "list":
@@ -204,10 +207,10 @@ class SqlCompiler:
             return f"({valid} AND {self.d.t('ipv4_int', x=x)} BETWEEN {lo} AND {hi})"
         low = self.d.t("lower", x=x)
         valid = self.d.t("regex", x=low, v=self.d.literal(r"^[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}$"))
-        lo = f"{int(net.network_address):032x}"
-        hi = f"{int(net.broadcast_address):032x}"
-        return (f"({valid} AND {self.d.t('ipv6_hex', x=low)} BETWEEN {self.d.literal(lo)} "
-                f"AND {self.d.literal(hi)})")
+        lo_hex = f"{int(net.network_address):032x}"
+        hi_hex = f"{int(net.broadcast_address):032x}"
+        return (f"({valid} AND {self.d.t('ipv6_hex', x=low)} BETWEEN {self.d.literal(lo_hex)} "
+                f"AND {self.d.literal(hi_hex)})")
 
     def _fieldref(self, node: ir.FieldRef, x: str, kind: str) -> str:
         other = self.resolve(node.other)

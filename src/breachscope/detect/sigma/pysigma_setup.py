@@ -1,4 +1,12 @@
-"""pySigma checks regular expressions with Google RE2 (its default SafePolicy). RE2 logs every pattern
+"""What breachscope sets in pySigma's process-wide state before it parses rules, in one explicit,
+idempotent step (`prepare()`), taken where rules are compiled (loader.compile_file, in every worker
+too) instead of on import:
+
+- the `utf16le` modifier of the Sigma specification, which pySigma knows as `wide` (pySigma has no
+  extension point for modifiers: its `modifier_mapping` table is the registry it reads);
+- a quiet RE2 regex engine in pySigma's default policy (below).
+
+pySigma checks regular expressions with Google RE2 (its default SafePolicy). RE2 logs every pattern
 it rejects through absl, before absl is initialised, so each bad rule regex printed two raw lines on
 stderr ("WARNING: All log messages before absl::InitializeLog() ..." and "E0000 ... re2.cc ... Error
 parsing"). The rejection is already a RuleProblem with path and line; the log is noise. RE2 has an
@@ -10,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sigma.modifiers import modifier_mapping
 from sigma.policy import default_policy
 from sigma.policy.regex_engine import RE2RegexEngine
 
@@ -25,7 +34,10 @@ class QuietRE2RegexEngine(RE2RegexEngine):
         return self._re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)
 
 
-def install() -> None:
-    """Make pySigma's default policy use the quiet engine (idempotent; workers forked later inherit it)."""
+def prepare() -> None:
+    """Set pySigma up for breachscope's rules (idempotent, cheap: called before each file is compiled)."""
+    if "utf16le" not in modifier_mapping:  # the specification's name; pySigma's is `wide`
+        modifier_mapping["utf16le"] = modifier_mapping["wide"]
     if not isinstance(default_policy.regex_engine, QuietRE2RegexEngine):
+        # RE2 rejections are RuleProblems, not absl log lines on stderr
         default_policy.regex_engine = QuietRE2RegexEngine()

@@ -1,5 +1,6 @@
-"""Run a compiled rule set on an engine: plan (rule x segment), the fast path (fastpath.py) for rules
-with a necessary literal, SQL passes for the rest, then turn matched rows into findings.
+"""Execute a plan of compiled rules (rule x segment, plan.py) on an engine (engines/protocol.py): the fast
+path (fastpath.py) for rules with a necessary literal, SQL passes for the rest, then turn matched rows
+into findings.
 
 A pass selects the rows that match any of up to CHUNK rules (each with its segment's condition, say
 Sysmon 1), and returns those rows with a list of which rules they matched; unmatched rows never leave
@@ -15,40 +16,25 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from breachscope.detect.sigma import fastpath, ir
 from breachscope.detect.sigma.compiled import CompiledRule
-from breachscope.detect.sigma.dialects import DIALECTS, Dialect
+from breachscope.detect.sigma.dialects import DIALECTS, SqlDialect
 from breachscope.detect.sigma.fields import MAP_COLUMN, TableInfo
-from breachscope.detect.sigma.plan import Plan, Target
+from breachscope.detect.sigma.plan import RulePlan, Target
 from breachscope.detect.sigma.prefilter import Literal, ValueMatches, literals, match_values
 from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, SqlCompiler, source_sql, uses_keywords
+from breachscope.engines.protocol import SqlEngine
 from breachscope.model.findings import finding_id
 from breachscope.model.progress import report
 
 CHUNK = 200
 HIT_COLUMN = "__bs_hits"
-
-
-class SqlEngine(Protocol):
-    """What the runner needs from an engine (DuckDB, Spark)."""
-
-    dialect: str
-
-    def schemas(self) -> dict[str, pa.Schema]: ...
-
-    def query(self, sql: str) -> pa.Table: ...
-
-    def register(self, name: str, table: pa.Table) -> None: ...
-
-    def materialize(self, name: str, sql: str) -> int: ...
-
-    def drop(self, name: str) -> None: ...
 
 
 def table_infos(engine: SqlEngine) -> dict[str, TableInfo]:
@@ -96,7 +82,7 @@ class Match:
         return None
 
 
-def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
+def execute(engine: SqlEngine, p: RulePlan, tables: dict[str, TableInfo],
             strategy: str = "fast") -> tuple[list[Match], Stats]:
     """All targets of the plan. strategy "fast": prefilter + per-combination decisions (fastpath.py),
     plain SQL passes for the rest; "sql": every rule as compiled SQL (the slow reference path of the
@@ -133,7 +119,7 @@ def execute(engine: SqlEngine, p: Plan, tables: dict[str, TableInfo],
     return matches, stats
 
 
-def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
+def _catalog(engine: SqlEngine, dialect: SqlDialect, info: TableInfo,
              targets: list[Target], stats: Stats) -> dict[Ref, ValueMatches]:
     """Distinct values (with row counts) of every field a literal bounds, and which literals they hold."""
     by_ref: dict[Ref, set[Literal]] = defaultdict(set)
@@ -184,7 +170,7 @@ def _catalog(engine: SqlEngine, dialect: Dialect, info: TableInfo,
     return out
 
 
-def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, where: ir.Node,
+def _passes(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, where: ir.Node,
             targets: list[Target], seg_name: str, stats: Stats) -> Iterable[Match]:
     for i in range(0, len(targets), CHUNK):
         chunk = targets[i:i + CHUNK]
@@ -193,7 +179,7 @@ def _passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, where: ir.Node
         yield from _matches(result, chunk, info, seg_name)
 
 
-def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: list[tuple[str, ir.Node, Target]],
+def _merged_passes(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, rest: list[tuple[str, ir.Node, Target]],
                    stats: Stats) -> Iterable[Match]:
     """Targets of several segments of one table, CHUNK per pass: each condition is its segment's
     condition AND the rule's."""
@@ -218,7 +204,7 @@ def _merged_passes(engine: SqlEngine, dialect: Dialect, info: TableInfo, rest: l
                     yield Match(target.rule, seg_name, info.name, row, target.segment.fields, info)
 
 
-def pass_sql(dialect: Dialect, info: TableInfo, where: ir.Node, targets: list[Target],
+def pass_sql(dialect: SqlDialect, info: TableInfo, where: ir.Node, targets: list[Target],
              source: str | None = None) -> str:
     """Rows of `source` that match any target, with the list of which ones."""
     conds = []
