@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from breachscope.ingest import flowcsv
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.readers import argus, netflow_csv, nfdump
+from breachscope.ingest.flows import argus, netflow_csv, nfdump
+from breachscope.ingest.flows import text as flowcsv
 from tests.test_reader_flows import SLIPS, data_lines, read, rows, write
 
 

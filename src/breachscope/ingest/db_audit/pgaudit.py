@@ -26,9 +26,9 @@ import orjson
 import pyarrow as pa
 
 from breachscope.ingest.context import ReadContext
+from breachscope.ingest.db_audit.common import TABLE, RowBatcher, is_ip
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
-from breachscope.ingest.readers.db_common import TABLE, RowBatcher, is_ip
 from breachscope.ingest.timeparse import dt_to_us, epoch_to_us
 
 # Python's csv module refuses a field over 128 KiB (field_size_limit): a pgAudit record (or csvlog

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.batch import make_batch
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.readers.zeek_values import Bad, py_scalar_json
+from breachscope.ingest.zeek.values import Bad, py_scalar_json
 from breachscope.model.schema import (
     CORE_FIELDS,
     CORE_NAMES,

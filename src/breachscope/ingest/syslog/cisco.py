@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from breachscope.ingest.readers.syslog_grammar import CLOCK, MNEMONIC, MNEMONIC_WINDOW, Parsed
-from breachscope.ingest.readers.syslog_time import zone_offset
+from breachscope.ingest.syslog.grammar import CLOCK, MNEMONIC, MNEMONIC_WINDOW, Parsed
+from breachscope.ingest.syslog.times import zone_offset
 from breachscope.ingest.timeparse import MONTHS
 
 _MNEMONIC_AT = re.compile(MNEMONIC)

@@ -18,9 +18,9 @@ import re
 from datetime import datetime
 
 from breachscope.ingest.context import ReadContext
+from breachscope.ingest.db_audit.common import TABLE, RowBatcher, is_ip, sql_command
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.readers.db_common import TABLE, RowBatcher, is_ip, sql_command
 from breachscope.ingest.timeparse import dt_to_us
 
 COLUMNS = (

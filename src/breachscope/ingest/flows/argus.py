@@ -4,14 +4,14 @@ A header line names the columns (`StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,
 dTos,TotPkts,TotBytes,SrcBytes,Label`; columns and their order vary with `ra -s`), comma or tab
 separated. Times are local without a zone (`2011/08/10 09:46:53.047277`): `--tz`, else UTC, with a
 warning. ICMP "ports" are type/code in hex (`0x0008`). The reading itself is the shared flow text
-engine in ingest/flowcsv.py; this module is the Argus column names and the sniffer.
+engine in flows/text.py; this module is the Argus column names and the sniffer.
 """
 
 from __future__ import annotations
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.flow_layout import FAMILY, Dialect, aliases, sniff_layout
-from breachscope.ingest.flowcsv import FlowText
+from breachscope.ingest.flows.layout import FAMILY, FlowTextFormat, aliases, sniff_layout
+from breachscope.ingest.flows.text import FlowText
 from breachscope.ingest.reader import Batches, Reader
 
 ARGUS = aliases({
@@ -34,7 +34,7 @@ ARGUS = aliases({
     "label": ("Label",),
 })
 
-DIALECT = Dialect(name="argus_binetflow", aliases=ARGUS, flow_format=lambda _names: "argus",
+TEXT_FORMAT = FlowTextFormat(name="argus_binetflow", aliases=ARGUS, flow_format=lambda _names: "argus",
                   delimiters=(",", "\t"))
 
 #: Argus's own spelling of the columns any `ra` field list for flows has.
@@ -42,12 +42,12 @@ _REQUIRED = ("starttime", "srcaddr", "dstaddr")
 
 
 def sniff(head: bytes, name: str) -> bool:
-    layout = sniff_layout(head, DIALECT)
+    layout = sniff_layout(head, TEXT_FORMAT)
     return layout is not None and all(n in layout.normalized for n in _REQUIRED)
 
 
 def read(ctx: ReadContext) -> Batches:
-    return FlowText(ctx, DIALECT).read()
+    return FlowText(ctx, TEXT_FORMAT).read()
 
 
 READER = Reader(

@@ -1,13 +1,13 @@
 """Syslog headers: `<PRI>`, a relay prefix (Kiwi), RFC 5424 (with STRUCTURED-DATA) and BSD (RFC 3164
 and its year-first, year-after-day and ISO variants, nested once by a relay), then the BSD tag; the
-Cisco part, at the start of the line or of the header's message, is read by syslog_cisco."""
+Cisco part, at the start of the line or of the header's message, is read by cisco.py."""
 
 from __future__ import annotations
 
 import re
 
-from breachscope.ingest.readers.syslog_cisco import cisco_part, mnemonic_anywhere
-from breachscope.ingest.readers.syslog_grammar import CLOCK, MNEMONIC_WINDOW, Parsed
+from breachscope.ingest.syslog.cisco import cisco_part, mnemonic_anywhere
+from breachscope.ingest.syslog.grammar import CLOCK, MNEMONIC_WINDOW, Parsed
 
 _PRI = re.compile(r"<(\d{1,3})>")
 _BSD = re.compile(

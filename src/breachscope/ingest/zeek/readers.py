@@ -12,19 +12,19 @@ finds the culprits. Values that do not parse as their declared type become null 
 a warning; only a line with the wrong number of fields (TSV) or that is not a JSON object is rejected.
 
 The work is split by what it is about; this module holds the two readers:
-- zeek_layout: log type and table names, column names, table layout, core columns per log type
-- zeek_values: value conversion shared by both formats (times, integers, escapes, JSON values)
-- zeek_lines: lines cut from the file in Arrow, collected into batches
-- zeek_tsv: TSV headers, column typing, Arrow's CSV parser and the general path
-- zeek_json: JSON typing and inference, Arrow's JSON parser and the line-by-line path
+- layout: log type and table names, column names, table layout, core columns per log type
+- values: value conversion shared by both formats (times, integers, escapes, JSON values)
+- lines: lines cut from the file in Arrow, collected into batches
+- tsv: TSV headers, column typing, Arrow's CSV parser and the general path
+- json_log: JSON typing and inference, Arrow's JSON parser and the line-by-line path
 """
 
 from __future__ import annotations
 
 from breachscope.ingest.reader import Reader
-from breachscope.ingest.readers.zeek_json import read_json, sniff_json
-from breachscope.ingest.readers.zeek_layout import FAMILY, KNOWN_LOGS, UNKNOWN_PATH, Tables, log_type_from_name
-from breachscope.ingest.readers.zeek_tsv import read_tsv, sniff_tsv
+from breachscope.ingest.zeek.json_log import read_json, sniff_json
+from breachscope.ingest.zeek.layout import FAMILY, KNOWN_LOGS, UNKNOWN_PATH, Tables, log_type_from_name
+from breachscope.ingest.zeek.tsv import read_tsv, sniff_tsv
 
 _Tables = Tables  # the name callers used before the split
 

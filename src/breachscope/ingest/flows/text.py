@@ -1,14 +1,14 @@
-"""The engine of the flow text readers (readers/argus.py, nfdump.py, netflow_csv.py): a delimited
+"""The engine of the flow text readers (argus.py, nfdump.py, netflow_csv.py): a delimited
 flow file with a header line, read in blocks into `flow` batches.
 
 Speed: the file is read in blocks of whole lines. A block is parsed by pyarrow's CSV parser with
-every column as text and converted with pyarrow.compute (flow_columns.py), with no Python per line.
+every column as text and converted with pyarrow.compute (columns.py), with no Python per line.
 Rows pyarrow finds invalid are accounted for by their line number and text. A block that shows
 anything unusual (invalid UTF-8, a lone CR, a quoted line break, a repeated header where no start
 time would catch it) is read again line by line: that path rejects each bad line with its number
 and text and hands the good ones to the same conversion, so both paths give the same rows. What a
 format differs in (column names, delimiters, null values, a trailer such as nfdump's summary) is
-its Dialect (flow_layout.py). See docs/formats/flows.md for the field mapping.
+its FlowTextFormat (layout.py). See docs/formats/flows.md for the field mapping.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import pyarrow.csv as pcsv
 
 from breachscope.ingest.batch import make_batch
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.flow_columns import FlowColumns
-from breachscope.ingest.flow_layout import TABLE, Dialect, Layout, resolve, split_fields
-from breachscope.ingest.flow_values import CONVERT_ERRORS, STR_NULL, one_chunk, text_column
+from breachscope.ingest.flows.columns import FlowColumns
+from breachscope.ingest.flows.layout import TABLE, FlowTextFormat, Layout, resolve, split_fields
+from breachscope.ingest.flows.values import CONVERT_ERRORS, STR_NULL, one_chunk, text_column
 from breachscope.ingest.lines import EXCERPT_BYTES, LongLine, decode, text_encoding
 from breachscope.ingest.reader import Batches
 from breachscope.model.schema import FLOW_SCHEMA
@@ -142,13 +142,13 @@ def _drop_rejected(columns: dict[str, pa.Array], reasons: pa.Array, records: lis
 
 
 class FlowText:
-    """Reads one delimited flow file of a dialect into `flow` batches."""
+    """Reads one delimited flow file of one text format into `flow` batches."""
 
     columns: FlowColumns  # the file's column conversion, made when its header is read
 
-    def __init__(self, ctx: ReadContext, dialect: Dialect) -> None:
+    def __init__(self, ctx: ReadContext, text_format: FlowTextFormat) -> None:
         self.ctx = ctx
-        self.dialect = dialect
+        self.text_format = text_format
         self.layout: Layout | None = None
 
     # -- driver --
@@ -160,17 +160,17 @@ class FlowText:
             if self.layout is None:
                 pos, lineno = self._header(block, lineno)
                 if self.layout is None:
-                    if pos < 0:  # a header that is not this dialect's: nothing in the file can be read
+                    if pos < 0:  # a header that is not this format's: nothing in the file can be read
                         self._reject_rest(_lines(block[-pos - 1:], lineno, blocks))
                         return
                     continue
                 block = block[pos:]
-            stop = self.dialect.stop_line
+            stop = self.text_format.stop_line
             cut = _find_line(block, stop) if stop else -1
             if cut >= 0:
                 lineno += yield from self._block(block[:cut], lineno)
-                if self.dialect.trailer is not None:
-                    self.dialect.trailer(_lines(block[cut:], lineno, blocks), ctx, ctx.records + ctx.rejected)
+                if self.text_format.trailer is not None:
+                    self.text_format.trailer(_lines(block[cut:], lineno, blocks), ctx, ctx.records + ctx.rejected)
                 return
             lineno += yield from self._block(block, lineno)
 
@@ -185,7 +185,7 @@ class FlowText:
             if not raw.strip() or (raw.startswith(b"#") and not raw.startswith(b"#:")):
                 pos, lineno = end, lineno + 1
                 continue
-            self.layout = resolve(self.dialect, decode(raw, self.ctx))
+            self.layout = resolve(self.text_format, decode(raw, self.ctx))
             if self.layout is None:
                 return -pos - 1, lineno
             self._setup(self.layout)
@@ -197,8 +197,8 @@ class FlowText:
         for n, raw in lines:
             if not raw.strip():
                 continue
-            reason = (f"header is not a {self.dialect.name} header" if first
-                      else f"no {self.dialect.name} header before this line")
+            reason = (f"header is not a {self.text_format.name} header" if first
+                      else f"no {self.text_format.name} header before this line")
             self.ctx.reject(f"line {n}", reason, raw)
             first = False
 
@@ -209,7 +209,7 @@ class FlowText:
         self.colnames = [f"c{i}" for i in range(self.ncols)]
         self.convert_options = pcsv.ConvertOptions(
             column_types={c: pa.string() for c in self.colnames}, strings_can_be_null=True,
-            null_values=list(self.dialect.null_values), quoted_strings_can_be_null=True)
+            null_values=list(self.text_format.null_values), quoted_strings_can_be_null=True)
         self.header_text = layout.header.strip()
         self.header_bytes = self.header_text.encode()
         self.columns = FlowColumns(self.ctx, layout)
@@ -320,7 +320,7 @@ class FlowText:
                 continue
             good.append(fields)
             records.append(first + i)
-        value_set = pa.array(self.dialect.null_values, pa.string())
+        value_set = pa.array(self.text_format.null_values, pa.string())
         arrays = []
         for col in zip(*good, strict=True) if good else [()] * ncols:
             arr = text_column(col)

@@ -8,12 +8,12 @@ the header's message. A line that is none of these is kept as a 'bare' record wi
 message, as a relay would. The rules (and which timestamp wins) are in docs/formats/syslog.md.
 
 This module turns parsed lines into rows and batches; the parsing is split by what it reads:
-- syslog_grammar: the shared pattern atoms (month, clock, mnemonic) and `Parsed`, what a parse yields
-- syslog_header: `<PRI>`, relay prefix, RFC 5424 and BSD headers, the BSD tag (`parse_line`)
-- syslog_cisco: the Cisco part (sequence numbers, host, clock or uptime, `%FAC-SEV-MNEMONIC:`)
-- syslog_time: zone labels, year resolution, `ts_resolution`
-- syslog_extract: users and addresses named in messages, per mnemonic, ASA message id or program
-- syslog_fast: the common line shapes parsed in bulk with Arrow; `read` hands it each block first
+- grammar: the shared pattern atoms (month, clock, mnemonic) and `Parsed`, what a parse yields
+- header: `<PRI>`, relay prefix, RFC 5424 and BSD headers, the BSD tag (`parse_line`)
+- cisco: the Cisco part (sequence numbers, host, clock or uptime, `%FAC-SEV-MNEMONIC:`)
+- times: zone labels, year resolution, `ts_resolution`
+- extract: users and addresses named in messages, per mnemonic, ASA message id or program
+- fast: the common line shapes parsed in bulk with Arrow; `read` hands it each block first
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from breachscope.ingest.batch import make_batch, to_array
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
-from breachscope.ingest.readers import syslog_fast as fast
-from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, Extractor, extractor_for
-from breachscope.ingest.readers.syslog_grammar import Parsed
-from breachscope.ingest.readers.syslog_header import parse_line
-from breachscope.ingest.readers.syslog_time import TimeResolver
+from breachscope.ingest.syslog import fast
+from breachscope.ingest.syslog.extract import EXTRACT_CHARS, Extractor, extractor_for
+from breachscope.ingest.syslog.grammar import Parsed
+from breachscope.ingest.syslog.header import parse_line
+from breachscope.ingest.syslog.times import TimeResolver
 from breachscope.model.schema import SYSLOG_SCHEMA
 
 TABLE = "syslog"
@@ -190,7 +190,7 @@ def _broken(raw: bytes) -> tuple[bytes | None, str | None]:
 
 def read(ctx: ReadContext) -> Batches:
     """Rows of every non-blank line, in batches of batch_rows: lines of the common shapes parsed in
-    bulk (syslog_fast), the others line by line, in file order."""
+    bulk (fast.py), the others line by line, in file order."""
     builder = RowBuilder(ctx)
     out = _Rebatch(ctx.options.batch_rows)
     for first, lines in line_arrays(ctx):

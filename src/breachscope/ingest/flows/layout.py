@@ -1,10 +1,10 @@
 """What the header of a delimited flow text file means: column roles, per-format alias tables
-(dialects), the header resolved into a layout, and the sniffing helpers built on it.
+(text formats), the header resolved into a layout, and the sniffing helpers built on it.
 
 Columns are found by header name through a per-format alias table (case and punctuation ignored),
 so column order does not matter; every column that is not mapped to a flow field is kept in
-`extra` under its header name, so no column is lost. Used by the flow readers (readers/argus.py,
-readers/nfdump.py, readers/netflow_csv.py) and the engine that reads their files (flowcsv.py).
+`extra` under its header name, so no column is lost. Used by the flow readers (argus.py,
+nfdump.py, netflow_csv.py) and the engine that reads their files (text.py).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def normalize(name: str) -> str:
 
 
 def aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, Col]:
-    """{role or role:unit: names} -> {normalized name: Col}, the shape the dialects are written in."""
+    """{role or role:unit: names} -> {normalized name: Col}, the shape the text formats are written in."""
     out: dict[str, Col] = {}
     for spec, names in table.items():
         role, _, unit = spec.partition(":")
@@ -63,7 +63,10 @@ Trailer = Callable[[Iterator[tuple[int, bytes]], ReadContext, int], None]
 
 
 @dataclass(frozen=True)
-class Dialect:
+class FlowTextFormat:
+    """What one flow text format differs in: header names (aliases), delimiters, null values and a
+    trailer such as nfdump's summary; the engine (text.py) reads every format with these."""
+
     name: str  # the reader's name, for messages
     aliases: Mapping[str, Col]
     flow_format: Callable[[frozenset[str]], str]  # `flow_format` value from the normalized header names
@@ -75,7 +78,7 @@ class Dialect:
 
 @dataclass
 class Layout:
-    """A file's header resolved against a dialect."""
+    """A file's header resolved against a flow text format."""
 
     header: str
     delimiter: str
@@ -102,11 +105,11 @@ def split_fields(line: str, delimiter: str) -> list[str]:
     return line.split(delimiter)
 
 
-def resolve(dialect: Dialect, line: str) -> Layout | None:
+def resolve(text_format: FlowTextFormat, line: str) -> Layout | None:
     """The layout of a header line, or None when it has no source and destination address columns."""
     text = line[2:] if line.startswith("#:") else line  # flow-tools `flow-export -f2` writes "#:" first
     best: tuple[str, list[str]] | None = None
-    for d in dialect.delimiters:
+    for d in text_format.delimiters:
         fields = split_fields(text, d)
         if len(fields) > 1 and (best is None or len(fields) > len(best[1])):
             best = (d, fields)
@@ -118,7 +121,7 @@ def resolve(dialect: Dialect, line: str) -> Layout | None:
     units: dict[int, str] = {}
     extra: list[int] = []
     for i, name in enumerate(names):
-        col = dialect.aliases.get(normalize(name))
+        col = text_format.aliases.get(normalize(name))
         if col is None:
             extra.append(i)
             continue
@@ -133,7 +136,7 @@ def resolve(dialect: Dialect, line: str) -> Layout | None:
         return None
     normalized = frozenset(normalize(n) for n in names)
     return Layout(header=line, delimiter=delimiter, keys=_unique(names), roles=roles, units=units, extra=extra,
-                  flow_format=dialect.flow_format(normalized), normalized=normalized)
+                  flow_format=text_format.flow_format(normalized), normalized=normalized)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -175,17 +178,17 @@ def head_lines(head: bytes) -> tuple[str, str | None] | None:
     return found[0], (found[1] if len(found) > 1 else None)
 
 
-def sniff_layout(head: bytes, dialect: Dialect) -> Layout | None:
-    """The header's layout if the file looks like this dialect's text: the header maps source and
+def sniff_layout(head: bytes, text_format: FlowTextFormat) -> Layout | None:
+    """The header's layout if the file looks like this format's text: the header maps source and
     destination addresses, and the first data line (if any) has as many fields as the header."""
     got = head_lines(head)
     if got is None:
         return None
     header, first = got
-    layout = resolve(dialect, header)
+    layout = resolve(text_format, header)
     if layout is None:
         return None
-    if (first is not None and first.encode() != dialect.stop_line
+    if (first is not None and first.encode() != text_format.stop_line
             and len(split_fields(first, layout.delimiter)) != len(layout.keys)):
         return None
     return layout

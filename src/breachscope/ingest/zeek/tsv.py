@@ -20,10 +20,10 @@ import pyarrow.csv as pacsv
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import Batches
-from breachscope.ingest.readers.zeek_layout import MAX_FIELDS, Spec, assemble, bad_counter, spec_for
-from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, numbers, valid_utf8
-from breachscope.ingest.readers.zeek_values import Bad, floats_to_ts, int_ok, slow_json, ts_ok, unescape
 from breachscope.ingest.timeparse import epoch_to_us, parse_iso_us
+from breachscope.ingest.zeek.layout import MAX_FIELDS, Spec, assemble, bad_counter, spec_for
+from breachscope.ingest.zeek.lines import Emitted, LineBatcher, numbers, valid_utf8
+from breachscope.ingest.zeek.values import Bad, floats_to_ts, int_ok, slow_json, ts_ok, unescape
 from breachscope.model.schema import TS, zeek_type
 
 _TSV_SNIFF = re.compile(r"^[ \t]*#separator [^\r\n]|^#fields\t", re.M)

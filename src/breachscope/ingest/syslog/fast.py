@@ -1,5 +1,5 @@
 """Syslog lines of the common shapes parsed in bulk with Arrow kernels; the per-line parser
-(syslog_header.parse_line and syslog.RowBuilder) stays the definition of what a line means.
+(header.parse_line and reader.RowBuilder) stays the definition of what a line means.
 
 A block of lines is matched against two shapes, each a strict subset of what the per-line parser
 reads the same way (RE2 regexes over the line's prefix only, then splits and slices):
@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breachscope.ingest.readers.syslog_extract import EXTRACT_CHARS, extractor_for
-from breachscope.ingest.readers.syslog_grammar import MNEMONIC_WINDOW, MON
-from breachscope.ingest.readers.syslog_time import TimeResolver
+from breachscope.ingest.syslog.extract import EXTRACT_CHARS, extractor_for
+from breachscope.ingest.syslog.grammar import MNEMONIC_WINDOW, MON
+from breachscope.ingest.syslog.times import TimeResolver
 from breachscope.ingest.timeparse import MONTHS
 from breachscope.model.schema import EXTRA_TYPE, TS
 

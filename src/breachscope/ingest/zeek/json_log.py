@@ -22,9 +22,9 @@ import pyarrow.json as pajson
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import decode, head_text, line_arrays
 from breachscope.ingest.reader import Batches
-from breachscope.ingest.readers.zeek_layout import KNOWN_LOGS, assemble, bad_counter, log_type_from_name, spec_for
-from breachscope.ingest.readers.zeek_lines import Emitted, LineBatcher, numbers, valid_utf8
-from breachscope.ingest.readers.zeek_values import Bad, floats_to_ts, slow_json
+from breachscope.ingest.zeek.layout import KNOWN_LOGS, assemble, bad_counter, log_type_from_name, spec_for
+from breachscope.ingest.zeek.lines import Emitted, LineBatcher, numbers, valid_utf8
+from breachscope.ingest.zeek.values import Bad, floats_to_ts, slow_json
 from breachscope.model.schema import TS, zeek_type
 
 #: JSON carries no types: fields whose JSON value would otherwise be read as another type than the

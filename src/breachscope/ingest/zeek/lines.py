@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.readers.zeek_layout import Tables
+from breachscope.ingest.zeek.layout import Tables
 
 Emitted = Iterator[tuple[str, pa.RecordBatch]]
 

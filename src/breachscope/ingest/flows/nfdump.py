@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.flow_layout import FAMILY, Dialect, aliases, sniff_layout
-from breachscope.ingest.flowcsv import FlowText
+from breachscope.ingest.flows.layout import FAMILY, FlowTextFormat, aliases, sniff_layout
+from breachscope.ingest.flows.text import FlowText
 from breachscope.ingest.reader import Batches, Reader
 
 NFDUMP = aliases({
@@ -74,12 +74,12 @@ def _summary(lines: Iterator[tuple[int, bytes]], ctx: ReadContext, flow_lines: i
             ctx.reject(f"line {n}", "line after the nfdump summary", raw)
 
 
-DIALECT = Dialect(name="nfdump_csv", aliases=NFDUMP, flow_format=lambda _names: "nfdump", delimiters=(",",),
+TEXT_FORMAT = FlowTextFormat(name="nfdump_csv", aliases=NFDUMP, flow_format=lambda _names: "nfdump", delimiters=(",",),
                   stop_line=SUMMARY, trailer=_summary)
 
 
 def sniff(head: bytes, name: str) -> bool:
-    layout = sniff_layout(head, DIALECT)
+    layout = sniff_layout(head, TEXT_FORMAT)
     if layout is None:
         return False
     names = layout.normalized
@@ -89,7 +89,7 @@ def sniff(head: bytes, name: str) -> bool:
 
 
 def read(ctx: ReadContext) -> Batches:
-    return FlowText(ctx, DIALECT).read()
+    return FlowText(ctx, TEXT_FORMAT).read()
 
 
 READER = Reader(

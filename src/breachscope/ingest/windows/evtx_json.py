@@ -13,8 +13,8 @@ from breachscope.ingest.batch import SURROGATES, scrub_surrogates
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import LongLine, head_text, text_encoding
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.readers.evtx import _attr, event_data, system_fields
-from breachscope.ingest.windows import TABLE, builder_for
+from breachscope.ingest.windows.events import TABLE, builder_for
+from breachscope.ingest.windows.evtx import _attr, event_data, system_fields
 
 _START = re.compile(r'^\s*(?:Record \d+\s*)?\{\s*"Event"\s*:', re.S)
 _RECORD_LINE = re.compile(r"\s*Record \d+\s*")

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.readers.syslog_grammar import Parsed
+from breachscope.ingest.syslog.grammar import Parsed
 from breachscope.ingest.timeparse import MONTHS, YearResolver, dt_to_us
 
 # --- time zones --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from evtx import PyEvtxParser
 
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.reader import Batches, Reader
-from breachscope.ingest.windows import TABLE, builder_for, flatten_user_data
+from breachscope.ingest.windows.events import TABLE, builder_for, flatten_user_data
 
 MAGIC = b"ElfFile\x00"
 _EMPTY: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Text columns of flow records to typed values, vectorized with pyarrow.compute, with a per-value
 path for the odd values a column may hold (hex ports, H:MM:SS durations, a date among epochs).
 
-These functions know nothing of headers or files: the column conversion (flow_columns.py) picks
+These functions know nothing of headers or files: the column conversion (columns.py) picks
 which one applies to which column. Values that do not convert come back as null plus their text,
 so the caller can keep that text in `extra` rather than lose it.
 """

@@ -3,18 +3,18 @@
 What collectors and exporters write as CSV/TSV: IPFIX information element names, NetFlow v5/v9
 names (flow-tools `flow-export -f2`, nProbe templates), AWS VPC flow logs (space separated, `-` for
 absent fields), generic `srcaddr,dstaddr,srcport,...`. This module is the generic alias table, the
-`flow_format` guess and the sniffer; the reading is the shared flow text engine (ingest/flowcsv.py).
+`flow_format` guess and the sniffer; the reading is the shared flow text engine (flows/text.py).
 See docs/formats/flows.md for the field mapping.
 """
 
 from __future__ import annotations
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.flow_layout import FAMILY, Dialect, aliases, sniff_layout
-from breachscope.ingest.flowcsv import FlowText
+from breachscope.ingest.flows.layout import FAMILY, FlowTextFormat, aliases, sniff_layout
+from breachscope.ingest.flows.text import FlowText
 from breachscope.ingest.reader import Batches, Reader
 
-# --- the generic NetFlow/IPFIX/VPC dialect -----------------------------------------------------------
+# --- the generic NetFlow/IPFIX/VPC text format -----------------------------------------------------------
 
 GENERIC = aliases({
     "start:s": ("flowStartSeconds", "timeFlowStart", "start", "unix_start"),
@@ -85,7 +85,7 @@ def generic_flow_format(names: frozenset[str]) -> str:
     return "netflow_csv"
 
 
-DIALECT = Dialect(
+TEXT_FORMAT = FlowTextFormat(
     name="netflow_csv",
     aliases=GENERIC,
     flow_format=generic_flow_format,
@@ -95,12 +95,12 @@ DIALECT = Dialect(
 
 
 def sniff(head: bytes, name: str) -> bool:
-    layout = sniff_layout(head, DIALECT)
+    layout = sniff_layout(head, TEXT_FORMAT)
     return layout is not None and sum(layout.has(r) for r in _FLOW_EVIDENCE) >= 2
 
 
 def read(ctx: ReadContext) -> Batches:
-    return FlowText(ctx, DIALECT).read()
+    return FlowText(ctx, TEXT_FORMAT).read()
 
 
 READER = Reader(

@@ -1,7 +1,7 @@
 """Windows events as JSON lines: Winlogbeat/ECS, NXLog (OTRF/Mordor flattened style) and Splunk exports.
 
 The three shapes differ only in where the System fields and the EventData live; each is mapped to
-the same System dict + flat EventData dict that the EVTX reader produces (ingest/windows.py).
+the same System dict + flat EventData dict that the EVTX reader produces (windows/events.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from breachscope.ingest.context import ReadContext
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import Batches, Reader
 from breachscope.ingest.timeparse import dt_to_us, parse_iso_us
-from breachscope.ingest.windows import TABLE, WindowsBuilder, builder_for, flatten_user_data
+from breachscope.ingest.windows.events import TABLE, WindowsBuilder, builder_for, flatten_user_data
 
 _KEY = r'"{}"\s*:'
 _SNIFF = [

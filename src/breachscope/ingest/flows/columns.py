@@ -3,7 +3,7 @@
 One FlowColumns per file: it knows the file's layout (which column plays which role, in which
 unit) and the zone for local times, and turns a block's text columns (pyarrow string arrays, one
 per header column) into flow columns plus, per row, the reason to reject it (no usable start time,
-an empty record). Both paths of the engine (flowcsv.py) hand their columns here, so they give the
+an empty record). Both paths of the engine (text.py) hand their columns here, so they give the
 same rows. Values that do not convert are kept in `extra` under their header name.
 """
 
@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.flow_layout import FAMILY, Layout
-from breachscope.ingest.flow_values import (
+from breachscope.ingest.flows.layout import FAMILY, Layout
+from breachscope.ingest.flows.values import (
     AWARE_TIME,
     CONVERT_ERRORS,
     NAIVE_TIME,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from breachscope.ingest.readers.syslog_grammar import MON
+from breachscope.ingest.syslog.grammar import MON
 
 EXTRACT_CHARS = 4096  # extraction looks at the start of the message only (bounded work)
 
