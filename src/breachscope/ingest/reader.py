@@ -18,7 +18,9 @@ class Reader:
 
     `sniff(head, name)` sees the first 64 KiB and the file name, and must decide on content (the
     name only breaks ties). `read(ctx)` yields (table name, record batch) pairs; bad records go to
-    `ctx.reject(...)` and reading goes on.
+    `ctx.reject(...)` and reading goes on. Rows a reader keeps across the files of a job go in
+    `ctx.held_rows(key, make)` (a `HeldRows`: its table, its length, `flush()`); the worker writes what
+    is left there when the job's unit closes, so nothing held is lost and no reader flushes by hand.
     """
 
     name: str

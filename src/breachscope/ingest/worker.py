@@ -12,13 +12,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Done, Member, Unread, archive_kind, expand
-from breachscope.ingest.context import REJECT_FLUSH, IngestOptions, ReadAbandoned, ReadContext, SourceInfo
+from breachscope.ingest.context import REJECT_FLUSH, HeldRows, IngestOptions, ReadAbandoned, ReadContext, SourceInfo
 from breachscope.ingest.limits import ArchiveBudget, Counter2
 from breachscope.ingest.reader import HEAD_BYTES
 from breachscope.ingest.registry import detect, reader_by_name
@@ -106,7 +105,7 @@ class JobRunner:
         self.seen: dict[str, str] = {}  # sha256 -> name of the member that holds it in this job
         self.result = JobResult(job.job_id)
         self.scratch = state.case_root / "tmp" / job.job_id
-        self.shared: dict[str, Any] = {}  # readers' per-job state (ReadContext.shared)
+        self.held: dict[str, HeldRows] = {}  # rows readers hold across the job's files (ReadContext.held)
         self.rows: Counter[tuple[str, str]] = Counter()  # (src_file, table) -> rows written
         self.pending: list[FileEntry] = []  # entries of the unit being built
 
@@ -124,9 +123,9 @@ class JobRunner:
 
     def _close_unit(self) -> None:
         """Flush rows readers still hold, then complete the unit's entries with their row counts."""
-        for key, builder in list(self.shared.items()):
-            if getattr(builder, "n", 0):
-                self._write(key.split(":", 1)[0], builder.flush())
+        for rows in self.held.values():
+            if len(rows):
+                self._write(rows.table, rows.flush())
         if not self.pending:
             return
         for entry in self.pending:
@@ -255,7 +254,7 @@ class JobRunner:
             if progress_scale:
                 self.state.add_progress(n)
 
-        ctx = ReadContext(source=src, options=options, progress=progress, shared=self.shared)
+        ctx = ReadContext(source=src, options=options, progress=progress, held=self.held)
 
         def spill() -> None:
             if forced and ctx.records == 0:  # held until a record is stored: the file may not be this format

@@ -71,6 +71,8 @@ class WindowsBuilder:
     event: one append for the System tuple (transposed once per batch), one pass over EventData.
     """
 
+    table = TABLE  # where the worker writes what is held when a job's unit closes (HeldRows)
+
     def __init__(self, ctx: ReadContext, source_format: str) -> None:
         self.ctx = ctx
         self.source_format = source_format
@@ -152,10 +154,7 @@ class WindowsBuilder:
 def builder_for(ctx: ReadContext, source_format: str) -> WindowsBuilder:
     """The job's builder for this source format, now collecting rows of ctx's file. Rows of many
     small files share batches; the worker flushes what is left when the job's unit closes."""
-    key = f"{TABLE}:{source_format}"
-    builder = ctx.shared.get(key)
-    if builder is None:
-        builder = ctx.shared[key] = WindowsBuilder(ctx, source_format)
+    builder = ctx.held_rows(f"windows {source_format}", lambda: WindowsBuilder(ctx, source_format))
     builder.ctx = ctx
     return builder
 
