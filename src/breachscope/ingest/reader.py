@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from breachscope.ingest.context import ReadContext
+from breachscope.model.audit_dialects import AuditDialect
 
 Batches = Iterator[tuple[str, pa.RecordBatch]]
 
@@ -28,6 +29,9 @@ class Reader:
     description: str
     sniff: Callable[[bytes, str], bool]
     read: Callable[[ReadContext], Batches]
+    #: the `db_audit.dialect` values this reader writes (database audit readers only): each dialect says
+    #: which of its records carry an executed statement, which is what scope replays
+    audit_dialects: tuple[AuditDialect, ...] = ()
 
 
 HEAD_BYTES = 64 * 1024

@@ -20,6 +20,7 @@ from breachscope.ingest.db_audit.common import TABLE, RowBatcher, is_ip, sql_com
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import Batches, Reader
 from breachscope.ingest.timeparse import dt_to_us
+from breachscope.model.audit_dialects import MARIADB_AUDIT
 
 COLUMNS = (
     "ts", "host", "user", "src_ip", "message", "database", "session_id", "statement_id", "audit_type",
@@ -109,7 +110,7 @@ class _Builder:
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.times = _Times(ctx)
-        self.out = RowBatcher(ctx, COLUMNS, {"dialect": "mariadb_audit"})
+        self.out = RowBatcher(ctx, COLUMNS, {"dialect": MARIADB_AUDIT.name})
 
     def add(self, lineno: int, text: str, truncated: bool = False) -> None:
         f = text.split(",", 8)
@@ -214,4 +215,5 @@ READER = Reader(
     description="MariaDB Audit Plugin (server_audit) CSV file log",
     sniff=sniff,
     read=read,
+    audit_dialects=(MARIADB_AUDIT,),
 )

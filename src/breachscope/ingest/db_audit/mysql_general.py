@@ -22,6 +22,7 @@ from breachscope.ingest.db_audit.common import TABLE, RowBatcher, is_ip, sql_com
 from breachscope.ingest.lines import decode, head_text, iter_lines
 from breachscope.ingest.reader import Batches, Reader
 from breachscope.ingest.timeparse import dt_to_us
+from breachscope.model.audit_dialects import MYSQL_GENERAL
 
 COLUMNS = (
     "ts", "user", "src_ip", "message", "database", "session_id", "audit_type", "audit_class",
@@ -152,7 +153,7 @@ class _Record:
 class _Builder:
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
-        self.out = RowBatcher(ctx, COLUMNS, {"dialect": "mysql_general"})
+        self.out = RowBatcher(ctx, COLUMNS, {"dialect": MYSQL_GENERAL.name})
         self.threads: dict[str, dict[str, str | None]] = {}  # thread id -> user, src_ip, client_host, database
 
     def add(self, r: _Record, truncated: bool = False) -> None:
@@ -280,4 +281,5 @@ READER = Reader(
     description="MySQL / MariaDB general query log (5.6 and 5.7+/8 layouts)",
     sniff=sniff,
     read=read,
+    audit_dialects=(MYSQL_GENERAL,),
 )

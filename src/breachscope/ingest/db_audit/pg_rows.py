@@ -17,6 +17,7 @@ from breachscope.ingest.db_audit.pg_entry import (
     Entry,
     parse_csv_field,
 )
+from breachscope.model.audit_dialects import PGAUDIT, POSTGRESQL
 
 #: Row tuple order (everything but the provenance columns and `family`).
 COLUMNS = (
@@ -118,7 +119,7 @@ class RowBuilder:
         command = f[4] or None
         obj = f[6] or None
         message = f"{command} {obj}" if obj else command
-        return (e.ts, user, src_ip, port, message, "pgaudit", database, e.session or e.pid, _int(stmt_id),
+        return (e.ts, user, src_ip, port, message, PGAUDIT.name, database, e.session or e.pid, _int(stmt_id),
                 _int(f[2]), f[0] or None, f[3] or None, command, f[5] or None, obj, statement, params, rows, app,
                 e.ts_text, e.ts_resolution, extra)
 
@@ -179,5 +180,5 @@ class RowBuilder:
         statement = e.statement
         if e.severity == "STATEMENT":
             statement = e.text
-        return (e.ts, user, src_ip, port, e.text, "postgresql", database, e.session or e.pid, None, None, None,
+        return (e.ts, user, src_ip, port, e.text, POSTGRESQL.name, database, e.session or e.pid, None, None, None,
                 None, None, None, None, statement, None, None, app, e.ts_text, e.ts_resolution, extra)

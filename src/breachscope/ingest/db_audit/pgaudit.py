@@ -30,6 +30,7 @@ from breachscope.ingest.db_audit.pg_jsonlog import read_jsonlog
 from breachscope.ingest.db_audit.pg_stderr import read_text_log
 from breachscope.ingest.lines import head_text
 from breachscope.ingest.reader import HEAD_BYTES, Batches, Reader
+from breachscope.model.audit_dialects import PGAUDIT, POSTGRESQL
 
 _SYSLOG_TAG = re.compile(r"(?:^|\s)[\w./-]+\[\d+\]: (?:\[\d+-\d+\] )?")
 
@@ -110,4 +111,5 @@ READER = Reader(
     description="PostgreSQL server log with pgAudit records (stderr with any prefix, csvlog, jsonlog, psql output)",
     sniff=sniff,
     read=read,
+    audit_dialects=(PGAUDIT, POSTGRESQL),
 )
