@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,6 +70,14 @@ class JobResult:
     known: list[str] = field(default_factory=list)  # members of an archive expanded again, done already
 
 
+class SharedCounter(Protocol):
+    """A counter shared by the worker processes (multiprocessing.Value('q'))."""
+
+    value: int
+
+    def get_lock(self) -> AbstractContextManager[Any]: ...
+
+
 @dataclass
 class WorkerState:
     case_root: Path
@@ -75,13 +85,13 @@ class WorkerState:
     known: dict[str, str]  # sha256 -> path of content the case holds
     recorded: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) done: not read nor recorded again
     incomplete: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) of archives to expand again
-    progress: object | None = None  # multiprocessing.Value('q') shared with the main process
+    progress: SharedCounter | None = None  # bytes read, shared with the main process
     expansion: Counter2 = field(default_factory=Counter2)  # bytes expanded / stored by the run's archives
 
     def add_progress(self, n: int) -> None:
         if self.progress is not None and n:
-            with self.progress.get_lock():  # type: ignore[attr-defined]
-                self.progress.value += n  # type: ignore[attr-defined]
+            with self.progress.get_lock():
+                self.progress.value += n
 
 
 _STATE: WorkerState | None = None
@@ -185,9 +195,9 @@ class JobRunner:
         if error and not states and len(self.result.known) == known:
             entry = FileEntry(path=display, sha256=sha256, size=size, format=kind, status=FAILED, error=error)
         else:
-            done = len(self.result.known) - known
+            already = len(self.result.known) - known
             summary = ", ".join([*(f"{n} {s}" for s, n in sorted(states.items())),
-                                 *([f"{done} already in the case"] if done else [])]) or "no members"
+                                 *([f"{already} already in the case"] if already else [])]) or "no members"
             entry = FileEntry(path=display, sha256=sha256, size=size, format=kind,
                               status=INCOMPLETE if pending or error else EXPANDED, error=error,
                               note=f"archive: {summary}")

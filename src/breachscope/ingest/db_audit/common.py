@@ -121,7 +121,7 @@ def sql_command(statement: str | None) -> tuple[str | None, str | None]:
     """
     if not statement:
         return None, None
-    start = 0 if statement[0].isalpha() else _LEADING.match(statement).end()  # type: ignore[union-attr]
+    start = 0 if statement[0].isalpha() else _LEADING.match(statement).end()  # type: ignore[union-attr]  # a (...)* pattern always matches
     m = _WORD.match(statement, start)
     if m is None:
         return None, None

@@ -64,7 +64,7 @@ def match_record(line: str) -> tuple[str | None, str | None, str, str, str] | No
             if thread.isdigit() and command in COMMAND_SET and (sep or not argument):
                 return line[:tab], None, thread, command, argument
     m = _RECORD.match(line)
-    return m.groups() if m else None  # type: ignore[return-value]
+    return m.groups() if m else None  # type: ignore[return-value]  # groups 3-5 always take part in a match
 
 
 def sniff(head: bytes, name: str) -> bool:
@@ -184,7 +184,7 @@ class _Builder:
         if conn is not None:
             user, src_ip, database = conn.get("user"), conn.get("src_ip"), conn.get("database")
             if conn.get("client_host"):
-                extra["client_host"] = conn["client_host"]  # type: ignore[assignment]
+                extra["client_host"] = conn["client_host"]  # type: ignore[assignment]  # tested not None above
         message = f"{command} {verb}" if verb else command
         self.out.add(r.lineno, (r.ts, user, src_ip, message, database, r.thread, command,
                                 audit_class, verb, statement, r.ts_text, r.ts_resolution, extra or None))
@@ -204,7 +204,7 @@ class _Builder:
         m = _CONNECT.match(argument.strip())
         denied = None if m else _DENIED.search(argument)
         if m or denied:
-            g = (m or denied).groupdict()  # type: ignore[union-attr]
+            g = (m or denied).groupdict()  # type: ignore[union-attr]  # one of them matched
             host = g.get("host") or None
             conn["user"] = g.get("user") or None
             conn["src_ip"] = host if host and is_ip(host) else None

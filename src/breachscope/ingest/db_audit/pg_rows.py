@@ -114,7 +114,7 @@ class RowBuilder:
         else:
             if len(self.statements) > 100_000:
                 self.statements.clear()
-            self.statements[(key, stmt_id)] = statement
+            self.statements[(key, stmt_id)] = f[7]  # = statement, a text here
         params, rows = self._parameters(f, extra)
         command = f[4] or None
         obj = f[6] or None

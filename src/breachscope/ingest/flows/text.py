@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -215,7 +215,7 @@ class FlowText:
         self.columns = FlowColumns(self.ctx, layout)
 
     # -- one block of lines --
-    def _block(self, block: bytes, first: int) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def _block(self, block: bytes, first: int) -> Generator[tuple[str, pa.RecordBatch], None, int]:
         if not block:
             return 0
         got = self._fast(block, first)

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breachscope.ingest.syslog.extract import EXTRACT_CHARS, extractor_for
+from breachscope.ingest.syslog.extract import EXTRACT_CHARS, Extractor, extractor_for
 from breachscope.ingest.syslog.grammar import MNEMONIC_WINDOW, MON
 from breachscope.ingest.syslog.times import TimeResolver
 from breachscope.ingest.timeparse import MONTHS
@@ -312,7 +312,7 @@ def extract(rows: FastRows) -> np.ndarray:
     key = pc.binary_join_element_wise(pc.fill_null(cols["cisco_facility"], "\x00"),
                                       pc.fill_null(cols["cisco_mnemonic"], "\x00"),
                                       pc.fill_null(cols["app_name"], "\x00"), "\x1f").dictionary_encode()
-    found = []
+    found: list[Extractor | None] = []
     for k in key.dictionary.to_pylist():
         fac, mn, app = (None if x == "\x00" else x for x in k.split("\x1f"))
         found.append(extractor_for(fac, mn, app))
@@ -328,7 +328,9 @@ def extract(rows: FastRows) -> np.ndarray:
         if not msg:
             continue
         try:
-            res = found[code](msg if len(msg) <= EXTRACT_CHARS else msg[:EXTRACT_CHARS])  # type: ignore[misc]
+            extractor = found[code]
+            assert extractor is not None  # with_x holds the codes that have an extractor
+            res = extractor(msg if len(msg) <= EXTRACT_CHARS else msg[:EXTRACT_CHARS])
         except Exception:  # the per-line path turns the line into a 'bare' record and says so
             slow[i] = True
             continue
@@ -438,7 +440,8 @@ def resolve(rows: FastRows, runs: YearRuns, times: TimeResolver) -> tuple[pa.Arr
         us[ev] = base[inv] + (mi * 60 + ss) * 1_000_000 + rows.frac[ev]
         valid[ev] = ok
         tz_how = np.array([z[1] for z in zones], dtype=object)[zone_id]
-        combo = {(y, t): None for y, t in zip(year_how[ok].tolist(), tz_how[ok].tolist(), strict=True)}
+        pairs = zip(year_how[ok].tolist(), tz_how[ok].tolist(), strict=True)
+        combo: dict[tuple[Any, Any], str | None] = {(y, t): None for y, t in pairs}
         for y, t in combo:
             combo[(y, t)] = times.how(y, t)
         ev_how = np.array(["invalid"] * len(ev), dtype=object)

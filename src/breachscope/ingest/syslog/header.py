@@ -49,7 +49,7 @@ def parse_line(s: str) -> Parsed:
             p.fmt = "cisco"
             return p
         if m is not None:
-            body = _bsd(m, host, rest, p)  # type: ignore[arg-type]
+            body = _bsd(m, m.group("host"), rest, p)  # (the host group is not optional: set when m is)
     if body is None:
         if p.pri is not None:  # `<PRI>text`: syslog without a header
             p.fmt = "rfc3164"

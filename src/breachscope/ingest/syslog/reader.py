@@ -121,7 +121,7 @@ class RowBuilder:
             us, how = times.clock(p.hdr, None, anchor)
             return us, p.hdr.group("time"), how
         if anchor is not None and anchor[2] == "year_from_message":
-            when = p.extra["login_time"]  # type: ignore[index]
+            when = p.extra["login_time"]  # type: ignore[index]  # anchor() says year_from_message only from it
             us, how = times.login_time(when)
             return us, when, how
         return (None, None, None) if p.fmt == "bare" else (None, None, "missing")
@@ -138,8 +138,9 @@ class RowBuilder:
                 _, _, anchor = times.iso(p.hdr_iso)
             elif p.relay is not None or p.extra is not None:
                 anchor = times.anchor(p)
-            if has_hdr:
-                p.put("header_time", p.hdr_iso if p.hdr is None else p.hdr.group("time"))
+            header_time = p.hdr_iso if p.hdr is None else p.hdr.group("time")
+            if header_time is not None:  # has_hdr
+                p.put("header_time", header_time)
             us, how = times.clock(clock, clock.group("zone"), anchor)
             return us, clock.group(), how
         up = p.up
@@ -147,12 +148,12 @@ class RowBuilder:
             p.put("uptime", up)
         if clock is not None:
             p.put("device_time", clock.group())
-        ts, ts_text, how = self._header_time(p)
+        ts, ts_text, header_how = self._header_time(p)
         if ts_text is None and up is not None:
             self.times.warn_once("Cisco uptime stamps without a wall-clock time: ts is null "
                                  "(ts_resolution uptime_only)")
             return None, up, "uptime_only"
-        return ts, ts_text, how
+        return ts, ts_text, header_how
 
 
 _UNSET: Any = object()
@@ -260,7 +261,7 @@ def _block(builder: RowBuilder, first: int, lines: pa.Array, ctx: ReadContext) -
     fast_cols: dict[str, pa.Array] = {}
     if len(rows.pos):
         ts, how = fast.resolve(rows, runs, builder.times)
-        fast_cols = fast.column_arrays(rows, ts, how, text.take(pa.array(rows.pos)))  # type: ignore[union-attr]
+        fast_cols = fast.column_arrays(rows, ts, how, text.take(pa.array(rows.pos)))  # type: ignore[union-attr]  # rows has lines only if text was set
     columns: dict[str, Any] = fast.merge(COLUMNS, fast_cols, rows.pos, slow_cols, slow_pos, _TYPES)
     columns["family"] = pa.repeat("syslog", n)
     records = np.sort(np.concatenate([rows.pos, slow_pos])) + first

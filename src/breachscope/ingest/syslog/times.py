@@ -164,6 +164,7 @@ class TimeResolver:
             year_how = anchor[2]
         else:
             year, year_how = self.resolve_year(month)
+        tz_how: str | None
         if label is None:
             tz, tz_how = self.zone, self.tz_how
         else:

@@ -65,7 +65,7 @@ def read(ctx: ReadContext) -> Batches:
                 doc = clean
         event = doc.get("Event") if isinstance(doc, dict) else None
         system = event.get("System") if isinstance(event, dict) else None
-        if not isinstance(system, dict):
+        if not isinstance(event, dict) or not isinstance(system, dict):  # (system is a dict only in a dict event)
             ctx.reject(f"line {line}", "JSON object without Event/System", text[pos:pos + 200])
             continue
         created = _attr(system.get("TimeCreated"), "SystemTime")

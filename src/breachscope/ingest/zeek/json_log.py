@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import orjson
@@ -45,7 +45,7 @@ _JSON_STRONG_PREFIXES = ("id.", "certificate.")  # x509 lines carry neither uid 
 _JSON_FOREIGN_KEYS = ("EventID", "EventCode", "winlog", "event_type", "@timestamp")
 
 
-JsonColumn = pa.Array | list[Any]  # typed by Arrow, or Python values that Arrow could not type
+JsonColumn: TypeAlias = "pa.Array | list[Any]"  # typed by Arrow, or Python values that Arrow could not type
 
 
 def _json_column(col: JsonColumn | None, ztype: str, n: int, bad: Bad) -> pa.Array:

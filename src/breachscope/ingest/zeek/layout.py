@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breachscope.ingest.batch import make_batch
+from breachscope.ingest.batch import Records, make_batch
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.zeek.values import Bad, py_scalar_json
 from breachscope.model.schema import (
@@ -192,7 +192,7 @@ def bad_counter(ctx: ReadContext, spec: Spec, name: str, ztype: str) -> Bad:
     return bad
 
 
-def assemble(spec: Spec, arrays: Sequence[pa.Array], n: int, records: Sequence[int],
+def assemble(spec: Spec, arrays: Sequence[pa.Array], n: int, records: Records,
               ctx: ReadContext) -> pa.RecordBatch:
     columns: dict[str, Any] = {c: arr for (_, c, _), arr in zip(spec.fields, arrays, strict=True) if c}
     if spec.ts_index is not None:
