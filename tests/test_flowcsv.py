@@ -1,4 +1,4 @@
-"""The shared flow text engine (ingest/flowcsv.py) across block boundaries, for each of its readers.
+"""The shared flow text engine (ingest/flows/text.py) across block boundaries, for each of its readers.
 
 The engine reads a file in blocks of whole lines (flowcsv.BLOCK_BYTES). These tests make blocks
 small, check that reading really took many blocks, and that rows, line numbers, rejects and
