@@ -325,7 +325,7 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
     with path.open("rb") as fh:
         raw = _CountingFile(fh)
         try:
-            # type: ignore: _CountingFile is file-like (read, tell, seek) but not the IO type typeshed asks for
+            # the ignore: _CountingFile is file-like (read, tell, seek) but not the IO type typeshed asks for
             tf = tarfile.open(fileobj=raw, mode="r:*")  # type: ignore[call-overload]  # noqa: SIM115 - closed below
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"unreadable tar archive: {exc}") from exc
