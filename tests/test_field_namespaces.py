@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from breachscope.detect.sigma.fields import TableInfo
 from breachscope.detect.sigma.sqlgen import Ref
 from breachscope.engines.duckdb_case import open_case
-from breachscope.ingest.readers.zeek_layout import spec_for
 from breachscope.ingest.registry import READERS
+from breachscope.ingest.zeek.layout import spec_for
 from breachscope.model.schema import (
     CORE_NAMES,
     FIXED_SCHEMAS,

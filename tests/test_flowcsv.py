@@ -1,4 +1,4 @@
-"""The shared flow text engine (ingest/flowcsv.py) across block boundaries, for each of its readers.
+"""The shared flow text engine (ingest/flows/text.py) across block boundaries, for each of its readers.
 
 The engine reads a file in blocks of whole lines (flowcsv.BLOCK_BYTES). These tests make blocks
 small, check that reading really took many blocks, and that rows, line numbers, rejects and
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from breachscope.ingest import flowcsv
 from breachscope.ingest.context import ReadContext
-from breachscope.ingest.readers import argus, netflow_csv, nfdump
+from breachscope.ingest.flows import argus, netflow_csv, nfdump
+from breachscope.ingest.flows import text as flowcsv
 from tests.test_reader_flows import SLIPS, data_lines, read, rows, write
 
 

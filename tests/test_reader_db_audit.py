@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
+from breachscope.ingest.db_audit import mariadb_audit, mysql_general, pgaudit
+from breachscope.ingest.db_audit.common import sql_command
 from breachscope.ingest.reader import Reader
-from breachscope.ingest.readers import mariadb_audit, mysql_general, pgaudit
-from breachscope.ingest.readers.db_common import sql_command
 from breachscope.ingest.registry import detect
 from breachscope.model.case import EMPTY, INGESTED
 from breachscope.model.schema import DB_AUDIT_SCHEMA

@@ -10,10 +10,10 @@ from unittest import mock
 import pyarrow as pa
 import pytest
 
-from breachscope.ingest import flowcsv
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
+from breachscope.ingest.flows import argus, netflow_csv, nfdump
+from breachscope.ingest.flows import text as flowcsv
 from breachscope.ingest.reader import HEAD_BYTES, Reader
-from breachscope.ingest.readers import argus, netflow_csv, nfdump
 from breachscope.ingest.registry import detect
 from breachscope.model.case import INGESTED, UNRECOGNIZED
 from breachscope.model.schema import FLOW_SCHEMA

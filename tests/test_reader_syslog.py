@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
 from breachscope.ingest.reader import HEAD_BYTES
-from breachscope.ingest.readers import syslog
 from breachscope.ingest.registry import detect
+from breachscope.ingest.syslog import reader as syslog
 from breachscope.model.case import EMPTY, INGESTED
 from breachscope.model.schema import SYSLOG_SCHEMA
 

@@ -21,8 +21,8 @@ import pytest
 from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
 from breachscope.ingest.pipeline import IngestSummary, ingest
-from breachscope.ingest.readers import zeek
 from breachscope.ingest.registry import detect
+from breachscope.ingest.zeek import readers as zeek
 from breachscope.model.case import DUPLICATE, INGESTED
 
 ZEEK_DIRS = ("wrccdc-zeek-sample", "stratosphere-security-datasets", "stratosphere-slips-dataset",

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from breachscope.ingest import lines as line_reading
 from breachscope.ingest.context import IngestOptions, ReadContext, SourceInfo
-from breachscope.ingest.readers import syslog, syslog_fast
+from breachscope.ingest.syslog import fast as syslog_fast
+from breachscope.ingest.syslog import reader as syslog
 
 SAMPLES = "cisco-ios-syslog-samples"
 ELASTIC = f"{SAMPLES}/elastic-integrations/packages/cisco_ios/data_stream/log/_dev/test/pipeline"

@@ -28,8 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, cast
 
 from breachscope.ingest.limits import ArchiveBudget, LimitReached, MemberMeter
 from breachscope.model.case import DUPLICATE, FAILED, SKIPPED
@@ -98,7 +99,7 @@ class _Copied:
 class _CountingFile:
     """The archive file, counting how far into it reading has gone (the stored bytes consumed)."""
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: IO[bytes]) -> None:
         self.fh = fh
         self.high = 0
 
@@ -111,7 +112,7 @@ class _CountingFile:
         return getattr(self.fh, name)
 
 
-def _copy(src: BinaryIO, dst: Path, meter: MemberMeter, stored_now: Callable[[], int | None]) -> _Copied:
+def _copy(src: IO[bytes], dst: Path, meter: MemberMeter, stored_now: Callable[[], int | None]) -> _Copied:
     h = hashlib.sha256()
     n = 0
     with dst.open("wb") as out:
@@ -206,7 +207,7 @@ def _zip(path: Path, level: _Expansion) -> Iterator[Member | Unread | Done]:
                         encrypted = _open_encrypted(path) or False
                     yield _zip_encrypted(encrypted or None, index, info, name, level)
                 else:
-                    yield _zip_member(lambda i=info: zf.open(i), info, name, level)
+                    yield _zip_member(partial(zf.open, info), info, name, level)
         finally:
             if encrypted:
                 encrypted.close()
@@ -232,7 +233,7 @@ def _zip_unread(info: zipfile.ZipInfo, name: str, first_at: dict[int, str], over
     return Unread(name, SKIPPED, f"not expanded: {refused}", info.file_size) if refused else None
 
 
-def _zip_member(opener: Callable[[], BinaryIO], info: zipfile.ZipInfo, name: str, level: _Expansion,
+def _zip_member(opener: Callable[[], IO[bytes]], info: zipfile.ZipInfo, name: str, level: _Expansion,
                 note: str | None = None) -> Member | Unread:
     dst = level.scratch_name()
     meter = level.budget.meter(info.compress_size)
@@ -258,7 +259,7 @@ def _zip_encrypted(encrypted: Any, index: int, info: zipfile.ZipInfo, name: str,
     einfo = encrypted.infolist()[index]
     errors: list[str] = []
     for n, pwd in enumerate(level.passwords, 1):
-        result = _zip_member(lambda p=pwd: encrypted.open(einfo, pwd=p), info, name, level,
+        result = _zip_member(partial(encrypted.open, einfo, pwd=pwd), info, name, level,
                              note=f"decrypted with --archive-password number {n}")
         if isinstance(result, Member) and result.damage is None:
             return result
@@ -284,7 +285,7 @@ def _open_encrypted(path: Path) -> Any:
         return None
 
 
-def _overlapping(zf: zipfile.ZipFile, raw: BinaryIO) -> set[int]:
+def _overlapping(zf: zipfile.ZipFile, raw: IO[bytes]) -> set[int]:
     """Header offsets of entries whose data runs into the next entry (or the central directory):
     the construction of overlapping zip bombs, where every entry re-reads one compressed kernel."""
     offsets = sorted({i.header_offset for i in zf.infolist()})
@@ -324,6 +325,7 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
     with path.open("rb") as fh:
         raw = _CountingFile(fh)
         try:
+            # the ignore: _CountingFile is file-like (read, tell, seek) but not the IO type typeshed asks for
             tf = tarfile.open(fileobj=raw, mode="r:*")  # type: ignore[call-overload]  # noqa: SIM115 - closed below
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"unreadable tar archive: {exc}") from exc
@@ -380,7 +382,7 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
                     continue
                 dst = level.scratch_name()
                 meter = level.budget.meter()
-                copied = _copy(src, dst, meter, lambda s=start: max(account() - s, 0))
+                copied = _copy(src, dst, meter, partial(_stored_since, account, start))
                 last = info.name
                 seen[info.name] = name
                 if copied.stopped:
@@ -394,6 +396,10 @@ def _tar(path: Path, level: _Expansion, compressed: bool) -> Iterator[Member | U
                 if copied.size < info.size and damage is None:
                     damage = f"member truncated: {copied.size} of {info.size} bytes"
                 yield Member(name, dst, copied.sha256, copied.size, float(info.mtime), damage)
+
+
+def _stored_since(account: Callable[[], int], start: int) -> int:
+    return max(account() - start, 0)
 
 
 def _rest(level: _Expansion, after: str, why: str) -> Unread:
@@ -413,7 +419,8 @@ def _tar_unread(info: tarfile.TarInfo, name: str, seen: dict[str, str], level: _
     if not info.isfile():
         return Unread(name, SKIPPED, "not a regular file (device, FIFO or special entry)")
     if info.sparse is not None:  # stored: the data blocks only; expanded: the holes as zeros too
-        real = sum(size for _offset, size in info.sparse)
+        # typeshed has TarInfo.sparse as int | None; tarfile sets it to a list of (offset, size)
+        real = sum(size for _offset, size in cast("list[tuple[int, int]]", info.sparse))
         refused = level.budget.declared(info.size, real)
         if refused:
             return Unread(name, SKIPPED, f"not expanded: sparse member; {refused}", info.size)

@@ -8,15 +8,19 @@ read context, so no reader can forget them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.ingest.context import ReadContext
 from breachscope.ingest.timeparse import parse_ts_us
 from breachscope.model.schema import TS
+
+#: Record numbers of a batch's rows: a list, or a numpy array when a reader computes them in bulk.
+Records: TypeAlias = "Sequence[int] | np.ndarray[Any, Any]"
 
 
 def to_array(values: Sequence[Any], typ: pa.DataType, ctx: ReadContext | None = None) -> pa.Array:
@@ -91,8 +95,8 @@ def timestamps(values: Sequence[Any], typ: pa.DataType = TS) -> pa.Array:
     return pa.array([parse_ts_us(v) for v in values], type=pa.int64()).cast(typ)
 
 
-def make_batch(schema: pa.Schema, columns: dict[str, Sequence[Any]], n: int, ctx: ReadContext,
-               records: Sequence[int], files: Sequence[str] | None = None,
+def make_batch(schema: pa.Schema, columns: Mapping[str, Sequence[Any]], n: int, ctx: ReadContext,
+               records: Records, files: Sequence[str] | None = None,
                shas: Sequence[str] | None = None) -> pa.RecordBatch:
     """A batch of `schema` from column lists; missing columns are null, provenance is filled in:
     from the read context (one file), or per row from `files`/`shas` (a batch spanning files)."""

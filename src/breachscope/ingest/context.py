@@ -6,8 +6,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
+
+import pyarrow as pa
 
 from breachscope.ingest.limits import ExpansionLimits
 
@@ -38,6 +40,22 @@ class IngestOptions:
         return ZoneInfo(self.tz or "UTC")
 
 
+class HeldRows(Protocol):
+    """Rows a reader keeps across the files of one job (`ReadContext.held_rows`), e.g. the Windows
+    events of 300 small EVTX files, so that they make a few batches instead of 300. The worker writes
+    what is left to `table` when the job's unit closes: a reader never loses rows by holding them."""
+
+    @property
+    def table(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def flush(self) -> pa.RecordBatch: ...
+
+
+Held = TypeVar("Held", bound=HeldRows)
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """One input as readers see it: a real file on disk plus the name it is known by."""
@@ -60,11 +78,19 @@ class ReadContext:
     first_rejects: list[dict[str, str]] = field(default_factory=list)
     warnings: Counter[str] = field(default_factory=Counter)
     reject_rows: list[tuple[str, str, str]] = field(default_factory=list)
-    #: per-job state readers may keep across files, e.g. one row builder for many small files, so
-    #: that 300 small EVTX files make a few batches instead of 300 (see windows.builder_for)
-    shared: dict[str, Any] = field(default_factory=dict)
+    #: rows readers hold across the files of one job, by the reader's own key (see `held_rows`); the
+    #: worker passes the same dict to every file of a job and flushes it when the unit closes
+    held: dict[str, HeldRows] = field(default_factory=dict)
     #: called when REJECT_FLUSH rejects are held (writes them out, or abandons the file)
     spill: Callable[[], None] | None = None
+
+    def held_rows(self, key: str, make: Callable[[], Held]) -> Held:
+        """The job's holder of rows under `key` (made on first use); what it still holds when the unit
+        closes is flushed to its table by the worker."""
+        rows = self.held.get(key)
+        if rows is None:
+            rows = self.held[key] = make()
+        return cast(Held, rows)  # a key is used by one reader, with one holder type
 
     def reject(self, location: str, reason: str, excerpt: bytes | str | None = None) -> None:
         """Count one bad record with its location; the run goes on."""

@@ -150,7 +150,8 @@ def _split_lines(buf: bytes) -> pa.Array:
 
 
 def _transcoded_arrays(ctx: ReadContext) -> Iterator[tuple[int, pa.Array]]:
-    first, lines = 1, []
+    first = 1
+    lines: list[bytes] = []
     for lineno, raw in iter_lines(ctx.source.path, ctx):
         if lines and lineno != first + len(lines):  # a line was cut out: its number is skipped
             yield first, pa.array(lines, pa.binary())

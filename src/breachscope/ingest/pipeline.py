@@ -27,7 +27,7 @@ from breachscope.ingest.context import IngestOptions
 from breachscope.ingest.forget import ForgetResult, forget
 from breachscope.ingest.limits import Counter2
 from breachscope.ingest.store import CaseWriter, new_run_id
-from breachscope.ingest.worker import Item, Job, JobResult, JobRunner, WorkerState, init_worker, run_job
+from breachscope.ingest.worker import Item, Job, JobResult, JobRunner, SharedCounter, WorkerState, init_worker, run_job
 from breachscope.model.case import (
     DUPLICATE,
     EMPTY,
@@ -175,7 +175,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
     run_id = new_run_id()
     summary = IngestSummary(case=str(case), run_id=run_id)
     workers = max(1, jobs or os.cpu_count() or 1)
-    pool: ProcessPoolExecutor | None = None
+    pool: _Pool | None = None
     try:
         if force:
             summary.forced = forget(writer, [d for _, d, _ in inputs], run_id, "ingest --force",
@@ -248,7 +248,7 @@ PR_SET_PDEATHSIG = 1
 
 
 def _pool_init(case_root: Path, options: IngestOptions, known: dict[str, str],
-               recorded: frozenset[tuple[str, str]], incomplete: frozenset[tuple[str, str]], counter: object,
+               recorded: frozenset[tuple[str, str]], incomplete: frozenset[tuple[str, str]], counter: SharedCounter,
                expansion: object, parent: int) -> None:
     _die_with_parent(parent)
     init_worker(WorkerState(case_root=case_root, options=options, known=known, recorded=recorded,
@@ -279,23 +279,29 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> ProcessPoolExecutor:
+class _Pool(ProcessPoolExecutor):
+    """The worker pool, with the byte counter its workers add to (progress)."""
+
+    counter: SharedCounter
+
+
+def _pool(workers: int, writer: CaseWriter, options: IngestOptions) -> _Pool:
     # fork: workers start in milliseconds and inherit the imported readers; they are all started at
     # the first submit, before any progress-display thread exists in this process
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     expansion = ctx.Array("q", 2)  # bytes expanded / stored by the run's archives, all workers together
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_init,
-                               initargs=(writer.layout.root, options, dict(writer.state.known_sha256),
-                                         frozenset(writer.state.recorded), writer.state.incomplete, counter,
-                                         expansion, os.getpid()))
-    pool.counter = counter  # type: ignore[attr-defined]
+    pool = _Pool(max_workers=workers, mp_context=ctx, initializer=_pool_init,
+                 initargs=(writer.layout.root, options, dict(writer.state.known_sha256),
+                           frozenset(writer.state.recorded), writer.state.incomplete, counter,
+                           expansion, os.getpid()))
+    pool.counter = counter
     return pool
 
 
-def _run_pool(pool: ProcessPoolExecutor, planned: list[Job], writer: CaseWriter, summary: IngestSummary,
+def _run_pool(pool: _Pool, planned: list[Job], writer: CaseWriter, summary: IngestSummary,
               run_id: str, progress: ProgressFn | None, total: int) -> None:
-    counter = pool.counter  # type: ignore[attr-defined]
+    counter = pool.counter
     # biggest jobs first keeps both workers busy until the end
     order = sorted(planned, key=lambda j: -sum(i.size for i in j.items))
     pending: set[Future[JobResult]] = {pool.submit(run_job, job) for job in order}

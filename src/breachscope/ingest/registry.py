@@ -1,35 +1,30 @@
-"""The readers, in the order they are tried: most specific content signatures first."""
+"""The readers, in the order they are tried: most specific content signatures first.
+
+One line per reader; a reader lives in its family's package (windows, zeek, db_audit, flows, syslog).
+"""
 
 from __future__ import annotations
 
+from breachscope.ingest.db_audit import mariadb_audit, mysql_general, pgaudit
+from breachscope.ingest.flows import argus, netflow_csv, nfdump
 from breachscope.ingest.reader import Reader
-from breachscope.ingest.readers import (
-    argus,
-    evtx,
-    evtx_json,
-    mariadb_audit,
-    mysql_general,
-    netflow_csv,
-    nfdump,
-    pgaudit,
-    winjson,
-    zeek,
-)
-from breachscope.ingest.readers import syslog as syslog_reader
+from breachscope.ingest.syslog import reader as syslog
+from breachscope.ingest.windows import evtx, evtx_json, json_lines
+from breachscope.ingest.zeek import readers as zeek
 
 READERS: list[Reader] = [
     evtx.READER,
     evtx_json.READER,
     zeek.READER_TSV,
     zeek.READER_JSON,
-    winjson.READER,
+    json_lines.READER,
     pgaudit.READER,
     mariadb_audit.READER,
     mysql_general.READER,
     argus.READER,  # flow CSVs: strict header sniffers, Argus and nfdump names before the generic one
     nfdump.READER,
     netflow_csv.READER,
-    syslog_reader.READER,  # generic text: after the JSON and other specific readers
+    syslog.READER,  # generic text: after the JSON and other specific readers
 ]
 
 

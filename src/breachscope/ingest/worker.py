@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.ingest.archives import MAX_DEPTH, ArchiveError, Done, Member, Unread, archive_kind, expand
-from breachscope.ingest.context import REJECT_FLUSH, IngestOptions, ReadAbandoned, ReadContext, SourceInfo
+from breachscope.ingest.context import REJECT_FLUSH, HeldRows, IngestOptions, ReadAbandoned, ReadContext, SourceInfo
 from breachscope.ingest.limits import ArchiveBudget, Counter2
 from breachscope.ingest.reader import HEAD_BYTES
 from breachscope.ingest.registry import detect, reader_by_name
@@ -69,6 +70,14 @@ class JobResult:
     known: list[str] = field(default_factory=list)  # members of an archive expanded again, done already
 
 
+class SharedCounter(Protocol):
+    """A counter shared by the worker processes (multiprocessing.Value('q'))."""
+
+    value: int
+
+    def get_lock(self) -> AbstractContextManager[Any]: ...
+
+
 @dataclass
 class WorkerState:
     case_root: Path
@@ -76,13 +85,13 @@ class WorkerState:
     known: dict[str, str]  # sha256 -> path of content the case holds
     recorded: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) done: not read nor recorded again
     incomplete: frozenset[tuple[str, str]] = frozenset()  # (path, sha256) of archives to expand again
-    progress: object | None = None  # multiprocessing.Value('q') shared with the main process
+    progress: SharedCounter | None = None  # bytes read, shared with the main process
     expansion: Counter2 = field(default_factory=Counter2)  # bytes expanded / stored by the run's archives
 
     def add_progress(self, n: int) -> None:
         if self.progress is not None and n:
-            with self.progress.get_lock():  # type: ignore[attr-defined]
-                self.progress.value += n  # type: ignore[attr-defined]
+            with self.progress.get_lock():
+                self.progress.value += n
 
 
 _STATE: WorkerState | None = None
@@ -106,7 +115,7 @@ class JobRunner:
         self.seen: dict[str, str] = {}  # sha256 -> name of the member that holds it in this job
         self.result = JobResult(job.job_id)
         self.scratch = state.case_root / "tmp" / job.job_id
-        self.shared: dict[str, Any] = {}  # readers' per-job state (ReadContext.shared)
+        self.held: dict[str, HeldRows] = {}  # rows readers hold across the job's files (ReadContext.held)
         self.rows: Counter[tuple[str, str]] = Counter()  # (src_file, table) -> rows written
         self.pending: list[FileEntry] = []  # entries of the unit being built
 
@@ -124,9 +133,9 @@ class JobRunner:
 
     def _close_unit(self) -> None:
         """Flush rows readers still hold, then complete the unit's entries with their row counts."""
-        for key, builder in list(self.shared.items()):
-            if getattr(builder, "n", 0):
-                self._write(key.split(":", 1)[0], builder.flush())
+        for rows in self.held.values():
+            if len(rows):
+                self._write(rows.table, rows.flush())
         if not self.pending:
             return
         for entry in self.pending:
@@ -186,9 +195,9 @@ class JobRunner:
         if error and not states and len(self.result.known) == known:
             entry = FileEntry(path=display, sha256=sha256, size=size, format=kind, status=FAILED, error=error)
         else:
-            done = len(self.result.known) - known
+            already = len(self.result.known) - known
             summary = ", ".join([*(f"{n} {s}" for s, n in sorted(states.items())),
-                                 *([f"{done} already in the case"] if done else [])]) or "no members"
+                                 *([f"{already} already in the case"] if already else [])]) or "no members"
             entry = FileEntry(path=display, sha256=sha256, size=size, format=kind,
                               status=INCOMPLETE if pending or error else EXPANDED, error=error,
                               note=f"archive: {summary}")
@@ -255,7 +264,7 @@ class JobRunner:
             if progress_scale:
                 self.state.add_progress(n)
 
-        ctx = ReadContext(source=src, options=options, progress=progress, shared=self.shared)
+        ctx = ReadContext(source=src, options=options, progress=progress, held=self.held)
 
         def spill() -> None:
             if forced and ctx.records == 0:  # held until a record is stored: the file may not be this format

@@ -17,13 +17,10 @@ import pyarrow as pa
 
 from breachscope.engines.duckdb_case import Case
 from breachscope.entities.hosts import HostResolution, is_address
+from breachscope.model.audit_dialects import executed_condition
 
-#: Records that carry an executed statement, per reader (docs/formats/db_audit.md).
-EXECUTED = (
-    "(dialect = 'pgaudit' AND audit_type IN ('SESSION', 'OBJECT'))"
-    " OR (dialect = 'mysql_general' AND audit_type IN ('Query', 'Execute'))"
-    " OR (dialect = 'mariadb_audit' AND audit_type = 'QUERY')"
-)
+#: Records that carry an executed statement, as each audit dialect declares (model.audit_dialects).
+EXECUTED = executed_condition()
 _COLUMNS = (
     'src_file, src_record, ts, "user", src_ip, session_id, database, dialect, command, audit_class, '
     'statement_id, substatement_id, object_name, statement, parameters, "rows", '
