@@ -13,7 +13,7 @@ from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.ingest.context import IngestOptions
 from breachscope.ingest.pipeline import IngestSummary, ingest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = (Path(__file__).resolve().parents[1].parent / "shared").resolve()  # ingest records resolved paths
 DATASETS = SHARED / "datasets"
 SIGMA = SHARED / "sigma"
 

@@ -33,6 +33,7 @@ from breachscope.model.case import (
     INGESTED,
     SKIPPED,
     UNRECOGNIZED,
+    CaseLayout,
     FileEntry,
     Part,
 )
@@ -114,7 +115,7 @@ class JobRunner:
         self.writer = PartWriter(state.case_root, job.job_id)
         self.seen: dict[str, str] = {}  # sha256 -> name of the member that holds it in this job
         self.result = JobResult(job.job_id)
-        self.scratch = state.case_root / "tmp" / job.job_id
+        self.scratch = CaseLayout(state.case_root).tmp / job.job_id
         self.held: dict[str, HeldRows] = {}  # rows readers hold across the job's files (ReadContext.held)
         self.rows: Counter[tuple[str, str]] = Counter()  # (src_file, table) -> rows written
         self.pending: list[FileEntry] = []  # entries of the unit being built
