@@ -199,7 +199,7 @@ def match_sql(table: str, key: str, column: str, norm: str, flags: list[tuple[st
 
 
 def rows_to_arrow(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = []
     for n, values in zip(names, cols, strict=True):
         if n == "__bs_stmt" or n == "__bs_g":

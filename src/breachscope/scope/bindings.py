@@ -47,7 +47,7 @@ def mentions(text: str) -> bool:
     return MENTIONS.search(text) is not None
 
 
-def bind(tree: exp.Expression, f: Facts) -> list[str]:
+def bind(tree: exp.Expr, f: Facts) -> list[str]:
     """Replace the bindable functions of tree in place; reasons for those whose value is not known
     (replaced by NULL: a statement with one is not replayed)."""
     unknown: list[str] = []
@@ -62,7 +62,7 @@ def bind(tree: exp.Expression, f: Facts) -> list[str]:
     return sorted(set(unknown))
 
 
-def _value(node: exp.Expression, f: Facts) -> exp.Expression | str | None:
+def _value(node: exp.Expr, f: Facts) -> exp.Expr | str | None:
     """The literal for node, a reason string when its value is not known, None when node is not bindable."""
     name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
     if isinstance(node, exp.Column) and f.dialect == "postgres" and not node.table:
@@ -98,7 +98,7 @@ def _value(node: exp.Expression, f: Facts) -> exp.Expression | str | None:
     return None
 
 
-def _user(node: exp.Expression, name: str, f: Facts) -> exp.Expression | str:
+def _user(node: exp.Expr, name: str, f: Facts) -> exp.Expr | str:
     if f.dialect != "mysql":
         return _text(f.user, "current_user: the user is not in the audit record")
     if isinstance(node, exp.CurrentUser):  # the account that matched: its host part is a pattern the log lacks
@@ -108,11 +108,11 @@ def _user(node: exp.Expression, name: str, f: Facts) -> exp.Expression | str:
     return exp.Literal.string(f"{f.user}@{f.client}")
 
 
-def _text(value: str | None, reason: str) -> exp.Expression | str:
+def _text(value: str | None, reason: str) -> exp.Expr | str:
     return reason if value is None else exp.Literal.string(value)
 
 
-def _cast(value: str | None, typ: str, reason: str) -> exp.Expression | str:
+def _cast(value: str | None, typ: str, reason: str) -> exp.Expr | str:
     if value is None:
         return reason
     return exp.Cast(this=exp.Literal.string(value), to=exp.DataType.build(typ))

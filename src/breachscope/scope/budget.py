@@ -32,7 +32,7 @@ class ReplayFailed(Exception):
     """The backend failed one query (and is usable again); the message is the reason."""
 
 
-def too_big(tree: exp.Expression, limit: int) -> str | None:
+def too_big(tree: exp.Expr, limit: int) -> str | None:
     """The plan-size budget: counted without building the whole list of nodes."""
     for n, _ in enumerate(tree.walk(), 1):
         if n > limit:

@@ -144,7 +144,8 @@ def _chunks(path: str, data: bytes) -> Iterator[tuple[int, list[str], list[str],
         return
     text = rz.normalize_text(_decode(data))
     lines = text.split("\n")
-    delim = "\t" if path.lower().endswith(".tsv") or (lines and lines[0].count("\t") > lines[0].count(",")) else ","
+    tabs = path.lower().endswith(".tsv") or (lines and lines[0].count("\t") > lines[0].count(","))
+    delim: str | None = "\t" if tabs else ","
     if path.lower().endswith((".json", ".jsonl", ".ndjson")):
         delim = None
     header = next(csv.reader([lines[0]], delimiter=delim)) if lines and delim else []

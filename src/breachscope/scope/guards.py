@@ -101,8 +101,9 @@ def check_inventory(inventory: Inventory, backend: Backend) -> None:
         needed[d.table] += [(col, f"{where} columns") for col, _ in d.columns]
     for s in inventory.subjects:
         where = f"subjects.{s.kind}"
-        cols = [(s.key, "key"), (s.name, "name"), (s.organization, "organization"), (s.jurisdiction, "jurisdiction")]
-        needed.setdefault(s.table, []).extend((c, f"{where} {what}") for c, what in cols if c)
+        named: list[tuple[str | None, str]] = [(s.key, "key"), (s.name, "name"), (s.organization, "organization"),
+                                               (s.jurisdiction, "jurisdiction")]
+        needed.setdefault(s.table, []).extend((c, f"{where} {what}") for c, what in named if c)
         for k in s.match_keys:
             table, _, col = k.rpartition(".")
             needed.setdefault(table or s.table, []).append((col, f"{where} match_keys"))

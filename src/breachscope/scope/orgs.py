@@ -99,8 +99,8 @@ def group_organizations(records: list[OrgRecord]) -> Grouping:
             union(a, b)
             merged = keys_of_group[find(a)]
             for src in (keys_of_group[a], keys_of_group[b]):
-                for k, vs in src.items():
-                    merged[k] |= vs
+                for key, values in src.items():
+                    merged[key] |= values
     for n in sorted(by_name):
         for base in _bases(n):
             if base in by_name:

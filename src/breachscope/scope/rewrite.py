@@ -15,7 +15,7 @@ type of the column it is compared with, taken from the snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
@@ -77,7 +77,7 @@ class _Out:
     kind: str  # k | x
     inst: int
     excl: int
-    expr: exp.Expression
+    expr: exp.Expr
     is_list: bool = False
 
 
@@ -85,7 +85,7 @@ class _Out:
 class _Source:
     kind: str  # instance | child | table
     inst: int = -1
-    child: exp.Expression | None = None
+    child: exp.Expr | None = None
     table: str | None = None
 
 
@@ -93,7 +93,7 @@ class Rewriter:
     """One statement's rewrite (state is per statement: never shared between runs)."""
 
     def __init__(self, inventory: Inventory, tables: dict[str, dict[str, str]], schema: MappingSchema,
-                 exclusion_trees: dict[str, exp.Expression], type_dialect: str) -> None:
+                 exclusion_trees: dict[str, exp.Expr], type_dialect: str) -> None:
         self.inventory = inventory
         self.tables = tables
         self.schema = schema
@@ -108,7 +108,7 @@ class Rewriter:
         self.count_check = False
 
     # --- entry ---------------------------------------------------------------------------------
-    def rewrite(self, query: exp.Expression, dialect: str, slots: list[Slot], rows_logged: int | None) -> Rewritten:
+    def rewrite(self, query: exp.Expr, dialect: str, slots: list[Slot], rows_logged: int | None) -> Rewritten:
         try:
             q = qualify(query, schema=self.schema, dialect=dialect, db="public", identify=False,
                         validate_qualify_columns=True, expand_stars=True)
@@ -127,7 +127,7 @@ class Rewriter:
                          count_check=self.count_check)
 
     # --- LIMIT / ORDER BY ----------------------------------------------------------------------
-    def _limits(self, root: exp.Expression, rows_logged: int | None) -> None:
+    def _limits(self, root: exp.Expr, rows_logged: int | None) -> None:
         """LIMIT without ORDER BY returns arbitrary rows: dropped, and the statement is potential unless
         the logged row count shows the limit cut nothing. ORDER BY without LIMIT is dropped (speed)."""
         for node in list(root.find_all(exp.Select, exp.SetOperation)):
@@ -151,7 +151,7 @@ class Rewriter:
         self.counter += 1
         return f"__bs_c{self.counter}"
 
-    def _expose(self, q: exp.Expression, ctes: dict[str, exp.Expression]) -> list[tuple[_Out, str]]:
+    def _expose(self, q: exp.Expr, ctes: dict[str, exp.Expr]) -> list[tuple[_Out, str]]:
         """Add the key/flag outputs of q to its projection; returns them with their column names."""
         if id(q) in self.exposed:
             return self.exposed[id(q)]
@@ -170,7 +170,7 @@ class Rewriter:
         self.exposed[id(q)] = result
         return result
 
-    def _expose_setop(self, q: exp.SetOperation, ctes: dict[str, exp.Expression]) -> list[tuple[_Out, str]]:
+    def _expose_setop(self, q: exp.SetOperation, ctes: dict[str, exp.Expr]) -> list[tuple[_Out, str]]:
         if not isinstance(q, exp.Union) and _has_dataset(q, self):
             self.exact = False
             self.reasons.append("INTERSECT/EXCEPT: rows of either side may be shown")
@@ -190,7 +190,7 @@ class Rewriter:
             result += list(zip(outs, ns, strict=True))
         return result
 
-    def _select_outs(self, sel: exp.Expression, ctes: dict[str, exp.Expression]) -> list[_Out]:
+    def _select_outs(self, sel: exp.Expr, ctes: dict[str, exp.Expr]) -> list[_Out]:
         if isinstance(sel, exp.Subquery):
             sel = sel.unnest()
         if not isinstance(sel, exp.Select):
@@ -219,7 +219,7 @@ class Rewriter:
                     for o in outs]
         return outs
 
-    def _source_outs(self, src: exp.Expression, env: dict[str, exp.Expression],
+    def _source_outs(self, src: exp.Expr, env: dict[str, exp.Expr],
                      sources: dict[str, _Source]) -> list[_Out]:
         alias = src.alias_or_name
         if isinstance(src, exp.Table) and isinstance(src.this, exp.Identifier):
@@ -260,7 +260,7 @@ class Rewriter:
                     raise Unsupported("subquery in the select list")
 
     # --- categories ----------------------------------------------------------------------------
-    def _categories(self, root: exp.Expression) -> None:
+    def _categories(self, root: exp.Expr) -> None:
         for sel in _branches(root):
             for e in list(sel.expressions):
                 if e.alias_or_name.startswith("__bs_"):
@@ -289,16 +289,16 @@ class Rewriter:
                         self._trace(branch, col.table, col.name, depth + 1)
 
     # --- the final query -----------------------------------------------------------------------
-    def _final(self, q: exp.Expression, outs: list[tuple[_Out, str]]) -> exp.Select:
+    def _final(self, q: exp.Expr, outs: list[tuple[_Out, str]]) -> exp.Select:
         listy = any(o.is_list for o, _ in outs)
-        cols: list[exp.Expression] = []
+        cols: list[exp.Expr] = []
         if listy:
             if isinstance(q, exp.SetOperation):
                 raise Unsupported("aggregation inside a set operation")
-            q.select(exp.alias_(exp.Window(this=exp.RowNumber()), "__bs_g"), copy=False)
+            cast(exp.Select, q).select(exp.alias_(exp.Window(this=exp.RowNumber()), "__bs_g"), copy=False)
             cols.append(exp.column("__bs_g", table="__bs_q"))
         for out, name in outs:
-            ref: exp.Expression = exp.column(name, table="__bs_q")
+            ref: exp.Expr = exp.column(name, table="__bs_q")
             if out.is_list:
                 ref = exp.Anonymous(this="unnest", expressions=[ref])
             alias = f"__bs_k{out.inst}" if out.kind == "k" else f"__bs_x{out.inst}_{out.excl}"
@@ -320,13 +320,13 @@ class Rewriter:
             typ = self._slot_type(ph) or slot.fallback
             swap(ph, exp.Cast(this=exp.column(f"p{i + 1}", table="__bs_p"), to=typ.copy()))
 
-    def _slot_type(self, ph: exp.Expression) -> exp.DataType | None:
+    def _slot_type(self, ph: exp.Expr) -> exp.DataType | None:
         node, parent = ph, ph.parent
         while isinstance(parent, exp.Neg | exp.Paren):
             node, parent = parent, parent.parent
         if isinstance(parent, _TEXT_MATCH):
             return TEXT
-        other: exp.Expression | None = None
+        other: exp.Expr | None = None
         if isinstance(parent, _COMPARE):
             other = parent.expression if parent.this is node else parent.this
         elif isinstance(parent, exp.In | exp.Between):
@@ -355,7 +355,7 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
-def _strip_public(q: exp.Expression) -> None:
+def _strip_public(q: exp.Expr) -> None:
     for t in q.find_all(exp.Table):
         if (t.db or "").lower() == "public":
             t.set("db", None)
@@ -366,7 +366,7 @@ def _table_key(t: exp.Table) -> str:
     return f"{t.db.lower()}.{t.name.lower()}" if t.db else t.name.lower()
 
 
-def _ctes_of(q: exp.Expression) -> dict[str, exp.Expression]:
+def _ctes_of(q: exp.Expr) -> dict[str, exp.Expr]:
     w = q.args.get("with_") or q.args.get("with")
     if w is None:
         return {}
@@ -375,7 +375,7 @@ def _ctes_of(q: exp.Expression) -> dict[str, exp.Expression]:
     return {c.alias.lower(): c.this for c in w.expressions}
 
 
-def _branches(q: exp.Expression) -> list[exp.Select]:
+def _branches(q: exp.Expr) -> list[exp.Select]:
     if isinstance(q, exp.Subquery):
         return _branches(q.unnest())
     if isinstance(q, exp.SetOperation):
@@ -395,7 +395,7 @@ def _is_grouped(sel: exp.Select) -> bool:
                for e in sel.expressions for agg in e.find_all(exp.AggFunc))
 
 
-def _in_window(node: exp.Expression, stop: exp.Expression) -> bool:
+def _in_window(node: exp.Expr, stop: exp.Expr) -> bool:
     p = node.parent
     while p is not None and p is not stop:
         if isinstance(p, exp.Window):
@@ -412,7 +412,7 @@ def _distinct_to_group(sel: exp.Select) -> None:
         sel.set("group", exp.Group(expressions=[exp.Literal.number(i + 1) for i in range(n)]))
 
 
-def _shown_columns(e: exp.Expression) -> list[exp.Column]:
+def _shown_columns(e: exp.Expr) -> list[exp.Column]:
     """Columns whose values an output expression shows: not under COUNT/SUM/AVG, not in a subquery,
     not in a window's PARTITION BY / ORDER BY."""
     out = []
@@ -422,8 +422,8 @@ def _shown_columns(e: exp.Expression) -> list[exp.Column]:
     return out
 
 
-def _hidden(col: exp.Column, top: exp.Expression) -> bool:
-    child: exp.Expression = col
+def _hidden(col: exp.Column, top: exp.Expr) -> bool:
+    child: exp.Expr = col
     p = col.parent
     while p is not None and child is not top:
         if isinstance(p, (*_OPAQUE_AGG, exp.Subquery)):
@@ -434,11 +434,11 @@ def _hidden(col: exp.Column, top: exp.Expression) -> bool:
     return False
 
 
-def _has_dataset(node: exp.Expression, rw: Rewriter) -> bool:
+def _has_dataset(node: exp.Expr, rw: Rewriter) -> bool:
     return any(rw.inventory.dataset(_table_key(t)) is not None for t in node.find_all(exp.Table))
 
 
-def _on_alias(pred: exp.Expression, alias: str) -> exp.Expression:
+def _on_alias(pred: exp.Expr, alias: str) -> exp.Expr:
     p = pred.copy()
     for col in p.find_all(exp.Column):
         col.set("table", exp.to_identifier(alias))
@@ -446,7 +446,7 @@ def _on_alias(pred: exp.Expression, alias: str) -> exp.Expression:
 
 
 # --- slots ---------------------------------------------------------------------------------------
-def take_slots(tree: exp.Expression, params: tuple[str | None, ...] | None, param_types: tuple[str, ...],
+def take_slots(tree: exp.Expr, params: tuple[str | None, ...] | None, param_types: tuple[str, ...],
                dialect: str) -> tuple[list[Slot], list[str], list[int]]:
     """Replace bind parameters and predicate literals with named placeholders.
 
@@ -500,7 +500,7 @@ def take_slots(tree: exp.Expression, params: tuple[str | None, ...] | None, para
     return slots, sorted(set(reasons)), baked
 
 
-def _in_limit(node: exp.Expression) -> bool:
+def _in_limit(node: exp.Expr) -> bool:
     p = node.parent
     while p is not None and not isinstance(p, exp.Query):
         if isinstance(p, exp.Limit | exp.Offset | exp.Fetch):
@@ -509,7 +509,7 @@ def _in_limit(node: exp.Expression) -> bool:
     return False
 
 
-def _param_index(node: exp.Expression, order: int) -> int | None:
+def _param_index(node: exp.Expr, order: int) -> int | None:
     if isinstance(node, exp.Parameter):
         inner = node.this
         text = inner.this if isinstance(inner, exp.Literal | exp.Var | exp.Identifier) else str(inner)
@@ -532,11 +532,11 @@ def _param_value(params: tuple[str | None, ...] | None, idx: int | None) -> tupl
     return v, True, ""
 
 
-def _widen(node: exp.Expression) -> None:
+def _widen(node: exp.Expr) -> None:
     """Replace the predicate holding an unknown value by the truth value that keeps most rows."""
     p: Any = node.parent
     negated = False
-    holder: exp.Expression | None = None
+    holder: exp.Expr | None = None
     while p is not None and not isinstance(p, exp.Select | exp.Subquery):
         if holder is None and isinstance(p, _PREDICATES):
             holder = p
@@ -585,4 +585,5 @@ def build_schema(tables: dict[str, dict[str, str]], dialect: str) -> MappingSche
     for name, cols in tables.items():
         schema, _, bare = name.rpartition(".")
         nested.setdefault(schema or "public", {})[bare] = {c: "TEXT" for c in cols}
-    return MappingSchema(nested, dialect=dialect, normalize=True)
+    mapping: dict[str, object] = dict(nested)
+    return MappingSchema(mapping, dialect=dialect, normalize=True)

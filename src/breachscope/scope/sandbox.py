@@ -14,10 +14,15 @@ scope/bindings.py *before* the check; the check then refuses whatever is left of
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlglot import exp
 
+if TYPE_CHECKING:
+    from sqlglot.expressions.datatypes import DType
+
 #: Typed sqlglot functions that are pure and deterministic (the same rows on any server at any time).
-ALLOWED_FUNCS: frozenset[type[exp.Expression]] = frozenset({
+ALLOWED_FUNCS: frozenset[type[exp.Expr]] = frozenset({
     # logic, conditionals, casts
     exp.And, exp.Or, exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least, exp.Nvl2, exp.Exists,
     exp.Cast, exp.TryCast, exp.Collate,
@@ -96,7 +101,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 _KIND_OF = {name: kind for kind, names in KINDS.items() for name in names}
 #: Typed functions refused with a kind (the rest of the non-allowed ones are "not on the allowlist").
-_TYPED_KIND: dict[type[exp.Expression], str] = {
+_TYPED_KIND: dict[type[exp.Expr], str] = {
     exp.Rand: "random", exp.Randn: "random", exp.Uuid: "random", exp.Randstr: "random", exp.Uniform: "random",
     exp.Normal: "random", exp.Zipf: "random", exp.Shuffle: "random",
     exp.ReadCSV: "file access", exp.ReadParquet: "file access", exp.ToFile: "file access",
@@ -107,12 +112,12 @@ _TYPED_KIND: dict[type[exp.Expression], str] = {
 }
 #: Built-in types a cast may name (user-defined types run their own input functions).
 _TYPES = exp.DataType.Type
-ALLOWED_TYPES: frozenset[exp.DataType.Type] = frozenset(
+ALLOWED_TYPES: frozenset[DType] = frozenset(
     t for t in _TYPES if t.name not in ("USERDEFINED", "UNKNOWN", "FILE", "AGGREGATEFUNCTION",
                                        "SIMPLEAGGREGATEFUNCTION", "NESTED", "DYNAMIC")
 )
 #: PostgreSQL operator names of the operator nodes (to refuse those a snapshot redefines).
-_SYMBOLS: dict[type[exp.Expression], str] = {
+_SYMBOLS: dict[type[exp.Expr], str] = {
     exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.Add: "+",
     exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%", exp.DPipe: "||", exp.Like: "~~", exp.ILike: "~~*",
     exp.RegexpLike: "~", exp.RegexpILike: "~*", exp.BitwiseAnd: "&", exp.BitwiseOr: "|", exp.BitwiseXor: "#",
@@ -123,7 +128,7 @@ _SYMBOLS: dict[type[exp.Expression], str] = {
 _BUILTIN_SCHEMAS = frozenset({"pg_catalog"})
 
 
-def prepare(tree: exp.Expression) -> list[str]:
+def prepare(tree: exp.Expr) -> list[str]:
     """Drop what does not change the rows returned but cannot run read-only (row locks). Returns the
     reasons that make the replay inexact (SKIP LOCKED depends on other sessions' locks)."""
     reasons = []
@@ -136,7 +141,7 @@ def prepare(tree: exp.Expression) -> list[str]:
     return reasons
 
 
-def check(tree: exp.Expression, shadowed: frozenset[str] = frozenset(), dialect: str = "postgres",
+def check(tree: exp.Expr, shadowed: frozenset[str] = frozenset(), dialect: str = "postgres",
           operators: frozenset[str] = frozenset()) -> str | None:
     """None when every node is allowed, else the reason (naming the function) the statement is not run.
 
@@ -152,7 +157,7 @@ def check(tree: exp.Expression, shadowed: frozenset[str] = frozenset(), dialect:
     return None
 
 
-def _node(node: exp.Expression, shadowed: frozenset[str], dialect: str) -> str | None:
+def _node(node: exp.Expr, shadowed: frozenset[str], dialect: str) -> str | None:
     if isinstance(node, exp.Func):
         return _func(node, shadowed, dialect)
     if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier | exp.Unnest | exp.Values):
@@ -212,7 +217,7 @@ def _name(node: exp.Func, dialect: str) -> str:
     return (head if head and len(head) <= 64 and " " not in head else node.sql_name()).lower()
 
 
-def _short(node: exp.Expression, dialect: str) -> str:
+def _short(node: exp.Expr, dialect: str) -> str:
     try:
         text = node.sql(dialect=dialect)
     except Exception:

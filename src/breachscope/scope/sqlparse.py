@@ -32,7 +32,7 @@ class Parsed:
     """The query to replay (a SELECT or set operation), or why there is none."""
 
     kind: str  # read | write | destroy | ignore | unparsed
-    query: exp.Expression | None
+    query: exp.Expr | None
     reason: str | None = None  # potential or ignore reason
     param_types: tuple[str, ...] = ()  # PREPARE q(text, int): types of $1, $2
     cursor: bool = False
@@ -98,7 +98,7 @@ def _prelude(text: str) -> tuple[str, tuple[str, ...], bool]:
     return text, (), False
 
 
-def classify(tree: exp.Expression) -> Parsed:
+def classify(tree: exp.Expr) -> Parsed:
     if isinstance(tree, exp.Select) and tree.args.get("into") is not None:
         tree = tree.copy()
         tree.set("into", None)
@@ -152,9 +152,10 @@ def _update(tree: exp.Update) -> Parsed:
     if not isinstance(target, exp.Table):
         return Parsed(UNPARSED, None, "unsupported UPDATE target")
     alias = target.alias_or_name
-    cols = [exp.column(e.this.name, table=alias) for e in tree.expressions if isinstance(e, exp.EQ)
-            and isinstance(e.this, exp.Column)]
-    cols += [r.copy() for r in (tree.args.get("returning").expressions if tree.args.get("returning") else [])]
+    cols: list[exp.Expr] = [exp.column(e.this.name, table=alias) for e in tree.expressions
+                            if isinstance(e, exp.EQ) and isinstance(e.this, exp.Column)]
+    returning = tree.args.get("returning")
+    cols += [r.copy() for r in (returning.expressions if returning else [])]
     q = exp.select(*(cols or [exp.Star()])).from_(target.copy())
     frm = tree.args.get("from_")
     if frm is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 
-def swap(old: exp.Expression, new: exp.Expression) -> exp.Expression:
+def swap(old: exp.Expr, new: exp.Expr) -> exp.Expr:
     parent, key, index = old.parent, old.arg_key, old.index
     if parent is None or key is None:
         return new
@@ -19,7 +19,7 @@ def swap(old: exp.Expression, new: exp.Expression) -> exp.Expression:
         return old.replace(new)
     value[index] = new
     new.parent, new.arg_key, new.index = parent, key, index
-    node: exp.Expression | None = parent
+    node: exp.Expr | None = parent
     while node is not None and getattr(node, "_hash", None) is not None:  # cached hashes are stale now
         node._hash = None
         node = node.parent

@@ -12,6 +12,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 from xml.etree.ElementTree import XMLPullParser
 
 MAX_MEMBER = 512 << 20
@@ -55,8 +56,8 @@ def _read(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _events(zf: zipfile.ZipFile, name: str) -> Iterator[tuple[str, object]]:
-    parser = XMLPullParser(events=("start", "end"))
+def _events(zf: zipfile.ZipFile, name: str) -> Iterator[tuple[Any, ...]]:
+    parser: XMLPullParser[Any] = XMLPullParser(events=("start", "end"))
     try:
         for chunk in _read(zf, name):
             parser.feed(chunk)
