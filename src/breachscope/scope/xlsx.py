@@ -76,13 +76,13 @@ def _shared_strings(zf: zipfile.ZipFile) -> list[str]:
     out: list[str] = []
     parts: list[str] = []
     for ev, el in _events(zf, "xl/sharedStrings.xml"):
-        tag = el.tag  # type: ignore[attr-defined]
+        tag = el.tag
         if ev == "end" and tag == _NS + "t":
-            parts.append(el.text or "")  # type: ignore[attr-defined]
+            parts.append(el.text or "")
         elif ev == "end" and tag == _NS + "si":
             out.append("".join(parts))
             parts = []
-            el.clear()  # type: ignore[attr-defined]
+            el.clear()
     return out
 
 
@@ -94,25 +94,25 @@ def _sheet_rows(zf: zipfile.ZipFile, name: str, shared: list[str]) -> Iterator[t
     value: str | None = None
     inline: list[str] = []
     for ev, el in _events(zf, name):
-        tag = el.tag  # type: ignore[attr-defined]
+        tag = el.tag
         if ev == "start" and tag == _NS + "row":
             row = []
-            rnum = int(el.get("r") or rnum + 1)  # type: ignore[attr-defined]
+            rnum = int(el.get("r") or rnum + 1)
         elif ev == "start" and tag == _NS + "c":
-            ctype = el.get("t") or ""  # type: ignore[attr-defined]
-            col = _col_index(el.get("r") or "", len(row))  # type: ignore[attr-defined]
+            ctype = el.get("t") or ""
+            col = _col_index(el.get("r") or "", len(row))
             value, inline = None, []
         elif ev == "end" and tag == _NS + "v":
-            value = el.text or ""  # type: ignore[attr-defined]
+            value = el.text or ""
         elif ev == "end" and tag == _NS + "t":
-            inline.append(el.text or "")  # type: ignore[attr-defined]
+            inline.append(el.text or "")
         elif ev == "end" and tag == _NS + "c":
             text = _cell_text(ctype, value, inline, shared)
             row.extend([""] * (col - len(row)))
             row.append(text)
         elif ev == "end" and tag == _NS + "row":
             yield rnum, row
-            el.clear()  # type: ignore[attr-defined]
+            el.clear()
 
 
 def _cell_text(ctype: str, value: str | None, inline: list[str], shared: list[str]) -> str:
