@@ -254,7 +254,8 @@ def start_job(out: Path, scratch_root: Path, name: str, target: str, execs: int,
     scratch = scratch_root / name
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch / "tmp"), "HOME": str(scratch / "home"),
-           "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+           # this checkout's source first: the venv's editable install may point at another checkout
+           "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", target, "--execs", str(execs),
            "--engine", engine, "--out", str(job_out), "--seed", str(seed), "--full-every", str(args.full_every),
            "--plan-every", str(1 if engine == "atheris" else args.plan_every),

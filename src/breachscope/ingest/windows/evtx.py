@@ -99,6 +99,9 @@ def _error_location(exc: Exception) -> tuple[str, str]:
     return where, f"evtx parse error: {reason[:160]}"
 
 
+INT64_MAX = (1 << 63) - 1
+
+
 def read(ctx: ReadContext) -> Batches:
     try:
         parser = PyEvtxParser(str(ctx.source.path), number_of_threads=1)
@@ -125,6 +128,9 @@ def read(ctx: ReadContext) -> Batches:
             continue
         errors_in_row = 0
         record_id = rec["event_record_id"]
+        if not 0 <= record_id <= INT64_MAX:  # a u64 in the file; src_record is int64 (found by fuzzing)
+            ctx.reject(f"record {record_id}", "evtx record id out of range (damaged record header)")
+            continue
         try:
             event = loads(rec["data"])["Event"]
             system = event["System"]
