@@ -13,7 +13,6 @@ CSV is built column by column in Arrow and written by Arrow's CSV writer, not ro
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from rich.text import Text
 
 from breachscope.cli.output import neutralize, quoted, safe, stdout
 from breachscope.detect.details import details_column, finding_details
+from breachscope.model.atomic import atomic_path
 from breachscope.model.errors import BreachscopeError
 from breachscope.model.text import json_bytes_escaped
 
@@ -73,19 +73,14 @@ def _target(out: Path | None) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        fh = tmp.open("wb")
-    except OSError as exc:
-        raise BreachscopeError(f"cannot write {quoted(out)}: {exc.strerror or exc}") from exc
-    try:
+    with atomic_path(out, durable=True) as tmp:
+        try:
+            fh = tmp.open("wb")
+        except OSError as exc:
+            raise BreachscopeError(f"cannot write {quoted(out)}: {exc.strerror or exc}") from exc
         with fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- CSV ------------------------------------------------------------------------------------------

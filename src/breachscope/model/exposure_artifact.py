@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from breachscope.model.atomic import atomic_path, atomic_write
 from breachscope.model.case import ArtifactPaths
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA, ExposureSummary
 from breachscope.model.jsondoc import ArtifactError, doc, dumps, json_object, parse, typed_table
-from breachscope.model.runstore import atomic_write, write_parquet
+from breachscope.model.runstore import write_parquet
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +156,8 @@ class Exposure:
         paths.exposure.mkdir(parents=True, exist_ok=True)
         for path, table in ((paths.subjects, self.subjects), (paths.scope_statements, self.statements),
                             (paths.scope_review, self.review)):
-            tmp = path.with_name(f".{path.name}.tmp")
-            write_parquet(tmp, table)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                write_parquet(tmp, table)
         atomic_write(paths.exposure_summary, dumps(self.summary.to_json()))
 
     @classmethod
