@@ -24,6 +24,7 @@ from breachscope.model.exposure import (
     ExposureSummary,
     LevelCounts,
 )
+from breachscope.model.exposure_artifact import ExposedSubject
 from breachscope.model.inventory import Inventory, load_inventory
 from breachscope.model.progress import report
 from breachscope.scope import filescan
@@ -52,7 +53,7 @@ class ScopeRequest:
 @dataclass
 class ScopeResult:
     summary: ExposureSummary
-    subjects: list[dict[str, object]]
+    subjects: list[ExposedSubject]  # sorted by subject type and id
     statements: list[dict[str, object]]
     review: list[dict[str, object]]
     timings: dict[str, float] = field(default_factory=dict)
@@ -110,8 +111,6 @@ def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statement
     hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
     agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
     timings["aggregate_s"] = time.perf_counter() - t
-    for r in agg.subjects:
-        r["snapshot"] = backend.info.identity
     review = [{"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
               for k, ids, d in agg.grouping.review]
     review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
@@ -155,41 +154,41 @@ def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> l
     return rows
 
 
-def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[dict[str, object]],
+def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[ExposedSubject],
               statements: list[dict[str, object]], scans: list[filescan.ScanResult], review: int,
               recognized: dict[str, int]) -> ExposureSummary:
-    affected = [s for s in subjects if s["level"] != NOT_EXPOSED]
-    excluded = [s for s in subjects if s["level"] == NOT_EXPOSED and s["excluded_by"]]
-    persons = Counter(str(s["level"]) for s in affected if s["subject_type"] == "person")
+    affected = [s for s in subjects if s.level != NOT_EXPOSED]
+    excluded = [s for s in subjects if s.level == NOT_EXPOSED and s.excluded_by]
+    persons = Counter(s.level for s in affected if s.subject_type == "person")
     groups: dict[str, str] = {}
     for s in affected:
-        if s["subject_type"] == "organization":
-            g = str(s["organization_group"] or s["subject_id"])
-            lv = str(s["level"])
+        if s.subject_type == "organization":
+            g = s.organization_group or s.subject_id
+            lv = s.level
             groups[g] = lv if g not in groups or LEVEL_RANK[lv] > LEVEL_RANK[groups[g]] else groups[g]
     orgs = Counter(groups.values())
     cat_levels: dict[str, str] = {}
     for s in affected:
-        for c, lv in s["category_levels"]:  # type: ignore[union-attr]
+        for c, lv in s.category_levels.items():
             if c not in cat_levels or LEVEL_RANK[lv] > LEVEL_RANK[cat_levels[c]]:
                 cat_levels[c] = lv
     by_policy: dict[str, dict[str, int]] = {}
     for s in excluded:
-        for p in s["excluded_by"]:  # type: ignore[union-attr]
-            d = by_policy.setdefault(str(p), {"organizations": 0, "persons": 0})
-            d["organizations" if s["subject_type"] == "organization" else "persons"] += 1
+        for p in s.excluded_by:
+            d = by_policy.setdefault(p, {"organizations": 0, "persons": 0})
+            d["organizations" if s.subject_type == "organization" else "persons"] += 1
     juris: dict[str, dict[str, int]] = {}
     for s in affected:
-        d = juris.setdefault(str(s["jurisdiction"] or "unknown"), {"organizations": 0, "persons": 0})
-        d["organizations" if s["subject_type"] == "organization" else "persons"] += 1
+        d = juris.setdefault(s.jurisdiction or "unknown", {"organizations": 0, "persons": 0})
+        d["organizations" if s.subject_type == "organization" else "persons"] += 1
     outcomes = Counter(str(s["outcome"]) for s in statements)
     return ExposureSummary(
         organizations=_counts(orgs),
         persons=_counts(persons),
         categories=tuple(sorted(cat_levels)),
         category_levels=tuple(sorted(cat_levels.items())),
-        excluded={"organizations": sum(1 for s in excluded if s["subject_type"] == "organization"),
-                  "persons": sum(1 for s in excluded if s["subject_type"] == "person"),
+        excluded={"organizations": sum(1 for s in excluded if s.subject_type == "organization"),
+                  "persons": sum(1 for s in excluded if s.subject_type == "person"),
                   "policies": {k: by_policy[k] for k in sorted(by_policy)}},
         statements={"replayed": outcomes[REPLAYED], "potential": outcomes[STMT_POTENTIAL],
                     "ignored": outcomes[IGNORED]},
@@ -201,7 +200,7 @@ def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subject
         inventory=inventory.name,
         suspects=req.suspects.to_dict(),
         controller={"country": inventory.controller.country, "sectors": list(inventory.controller.sectors)},
-        organization_records=sum(1 for s in affected if s["subject_type"] == "organization"),
+        organization_records=sum(1 for s in affected if s.subject_type == "organization"),
     )
 
 
