@@ -118,7 +118,7 @@ def _exposure(case: Path, persons: int, suspects: dict, categories: tuple[str, .
     """Commit an exposure run through scope's writer (a summary and no subject rows)."""
     from breachscope.model.exposure import ExposureSummary, LevelCounts
     from breachscope.scope.outputs import write_outputs
-    from breachscope.scope.run import ScopeResult
+    from breachscope.scope.pipeline import ScopeResult
 
     counts = LevelCounts(confirmed_accessed=persons)
     summary = ExposureSummary(organizations=LevelCounts(), persons=counts, categories=categories,

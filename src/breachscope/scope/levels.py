@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from breachscope.model.exposure import LEVEL_RANK, LEVELS, NOT_EXPOSED
+from breachscope.model.exposure import EXPOSURE_LEVEL_RANK, EXPOSURE_LEVELS, NOT_EXPOSED
 from breachscope.model.exposure_artifact import Evidence, ExposedSubject
 from breachscope.model.inventory import Inventory
 from breachscope.scope.backends import Backend
 from breachscope.scope.orgs import Grouping, OrgRecord, group_organizations
-from breachscope.scope.plans import Exposure
+from breachscope.scope.plans import TableExposure
 
 EVIDENCE_MAX = 10
 
@@ -33,7 +33,7 @@ class Aggregate:
     grouping: Grouping
 
 
-def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure], hits: pa.Table) -> Aggregate:
+def aggregate(inventory: Inventory, backend: Backend, exposures: list[TableExposure], hits: pa.Table) -> Aggregate:
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     try:
@@ -60,10 +60,10 @@ def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure],
     return Aggregate(subjects, grouping)
 
 
-def _exposure_table(exposures: list[Exposure]) -> pa.Table:
+def _exposure_table(exposures: list[TableExposure]) -> pa.Table:
     """Exposures with their evidence order (`ord`) and their class: exposures of the same kind, level and
     categories count the same for levels, so hits are reduced per class before categories are unnested."""
-    rank = {e.index: LEVEL_RANK[e.level] for e in exposures}
+    rank = {e.index: EXPOSURE_LEVEL_RANK[e.level] for e in exposures}
     kind = {e.index: "statement" if e.statement_id else "file" for e in exposures}
     order = sorted(exposures, key=lambda e: (-rank[e.index], kind[e.index], e.src_file, e.src_record,
                                              e.statement_id, e.index))
@@ -182,20 +182,20 @@ def _subject_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                                                    "total", "first", "ptotal", "pnum", "ptext")]
     for (subject, sid, cats, cranks, rank, policies, xrank, total, first, ptotal, pnum, ptext) in zip(*cols,
                                                                                                       strict=True):
-        level = LEVELS[rank]
+        level = EXPOSURE_LEVELS[rank]
         evidence = []
         for item in first:
             kind, erank, stmt, src_file, src_record, reason = expo[item["exposure"]]
-            evidence.append(Evidence(kind, LEVELS[erank], stmt, src_file,
+            evidence.append(Evidence(kind, EXPOSURE_LEVELS[erank], stmt, src_file,
                                      item["line"] if item["line"] is not None else src_record,
                                      f"excluded by {item['excluded']}" if item["excluded"] else reason))
         persons = pnum if pnum and all(x["person"].isdigit() for x in pnum) else ptext
         for x in (persons or [])[:max(0, EVIDENCE_MAX - len(evidence))]:
-            evidence.append(Evidence("person", LEVELS[x["rank"]], None, None, None, f"person {x['person']}"))
+            evidence.append(Evidence("person", EXPOSURE_LEVELS[x["rank"]], None, None, None, f"person {x['person']}"))
         out.append({"subject_type": subject, "subject_id": sid, "organization_id": None,
                     "organization_group": None, "level": level, "categories": tuple(cats),
-                    "category_levels": {c: LEVELS[r] for c, r in zip(cats, cranks, strict=True)},
-                    "excluded_by": tuple(policies), "excluded_level": None if xrank is None else LEVELS[xrank],
+                    "category_levels": {c: EXPOSURE_LEVELS[r] for c, r in zip(cats, cranks, strict=True)},
+                    "excluded_by": tuple(policies), "excluded_level": None if xrank is None else EXPOSURE_LEVELS[xrank],
                     "evidence_count": total + ptotal, "evidence": tuple(evidence)})
     return out
 

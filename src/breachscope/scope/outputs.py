@@ -26,7 +26,7 @@ from breachscope.model.jsondoc import dumps
 from breachscope.model.runs import EXPOSURE
 from breachscope.model.runstore import RunWriter
 from breachscope.model.text import csv_text
-from breachscope.scope.run import ScopeResult
+from breachscope.scope.pipeline import ScopeResult
 
 CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evidence")
 

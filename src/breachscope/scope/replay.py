@@ -23,7 +23,7 @@ from breachscope.model.progress import report
 from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
-from breachscope.scope.plans import Exposure, Plan, StatementOutcome, Template, fixed_values, known_param
+from breachscope.scope.plans import ReplayPlan, StatementOutcome, TableExposure, Template, fixed_values, known_param
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
@@ -34,7 +34,7 @@ HITS_SCHEMA = pa.schema([pa.field("exposure", pa.int32()), pa.field("subject_key
 
 @dataclass
 class ReplayResult:
-    exposures: list[Exposure]
+    exposures: list[TableExposure]
     hits: pa.Table
     outcomes: list[StatementOutcome]
     shapes: int
@@ -55,7 +55,7 @@ class Replayer:
         self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
     # --- planning ----------------------------------------------------------------------------
-    def plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome]:
+    def plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], StatementOutcome]:
         """Plans of one statement. Statements that differ only in the values of their slots (bind
         parameters, compared literals) share one planning: the template of the first is filled with the
         values of the others (parsing, qualifying and rewriting cost ~10 ms a statement)."""
@@ -94,7 +94,7 @@ class Replayer:
         return bindings.Facts(s.sql_dialect, s.ts, s.ts_text, s.user, s.src_ip, s.database or self.inventory.database,
                               version)
 
-    def _plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome, list | None, list[int]]:
+    def _plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], StatementOutcome, list | None, list[int]]:
         out = StatementOutcome()
         parsed = sqlparse.parse_statement(s.text, s.sql_dialect, s.command)
         if parsed.kind == sqlparse.IGNORE:
@@ -137,7 +137,7 @@ class Replayer:
         sql = r.final.sql(dialect=self.info.dialect, copy=False)
         insts = [(i.table, tuple(sorted(i.categories)), tuple(e.name for e in i.exclusions)) for i in r.instances]
         out.shape = _shape_id(sql)
-        plan = Plan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
+        plan = ReplayPlan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
         return [plan], out, [sl.source for sl in slots], baked
 
     def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str], str | None]:
@@ -175,7 +175,7 @@ class Replayer:
         return sqlparse.table_names_in_text(s.text, s.objects, self.known)
 
     def _scan(self, index: int, tables: tuple[str, ...], reason: str,
-              out: StatementOutcome) -> tuple[list[Plan], StatementOutcome]:
+              out: StatementOutcome) -> tuple[list[ReplayPlan], StatementOutcome]:
         """Every row of the dataset tables a statement named is within its reach: POTENTIAL."""
         tables = tuple(t for t in tables if t in self.known)
         out.reasons.append(reason)
@@ -191,20 +191,20 @@ class Replayer:
                           self.info.dialect)
             r = rw.rewrite(q, "postgres", [], None)
             insts = [(i.table, ds.all_categories, tuple(e.name for e in i.exclusions)) for i in r.instances]
-            plans.append(Plan(index, r.final.sql(dialect=self.info.dialect), [], insts, False, [reason], False,
+            plans.append(ReplayPlan(index, r.final.sql(dialect=self.info.dialect), [], insts, False, [reason], False,
                               False, fallback=True))
         return plans, out
 
     # --- running ------------------------------------------------------------------------------
     def run(self, statements: list[AuditStatement],
             progress: Callable[[int], None] | None = None) -> ReplayResult:
-        plans: list[Plan] = []
+        plans: list[ReplayPlan] = []
         outcomes: list[StatementOutcome] = []
         for i, s in enumerate(statements):
             ps, out = self.plan(i, s)
             plans += ps
             outcomes.append(out)
-        by_shape: dict[str, list[Plan]] = defaultdict(list)
+        by_shape: dict[str, list[ReplayPlan]] = defaultdict(list)
         for p in plans:
             by_shape[p.final_sql].append(p)
         collector = _Collector(self.inventory, statements, outcomes)
@@ -218,7 +218,7 @@ class Replayer:
                 progress(len(group))
         return ReplayResult(collector.exposures, collector.table(), outcomes, len(by_shape), batches)
 
-    def _run_shape(self, sql: str, group: list[Plan], col: _Collector) -> int:
+    def _run_shape(self, sql: str, group: list[ReplayPlan], col: _Collector) -> int:
         if not group[0].slots:  # no variable part: one run serves every statement of this text
             try:
                 result = self.backend.query(sql)
@@ -253,12 +253,12 @@ class Replayer:
                 col.add(p, result.take(order[bounds[j]:bounds[j + 1]]), j)
         return runs
 
-    def _batch(self, sql: str, plans: list[Plan]) -> pa.Table:
+    def _batch(self, sql: str, plans: list[ReplayPlan]) -> pa.Table:
         ids = list(range(len(plans)))
         slots = [list(vals) for vals in zip(*[p.slots for p in plans], strict=True)]
         return self.backend.batch(sql, ids, slots)
 
-    def _failed(self, p: Plan, exc: Exception, col: _Collector) -> None:
+    def _failed(self, p: ReplayPlan, exc: Exception, col: _Collector) -> None:
         if isinstance(exc, OverBudget | ReplayFailed):
             reason = str(exc)
         else:
@@ -286,10 +286,10 @@ class _Collector:
         self.inventory = inventory
         self.statements = statements
         self.outcomes = outcomes
-        self.exposures: list[Exposure] = []
+        self.exposures: list[TableExposure] = []
         self.parts: list[pa.Table] = []
 
-    def add(self, p: Plan, result: pa.Table, _position: int | None) -> None:
+    def add(self, p: ReplayPlan, result: pa.Table, _position: int | None) -> None:
         s = self.statements[p.stmt]
         out = self.outcomes[p.stmt]
         rows = _row_count(result, p.grouped)
@@ -310,7 +310,7 @@ class _Collector:
             ds = self.inventory.dataset(table)
             ds_subject = ds.subject if ds else ""
             idx = len(self.exposures)
-            self.exposures.append(Exposure(idx, s.statement_id, table, ds_subject, level, cats,
+            self.exposures.append(TableExposure(idx, s.statement_id, table, ds_subject, level, cats,
                                            "; ".join(sorted(set(reasons))) or None, s.src_file, s.src_record))
             self._hits(result, i, excl, idx)
 

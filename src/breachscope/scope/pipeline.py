@@ -15,8 +15,8 @@ from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.model.exposure import (
     CONFIRMED_ACCESSED,
     CONFIRMED_EXFILTRATED,
+    EXPOSURE_LEVEL_RANK,
     IGNORED,
-    LEVEL_RANK,
     NOT_EXPOSED,
     POTENTIAL,
     REPLAYED,
@@ -165,12 +165,12 @@ def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subject
         if s.subject_type == "organization":
             g = s.organization_group or s.subject_id
             lv = s.level
-            groups[g] = lv if g not in groups or LEVEL_RANK[lv] > LEVEL_RANK[groups[g]] else groups[g]
+            groups[g] = lv if g not in groups or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[groups[g]] else groups[g]
     orgs = Counter(groups.values())
     cat_levels: dict[str, str] = {}
     for s in affected:
         for c, lv in s.category_levels.items():
-            if c not in cat_levels or LEVEL_RANK[lv] > LEVEL_RANK[cat_levels[c]]:
+            if c not in cat_levels or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[cat_levels[c]]:
                 cat_levels[c] = lv
     by_policy: dict[str, dict[str, int]] = {}
     for s in excluded:
