@@ -56,8 +56,8 @@ FINDINGS_SCHEMA = pa.schema(
 )
 
 
-#: finding kind -> the detector family whose runs produce it (a rerun of a family replaces its findings only)
-SOURCE_OF_KIND: dict[FindingKind, str] = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
+#: finding kind (every FindingKind) -> the detector family whose runs produce it (a rerun of a family replaces its findings only)
+SOURCE_OF_KIND: dict[str, str] = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +132,7 @@ def commit_findings(case_root: str | Path, table: pa.Table, source: str, command
     from breachscope.model.runstore import RunWriter, write_parquet
 
     typed = findings_table(table)
-    kinds: dict[str | None, str] = dict(SOURCE_OF_KIND)
-    wrong = sorted({k for k in typed.column("kind").to_pylist() if kinds.get(k) != source})
+    wrong = sorted({k for k in typed.column("kind").to_pylist() if SOURCE_OF_KIND.get(k or "") != source})
     if wrong:
         raise ArtifactError(f"findings of kind {', '.join(map(str, wrong))} do not come from {source}")
     with RunWriter(case_root, command, FINDINGS, source, parameters) as run:

@@ -110,7 +110,7 @@ def match_scans(inventory: Inventory, backend: Backend, scans: list[ScanResult],
                         matched.add(f"{kind}:{value}")
                         keys.append(ids[0])
                         lines.append(by_kind[kind][value])
-                        excluded.append(None if None in policies else sorted(policies)[0])
+                        excluded.append(None if None in policies else sorted(p for p in policies if p is not None)[0])
                     if keys:
                         local_parts.append(pa.table({"exposure": pa.array([idx] * len(keys), pa.int32()),
                                                "subject_key": pa.array(keys, pa.string()),

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -50,7 +51,9 @@ class Replayer:
         self.budget = budget or Budget()
         self.server_starts = sorted(server_starts or [])  # (time, version() text) of PostgreSQL starts
         self.schemas = {d: build_schema(self.info.tables, d) for d in ("postgres", "mysql")}
-        self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres") for e in inventory.exclusions}
+        # parse_one is typed as returning sqlglot's Expr base; a parsed WHERE condition is an Expression
+        self.exclusion_trees = {e.name: cast(exp.Expression, sqlglot.parse_one(e.where, read="postgres"))
+                                for e in inventory.exclusions}
         self.known = tuple(sorted(set(inventory.tables) & set(self.info.tables)))
         self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
@@ -101,8 +104,8 @@ class Replayer:
             out.reasons.append(parsed.reason or "not a data statement")
             return [], out, [], []
         if parsed.kind in (sqlparse.UNPARSED, sqlparse.DESTROY) or parsed.query is None:
-            tables = self._named_tables(s, parsed)
-            return (*self._scan(index, tables, parsed.reason or "cannot be replayed", out), None, [])
+            named = self._named_tables(s, parsed)
+            return (*self._scan(index, named, parsed.reason or "cannot be replayed", out), None, [])
         over = too_big(parsed.query, self.budget.max_nodes)
         if over:
             return (*self._scan(index, self._named_tables(s, parsed), over, out), None, [])

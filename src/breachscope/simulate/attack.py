@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,7 +189,7 @@ class NttAttack:
                     tag, ref, in_if="1", out_if="3")
 
     # --- the story -------------------------------------------------------------------------------------------
-    def build(self, queries: list[Query], results: dict[str, object], export_dir: Path) -> AttackOutput:
+    def build(self, queries: list[Query], results: Mapping[str, object], export_dir: Path) -> AttackOutput:
         pivot = self.variant == "pivot"
         a, b = self.a.name, self.b.name
         entry = b if pivot else a
@@ -288,7 +289,7 @@ class NttAttack:
                       "C:\\Windows\\System32\\services.exe", "NT AUTHORITY\\SYSTEM", tag, "System")
             self.note(t, "lateral_movement", f"from device A to device B ({b.name}) as {ADMIN}: backdoor service")
 
-    def _database(self, queries: list[Query], results: dict[str, object], pivot: bool) -> None:
+    def _database(self, queries: list[Query], results: Mapping[str, object], pivot: bool) -> None:
         a, dbh = self.a, self.db
         starts = {1: (1, 28, 1, 55), 2: (1, 29, 1, 20), 3: (1, 30, 1, 35), 4: (1, 31, 2, 5), 5: (2, 3, 1, 45),
                   6: (2, 4, 2, 10), 7: (2, 4, 2, 14)}
@@ -335,7 +336,7 @@ class NttAttack:
             self.note(t0, "db_query", f"session {session} on device A through its database account {DB_USER}: "
                       f"{len(qs)} statement(s), {rows_total} rows returned ({app})")
 
-    def _staging(self, queries: list[Query], results: dict[str, object], export_dir: Path, pivot: bool) -> None:
+    def _staging(self, queries: list[Query], results: Mapping[str, object], export_dir: Path, pivot: bool) -> None:
         user = f"{DOMAIN}\\{ADMIN}" if pivot else "IIS APPPOOL\\OrderMaint"
         for q in queries:
             if not q.output_file:

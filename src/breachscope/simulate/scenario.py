@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def run(cfg: SimConfig) -> SimSummary:
     phase("story")
     refs = _refs(db)
     counts = noise_counts(cfg, {name: g.share for name, g in GROUPS.items()})
-    jobs = []
+    jobs: list[tuple] = []
     claimed: set[str] = set()
     for name, g in GROUPS.items():
         keys = {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()}
@@ -151,8 +152,9 @@ def _run_jobs(cfg: SimConfig, jobs: list[tuple]) -> list[GroupResult | None]:
             out.append(_work(j))
         return out
     if os.name == "posix":  # workers start from a server that has imported the simulator once
-        ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["breachscope.simulate.scenario"])
+        server = get_context("forkserver")
+        server.set_forkserver_preload(["breachscope.simulate.scenario"])
+        ctx: BaseContext = server
     else:
         ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx) as pool:
