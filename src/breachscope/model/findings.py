@@ -56,7 +56,8 @@ FINDINGS_SCHEMA = pa.schema(
 )
 
 
-#: finding kind (every FindingKind) -> the detector family whose runs produce it (a rerun of a family replaces its findings only)
+#: finding kind (every FindingKind) -> the detector family whose runs produce it (a rerun of a family
+#: replaces its findings only)
 SOURCE_OF_KIND: dict[str, str] = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
 
 

@@ -18,13 +18,13 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL
+from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL, ExposureLevel
 from breachscope.model.inventory import Inventory
 from breachscope.model.progress import report
 from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
-from breachscope.scope.plans import ReplayPlan, StatementOutcome, TableExposure, Template, fixed_values, known_param
+from breachscope.scope.plans import ReplayOutcome, ReplayPlan, TableExposure, Template, fixed_values, known_param
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
@@ -37,7 +37,7 @@ HITS_SCHEMA = pa.schema([pa.field("exposure", pa.int32()), pa.field("subject_key
 class ReplayResult:
     exposures: list[TableExposure]
     hits: pa.Table
-    outcomes: list[StatementOutcome]
+    outcomes: list[ReplayOutcome]
     shapes: int
     batches: int
 
@@ -58,14 +58,14 @@ class Replayer:
         self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
     # --- planning ----------------------------------------------------------------------------
-    def plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], StatementOutcome]:
+    def plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], ReplayOutcome]:
         """Plans of one statement. Statements that differ only in the values of their slots (bind
         parameters, compared literals) share one planning: the template of the first is filled with the
         values of the others (parsing, qualifying and rewriting cost ~10 ms a statement)."""
         if len(s.text) > self.budget.max_text:  # not even tokenized: the tables it names are its reach
             tables = sqlparse.table_names_in_text(s.text, s.objects, self.known)
             reason = f"over the plan budget ({len(s.text):,} characters > {self.budget.max_text:,})"
-            return self._scan(index, tables, reason, StatementOutcome())
+            return self._scan(index, tables, reason, ReplayOutcome())
         key, literals = self._template_key(s)
         if key is not None:
             for fixed, tpl in self._templates.get(key, ()):
@@ -97,8 +97,8 @@ class Replayer:
         return bindings.Facts(s.sql_dialect, s.ts, s.ts_text, s.user, s.src_ip, s.database or self.inventory.database,
                               version)
 
-    def _plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], StatementOutcome, list | None, list[int]]:
-        out = StatementOutcome()
+    def _plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], ReplayOutcome, list | None, list[int]]:
+        out = ReplayOutcome()
         parsed = sqlparse.parse_statement(s.text, s.sql_dialect, s.command)
         if parsed.kind == sqlparse.IGNORE:
             out.reasons.append(parsed.reason or "not a data statement")
@@ -178,7 +178,7 @@ class Replayer:
         return sqlparse.table_names_in_text(s.text, s.objects, self.known)
 
     def _scan(self, index: int, tables: tuple[str, ...], reason: str,
-              out: StatementOutcome) -> tuple[list[ReplayPlan], StatementOutcome]:
+              out: ReplayOutcome) -> tuple[list[ReplayPlan], ReplayOutcome]:
         """Every row of the dataset tables a statement named is within its reach: POTENTIAL."""
         tables = tuple(t for t in tables if t in self.known)
         out.reasons.append(reason)
@@ -202,7 +202,7 @@ class Replayer:
     def run(self, statements: list[AuditStatement],
             progress: Callable[[int], None] | None = None) -> ReplayResult:
         plans: list[ReplayPlan] = []
-        outcomes: list[StatementOutcome] = []
+        outcomes: list[ReplayOutcome] = []
         for i, s in enumerate(statements):
             ps, out = self.plan(i, s)
             plans += ps
@@ -285,7 +285,7 @@ class _Collector:
     """Exposures and hits of every plan run; statement outcomes updated as results arrive."""
 
     def __init__(self, inventory: Inventory, statements: list[AuditStatement],
-                 outcomes: list[StatementOutcome]) -> None:
+                 outcomes: list[ReplayOutcome]) -> None:
         self.inventory = inventory
         self.statements = statements
         self.outcomes = outcomes
@@ -304,7 +304,7 @@ class _Collector:
         out.reasons += reasons
         if out.outcome != STMT_POTENTIAL:
             out.outcome = REPLAYED if exact else STMT_POTENTIAL
-        level = CONFIRMED_ACCESSED if exact else POTENTIAL
+        level: ExposureLevel = CONFIRMED_ACCESSED if exact else POTENTIAL
         for i, (table, cats, excl) in enumerate(p.instances):
             out.tables.add(table)
             if not cats:
