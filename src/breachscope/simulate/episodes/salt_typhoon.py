@@ -88,8 +88,9 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     # the GRE tunnel carries traffic the sensor sees as protocol 47 between the router and the remote end
     for i in range(6):
         ts = silent_from + (i + 1) * 50 * clock.MINUTE
-        story.conn(ts, router.ip, 0, EXFIL, 0, "unknown_transport", "-", 1800.0, int(rng.integers(2e6, 9e6)),
-                   int(rng.integers(1e5, 4e5)), "OTH", tag="episode:salt-typhoon:gre_tunnel", history="-")
+        story.conn(ts, router.ip, 0, EXFIL, 0, "unknown_transport", "-", 1800.0,
+                   int(rng.integers(2_000_000, 9_000_000)), int(rng.integers(100_000, 400_000)), "OTH",
+                   tag="episode:salt-typhoon:gre_tunnel", history="-")
     return {"router": {"name": router.name, "ip": router.ip}, "actor_ip": ACTOR, "remote_end": EXFIL,
             "rogue_tacacs": ROGUE_AAA, "techniques": techniques, "start": int(first),
             "logging_silenced": {"from": int(silent_from), "to": int(silent_to)}}
