@@ -153,10 +153,10 @@ class Exposure:
 
     @classmethod
     def from_rows(cls, summary: ExposureSummary, subjects: Sequence[ExposedSubject],
-                  statements: Sequence[ScopedStatement], review: Sequence[ReviewItem]) -> Exposure:
-        """The artifact of scope's records (the tables are built from them column by column)."""
-        return cls(summary, records_table(subjects, SUBJECTS_SCHEMA), records_table(statements, STATEMENTS_SCHEMA),
-                   records_table(review, REVIEW_SCHEMA))
+                  statements: Sequence[Mapping[str, Any]], review: Sequence[Mapping[str, Any]]) -> Exposure:
+        return cls(summary, subjects_table(subjects),
+                   pa.Table.from_pylist(list(statements), schema=STATEMENTS_SCHEMA),
+                   pa.Table.from_pylist(list(review), schema=REVIEW_SCHEMA))
 
     def write(self, paths: ArtifactPaths) -> None:
         """The artifact's files; writes are atomic (in a run folder they are also private until commit)."""
@@ -192,20 +192,18 @@ class Exposure:
 
 
 _EVIDENCE_VALUES = attrgetter(*(f.name for f in EVIDENCE_TYPE))  # an Evidence as a struct value (a tuple)
-_EVIDENCE_LIST = pa.list_(EVIDENCE_TYPE)
 
 
-def records_table(records: Sequence[ExposedSubject] | Sequence[ScopedStatement] | Sequence[ReviewItem],
-                  schema: pa.Schema) -> pa.Table:
-    """Row records as a table of `schema` (their fields by name), built column by column: a scope can
-    expose a million subjects. A subject's evidence becomes a list of structs."""
+def subjects_table(subjects: Sequence[ExposedSubject]) -> pa.Table:
+    """Subject records as a table of SUBJECTS_SCHEMA, built column by column (a scope can expose a million)."""
     columns = []
-    for f in schema:
-        values: list[Any] = [getattr(r, f.name) for r in records]
-        if f.type == _EVIDENCE_LIST:
-            values = [[_EVIDENCE_VALUES(e) for e in v] for v in values]
+    for f in SUBJECTS_SCHEMA:
+        if f.name == "evidence":
+            values: list[Any] = [[_EVIDENCE_VALUES(e) for e in s.evidence] for s in subjects]
+        else:
+            values = [getattr(s, f.name) for s in subjects]
         columns.append(pa.array(values, f.type))
-    return pa.Table.from_arrays(columns, schema=schema)
+    return pa.Table.from_arrays(columns, schema=SUBJECTS_SCHEMA)
 
 
 def _typed(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:

@@ -33,7 +33,8 @@ CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evi
 
 def exposure_of(result: ScopeResult) -> Exposure:
     """The typed artifact of a scope result (the tables are checked against their schemas here)."""
-    review = sorted(result.review, key=lambda r: (r.kind, r.subject_ids, r.src_file or "", r.src_record or 0))
+    review = sorted(result.review,
+                    key=lambda r: (r["kind"], r["subject_ids"], r["src_file"] or "", r["src_record"] or 0))
     return Exposure.from_rows(result.summary, result.subjects, result.statements, review)
 
 

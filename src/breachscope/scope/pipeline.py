@@ -26,7 +26,7 @@ from breachscope.model.exposure import (
     ExposureSummary,
     LevelCounts,
 )
-from breachscope.model.exposure_artifact import ExposedSubject, ReviewItem, ScopedStatement
+from breachscope.model.exposure_artifact import ExposedSubject
 from breachscope.model.inventory import Inventory, load_inventory
 from breachscope.model.progress import report
 from breachscope.scope import filescan
@@ -56,8 +56,8 @@ class ScopeRequest:
 class ScopeResult:
     summary: ExposureSummary
     subjects: list[ExposedSubject]  # sorted by subject type and id
-    statements: list[ScopedStatement]
-    review: list[ReviewItem]
+    statements: list[dict[str, Any]]  # rows of STATEMENTS_SCHEMA
+    review: list[dict[str, Any]]  # rows of REVIEW_SCHEMA
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
@@ -113,9 +113,12 @@ def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statement
     hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
     agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
     timings["aggregate_s"] = time.perf_counter() - t
-    review = [ReviewItem(k, tuple(ids), d, None, None) for k, ids, d in agg.grouping.review]
-    review += [ReviewItem("weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
-                          tuple(a.subjects), a.detail, a.src_file, a.line or None) for a in fm.ambiguous]
+    review: list[dict[str, Any]] = [
+        {"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
+        for k, ids, d in agg.grouping.review]
+    review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
+                "subject_ids": list(a.subjects), "detail": a.detail, "src_file": a.src_file,
+                "src_record": a.line or None} for a in fm.ambiguous]
     stmt_rows = _statement_rows(statements, replay)
     files = [{"path": s.file.path, "sha256": s.file.sha256, "host": s.file.host, "bytes": s.file.size,
               "lines": s.lines, "values": s.values.num_rows, "seconds": round(s.seconds, 3)} for s in scans]
@@ -134,24 +137,28 @@ def _with_line(hits: pa.Table) -> pa.Table:
     return hits.append_column("line", pa.nulls(hits.num_rows, pa.int64()))
 
 
-def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> list[ScopedStatement]:
+def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> list[dict[str, Any]]:
     subjects: Counter[str] = Counter()
     by_stmt = {e.index: e.statement_id for e in replay.exposures}
     if replay.hits.num_rows:
         pairs = pa.table({"e": replay.hits.column("exposure"), "k": replay.hits.column("subject_key")})
         for row in pairs.group_by(["e"]).aggregate([("k", "count_distinct")]).to_pylist():
             subjects[by_stmt[row["e"]]] += row["k_count_distinct"]
-    return [ScopedStatement(
-        statement_id=s.statement_id, outcome=o.outcome, reason="; ".join(sorted(set(o.reasons))) or None,
-        shape=o.shape, src_file=s.src_file, src_record=s.src_record, duplicates=tuple(s.duplicates),
-        ts=s.ts, user=s.user, src_ip=s.src_ip, session_id=s.session_id, database=s.database,
-        dialect=s.dialect, command=s.command, tables=tuple(sorted(o.tables)), categories=tuple(sorted(o.categories)),
-        rows_logged=s.rows, rows_replayed=o.rows_replayed, subjects=subjects.get(s.statement_id, 0),
-        statement=s.text) for s, o in zip(statements, replay.outcomes, strict=True)]
+    rows: list[dict[str, Any]] = []
+    for s, o in zip(statements, replay.outcomes, strict=True):
+        rows.append({
+            "statement_id": s.statement_id, "outcome": o.outcome, "reason": "; ".join(sorted(set(o.reasons))) or None,
+            "shape": o.shape, "src_file": s.src_file, "src_record": s.src_record, "duplicates": list(s.duplicates),
+            "ts": s.ts, "user": s.user, "src_ip": s.src_ip, "session_id": s.session_id, "database": s.database,
+            "dialect": s.dialect, "command": s.command, "tables": sorted(o.tables), "categories": sorted(o.categories),
+            "rows_logged": s.rows, "rows_replayed": o.rows_replayed, "subjects": subjects.get(s.statement_id, 0),
+            "statement": s.text,
+        })
+    return rows
 
 
 def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[ExposedSubject],
-              statements: list[ScopedStatement], scans: list[filescan.ScanResult], review: int,
+              statements: list[dict[str, Any]], scans: list[filescan.ScanResult], review: int,
               recognized: dict[str, int]) -> ExposureSummary:
     affected = [s for s in subjects if s.level != NOT_EXPOSED]
     excluded = [s for s in subjects if s.level == NOT_EXPOSED and s.excluded_by]
@@ -177,7 +184,7 @@ def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subject
     for s in affected:
         d = juris.setdefault(s.jurisdiction or "unknown", {"organizations": 0, "persons": 0})
         d["organizations" if s.subject_type == "organization" else "persons"] += 1
-    outcomes = Counter(s.outcome for s in statements)
+    outcomes = Counter(str(s["outcome"]) for s in statements)
     return ExposureSummary(
         organizations=_counts(orgs),
         persons=_counts(persons),
