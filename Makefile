@@ -27,9 +27,9 @@ demo: $(VENV)/.installed
 system-deps:
 	@PYTHON=$(PYTHON) .ci/system-deps test
 
-# TODO(lead, issue 11): add `$(BIN)/mypy src/breachscope` to `test` once `make typecheck` reports no error
 test: system-deps $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/breachscope
 	$(BIN)/python -m pytest -q
 
 # mypy with the configuration in pyproject.toml ([tool.mypy]: strict on model and engines)

@@ -31,8 +31,8 @@ from breachscope.model.inventory import parse_inventory
 from breachscope.scope import filescan
 from breachscope.scope.backends import DuckDBBackend
 from breachscope.scope.levels import aggregate
+from breachscope.scope.pipeline import _with_line
 from breachscope.scope.replay import Replayer
-from breachscope.scope.run import _with_line
 from breachscope.scope.statements import AuditStatement
 
 INVENTORY = {

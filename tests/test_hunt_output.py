@@ -353,3 +353,16 @@ def test_summary_logons_hostile_names_and_cases_without_logons(tmp_path: Path) -
     with open_case(zeek_only) as c, pytest.raises(NoLogonEvents, match=r"no Windows events in this case \(it holds "
                                                                         r"239 zeek events\)"):
         summarize(c)
+
+
+def test_output_formats_are_one_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--format's choices are the registry's entries; a new entry is written like the others, atomically."""
+    assert findings_out.FORMATS == ("table", "csv", "jsonl", "timesketch")
+    rows = pa.Table.from_pylist([{"finding_id": "f1", "kind": "sigma", "rule_title": "T"}], schema=FINDINGS_SCHEMA)
+    counted = findings_out.OutputFormat(stream=lambda t, fh: fh.write(f"{t.num_rows} finding(s)\n".encode()))
+    monkeypatch.setitem(findings_out.FORMAT_REGISTRY, "count", counted)
+    out = tmp_path / "n.txt"
+    findings_out.write(rows, "count", out)
+    assert out.read_text() == "1 finding(s)\n" and [p.name for p in tmp_path.iterdir()] == ["n.txt"]
+    with pytest.raises(ValueError, match="not both or neither"):
+        findings_out.OutputFormat()

@@ -118,7 +118,7 @@ def _exposure(case: Path, persons: int, suspects: dict, categories: tuple[str, .
     """Commit an exposure run through scope's writer (a summary and no subject rows)."""
     from breachscope.model.exposure import ExposureSummary, LevelCounts
     from breachscope.scope.outputs import write_outputs
-    from breachscope.scope.run import ScopeResult
+    from breachscope.scope.pipeline import ScopeResult
 
     counts = LevelCounts(confirmed_accessed=persons)
     summary = ExposureSummary(organizations=LevelCounts(), persons=counts, categories=categories,
@@ -188,3 +188,16 @@ def test_nothing_owed_says_why(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "nothing owed: no rule among US-CA applies to where the affected subjects are (JP: 0 organization(s), " \
            "2,000 person(s))" in res.stdout.replace("\n", " ")
+
+
+def test_every_trigger_condition_of_the_schema_has_a_test() -> None:
+    """A condition the rule files may name (rule_file.TriggerWhen) and TRIGGERS cannot drift apart."""
+    from breachscope.notify.rule_file import TriggerWhen
+    from breachscope.notify.triggers import TRIGGERS, fires
+
+    assert set(TRIGGERS) == set(TriggerWhen.model_fields)
+    facts = Facts(jurisdictions={"JP": {"persons": 3}}, categories=("email",), unlawful_purpose=False,
+                  sectors=(), sectors_known=False)
+    assert fires({"categories_any": ["phone", "email"]}, facts, 3)
+    assert not fires({"categories_any": ["phone"], "unlawful_purpose": True, "persons_over": 3}, facts, 3)
+    assert fires({"persons_over": 2, "categories_any": None}, facts, 3)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from breachscope.scope.outputs import write_outputs
-from breachscope.scope.run import ScopeRequest, run_scope
+from breachscope.scope.pipeline import ScopeRequest, run_scope
 from breachscope.scope.statements import Suspects
 from tests import scopedata
 from tests.conftest import run_ingest

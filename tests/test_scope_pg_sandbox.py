@@ -16,7 +16,7 @@ import pytest
 
 from breachscope.model.errors import UsageError
 from breachscope.scope.budget import Budget
-from breachscope.scope.run import ScopeRequest, run_scope
+from breachscope.scope.pipeline import ScopeRequest, run_scope
 from breachscope.scope.statements import Suspects
 from tests import scopedata
 from tests.conftest import run_ingest

@@ -13,11 +13,11 @@ CSV is built column by column in Arrow and written by Arrow's CSV writer, not ro
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -32,10 +32,10 @@ from rich.text import Text
 
 from breachscope.cli.output import neutralize, quoted, safe, stdout
 from breachscope.detect.details import details_column, finding_details
+from breachscope.model.atomic import atomic_path
 from breachscope.model.errors import BreachscopeError
 from breachscope.model.text import json_bytes_escaped
 
-FORMATS = ("table", "csv", "jsonl", "timesketch")
 CSV_COLUMNS = ("ts", "level", "rule_title", "host", "user", "details", "src_ip", "dst_ip", "attack", "rule_id",
                "author", "table_name", "segment", "src_file", "src_record", "finding_id", "event")
 TABLE_ROWS = 200  # the terminal shows the first ones; files get all
@@ -52,18 +52,29 @@ TIMESKETCH_RESERVED = frozenset({"message", "datetime", "timestamp", "timestamp_
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]")
 
 
+@dataclass(frozen=True)
+class OutputFormat:
+    """One form of findings (one entry of FORMAT_REGISTRY, at the end of this module): either `stream`
+    writes all findings as bytes (to the --out file or stdout), or `show` prints them for a terminal."""
+
+    stream: Callable[[pa.Table, BinaryIO], None] | None = None
+    show: Callable[[pa.Table], None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.stream is None) == (self.show is None):
+            raise ValueError("an output format either streams bytes or shows a table, not both or neither")
+
+
 def write(findings: pa.Table, fmt: str, out: Path | None) -> None:
     """All findings in `fmt` to the file `out` (replaced atomically), else to stdout."""
-    if fmt == "table":
-        _table(findings)
+    form = FORMAT_REGISTRY[fmt]
+    if form.show is not None:
+        form.show(findings)
         return
+    stream = form.stream
+    assert stream is not None  # __post_init__: one or the other
     with _target(out) as fh:
-        if fmt == "csv":
-            pacsv.write_csv(csv_table(findings), fh)
-        else:
-            line = _jsonl_line if fmt == "jsonl" else _timesketch_line
-            for batch in findings.to_batches(max_chunksize=BATCH):
-                fh.write(b"".join(line(r) for r in batch.to_pylist()))
+        stream(findings, fh)
 
 
 @contextmanager
@@ -73,19 +84,14 @@ def _target(out: Path | None) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        fh = tmp.open("wb")
-    except OSError as exc:
-        raise BreachscopeError(f"cannot write {quoted(out)}: {exc.strerror or exc}") from exc
-    try:
+    with atomic_path(out, durable=True) as tmp:
+        try:
+            fh = tmp.open("wb")
+        except OSError as exc:
+            raise BreachscopeError(f"cannot write {quoted(out)}: {exc.strerror or exc}") from exc
         with fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -118,7 +124,19 @@ def neutralized(col: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.replace_with_mask(col, risky, fixed)
 
 
+def _csv(findings: pa.Table, fh: BinaryIO) -> None:
+    pacsv.write_csv(csv_table(findings), fh)
+
+
 # --- JSON lines -----------------------------------------------------------------------------------
+def _lines(line: Callable[[dict[str, Any]], bytes]) -> Callable[[pa.Table, BinaryIO], None]:
+    """A format of one line of bytes per finding, written a batch at a time."""
+    def stream(findings: pa.Table, fh: BinaryIO) -> None:
+        for batch in findings.to_batches(max_chunksize=BATCH):
+            fh.write(b"".join(line(r) for r in batch.to_pylist()))
+    return stream
+
+
 def _jsonl_line(r: dict[str, Any]) -> bytes:
     r["details"] = finding_details(r)
     return json_bytes_escaped(orjson.dumps(r, default=str)) + b"\n"
@@ -195,5 +213,16 @@ def _table(findings: pa.Table) -> None:
                   Text(safe(src or "")))
     stdout.print(t)
     if findings.num_rows > TABLE_ROWS:
+        files = "|".join(name for name, form in FORMAT_REGISTRY.items() if form.stream is not None)
         stdout.print(f"... {findings.num_rows - TABLE_ROWS:,} more findings (all of them with "
-                     "--format csv|jsonl|timesketch --out FILE)")
+                     f"--format {files} --out FILE)")
+
+
+#: --format NAME -> its writer. A new form of findings: its function(s) above and one line here.
+FORMAT_REGISTRY: dict[str, OutputFormat] = {
+    "table": OutputFormat(show=_table),
+    "csv": OutputFormat(stream=_csv),
+    "jsonl": OutputFormat(stream=_lines(_jsonl_line)),
+    "timesketch": OutputFormat(stream=_lines(_timesketch_line)),
+}
+FORMATS = tuple(FORMAT_REGISTRY)

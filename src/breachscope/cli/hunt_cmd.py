@@ -37,12 +37,12 @@ def hunt_command(
 ) -> None:
     """Run Sigma rules (correlations and filters included) and report the findings."""
     from breachscope.cli import findings_out
-    from breachscope.model.findings import LEVELS
+    from breachscope.model.findings import RULE_LEVELS
 
     if format not in findings_out.FORMATS:
         raise UsageError(f"--format must be one of {', '.join(findings_out.FORMATS)}")
-    if min_level is not None and min_level.lower() not in LEVELS:
-        raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}")
+    if min_level is not None and min_level.lower() not in RULE_LEVELS:
+        raise UsageError(f"--min-level must be one of {', '.join(RULE_LEVELS)}")
     if engine not in ("duckdb", "spark"):
         raise UsageError("--engine must be duckdb or spark")
     if strategy not in ("fast", "sql"):

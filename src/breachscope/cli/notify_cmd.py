@@ -23,7 +23,7 @@ def notify(
 ) -> None:
     """Reports and notices owed after the exposure, with deadlines and drafts (rules cite their sources)."""
     from breachscope.model.obligations import NO, YES
-    from breachscope.notify.run import run_notify
+    from breachscope.notify.decide import run_notify
 
     case_folder(case)
     when = parse_ts(aware_at, "--aware-at")

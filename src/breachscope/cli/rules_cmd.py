@@ -11,6 +11,7 @@ import typer
 
 from breachscope.cli.output import print_json, safe, stderr, stdout
 from breachscope.cli.paths import output_file
+from breachscope.model.atomic import atomic_write
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Validate rules and map their ATT&CK coverage.")
 
@@ -57,9 +58,7 @@ def coverage(
         for t in r.attack_techniques():
             by_tech[t].append(r.title)
     layer = navigator_layer(by_tech)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(layer, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, json.dumps(layer, indent=1, ensure_ascii=False))
     summary = {"rules": len(rs.rules), "techniques": len(by_tech), "out": str(out)}
     if json_out:
         print_json(summary)

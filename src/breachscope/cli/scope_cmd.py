@@ -51,7 +51,7 @@ def scope(
     input_file(inventory, "--inventory")
     from breachscope.scope.budget import Budget
     from breachscope.scope.outputs import write_outputs
-    from breachscope.scope.run import ScopeRequest, run_scope
+    from breachscope.scope.pipeline import ScopeRequest, run_scope
     from breachscope.scope.statements import Suspects
 
     suspects = Suspects(hosts=tuple(suspect_host or ()), users=tuple(suspect_user or ()),

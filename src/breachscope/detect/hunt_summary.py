@@ -19,7 +19,7 @@ import pyarrow as pa
 from breachscope.detect.sigma.hunt import HuntResult
 from breachscope.detect.sigma.logsources import Unserved, segments
 from breachscope.detect.sigma.plan import logsource
-from breachscope.model.findings import LEVEL_RANK, LEVELS
+from breachscope.model.findings import RULE_LEVEL_RANK, RULE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def by_rule(findings: pa.Table) -> list[RuleCount]:
         _span(a, r["ts"])
     out = [RuleCount(k[0], a["title"], a["level"], k[2], a["n"], len(a["hosts"] - {None}), a["first"], a["last"])
            for k, a in acc.items()]
-    return sorted(out, key=lambda c: (-LEVEL_RANK.get((c.level or "").lower(), -1), -c.findings, c.title or ""))
+    return sorted(out, key=lambda c: (-RULE_LEVEL_RANK.get((c.level or "").lower(), -1), -c.findings, c.title or ""))
 
 
 def by_host(findings: pa.Table) -> list[HostCount]:
@@ -84,7 +84,7 @@ def by_host(findings: pa.Table) -> list[HostCount]:
         a["rules"].add((r["rule_id"], r["rule_path"]))
         a["levels"][(r["level"] or "unknown").lower()] += 1
         _span(a, r["ts"])
-    order = [*reversed(LEVELS), "unknown"]
+    order = [*reversed(RULE_LEVELS), "unknown"]
     out = [HostCount(h, a["n"], len(a["rules"]), {lv: a["levels"][lv] for lv in order if a["levels"][lv]},
                      a["first"], a["last"]) for h, a in acc.items()]
     return sorted(out, key=lambda c: (-c.findings, c.host is None, c.host or ""))

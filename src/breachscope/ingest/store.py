@@ -16,6 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breachscope.model.atomic import atomic_write, move_into_place
+from breachscope.model.atomic import fsync_dir as fsync_dir  # re-exported: ingest/forget.py imports it from here
 from breachscope.model.case import (
     FORMAT_VERSION,
     CaseLayout,
@@ -43,14 +45,6 @@ REJECTS_SCHEMA = pa.schema(
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def new_run_id() -> str:
     """A run's id: its start time (sortable) and a random suffix."""
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -63,10 +57,8 @@ def init_case(layout: CaseLayout) -> None:
     try:
         layout.root.mkdir(parents=True, exist_ok=True)
         if not layout.exists():
-            tmp = layout.marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"breachscope_case": FORMAT_VERSION,
-                                       "created": datetime.now(UTC).isoformat()}) + "\n")
-            os.replace(tmp, layout.marker)
+            atomic_write(layout.marker, json.dumps({"breachscope_case": FORMAT_VERSION,
+                                                    "created": datetime.now(UTC).isoformat()}) + "\n")
         for d in (layout.events, layout.rejects, layout.tmp):
             d.mkdir(exist_ok=True)
     except OSError as exc:
@@ -179,10 +171,7 @@ class PartWriter:
     def _finish(self, table: str) -> None:
         writer, final, tmp, _schema = self._open.pop(table)
         writer.close()
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
+        move_into_place(tmp, final, durable=True)
         self._done.append(Part(table=table, path=final.relative_to(self.layout.root).as_posix(),
                                rows=self._rows.pop(table)))
 

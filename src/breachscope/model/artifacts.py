@@ -51,7 +51,7 @@ ARTIFACTS = (
              (("exposure-summary", ExposureSummary), ("exposed-subject", ExposedSubject),
               ("scoped-statement", ScopedStatement), ("review-item", ReviewItem)),
              ("subjects", "all_subjects", "exposure_statements", "exposure_review")),
-    Artifact(OBLIGATIONS, "notify (notify.run.run_notify)", "the obligations views (model.obligations.Notification)",
+    Artifact(OBLIGATIONS, "notify (notify.decide.run_notify)", "the obligations views (model.obligations.Notification)",
              _rel(_REL.obligations, _REL.notify / "<draft>.md"), (("obligations", Notification),),
              ("obligations", "all_obligations")),
 )

@@ -12,27 +12,34 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Literal, get_args
 
 import pyarrow as pa
 
 from breachscope.model.jsondoc import ArtifactError, doc, parse, to_jsonable
 
-CONFIRMED_EXFILTRATED = "CONFIRMED_EXFILTRATED"
-CONFIRMED_ACCESSED = "CONFIRMED_ACCESSED"
-POTENTIAL = "POTENTIAL"
-NOT_EXPOSED = "NOT_EXPOSED"
-LEVELS = (NOT_EXPOSED, POTENTIAL, CONFIRMED_ACCESSED, CONFIRMED_EXFILTRATED)
-LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
+#: How sure it is that a subject's data was exposed, from the weakest (the values the artifacts hold).
+ExposureLevel = Literal["NOT_EXPOSED", "POTENTIAL", "CONFIRMED_ACCESSED", "CONFIRMED_EXFILTRATED"]
+CONFIRMED_EXFILTRATED: Final = "CONFIRMED_EXFILTRATED"
+CONFIRMED_ACCESSED: Final = "CONFIRMED_ACCESSED"
+POTENTIAL: Final = "POTENTIAL"
+NOT_EXPOSED: Final = "NOT_EXPOSED"
+EXPOSURE_LEVELS: tuple[ExposureLevel, ...] = get_args(ExposureLevel)
+EXPOSURE_LEVEL_RANK: dict[str, int] = {name: i for i, name in enumerate(EXPOSURE_LEVELS)}
 SUMMARY_KEYS = {CONFIRMED_EXFILTRATED: "confirmed_exfiltrated", CONFIRMED_ACCESSED: "confirmed_accessed",
                 POTENTIAL: "potential"}
 
-#: Statement outcomes (exposure/statements.parquet).
-REPLAYED, STMT_POTENTIAL, IGNORED = "replayed", "potential", "ignored"
+#: What became of a selected statement (exposure/statements.parquet).
+StatementOutcome = Literal["replayed", "potential", "ignored"]
+REPLAYED: Final = "replayed"
+STMT_POTENTIAL: Final = "potential"
+IGNORED: Final = "ignored"
+#: Why a subject is in scope (the `kind` of its evidence).
+EvidenceKind = Literal["statement", "file", "person"]
 
 
-def stronger(a: str, b: str) -> str:
-    return a if LEVEL_RANK[a] >= LEVEL_RANK[b] else b
+def stronger(a: ExposureLevel, b: ExposureLevel) -> ExposureLevel:
+    return a if EXPOSURE_LEVEL_RANK[a] >= EXPOSURE_LEVEL_RANK[b] else b
 
 
 EVIDENCE_TYPE = pa.struct(

@@ -11,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from breachscope.model.atomic import atomic_path, atomic_write
 from breachscope.model.case import ArtifactPaths
-from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA, ExposureSummary
+from breachscope.model.exposure import (
+    EVIDENCE_TYPE,
+    REVIEW_SCHEMA,
+    STATEMENTS_SCHEMA,
+    SUBJECTS_SCHEMA,
+    ExposureSummary,
+)
 from breachscope.model.jsondoc import ArtifactError, doc, dumps, json_object, parse, typed_table
-from breachscope.model.runstore import atomic_write, write_parquet
+from breachscope.model.runstore import write_parquet
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +152,9 @@ class Exposure:
             object.__setattr__(self, name, _typed(getattr(self, name), schema, name))
 
     @classmethod
-    def from_rows(cls, summary: ExposureSummary, subjects: Sequence[Mapping[str, Any]],
+    def from_rows(cls, summary: ExposureSummary, subjects: Sequence[ExposedSubject],
                   statements: Sequence[Mapping[str, Any]], review: Sequence[Mapping[str, Any]]) -> Exposure:
-        return cls(summary, pa.Table.from_pylist(list(subjects), schema=SUBJECTS_SCHEMA),
+        return cls(summary, subjects_table(subjects),
                    pa.Table.from_pylist(list(statements), schema=STATEMENTS_SCHEMA),
                    pa.Table.from_pylist(list(review), schema=REVIEW_SCHEMA))
 
@@ -155,9 +163,8 @@ class Exposure:
         paths.exposure.mkdir(parents=True, exist_ok=True)
         for path, table in ((paths.subjects, self.subjects), (paths.scope_statements, self.statements),
                             (paths.scope_review, self.review)):
-            tmp = path.with_name(f".{path.name}.tmp")
-            write_parquet(tmp, table)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                write_parquet(tmp, table)
         atomic_write(paths.exposure_summary, dumps(self.summary.to_json()))
 
     @classmethod
@@ -182,6 +189,21 @@ class Exposure:
 
     def review_rows(self) -> Iterator[ReviewItem]:
         yield from (ReviewItem.from_row(r) for r in self.review.to_pylist())
+
+
+_EVIDENCE_VALUES = attrgetter(*(f.name for f in EVIDENCE_TYPE))  # an Evidence as a struct value (a tuple)
+
+
+def subjects_table(subjects: Sequence[ExposedSubject]) -> pa.Table:
+    """Subject records as a table of SUBJECTS_SCHEMA, built column by column (a scope can expose a million)."""
+    columns = []
+    for f in SUBJECTS_SCHEMA:
+        if f.name == "evidence":
+            values: list[Any] = [[_EVIDENCE_VALUES(e) for e in s.evidence] for s in subjects]
+        else:
+            values = [getattr(s, f.name) for s in subjects]
+        columns.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(columns, schema=SUBJECTS_SCHEMA)
 
 
 def _typed(table: pa.Table, schema: pa.Schema, name: str) -> pa.Table:

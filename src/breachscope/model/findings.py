@@ -9,15 +9,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import pyarrow as pa
 
 from breachscope.model.jsondoc import ArtifactError, doc, json_object, parse, typed_table
 from breachscope.model.schema import TS
 
-LEVELS = ("informational", "low", "medium", "high", "critical")
-LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
+#: A Sigma rule's level (how severe its findings are), from the weakest.
+RuleLevel = Literal["informational", "low", "medium", "high", "critical"]
+RULE_LEVELS: tuple[RuleLevel, ...] = get_args(RuleLevel)
+RULE_LEVEL_RANK: dict[str, int] = {name: i for i, name in enumerate(RULE_LEVELS)}
+#: What produced a finding (SOURCE_OF_KIND: the detector family whose runs write it).
+FindingKind = Literal["sigma", "sigma_correlation", "analytic"]
 
 FINDINGS_SCHEMA = pa.schema(
     [
@@ -52,8 +56,9 @@ FINDINGS_SCHEMA = pa.schema(
 )
 
 
-#: finding kind -> the detector family whose runs produce it (a rerun of a family replaces its findings only)
-SOURCE_OF_KIND = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
+#: finding kind (every FindingKind) -> the detector family whose runs produce it (a rerun of a family
+#: replaces its findings only)
+SOURCE_OF_KIND: dict[str, str] = {"sigma": "sigma", "sigma_correlation": "sigma", "analytic": "analytics"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,4 +156,4 @@ def finding_id(*parts: object) -> str:
 def level_at_least(level: str | None, minimum: str | None) -> bool:
     if not minimum:
         return True
-    return LEVEL_RANK.get((level or "").lower(), 0) >= LEVEL_RANK.get(minimum.lower(), 0)
+    return RULE_LEVEL_RANK.get((level or "").lower(), 0) >= RULE_LEVEL_RANK.get(minimum.lower(), 0)

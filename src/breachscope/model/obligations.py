@@ -8,11 +8,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Literal
 
 from breachscope.model.jsondoc import ArtifactError, doc, json_object, parse
 
-YES, NO, UNKNOWN = "yes", "no", "unknown"
+#: Whether an obligation is owed: `unknown` when an input is unknown (never a silent no).
+Owed = Literal["yes", "no", "unknown"]
+YES: Final = "yes"
+NO: Final = "no"
+UNKNOWN: Final = "unknown"
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ may reuse (and clean) it, and a non-empty folder without that marker is refused,
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from breachscope.model.atomic import atomic_write
 from breachscope.model.errors import UsageError
 
 MARKER = ".breachscope-output"
@@ -43,7 +43,5 @@ def claim_folder(folder: Path, owner: str, option: str = "--out",
             raise UsageError(f"{option} {folder} is not empty and was not created by `breachscope {owner}`: "
                              "nothing was changed; choose a new or empty folder")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{MARKER}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"created_by": owner}) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / MARKER)
+    atomic_write(folder / MARKER, json.dumps({"created_by": owner}) + "\n")
     return earlier

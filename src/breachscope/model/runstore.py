@@ -27,6 +27,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breachscope.model.atomic import atomic_path, atomic_write, fsync_dir
 from breachscope.model.case import CaseLayout, RunPaths, committed_length
 from breachscope.model.errors import CaseError
 from breachscope.model.jsondoc import to_jsonable
@@ -40,24 +41,6 @@ def _version() -> str:
         return version("breachscope")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temporary name beside `path`, then rename: a reader sees the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8", newline="")
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
@@ -107,7 +90,7 @@ class RunWriter:
             with f.open("rb") as fh:
                 os.fsync(fh.fileno())
         for d in {f.parent for f in files} | {self.dir}:
-            _fsync_dir(d)
+            fsync_dir(d)
         record = RunRecord(
             run_id=self.run_id, artifact=self.artifact, source=self.source, command=self.command,
             started_at=self.started.isoformat(), committed_at="", parameters=self.parameters,
@@ -117,7 +100,7 @@ class RunWriter:
             with _locked(self.layout):
                 recover(self.layout)
                 os.replace(self.dir, self.layout.runs / self.run_id)
-                _fsync_dir(self.layout.runs)
+                fsync_dir(self.layout.runs)
                 record = dataclasses.replace(record, committed_at=datetime.now(UTC).isoformat())
                 _append(self.layout.runs_journal, record)  # the commit
                 self.record = record
@@ -189,13 +172,12 @@ def publish(layout: CaseLayout) -> None:
     for rel, paths in sorted(sources.items()):
         target = layout.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        if len(paths) > 1 and rel.endswith(".parquet"):  # accumulated sources (findings of each detector)
-            tables = [pq.read_table(p) for p in paths]
-            pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp, compression="zstd")
-        else:
-            shutil.copyfile(paths[-1], tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            if len(paths) > 1 and rel.endswith(".parquet"):  # accumulated sources (findings of each detector)
+                tables = [pq.read_table(p) for p in paths]
+                pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp, compression="zstd")
+            else:
+                shutil.copyfile(paths[-1], tmp)
     before = _published_files(layout)
     for rel in sorted(before - set(sources)):
         (layout.root / rel).unlink(missing_ok=True)

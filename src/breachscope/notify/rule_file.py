@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
@@ -14,10 +14,15 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from breachscope.model.config import Strict, Text, line_of, load_yaml, matching, validate
 from breachscope.model.errors import ConfigError
 
-Id = matching(r"[a-z0-9_]{1,80}", "an id (lower case, digits, _)")
-Jurisdiction = matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "a jurisdiction (JP, EU, US-CA)",
-                        "ISO 3166-1 alpha-2 (JP), EU, or ISO 3166-2 (US-CA)")
-Category = matching(r"[a-z][a-z0-9_]{0,62}", "a category (lower_snake_case)")
+if TYPE_CHECKING:  # mypy sees the values' Python type; pydantic the constrained type built below
+    Id: TypeAlias = str
+    Jurisdiction: TypeAlias = str
+    Category: TypeAlias = str
+else:
+    Id = matching(r"[a-z0-9_]{1,80}", "an id (lower case, digits, _)")
+    Jurisdiction = matching(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "a jurisdiction (JP, EU, US-CA)",
+                            "ISO 3166-1 alpha-2 (JP), EU, or ISO 3166-2 (US-CA)")
+    Category = matching(r"[a-z][a-z0-9_]{0,62}", "a category (lower_snake_case)")
 NonEmpty = Annotated[Text, StringConstraints(min_length=1)]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from breachscope.model.obligations import NO, UNKNOWN, YES, Facts, Obligation, Source
+from breachscope.notify.triggers import fires
 
 __all__ = ["NO", "UNKNOWN", "YES", "Facts", "Obligation", "evaluate", "load_rules"]
 
@@ -78,15 +79,7 @@ def _in_scope(rule: dict[str, Any], facts: Facts) -> tuple[int, int]:
 def _triggered(rule: dict[str, Any], facts: Facts, persons: int) -> tuple[str, list[str]]:
     why = []
     for t in rule.get("triggers") or []:
-        w = t.get("when") or {}
-        hit = False
-        if "categories_any" in w and set(w["categories_any"]) & set(facts.categories):
-            hit = True
-        if w.get("unlawful_purpose") and facts.unlawful_purpose:
-            hit = True
-        if "persons_over" in w and persons > int(w["persons_over"]):
-            hit = True
-        if hit:
+        if fires(t.get("when") or {}, facts, persons):
             why.append(t.get("text") or t["id"])
     if why:
         return YES, why

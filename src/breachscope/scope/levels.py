@@ -12,27 +12,29 @@ its affected persons (a contact person's email is the organization's exposure to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from breachscope.engines import local
-from breachscope.model.exposure import LEVEL_RANK, LEVELS, NOT_EXPOSED
+from breachscope.model.exposure import EXPOSURE_LEVEL_RANK, EXPOSURE_LEVELS, NOT_EXPOSED
+from breachscope.model.exposure_artifact import Evidence, ExposedSubject
 from breachscope.model.inventory import Inventory
 from breachscope.scope.backends import Backend
 from breachscope.scope.orgs import Grouping, OrgRecord, group_organizations
-from breachscope.scope.plans import Exposure
+from breachscope.scope.plans import TableExposure
 
 EVIDENCE_MAX = 10
 
 
 @dataclass
 class Aggregate:
-    subjects: list[dict[str, object]]  # rows of SUBJECTS_SCHEMA, sorted
+    subjects: list[ExposedSubject]  # sorted by subject type and id
     grouping: Grouping
 
 
-def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure], hits: pa.Table) -> Aggregate:
+def aggregate(inventory: Inventory, backend: Backend, exposures: list[TableExposure], hits: pa.Table) -> Aggregate:
     con = local.connect()
     try:
         con.register("e", _exposure_table(exposures))
@@ -47,20 +49,21 @@ def aggregate(inventory: Inventory, backend: Backend, exposures: list[Exposure],
     names = _names(inventory, backend, rows)
     orgs = [r for r in rows if r["subject_type"] == "organization" and r["level"] != NOT_EXPOSED]
     grouping = group_organizations(_org_records(inventory, backend, [str(r["subject_id"]) for r in orgs], names))
+    subjects = []
     for r in rows:
         info = names.get((str(r["subject_type"]), str(r["subject_id"])), {})
-        r["name"] = info.get("name")
-        r["jurisdiction"] = info.get("jurisdiction") or inventory.default_jurisdiction
         if r["subject_type"] == "organization":
             r["organization_id"] = r["subject_id"]
             r["organization_group"] = grouping.group_of.get(str(r["subject_id"]))
-    return Aggregate(rows, grouping)
+        subjects.append(ExposedSubject(**r, name=info.get("name"), snapshot=backend.info.identity,
+                                       jurisdiction=info.get("jurisdiction") or inventory.default_jurisdiction))
+    return Aggregate(subjects, grouping)
 
 
-def _exposure_table(exposures: list[Exposure]) -> pa.Table:
+def _exposure_table(exposures: list[TableExposure]) -> pa.Table:
     """Exposures with their evidence order (`ord`) and their class: exposures of the same kind, level and
     categories count the same for levels, so hits are reduced per class before categories are unnested."""
-    rank = {e.index: LEVEL_RANK[e.level] for e in exposures}
+    rank = {e.index: EXPOSURE_LEVEL_RANK[e.level] for e in exposures}
     kind = {e.index: "statement" if e.statement_id else "file" for e in exposures}
     order = sorted(exposures, key=lambda e: (-rank[e.index], kind[e.index], e.src_file, e.src_record,
                                              e.statement_id, e.index))
@@ -156,7 +159,8 @@ def _org_tables(con: duckdb.DuckDBPyConnection) -> None:
         JOIN p ON c.id = p.person WHERE p.org IS NOT NULL GROUP BY ALL""")
 
 
-def _subject_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+def _subject_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The fields of each subject's ExposedSubject but its name, jurisdiction and snapshot."""
     rows = con.sql("""
         WITH subj AS (SELECT DISTINCT subject, id FROM cat_all UNION SELECT subject, id FROM excl_all),
         c AS (SELECT subject, id, list(category ORDER BY category) AS categories,
@@ -178,26 +182,25 @@ def _subject_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
                                                    "total", "first", "ptotal", "pnum", "ptext")]
     for (subject, sid, cats, cranks, rank, policies, xrank, total, first, ptotal, pnum, ptext) in zip(*cols,
                                                                                                       strict=True):
-        level = LEVELS[rank]
+        level = EXPOSURE_LEVELS[rank]
         evidence = []
         for item in first:
             kind, erank, stmt, src_file, src_record, reason = expo[item["exposure"]]
-            evidence.append({"kind": kind, "level": LEVELS[erank], "statement_id": stmt, "src_file": src_file,
-                             "src_record": item["line"] if item["line"] is not None else src_record,
-                             "detail": f"excluded by {item['excluded']}" if item["excluded"] else reason})
+            evidence.append(Evidence(kind, EXPOSURE_LEVELS[erank], stmt, src_file,
+                                     item["line"] if item["line"] is not None else src_record,
+                                     f"excluded by {item['excluded']}" if item["excluded"] else reason))
         persons = pnum if pnum and all(x["person"].isdigit() for x in pnum) else ptext
         for x in (persons or [])[:max(0, EVIDENCE_MAX - len(evidence))]:
-            evidence.append({"kind": "person", "level": LEVELS[x["rank"]], "statement_id": None, "src_file": None,
-                             "src_record": None, "detail": f"person {x['person']}"})
-        out.append({"subject_type": subject, "subject_id": sid, "name": None, "organization_id": None,
-                    "organization_group": None, "jurisdiction": None, "level": level, "categories": cats,
-                    "category_levels": [(c, LEVELS[r]) for c, r in zip(cats, cranks, strict=True)],
-                    "excluded_by": policies, "excluded_level": None if xrank is None else LEVELS[xrank],
-                    "evidence_count": total + ptotal, "evidence": evidence, "snapshot": None})
+            evidence.append(Evidence("person", EXPOSURE_LEVELS[x["rank"]], None, None, None, f"person {x['person']}"))
+        out.append({"subject_type": subject, "subject_id": sid, "organization_id": None,
+                    "organization_group": None, "level": level, "categories": tuple(cats),
+                    "category_levels": {c: EXPOSURE_LEVELS[r] for c, r in zip(cats, cranks, strict=True)},
+                    "excluded_by": tuple(policies), "excluded_level": None if xrank is None else EXPOSURE_LEVELS[xrank],
+                    "evidence_count": total + ptotal, "evidence": tuple(evidence)})
     return out
 
 
-def _names(inventory: Inventory, backend: Backend, rows: list[dict[str, object]]) -> dict[tuple[str, str], dict]:
+def _names(inventory: Inventory, backend: Backend, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict]:
     out: dict[tuple[str, str], dict] = {}
     for kind in ("organization", "person"):
         s = inventory.subject(kind)

@@ -20,7 +20,7 @@ from breachscope.model.inventory import Inventory
 from breachscope.scope import recognizers as rz
 from breachscope.scope.backends import Backend
 from breachscope.scope.filescan import ScanResult
-from breachscope.scope.plans import Exposure
+from breachscope.scope.plans import TableExposure
 from breachscope.scope.replay import HITS_SCHEMA
 
 #: recognizer kind -> (inventory category, normalization)
@@ -53,7 +53,7 @@ class Ambiguous:
 
 @dataclass
 class FileMatches:
-    exposures: list[Exposure]
+    exposures: list[TableExposure]
     hits: pa.Table
     ambiguous: list[Ambiguous]
     recognized: dict[str, int]  # kind -> values found (matched or not)
@@ -65,13 +65,13 @@ def wanted_kinds(inventory: Inventory) -> set[str]:
 
 
 def match_scans(inventory: Inventory, backend: Backend, scans: list[ScanResult], first_index: int) -> FileMatches:
-    exposures: list[Exposure] = []
+    exposures: list[TableExposure] = []
     parts: list[pa.Table] = []
     ambiguous: list[Ambiguous] = []
     recognized: dict[str, int] = defaultdict(int)
     flags = _exclusion_sql(inventory, backend.info.dialect)
     for scan in scans:
-        local_exp: list[Exposure] = []
+        local_exp: list[TableExposure] = []
         local_parts: list[pa.Table] = []
         matched: set[str] = set()
         rows = scan.values.to_pylist()
@@ -93,7 +93,7 @@ def match_scans(inventory: Inventory, backend: Backend, scans: list[ScanResult],
                     if not owners:
                         continue
                     idx = first_index + len(exposures) + len(local_exp)
-                    local_exp.append(Exposure(idx, "", ds.table, ds.subject, CONFIRMED_ACCESSED, (cat,),
+                    local_exp.append(TableExposure(idx, "", ds.table, ds.subject, CONFIRMED_ACCESSED, (cat,),
                                               f"{kind} found in an export file", scan.file.path, 0))
                     keys, lines, excluded = [], [], []
                     for value in values:
@@ -110,7 +110,7 @@ def match_scans(inventory: Inventory, backend: Backend, scans: list[ScanResult],
                         matched.add(f"{kind}:{value}")
                         keys.append(ids[0])
                         lines.append(by_kind[kind][value])
-                        excluded.append(None if None in policies else sorted(policies)[0])
+                        excluded.append(None if None in policies else sorted(p for p in policies if p is not None)[0])
                     if keys:
                         local_parts.append(pa.table({"exposure": pa.array([idx] * len(keys), pa.int32()),
                                                "subject_key": pa.array(keys, pa.string()),

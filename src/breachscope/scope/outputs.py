@@ -15,18 +15,18 @@ from __future__ import annotations
 import csv
 import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from breachscope.model.case import CaseLayout
 from breachscope.model.exposure import NOT_EXPOSED
-from breachscope.model.exposure_artifact import Exposure
+from breachscope.model.exposure_artifact import Evidence, ExposedSubject, Exposure
 from breachscope.model.jsondoc import dumps
 from breachscope.model.runs import EXPOSURE
 from breachscope.model.runstore import RunWriter
 from breachscope.model.text import csv_text
-from breachscope.scope.run import ScopeResult
+from breachscope.scope.pipeline import ScopeResult
 
 CSV_COLUMNS = ("subject_type", "subject_id", "name", "level", "categories", "evidence")
 
@@ -46,8 +46,8 @@ def write_outputs(case_dir: Path, result: ScopeResult, run_info: dict[str, Any])
               "argv": run_info.get("argv", [])}
     with RunWriter(case_dir, "scope", EXPOSURE, "scope", params) as run:
         exposure.write(run.paths)
-        # rendered from the rows the subjects table was just built from (a round trip through Arrow and one
-        # object per subject would cost seconds per 100k subjects for the same text)
+        # rendered from the subject records the table was just built from (reading them back from Arrow
+        # would cost seconds per 100k subjects for the same text)
         run.paths.affected_csv.write_text(affected_csv(result.subjects), encoding="utf-8", newline="")
         run.paths.scope_run_info.write_text(dumps({**run_info, "run_id": run.run_id}), encoding="utf-8")
         run.commit({"organizations": int(s.organizations.total or 0), "persons": int(s.persons.total or 0),
@@ -55,40 +55,39 @@ def write_outputs(case_dir: Path, result: ScopeResult, run_info: dict[str, Any])
     return CaseLayout(case_dir).exposure
 
 
-def affected_csv(subjects: Sequence[Mapping[str, Any]]) -> str:
-    """Rows of SUBJECTS_SCHEMA (model.exposure_artifact.ExposedSubject) -> the affected subjects' CSV."""
+def affected_csv(subjects: Sequence[ExposedSubject]) -> str:
+    """The affected subjects' CSV (subjects NOT_EXPOSED, all of whose rows were excluded, are left out)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for s in subjects:
-        if s["level"] == NOT_EXPOSED:
+        if s.level == NOT_EXPOSED:
             continue
-        row = [s["subject_type"], s["subject_id"], s["name"] or "", s["level"], ";".join(s["categories"]),
-               evidence_text(s)]
+        row = [s.subject_type, s.subject_id, s.name or "", s.level, ";".join(s.categories), evidence_text(s)]
         w.writerow([csv_text(str(c)) for c in row])  # controls escaped, formulas neutralized
     return buf.getvalue()
 
 
-def evidence_text(s: Mapping[str, Any], limit: int = 3) -> str:
+def evidence_text(s: ExposedSubject, limit: int = 3) -> str:
     parts: list[str] = []
-    for e in s["evidence"]:
+    for e in s.evidence:
         text = _evidence_line(e)
         if text not in parts:  # one line per statement, even when it read several of the subject's tables
             parts.append(text)
         if len(parts) == limit:
             break
-    more = int(s["evidence_count"]) - len(parts)
+    more = s.evidence_count - len(parts)
     return "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
 
 
-def _evidence_line(e: Mapping[str, Any]) -> str:
-    if e["kind"] == "statement":
-        text = f"statement {e['statement_id']} ({_base(e['src_file'])}:{e['src_record']})"
-    elif e["kind"] == "file":
-        text = f"export {_base(e['src_file'])}:{e['src_record']}"
+def _evidence_line(e: Evidence) -> str:
+    if e.kind == "statement":
+        text = f"statement {e.statement_id} ({_base(e.src_file)}:{e.src_record})"
+    elif e.kind == "file":
+        text = f"export {_base(e.src_file)}:{e.src_record}"
     else:
-        text = str(e["detail"])
-    detail = str(e.get("detail") or "")
+        text = str(e.detail)
+    detail = str(e.detail or "")
     return text + (f" [{detail}]" if detail.startswith("excluded by") else "")
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from breachscope.model.exposure import IGNORED
+from breachscope.model.exposure import IGNORED, ExposureLevel, StatementOutcome
 
 
 @dataclass(frozen=True)
-class Exposure:
-    """One occurrence of a dataset table in one statement: whose rows it returned, how sure."""
+class TableExposure:
+    """One occurrence of a dataset table in one statement (or export file): whose rows it returned, how sure."""
 
     index: int
     statement_id: str
     table: str
     subject: str
-    level: str
+    level: ExposureLevel
     categories: tuple[str, ...]
     reason: str | None
     src_file: str
@@ -24,7 +24,9 @@ class Exposure:
 
 
 @dataclass
-class Plan:
+class ReplayPlan:
+    """One query that replays (part of) a statement against the snapshot, with the slots its values fill."""
+
     stmt: int  # index into the statement list
     final_sql: str
     slots: list[str | None]
@@ -37,8 +39,10 @@ class Plan:
 
 
 @dataclass
-class StatementOutcome:
-    outcome: str = IGNORED
+class ReplayOutcome:
+    """What became of one statement in the replay (its row of exposure/statements.parquet)."""
+
+    outcome: StatementOutcome = IGNORED
     reasons: list[str] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
@@ -50,7 +54,7 @@ class StatementOutcome:
 class Template:
     """A planned statement whose slot values can be replaced by another statement's."""
 
-    def __init__(self, plans: list[Plan], out: StatementOutcome, sources: list[tuple[str, int]], baked: list[int],
+    def __init__(self, plans: list[ReplayPlan], out: ReplayOutcome, sources: list[tuple[str, int]], baked: list[int],
                  literals: list[tuple[int, int, str, str]]) -> None:
         self.plans = plans
         self.out = out
@@ -62,12 +66,12 @@ class Template:
         self.usable = len(plans) <= 1 and all(pos >= 0 for _, pos in self.sources) and all(b >= 0 for b in baked)
 
     def instantiate(self, index: int, literals: list[tuple[int, int, str, str]],
-                    params: tuple[str | None, ...] | None) -> tuple[list[Plan], StatementOutcome]:
+                    params: tuple[str | None, ...] | None) -> tuple[list[ReplayPlan], ReplayOutcome]:
         values = [literals[pos][3] if kind == "literal" else (params or ())[pos] for kind, pos in self.sources]
-        plans = [Plan(index, p.final_sql, values if not p.fallback else [], p.instances, p.exact, list(p.reasons),
+        plans = [ReplayPlan(index, p.final_sql, values if not p.fallback else [], p.instances, p.exact, list(p.reasons),
                       p.count_check, p.grouped, p.fallback) for p in self.plans]
         o = self.out
-        return plans, StatementOutcome(o.outcome, list(o.reasons), set(o.tables), set(o.categories), None, 0, o.shape)
+        return plans, ReplayOutcome(o.outcome, list(o.reasons), set(o.tables), set(o.categories), None, 0, o.shape)
 
 
 def fixed_values(tpl: Template, literals: list[tuple[int, int, str, str]],

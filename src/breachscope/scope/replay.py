@@ -17,13 +17,13 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL
+from breachscope.model.exposure import CONFIRMED_ACCESSED, POTENTIAL, REPLAYED, STMT_POTENTIAL, ExposureLevel
 from breachscope.model.inventory import Inventory
 from breachscope.model.progress import report
 from breachscope.scope import bindings, sandbox, sqlparse
 from breachscope.scope.backends import Backend
 from breachscope.scope.budget import Budget, OverBudget, ReplayFailed, too_big
-from breachscope.scope.plans import Exposure, Plan, StatementOutcome, Template, fixed_values, known_param
+from breachscope.scope.plans import ReplayOutcome, ReplayPlan, TableExposure, Template, fixed_values, known_param
 from breachscope.scope.rewrite import Rewriter, Unsupported, build_schema, take_slots
 from breachscope.scope.statements import AuditStatement
 
@@ -34,9 +34,9 @@ HITS_SCHEMA = pa.schema([pa.field("exposure", pa.int32()), pa.field("subject_key
 
 @dataclass
 class ReplayResult:
-    exposures: list[Exposure]
+    exposures: list[TableExposure]
     hits: pa.Table
-    outcomes: list[StatementOutcome]
+    outcomes: list[ReplayOutcome]
     shapes: int
     batches: int
 
@@ -50,19 +50,20 @@ class Replayer:
         self.budget = budget or Budget()
         self.server_starts = sorted(server_starts or [])  # (time, version() text) of PostgreSQL starts
         self.schemas = {d: build_schema(self.info.tables, d) for d in ("postgres", "mysql")}
-        self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres") for e in inventory.exclusions}
+        self.exclusion_trees = {e.name: sqlglot.parse_one(e.where, read="postgres")
+                                for e in inventory.exclusions}
         self.known = tuple(sorted(set(inventory.tables) & set(self.info.tables)))
         self._templates: dict[tuple, list[tuple[tuple, Template]]] = {}  # per Replayer, i.e. per run
 
     # --- planning ----------------------------------------------------------------------------
-    def plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome]:
+    def plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], ReplayOutcome]:
         """Plans of one statement. Statements that differ only in the values of their slots (bind
         parameters, compared literals) share one planning: the template of the first is filled with the
         values of the others (parsing, qualifying and rewriting cost ~10 ms a statement)."""
         if len(s.text) > self.budget.max_text:  # not even tokenized: the tables it names are its reach
             tables = sqlparse.table_names_in_text(s.text, s.objects, self.known)
             reason = f"over the plan budget ({len(s.text):,} characters > {self.budget.max_text:,})"
-            return self._scan(index, tables, reason, StatementOutcome())
+            return self._scan(index, tables, reason, ReplayOutcome())
         key, literals = self._template_key(s)
         if key is not None:
             for fixed, tpl in self._templates.get(key, ()):
@@ -94,15 +95,15 @@ class Replayer:
         return bindings.Facts(s.sql_dialect, s.ts, s.ts_text, s.user, s.src_ip, s.database or self.inventory.database,
                               version)
 
-    def _plan(self, index: int, s: AuditStatement) -> tuple[list[Plan], StatementOutcome, list | None, list[int]]:
-        out = StatementOutcome()
+    def _plan(self, index: int, s: AuditStatement) -> tuple[list[ReplayPlan], ReplayOutcome, list | None, list[int]]:
+        out = ReplayOutcome()
         parsed = sqlparse.parse_statement(s.text, s.sql_dialect, s.command)
         if parsed.kind == sqlparse.IGNORE:
             out.reasons.append(parsed.reason or "not a data statement")
             return [], out, [], []
         if parsed.kind in (sqlparse.UNPARSED, sqlparse.DESTROY) or parsed.query is None:
-            tables = self._named_tables(s, parsed)
-            return (*self._scan(index, tables, parsed.reason or "cannot be replayed", out), None, [])
+            named = self._named_tables(s, parsed)
+            return (*self._scan(index, named, parsed.reason or "cannot be replayed", out), None, [])
         over = too_big(parsed.query, self.budget.max_nodes)
         if over:
             return (*self._scan(index, self._named_tables(s, parsed), over, out), None, [])
@@ -137,10 +138,10 @@ class Replayer:
         sql = r.final.sql(dialect=self.info.dialect, copy=False)
         insts = [(i.table, tuple(sorted(i.categories)), tuple(e.name for e in i.exclusions)) for i in r.instances]
         out.shape = _shape_id(sql)
-        plan = Plan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
+        plan = ReplayPlan(index, sql, r.slot_values, insts, exact, reasons, r.count_check and not why, r.grouped)
         return [plan], out, [sl.source for sl in slots], baked
 
-    def _canonicalize(self, query: exp.Expression, s: AuditStatement) -> tuple[list[str], set[str], str | None]:
+    def _canonicalize(self, query: exp.Expr, s: AuditStatement) -> tuple[list[str], set[str], str | None]:
         """Tables resolved as the inventory names them: (not in the snapshot, found, why the statement may
         not run: a system catalog or a table outside the inventory, whose rows the sandbox does not allow)."""
         ctes = {c.alias.lower() for c in query.find_all(exp.CTE)}
@@ -175,7 +176,7 @@ class Replayer:
         return sqlparse.table_names_in_text(s.text, s.objects, self.known)
 
     def _scan(self, index: int, tables: tuple[str, ...], reason: str,
-              out: StatementOutcome) -> tuple[list[Plan], StatementOutcome]:
+              out: ReplayOutcome) -> tuple[list[ReplayPlan], ReplayOutcome]:
         """Every row of the dataset tables a statement named is within its reach: POTENTIAL."""
         tables = tuple(t for t in tables if t in self.known)
         out.reasons.append(reason)
@@ -191,20 +192,20 @@ class Replayer:
                           self.info.dialect)
             r = rw.rewrite(q, "postgres", [], None)
             insts = [(i.table, ds.all_categories, tuple(e.name for e in i.exclusions)) for i in r.instances]
-            plans.append(Plan(index, r.final.sql(dialect=self.info.dialect), [], insts, False, [reason], False,
+            plans.append(ReplayPlan(index, r.final.sql(dialect=self.info.dialect), [], insts, False, [reason], False,
                               False, fallback=True))
         return plans, out
 
     # --- running ------------------------------------------------------------------------------
     def run(self, statements: list[AuditStatement],
             progress: Callable[[int], None] | None = None) -> ReplayResult:
-        plans: list[Plan] = []
-        outcomes: list[StatementOutcome] = []
+        plans: list[ReplayPlan] = []
+        outcomes: list[ReplayOutcome] = []
         for i, s in enumerate(statements):
             ps, out = self.plan(i, s)
             plans += ps
             outcomes.append(out)
-        by_shape: dict[str, list[Plan]] = defaultdict(list)
+        by_shape: dict[str, list[ReplayPlan]] = defaultdict(list)
         for p in plans:
             by_shape[p.final_sql].append(p)
         collector = _Collector(self.inventory, statements, outcomes)
@@ -218,7 +219,7 @@ class Replayer:
                 progress(len(group))
         return ReplayResult(collector.exposures, collector.table(), outcomes, len(by_shape), batches)
 
-    def _run_shape(self, sql: str, group: list[Plan], col: _Collector) -> int:
+    def _run_shape(self, sql: str, group: list[ReplayPlan], col: _Collector) -> int:
         if not group[0].slots:  # no variable part: one run serves every statement of this text
             try:
                 result = self.backend.query(sql)
@@ -253,12 +254,12 @@ class Replayer:
                 col.add(p, result.take(order[bounds[j]:bounds[j + 1]]), j)
         return runs
 
-    def _batch(self, sql: str, plans: list[Plan]) -> pa.Table:
+    def _batch(self, sql: str, plans: list[ReplayPlan]) -> pa.Table:
         ids = list(range(len(plans)))
         slots = [list(vals) for vals in zip(*[p.slots for p in plans], strict=True)]
         return self.backend.batch(sql, ids, slots)
 
-    def _failed(self, p: Plan, exc: Exception, col: _Collector) -> None:
+    def _failed(self, p: ReplayPlan, exc: Exception, col: _Collector) -> None:
         if isinstance(exc, OverBudget | ReplayFailed):
             reason = str(exc)
         else:
@@ -282,14 +283,14 @@ class _Collector:
     """Exposures and hits of every plan run; statement outcomes updated as results arrive."""
 
     def __init__(self, inventory: Inventory, statements: list[AuditStatement],
-                 outcomes: list[StatementOutcome]) -> None:
+                 outcomes: list[ReplayOutcome]) -> None:
         self.inventory = inventory
         self.statements = statements
         self.outcomes = outcomes
-        self.exposures: list[Exposure] = []
+        self.exposures: list[TableExposure] = []
         self.parts: list[pa.Table] = []
 
-    def add(self, p: Plan, result: pa.Table, _position: int | None) -> None:
+    def add(self, p: ReplayPlan, result: pa.Table, _position: int | None) -> None:
         s = self.statements[p.stmt]
         out = self.outcomes[p.stmt]
         rows = _row_count(result, p.grouped)
@@ -301,7 +302,7 @@ class _Collector:
         out.reasons += reasons
         if out.outcome != STMT_POTENTIAL:
             out.outcome = REPLAYED if exact else STMT_POTENTIAL
-        level = CONFIRMED_ACCESSED if exact else POTENTIAL
+        level: ExposureLevel = CONFIRMED_ACCESSED if exact else POTENTIAL
         for i, (table, cats, excl) in enumerate(p.instances):
             out.tables.add(table)
             if not cats:
@@ -310,7 +311,7 @@ class _Collector:
             ds = self.inventory.dataset(table)
             ds_subject = ds.subject if ds else ""
             idx = len(self.exposures)
-            self.exposures.append(Exposure(idx, s.statement_id, table, ds_subject, level, cats,
+            self.exposures.append(TableExposure(idx, s.statement_id, table, ds_subject, level, cats,
                                            "; ".join(sorted(set(reasons))) or None, s.src_file, s.src_record))
             self._hits(result, i, excl, idx)
 

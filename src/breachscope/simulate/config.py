@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from breachscope.model.errors import UsageError
+from breachscope.simulate.episodes import REGISTRY as EPISODE_REGISTRY
 
 SCENARIOS = ("ntt-2025",)
-EPISODES = ("ad-2020", "ddos", "salt-typhoon", "beacon")
+EPISODES = tuple(EPISODE_REGISTRY)  # simulate/episodes/__init__.py: one line per episode
 VARIANTS = ("pivot", "destination")
 
 #: The public figure the default run must reproduce exactly.

@@ -14,10 +14,19 @@ import numpy as np
 
 from breachscope.model.outdir import claim_folder
 from breachscope.model.progress import report
-from breachscope.simulate import attackdb, customers, exposure, inventory, network, schedule, snapshot, truth
+from breachscope.simulate import (
+    attackdb,
+    customers,
+    episodes,
+    exposure,
+    inventory,
+    network,
+    schedule,
+    snapshot,
+    truth,
+)
 from breachscope.simulate.attack import NttAttack
 from breachscope.simulate.config import SimConfig
-from breachscope.simulate.episodes import BUILDERS
 from breachscope.simulate.noise.devices import Firewall, Flows, Routers
 from breachscope.simulate.noise.postgres import DbRefs, Postgres
 from breachscope.simulate.noise.windows import DcSecurity, MemberSecurity, Sysmon
@@ -104,10 +113,9 @@ def run(cfg: SimConfig) -> SimSummary:
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
     sections = {}
     for name in cfg.episodes:
-        sections[name] = BUILDERS[name](story, net, cfg, rng_for(cfg.seed, "episode", name))
-        if name == "salt-typhoon":  # the router sends nothing while its logging host is removed
-            quiet = sections[name]["logging_silenced"]
-            silence.setdefault(sections[name]["router"]["name"], []).append((quiet["from"], quiet["to"]))
+        sections[name] = episodes.builder(name)(story, net, cfg, rng_for(cfg.seed, "episode", name))
+        for host, quiet_from, quiet_to in episodes.silenced(name, sections[name]):
+            silence.setdefault(host, []).append((quiet_from, quiet_to))
     phase("story")
     refs = _refs(db)
     counts = noise_counts(cfg, {name: g.share for name, g in GROUPS.items()})

@@ -13,13 +13,14 @@ events used as second sources (4688 process creation, 5156 WFP connections).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.rule import SigmaLogSource
 
 from breachscope.detect.sigma import ir
+from breachscope.model.schema import table_family
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 PS_OPERATIONAL = ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational")
@@ -126,6 +127,28 @@ LINUX_SERVICE_APPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Sysmon for Linux writes Sysmon's event ids to this channel (the windows table holds its EVTX/JSON).
+LINUX_SYSMON = "Linux-Sysmon/Operational"
+LINUX_CATEGORIES: dict[str, list[Segment]] = {
+    "process_creation": [_win(LINUX_SYSMON, (1,), "Sysmon for Linux 1")],
+    "network_connection": [_win(LINUX_SYSMON, (3,), "Sysmon for Linux 3")],
+    "file_event": [_win(LINUX_SYSMON, (11,), "Sysmon for Linux 11")],
+}
+
+_ALL = ir.Const(True)
+_FLOWS = Segment("flow", _ALL, "flow records")
+#: Logsources without a product, by (category, service); service "" = whatever the service.
+GENERIC: dict[tuple[str, str], list[Segment]] = {
+    ("proxy", ""): [Segment("zeek_http", _ALL, "Zeek http (proxy)", HTTP_W3C_FIELDS)],
+    ("webserver", ""): [Segment("zeek_http", _ALL, "Zeek http (webserver)", HTTP_W3C_FIELDS)],
+    ("dns", ""): [Segment("zeek_dns", _ALL, "Zeek dns"), _sysmon(22)],
+    ("firewall", ""): [_FLOWS, Segment("syslog", ir.Str("cisco_facility", ((ir.LIT, "ASA"),)), "Cisco ASA syslog")],
+    ("database", ""): [Segment("db_audit", _ALL, "database audit")],
+    ("network", "connection"): [Segment("zeek_conn", _ALL, "Zeek conn"), _FLOWS],
+    ("network", "dns"): [Segment("zeek_dns", _ALL, "Zeek dns")],
+}
+
+
 class Unserved(Exception):
     """No table of a case can hold the events this logsource means."""
 
@@ -134,22 +157,11 @@ def segments(ls: SigmaLogSource) -> list[Segment]:
     product = (ls.product or "").lower()
     category = (ls.category or "").lower()
     service = (ls.service or "").lower()
-    if product == "windows":
-        return _windows(category, service)
-    if product == "zeek":
-        if category:
-            raise Unserved(f"zeek with category {category!r} has no defined Zeek log")
-        if not service:
-            raise Unserved("zeek logsource without a service (the Zeek log type)")
-        return [Segment(f"zeek_{service}", ir.Const(True), f"Zeek {service}")]
-    if product == "linux":
-        return _linux(category, service)
-    if product in ("cisco",) and service in ("aaa", "bgp", "ldp"):
-        return [Segment("syslog", ir.Str("syslog_format", ((ir.LIT, "cisco"),)), f"Cisco syslog ({service})")]
-    if not product:
-        return _generic(category, service)
-    raise Unserved(f"no table holds {product} events (product {product!r} is not an evidence family "
-                   "breachscope ingests)")
+    resolve = PRODUCTS.get(product)
+    if resolve is None:
+        raise Unserved(f"no table holds {product} events (product {product!r} is not an evidence family "
+                       "breachscope ingests)")
+    return resolve(category, service)
 
 
 def _windows(category: str, service: str) -> list[Segment]:
@@ -167,7 +179,7 @@ def _windows(category: str, service: str) -> list[Segment]:
         return segs
     if service:
         return [_win(tuple(_service_channels(service)), (), f"Windows {service}")]
-    return [Segment("windows", ir.Const(True), "Windows (any channel)")]
+    return [Segment("windows", _ALL, "Windows (any channel)")]
 
 
 def _service_channels(service: str) -> list[str]:
@@ -177,17 +189,21 @@ def _service_channels(service: str) -> list[str]:
     return [chans] if isinstance(chans, str) else list(chans)
 
 
+def _zeek(category: str, service: str) -> list[Segment]:
+    if category:
+        raise Unserved(f"zeek with category {category!r} has no defined Zeek log")
+    if not service:
+        raise Unserved("zeek logsource without a service (the Zeek log type)")
+    return [Segment(f"zeek_{service}", _ALL, f"Zeek {service}")]
+
+
 def _linux(category: str, service: str) -> list[Segment]:
-    if category == "process_creation":
-        return [_win("Linux-Sysmon/Operational", (1,), "Sysmon for Linux 1")]
-    if category == "network_connection":
-        return [_win("Linux-Sysmon/Operational", (3,), "Sysmon for Linux 3")]
-    if category == "file_event":
-        return [_win("Linux-Sysmon/Operational", (11,), "Sysmon for Linux 11")]
+    if category in LINUX_CATEGORIES:
+        return LINUX_CATEGORIES[category]
     if category:
         raise Unserved(f"Linux category {category!r} needs auditd or EDR events, which no table holds")
     if service in ("syslog", ""):
-        return [Segment("syslog", ir.Const(True), "syslog")]
+        return [Segment("syslog", _ALL, "syslog")]
     if service in LINUX_SERVICE_APPS:
         apps = LINUX_SERVICE_APPS[service]
         return [Segment("syslog", ir.or_([ir.Str("app_name", ((ir.LIT, a),), cased=True) for a in apps]),
@@ -195,19 +211,37 @@ def _linux(category: str, service: str) -> list[Segment]:
     raise Unserved(f"Linux service {service!r} (e.g. auditd) is not a format breachscope reads")
 
 
+def _cisco(category: str, service: str) -> list[Segment]:
+    if service in ("aaa", "bgp", "ldp"):
+        return [Segment("syslog", ir.Str("syslog_format", ((ir.LIT, "cisco"),)), f"Cisco syslog ({service})")]
+    raise Unserved("no table holds cisco events (product 'cisco' is not an evidence family breachscope ingests)")
+
+
 def _generic(category: str, service: str) -> list[Segment]:
-    if category == "proxy" or category == "webserver":
-        return [Segment("zeek_http", ir.Const(True), f"Zeek http ({category})", HTTP_W3C_FIELDS)]
-    if category == "dns":
-        return [Segment("zeek_dns", ir.Const(True), "Zeek dns"),
-                _sysmon(22)]
-    if category == "firewall":
-        return [Segment("flow", ir.Const(True), "flow records"),
-                Segment("syslog", ir.Str("cisco_facility", ((ir.LIT, "ASA"),)), "Cisco ASA syslog")]
-    if category == "database":
-        return [Segment("db_audit", ir.Const(True), "database audit")]
-    if category == "network" and service == "connection":
-        return [Segment("zeek_conn", ir.Const(True), "Zeek conn"), Segment("flow", ir.Const(True), "flow records")]
-    if category == "network" and service == "dns":
-        return [Segment("zeek_dns", ir.Const(True), "Zeek dns")]
-    raise Unserved(f"no table holds logsource category={category or '-'} service={service or '-'}")
+    segs = GENERIC.get((category, service)) or GENERIC.get((category, ""))
+    if segs is None:
+        raise Unserved(f"no table holds logsource category={category or '-'} service={service or '-'}")
+    return segs
+
+
+#: Sigma `product` -> the function that maps its category and service to segments ("" = no product).
+#: A new evidence family: its segments as data above, its function, and one line here.
+PRODUCTS: dict[str, Callable[[str, str], list[Segment]]] = {
+    "windows": _windows,
+    "zeek": _zeek,
+    "linux": _linux,
+    "cisco": _cisco,
+    "": _generic,
+}
+
+
+def _check_tables() -> None:
+    """Every table named above is a table of a case (model/schema.py), checked once at import."""
+    tables = {s.table for segs in (*WINDOWS_CATEGORIES.values(), *LINUX_CATEGORIES.values(), *GENERIC.values())
+              for s in segs}
+    unknown = sorted(t for t in tables if table_family(t) is None)
+    if unknown:
+        raise RuntimeError(f"logsource segments name tables no case has: {unknown}")
+
+
+_check_tables()

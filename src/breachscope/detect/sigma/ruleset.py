@@ -18,6 +18,7 @@ from typing import Any
 
 from breachscope.detect.sigma.compiled import CORRELATION, FILTER, RULE, CompiledRule, RuleProblem
 from breachscope.detect.sigma.loader import cache_dir, compile_file, content_key, rule_files
+from breachscope.model.atomic import atomic_write
 from breachscope.model.progress import report
 
 CHUNK = 64
@@ -99,9 +100,7 @@ def _write_cache(key: str, entry: dict[str, Any]) -> None:
     path = _cache_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "sha256": _digest(key, entry), "entry": entry}))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps({"key": key, "sha256": _digest(key, entry), "entry": entry}))
     except OSError:
         pass  # a read-only or full cache folder only costs speed
 

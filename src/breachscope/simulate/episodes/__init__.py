@@ -1,15 +1,40 @@
-"""Optional episodes (--episodes): further incidents in the same network, each with its own truth."""
+"""Optional episodes (--episodes): further incidents in the same network, each with its own truth.
+
+An episode is one module here with `build(story, net, cfg, rng) -> truth section`, and optionally
+`silenced(section) -> [(host, from_us, to_us)]`: hosts that log nothing for a while (their noise is
+held back then too). A new episode: its module and one line in REGISTRY. Modules are imported only
+when their episode runs (the command line lists the names without loading the simulator).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
-from breachscope.simulate.episodes import ad2020, beacon, ddos, salt_typhoon
-
-#: name -> build(story, net, cfg, rng) -> truth section
-BUILDERS: dict[str, Callable] = {
-    "ad-2020": ad2020.build,
-    "ddos": ddos.build,
-    "salt-typhoon": salt_typhoon.build,
-    "beacon": beacon.build,
+#: --episodes name -> its module under simulate/episodes/, in the order `all` runs them
+REGISTRY: dict[str, str] = {
+    "ad-2020": "ad2020",
+    "ddos": "ddos",
+    "salt-typhoon": "salt_typhoon",
+    "beacon": "beacon",
 }
+
+Silenced = list[tuple[str, int, int]]
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{REGISTRY[name]}")
+
+
+def builder(name: str) -> Callable[..., dict[str, Any]]:
+    """The episode's build(story, net, cfg, rng) -> its truth section."""
+    build: Callable[..., dict[str, Any]] = _module(name).build
+    return build
+
+
+def silenced(name: str, section: dict[str, Any]) -> Silenced:
+    """Hosts the episode keeps quiet, and when (none for most episodes)."""
+    hook: Callable[[dict[str, Any]], Silenced] | None = getattr(_module(name), "silenced", None)
+    return hook(section) if hook is not None else []

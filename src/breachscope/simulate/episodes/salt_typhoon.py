@@ -95,3 +95,8 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
             "rogue_tacacs": ROGUE_AAA, "techniques": techniques, "start": int(first),
             "logging_silenced": {"from": int(silent_from), "to": int(silent_to)}}
 
+
+def silenced(section: dict) -> list[tuple[str, int, int]]:
+    """The router sends nothing while its logging host is removed."""
+    quiet = section["logging_silenced"]
+    return [(section["router"]["name"], quiet["from"], quiet["to"])]

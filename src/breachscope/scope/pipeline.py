@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -15,15 +16,17 @@ from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.model.exposure import (
     CONFIRMED_ACCESSED,
     CONFIRMED_EXFILTRATED,
+    EXPOSURE_LEVEL_RANK,
     IGNORED,
-    LEVEL_RANK,
     NOT_EXPOSED,
     POTENTIAL,
     REPLAYED,
     STMT_POTENTIAL,
+    Controller,
     ExposureSummary,
     LevelCounts,
 )
+from breachscope.model.exposure_artifact import ExposedSubject
 from breachscope.model.inventory import Inventory, load_inventory
 from breachscope.model.progress import report
 from breachscope.scope import filescan
@@ -52,13 +55,13 @@ class ScopeRequest:
 @dataclass
 class ScopeResult:
     summary: ExposureSummary
-    subjects: list[dict[str, object]]
-    statements: list[dict[str, object]]
-    review: list[dict[str, object]]
+    subjects: list[ExposedSubject]  # sorted by subject type and id
+    statements: list[dict[str, Any]]  # rows of STATEMENTS_SCHEMA
+    review: list[dict[str, Any]]  # rows of REVIEW_SCHEMA
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    files: list[dict[str, object]] = field(default_factory=list)
-    host_resolution: list[dict[str, object]] = field(default_factory=list)  # suspect host names -> addresses
+    files: list[dict[str, Any]] = field(default_factory=list)
+    host_resolution: list[dict[str, Any]] = field(default_factory=list)  # suspect host names -> addresses
 
 
 def run_scope(req: ScopeRequest, progress: Callable[[str], None] | None = None) -> ScopeResult:
@@ -93,7 +96,7 @@ def run_scope(req: ScopeRequest, progress: Callable[[str], None] | None = None) 
 
 def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statements: list[AuditStatement],
             replay: ReplayResult, exports: list, warnings: list[str], timings: dict[str, float],
-            resolution: list[dict[str, object]]) -> ScopeResult:
+            resolution: list[dict[str, Any]]) -> ScopeResult:
     """Export files, levels, counts."""
     t = time.perf_counter()
     scans = []
@@ -110,10 +113,9 @@ def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statement
     hits = pa.concat_tables([_with_line(replay.hits), fm.hits.cast(FILE_HITS_SCHEMA)])
     agg = aggregate(inventory, backend, replay.exposures + fm.exposures, hits)
     timings["aggregate_s"] = time.perf_counter() - t
-    for r in agg.subjects:
-        r["snapshot"] = backend.info.identity
-    review = [{"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
-              for k, ids, d in agg.grouping.review]
+    review: list[dict[str, Any]] = [
+        {"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
+        for k, ids, d in agg.grouping.review]
     review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
                 "subject_ids": list(a.subjects), "detail": a.detail, "src_file": a.src_file,
                 "src_record": a.line or None} for a in fm.ambiguous]
@@ -135,14 +137,14 @@ def _with_line(hits: pa.Table) -> pa.Table:
     return hits.append_column("line", pa.nulls(hits.num_rows, pa.int64()))
 
 
-def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> list[dict[str, object]]:
-    subjects = Counter()
+def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> list[dict[str, Any]]:
+    subjects: Counter[str] = Counter()
     by_stmt = {e.index: e.statement_id for e in replay.exposures}
     if replay.hits.num_rows:
         pairs = pa.table({"e": replay.hits.column("exposure"), "k": replay.hits.column("subject_key")})
         for row in pairs.group_by(["e"]).aggregate([("k", "count_distinct")]).to_pylist():
             subjects[by_stmt[row["e"]]] += row["k_count_distinct"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s, o in zip(statements, replay.outcomes, strict=True):
         rows.append({
             "statement_id": s.statement_id, "outcome": o.outcome, "reason": "; ".join(sorted(set(o.reasons))) or None,
@@ -155,41 +157,41 @@ def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> l
     return rows
 
 
-def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[dict[str, object]],
-              statements: list[dict[str, object]], scans: list[filescan.ScanResult], review: int,
+def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[ExposedSubject],
+              statements: list[dict[str, Any]], scans: list[filescan.ScanResult], review: int,
               recognized: dict[str, int]) -> ExposureSummary:
-    affected = [s for s in subjects if s["level"] != NOT_EXPOSED]
-    excluded = [s for s in subjects if s["level"] == NOT_EXPOSED and s["excluded_by"]]
-    persons = Counter(str(s["level"]) for s in affected if s["subject_type"] == "person")
+    affected = [s for s in subjects if s.level != NOT_EXPOSED]
+    excluded = [s for s in subjects if s.level == NOT_EXPOSED and s.excluded_by]
+    persons = Counter(s.level for s in affected if s.subject_type == "person")
     groups: dict[str, str] = {}
     for s in affected:
-        if s["subject_type"] == "organization":
-            g = str(s["organization_group"] or s["subject_id"])
-            lv = str(s["level"])
-            groups[g] = lv if g not in groups or LEVEL_RANK[lv] > LEVEL_RANK[groups[g]] else groups[g]
+        if s.subject_type == "organization":
+            g = s.organization_group or s.subject_id
+            lv = s.level
+            groups[g] = lv if g not in groups or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[groups[g]] else groups[g]
     orgs = Counter(groups.values())
     cat_levels: dict[str, str] = {}
     for s in affected:
-        for c, lv in s["category_levels"]:  # type: ignore[union-attr]
-            if c not in cat_levels or LEVEL_RANK[lv] > LEVEL_RANK[cat_levels[c]]:
+        for c, lv in s.category_levels.items():
+            if c not in cat_levels or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[cat_levels[c]]:
                 cat_levels[c] = lv
     by_policy: dict[str, dict[str, int]] = {}
     for s in excluded:
-        for p in s["excluded_by"]:  # type: ignore[union-attr]
-            d = by_policy.setdefault(str(p), {"organizations": 0, "persons": 0})
-            d["organizations" if s["subject_type"] == "organization" else "persons"] += 1
+        for p in s.excluded_by:
+            d = by_policy.setdefault(p, {"organizations": 0, "persons": 0})
+            d["organizations" if s.subject_type == "organization" else "persons"] += 1
     juris: dict[str, dict[str, int]] = {}
     for s in affected:
-        d = juris.setdefault(str(s["jurisdiction"] or "unknown"), {"organizations": 0, "persons": 0})
-        d["organizations" if s["subject_type"] == "organization" else "persons"] += 1
+        d = juris.setdefault(s.jurisdiction or "unknown", {"organizations": 0, "persons": 0})
+        d["organizations" if s.subject_type == "organization" else "persons"] += 1
     outcomes = Counter(str(s["outcome"]) for s in statements)
     return ExposureSummary(
         organizations=_counts(orgs),
         persons=_counts(persons),
         categories=tuple(sorted(cat_levels)),
-        category_levels=tuple(sorted(cat_levels.items())),
-        excluded={"organizations": sum(1 for s in excluded if s["subject_type"] == "organization"),
-                  "persons": sum(1 for s in excluded if s["subject_type"] == "person"),
+        category_levels=dict(sorted(cat_levels.items())),
+        excluded={"organizations": sum(1 for s in excluded if s.subject_type == "organization"),
+                  "persons": sum(1 for s in excluded if s.subject_type == "person"),
                   "policies": {k: by_policy[k] for k in sorted(by_policy)}},
         statements={"replayed": outcomes[REPLAYED], "potential": outcomes[STMT_POTENTIAL],
                     "ignored": outcomes[IGNORED]},
@@ -200,8 +202,8 @@ def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subject
         snapshot=backend.info.identity,
         inventory=inventory.name,
         suspects=req.suspects.to_dict(),
-        controller={"country": inventory.controller.country, "sectors": list(inventory.controller.sectors)},
-        organization_records=sum(1 for s in affected if s["subject_type"] == "organization"),
+        controller=Controller(inventory.controller.country, tuple(inventory.controller.sectors)),
+        organization_records=sum(1 for s in affected if s.subject_type == "organization"),
     )
 
 
