@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from breachscope.ingest.store import PARQUET_OPTIONS, CaseWriter, fsync_dir
+from breachscope.ingest.store import PARQUET_OPTIONS, CaseWriter
+from breachscope.model.atomic import move_into_place
 from breachscope.model.case import (
     DUPLICATE,
     EXPANDED,
@@ -181,8 +182,5 @@ def _rewrite(path: Path, table: str, keys: pa.Array, root: Path, name: str,
     if not gone or writer is None:
         tmp.unlink(missing_ok=True)
         return None, gone
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    tmp.replace(final)
-    fsync_dir(final.parent)
+    move_into_place(tmp, final, durable=True)
     return (final.relative_to(root).as_posix(), kept), gone
