@@ -6,6 +6,10 @@
   expression, evaluating patterns over values). Keyed by process id: a process forked from one that
   had it opens its own instead of using the parent's (a connection is not shared across fork), so no
   module needs to open one at import time or track the fork itself.
+
+A process pool whose workers use DuckDB starts them with "forkserver", never "fork" from a process that
+has run DuckDB: a child forked while the parent's DuckDB threads held their locks crashed opening its
+connection (detect/sigma/ruleset.py's compile pool).
 """
 
 from __future__ import annotations

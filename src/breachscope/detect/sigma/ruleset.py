@@ -155,7 +155,11 @@ def _compile_all(items: list[tuple[str, bytes]], placeholders: Mapping[str, Sequ
     if workers == 1 or len(items) <= CHUNK:
         return _compile_chunk(items, placeholders)
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    ctx = multiprocessing.get_context("fork")
+    # forkserver, not fork: a child forked from a process whose DuckDB threads were busy crashed opening
+    # its own connection (segfault, seen in the full test run); the server forks from a clean process
+    # that has imported the compiler once
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         out: list[dict[str, Any]] = []
         for done, part in enumerate(pool.map(_compile_chunk, chunks, [placeholders] * len(chunks))):
