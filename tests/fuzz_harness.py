@@ -389,7 +389,7 @@ def run_worker(data: bytes, name: str, work: Path, forced: str | None = None) ->
     display = f"/evidence/{name}"
     out = Outcome()
     item = Item(str(src), display, "0" * 64, len(data), 0.0, True, False)
-    runner = JobRunner(WorkerState(case_root=case, options=options, known=frozenset()), Job("fuzz", (item,)))
+    runner = JobRunner(WorkerState(case_root=case, options=options, known={}), Job("fuzz", (item,)))
     runner.writer = MemoryParts()  # type: ignore[assignment]
     try:
         with WriteGuard.get().watch(case) as guard:

@@ -284,3 +284,23 @@ def test_named_archive_with_nothing_readable_is_an_error(tmp_path: Path, kind: s
     out = cli("ingest", str(archive), "--case", str(tmp_path / "case"))
     assert out.returncode == 1 and f"nothing could be read from '{archive}'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_zip_whose_directory_points_before_the_file_is_reported(tmp_path: Path) -> None:
+    """A central directory offset past its real place makes zipfile compute member offsets below 0: the
+    overlap check seeked there and the OSError failed the whole run (found by the fuzz bench)."""
+    data = bytearray(zip_bytes({"a.log": syslog(3), "b.log": syslog(2, "fw2")}))
+    end = data.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16:end + 20], "little")
+    data[end + 16:end + 20] = (offset + 100).to_bytes(4, "little")
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(data))
+    good = tmp_path / "good.log"
+    good.write_bytes(syslog(4, "fw3"))
+    out = cli("ingest", str(bad), str(good), "--case", str(tmp_path / "case"), "--json")
+    # nothing of the named archive is readable: exit 1 (README's table), and the other file is stored
+    assert "Traceback" not in out.stderr + out.stdout and out.returncode == 1, out.stderr
+    with open_case(tmp_path / "case") as c:
+        assert c.scalar("SELECT count(*) FROM syslog WHERE host = 'fw3'") == 4  # the run went on
+        status = c.scalar("SELECT status FROM manifest WHERE path = ?", [str(bad)])
+    assert status is not None and status != INGESTED

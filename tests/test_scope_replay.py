@@ -95,6 +95,16 @@ def test_bind_parameters_and_prepared_statement_types(replayer: Replayer) -> Non
     assert d["hits"][("contacts", CONFIRMED_ACCESSED)][0] == ["11", "12", "13", "14", "15"]
 
 
+def test_parameter_zero_names_no_parameter(replayer: Replayer) -> None:
+    """$0 is not a parameter: it took the last logged value (a wrong answer) or raised IndexError (fuzzing)."""
+    d = one(replayer, "SELECT email FROM contacts WHERE contact_id = $0", params=("3",))
+    assert d["outcome"] == STMT_POTENTIAL and any("parameter missing from the log" in r for r in d["reasons"])
+    assert len(d["hits"][("contacts", POTENTIAL)][0]) == 60
+    d = one(replayer, "SELECT email FROM contacts WHERE email ILIKE $0 AND contact_id BETWEEN $2 AND 10 LIMIT $3",
+            params=("5",))
+    assert d["outcome"] == STMT_POTENTIAL
+
+
 def test_same_shape_runs_as_one_batch_with_each_statements_values(replayer: Replayer) -> None:
     stmts = [AuditStatement(f"s{i}", "audit.log", i, (), None, "u", None, "1", "orders", "pgaudit", "SELECT", "READ",
                             f"SELECT phone FROM contacts WHERE contact_id = {i}", (), None, None, ())

@@ -293,6 +293,8 @@ def _overlapping(zf: zipfile.ZipFile, raw: IO[bytes]) -> set[int]:
     end_of_data = getattr(zf, "start_dir", None)
     out: set[int] = set()
     for k, offset in enumerate(offsets):
+        if offset < 0:  # a damaged central directory (found by fuzzing: seek raised): opening reports it
+            continue
         raw.seek(offset)
         header = raw.read(30)
         if len(header) < 30 or header[:4] != b"PK\x03\x04":

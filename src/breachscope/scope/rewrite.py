@@ -513,7 +513,8 @@ def _param_index(node: exp.Expr, order: int) -> int | None:
     if isinstance(node, exp.Parameter):
         inner = node.this
         text = inner.this if isinstance(inner, exp.Literal | exp.Var | exp.Identifier) else str(inner)
-        return int(text) - 1 if str(text).isdigit() else None
+        # $1 is the first; $0 names none (it took the last parameter, or failed: found by fuzzing)
+        return int(text) - 1 if str(text).isdigit() and int(text) >= 1 else None
     if isinstance(node, exp.Placeholder) and node.this is None:
         return order
     return None
@@ -522,7 +523,7 @@ def _param_index(node: exp.Expr, order: int) -> int | None:
 def _param_value(params: tuple[str | None, ...] | None, idx: int | None) -> tuple[str | None, bool, str]:
     if params is None:
         return None, False, "parameters not logged"
-    if idx is None or idx >= len(params):
+    if idx is None or not 0 <= idx < len(params):
         return None, False, "parameter missing from the log"
     v = params[idx]
     if v == "<long param suppressed>":
