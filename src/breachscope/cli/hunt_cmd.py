@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from typer.core import TyperCommand
@@ -18,6 +18,7 @@ from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
 
 if TYPE_CHECKING:  # loaded by the command itself: `breachscope --help` starts without them
+    from breachscope.detect.sigma.execute import Strategy
     from breachscope.detect.sigma.hunt import HuntResult
 
 
@@ -45,7 +46,7 @@ def hunt_command(
         raise UsageError(f"--min-level must be one of {', '.join(RULE_LEVELS)}")
     if engine not in ("duckdb", "spark"):
         raise UsageError("--engine must be duckdb or spark")
-    if strategy not in ("fast", "sql"):
+    if strategy not in ("fast", "sql"):  # = execute.STRATEGIES (not imported: --help stays light)
         raise UsageError("--strategy must be fast or sql")
     values = _placeholders(placeholders)
     from breachscope.detect.sigma.loader import rule_files
@@ -127,14 +128,15 @@ def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
     from breachscope.detect.sigma.hunt import hunt
     from breachscope.engines.duckdb_case import open_case
 
+    chosen = cast("Strategy", strategy)  # one of the choices: checked before any work
     if engine == "spark":
         from breachscope.engines.spark_case import open_spark_case
 
         with open_spark_case(case_dir) as sc:
-            return hunt(sc, rules, min_level, values, strategy)
+            return hunt(sc, rules, min_level, values, chosen)
     with open_case(case_dir) as c:
         c.hold_in_memory()
-        return hunt(c, rules, min_level, values, strategy)
+        return hunt(c, rules, min_level, values, chosen)
 
 
 def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, list[str]]:

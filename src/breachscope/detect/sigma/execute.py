@@ -12,11 +12,12 @@ per segment and chunk.
 from __future__ import annotations
 
 import time
+import typing
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 import pyarrow as pa
@@ -82,8 +83,13 @@ class Match:
         return None
 
 
+#: How a hunt runs its rules: "fast" (value catalogs and prefilters) or "sql" (every rule as plain SQL).
+Strategy = typing.Literal["fast", "sql"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+
+
 def execute(engine: SqlEngine, p: RulePlan, tables: dict[str, TableInfo],
-            strategy: str = "fast") -> tuple[list[Match], Stats]:
+            strategy: Strategy = "fast") -> tuple[list[Match], Stats]:
     """All targets of the plan. strategy "fast": prefilter + per-combination decisions (fastpath.py),
     plain SQL passes for the rest; "sql": every rule as compiled SQL (the slow reference path of the
     engine, also used to check the fast one)."""

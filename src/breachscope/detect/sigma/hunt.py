@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from breachscope.detect.sigma import correlation
 from breachscope.detect.sigma.compiled import RuleProblem
-from breachscope.detect.sigma.execute import Match, Stats, execute, finding_row, table_infos
+from breachscope.detect.sigma.execute import Match, Stats, Strategy, execute, finding_row, table_infos
 from breachscope.detect.sigma.plan import RulePlan, plan
 from breachscope.detect.sigma.ruleset import RuleSet, load_ruleset
 from breachscope.engines.protocol import SqlEngine
@@ -67,7 +67,7 @@ def _count_reasons(reasons: list[str]) -> dict[str, int]:
 
 
 def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | None = None,
-         placeholders: Mapping[str, Sequence[str]] | None = None, strategy: str = "fast",
+         placeholders: Mapping[str, Sequence[str]] | None = None, strategy: Strategy = "fast",
          ruleset: RuleSet | None = None) -> HuntResult:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
