@@ -304,3 +304,20 @@ def test_zip_whose_directory_points_before_the_file_is_reported(tmp_path: Path) 
         assert c.scalar("SELECT count(*) FROM syslog WHERE host = 'fw3'") == 4  # the run went on
         status = c.scalar("SELECT status FROM manifest WHERE path = ?", [str(bad)])
     assert status is not None and status != INGESTED
+
+
+def test_zip_of_an_unknown_version_is_reported(tmp_path: Path) -> None:
+    """"version needed to extract" over what zipfile knows raised NotImplementedError out of the worker and
+    failed the whole run (found by the fuzz bench)."""
+    data = bytearray(zip_bytes({"a.log": syslog(3)}))
+    entry = data.find(b"PK\x01\x02")  # the member's central directory entry
+    data[entry + 6:entry + 8] = (212).to_bytes(2, "little")  # version needed to extract: 21.2
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(data))
+    good = tmp_path / "good.log"
+    good.write_bytes(syslog(4, "fw3"))
+    out = cli("ingest", str(bad), str(good), "--case", str(tmp_path / "case"))
+    assert "Traceback" not in out.stderr and out.returncode == 1, out.stderr
+    assert "unreadable zip archive" in out.stderr and "zip file version" in out.stderr
+    with open_case(tmp_path / "case") as c:
+        assert c.scalar("SELECT count(*) FROM syslog WHERE host = 'fw3'") == 4

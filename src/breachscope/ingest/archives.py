@@ -179,7 +179,8 @@ def expand(path: Path, kind: str, display: str, scratch: Path, budget: ArchiveBu
 def _zip(path: Path, level: _Expansion) -> Iterator[Member | Unread | Done]:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    # NotImplementedError: a "zip file version" the reader does not know (found by fuzzing)
+    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, EOFError) as exc:
         raise ArchiveError(f"unreadable zip archive: {exc}") from exc
     encrypted: Any = None  # pyzipper's reader, opened at the first encrypted member
     with zf, path.open("rb") as raw:

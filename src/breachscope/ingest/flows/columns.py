@@ -171,7 +171,9 @@ class FlowColumns:
         if start is not None and end is None and duration is not None:
             end = pc.add(start, pc.cast(pc.round(pc.multiply(duration, float(US))), pa.int64()))
         if start is not None and end is not None and duration is None:
-            duration = pc.divide(pc.cast(pc.subtract(end, start), pa.float64()), float(US))
+            # unsafe: a span over 2^53 us (285 years) loses precision instead of raising (found by fuzzing)
+            span = pc.cast(pc.subtract(end, start), pa.float64(), safe=False)
+            duration = pc.divide(span, float(US))
         if end is not None:
             out["end_ts"] = end.cast(TS)
         if duration is not None:
