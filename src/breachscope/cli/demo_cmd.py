@@ -1,18 +1,18 @@
 """`breachscope demo`: the main job, end to end, on the NTT replay the package simulates itself.
 
-simulate -> ingest -> (the analyst's step, see below) -> scope -> notify. The investigation stage that
-finds the attacker's sessions on its own is not built yet: until it is, the demo does what the analyst
-did, in the open. The security team saw suspicious communications to "device A" of the order system
-(the public facts); the demo takes that host's address and the incident window as its starting point
-and lists device A's database sessions that did what the application never does (psql, COPY, OFFSET
-paging) with one query, printed on screen. Those sessions are the suspects scope replays. Nothing here
-reads the simulator's truth.json.
+simulate -> ingest -> investigate -> scope --from-investigation -> notify. Nobody tells the demo where
+to look: the investigation finds the entry host, the hosts reached, the attacker's database sessions and
+the data's way out from the evidence alone, and scope replays the sessions it found. Beside the story,
+the demo prints when breachscope first flagged device A and device B against the public timeline (NTT
+Com saw device A's suspicious logs on Feb 5 and found device B on Feb 15). Nothing here reads the
+simulator's truth.json: the public dates below are the announcement's.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,24 +20,17 @@ import typer
 
 from breachscope.cli import notify_cmd, scope_cmd
 from breachscope.cli.ingest_cmd import print_summary
-from breachscope.cli.output import render_rows, safe, safe_block, stdout
+from breachscope.cli.output import safe, stdout
 from breachscope.cli.progress import byte_progress, show_progress, steps
 from breachscope.model.case import CaseLayout
+from breachscope.model.incident import Incident
 from breachscope.model.outdir import claim_folder
 
-# The analyst's starting point for the default scenario: device A's address (ORD-AP02) and the window
-# from the first sign of the intruder on device A's network to device B's isolation.
-DEVICE_A = "10.40.2.12"
-WINDOW = ("2025-01-20T00:00:00+09:00", "2025-02-15T23:59:59+09:00")
+# The public timeline (NTT Com's announcement): when its team saw device A's suspicious logs, and when
+# it found device B. The demo compares its own first alerts with these; they are not used to search.
+PUBLIC_A = datetime.fromisoformat("2025-02-05T10:40:00+09:00")
+PUBLIC_B = datetime.fromisoformat("2025-02-15T09:30:00+09:00")
 AWARE_AT = "2025-02-05T17:00:00+09:00"  # NTT Com saw the suspicious logs on Feb 5
-SUSPICIOUS_SESSIONS = f"""
-SELECT session_id, any_value(application_name) AS application, count(*) AS statements,
-       min(ts) AS first, max(ts) AS last
-FROM db_audit
-WHERE src_ip = '{DEVICE_A}' AND ts BETWEEN '{WINDOW[0]}' AND '{WINDOW[1]}'
-  AND (application_name = 'psql' OR command = 'COPY' OR statement ILIKE '%offset%')
-GROUP BY session_id ORDER BY first
-"""
 
 
 def demo(
@@ -46,8 +39,9 @@ def demo(
     events: Annotated[int, typer.Option(help="Ordinary records in the simulated evidence.")] = 200_000,
 ) -> None:
     """Replay the NTT Communications breach of 2025 from simulated evidence: who was exposed, what is owed."""
-    from breachscope.engines.duckdb_case import open_case
     from breachscope.ingest.pipeline import ingest
+    from breachscope.investigate.pipeline import InvestigateRequest, investigate
+    from breachscope.model.inventory import load_inventory
     from breachscope.simulate import SimConfig, run
 
     scenario, case = prepare(out)
@@ -57,20 +51,33 @@ def demo(
     stdout.print("2. ingesting the evidence...")
     with byte_progress("ingest", enabled=show_progress()) as progress:
         print_summary(ingest([str(scenario / "evidence")], case, progress=progress))
-    stdout.print("\n3. the analyst's step: device A's database sessions that the application never makes")
-    stdout.print(safe_block(SUSPICIOUS_SESSIONS.strip()))
-    with open_case(case) as c:
-        rel = c.sql(SUSPICIOUS_SESSIONS)
-        rows = rel.fetchall()
-        render_rows(rel.columns, rows, "table")
-    sessions = [str(r[0]) for r in rows]
-    stdout.print("\n4. scoping: replaying those sessions' statements against the order database snapshot")
+    stdout.print("\n3. investigating: from the evidence alone, with no starting point")
+    database = load_inventory(scenario / "inventory.yaml").database
+    result = investigate(InvestigateRequest(case, database=database))
+    for line in result.incident.story:
+        stdout.print("   " + safe(line), markup=False, highlight=False)
+    _against_public_timeline(result.incident)
+    stdout.print("\n4. scoping: replaying the sessions the investigation found against the order database snapshot")
     scope_cmd.scope(case=case, inventory=scenario / "inventory.yaml", snapshot=str(scenario / "snapshot"),
-                    suspect_session=sessions, since=WINDOW[0], until=WINDOW[1])
+                    from_investigation=True)
     stdout.print(f"\n5. what is owed, counted from awareness at {AWARE_AT}")
     notify_cmd.notify(case=case, aware_at=AWARE_AT)
-    stdout.print(f"\nThe case is in {safe(case)}; the exposure in {safe(CaseLayout(case).exposure)}. Query it:\n"
+    stdout.print(f"\nThe case is in {safe(case)}; the incident in {safe(CaseLayout(case).incident)}, the exposure "
+                 f"in {safe(CaseLayout(case).exposure)}. Query it:\n"
                  f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM subjects GROUP BY 1\"")
+
+
+def _against_public_timeline(incident: Incident) -> None:
+    """The first alert on the two top-ranked internal hosts (the entry host first: device A was the way
+    in), against the dates NTT Com announced."""
+    internal = sorted([h for h in incident.hosts if not h.role.startswith("external")][:2],
+                      key=lambda h: h.role != "entry")
+    for h, public, what in zip(internal, (PUBLIC_A, PUBLIC_B), ("device A", "device B"), strict=False):
+        if h.first_alert is None:
+            continue
+        ahead = (public - h.first_alert).total_seconds() / 86400
+        stdout.print(f"   rank {h.rank} {safe(h.name)} ({h.role}): first flagged {h.first_alert:%Y-%m-%d %H:%M} UTC, "
+                     f"{ahead:.1f} days before NTT Com found {what} ({public:%b %d})", markup=False)
 
 
 def prepare(out: Path) -> tuple[Path, Path]:

@@ -20,7 +20,17 @@ import typer
 
 import breachscope.cli.summary_cmd as summary_cmd
 from breachscope import __version__
-from breachscope.cli import demo_cmd, hunt_cmd, ingest_cmd, notify_cmd, query_cmd, rules_cmd, scope_cmd, simulate_cmd
+from breachscope.cli import (
+    demo_cmd,
+    hunt_cmd,
+    ingest_cmd,
+    investigate_cmd,
+    notify_cmd,
+    query_cmd,
+    rules_cmd,
+    scope_cmd,
+    simulate_cmd,
+)
 from breachscope.cli.case_cmd import app as case_app
 from breachscope.cli.output import safe, safe_block, stderr
 from breachscope.model.errors import BreachscopeError
@@ -57,6 +67,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(case_app, name="case")
 app.command("demo")(demo_cmd.demo)
 app.command("simulate")(simulate_cmd.simulate)
+app.command("investigate")(investigate_cmd.investigate)
 app.command("scope")(scope_cmd.scope)
 app.command("notify")(notify_cmd.notify)
 app.add_typer(summary_cmd.app, name="summary")

@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from breachscope.cli.progress import show_progress, steps
 from breachscope.model.errors import UsageError
 from breachscope.model.progress import report
 
+if TYPE_CHECKING:
+    from breachscope.scope.statements import Suspects
+
 HOST_HELP = "Client IP or host name of the statements (repeatable)."
 USER_HELP = "Database user of the statements (repeatable)."
 SESSION_HELP = "Database session of the statements: pgAudit session id or backend pid (repeatable)."
@@ -26,6 +29,8 @@ SUPER_HELP = ("Accept a PostgreSQL snapshot reached as a superuser (or a role wi
 ROLE_HELP = "PostgreSQL snapshot: SET ROLE to this role (SELECT on the inventory's tables only) after connecting."
 TIMEOUT_HELP = "Time budget of one replay query, in seconds (over it: the statement is POTENTIAL)."
 MEMORY_HELP = "Memory budget of the replay in MB, over the snapshot held in memory (DuckDB snapshot)."
+FROM_HELP = ("Take the suspects from the case's latest investigation (CASE/investigation/incident.json): its "
+             "attacker's database sessions and its window (given --suspect-* and --since/--until are added).")
 ROWS_HELP = "Rows one replay query may return (over it: the statement is POTENTIAL)."
 
 
@@ -45,6 +50,7 @@ def scope(
     statement_timeout: Annotated[float, typer.Option("--statement-timeout", min=0.1, help=TIMEOUT_HELP)] = 60.0,
     memory_limit: Annotated[int, typer.Option("--memory-limit", min=64, help=MEMORY_HELP)] = 2048,
     max_rows: Annotated[int, typer.Option("--max-rows", min=1, help=ROWS_HELP)] = 20_000_000,
+    from_investigation: Annotated[bool, typer.Option("--from-investigation", help=FROM_HELP)] = False,
 ) -> None:
     """Replay the suspects' database statements against a snapshot and scan staged exports: who was exposed."""
     existing_case(case)
@@ -57,6 +63,8 @@ def scope(
     suspects = Suspects(hosts=tuple(suspect_host or ()), users=tuple(suspect_user or ()),
                         sessions=tuple(suspect_session or ()),
                         since=parse_ts(since, "--since"), until=parse_ts(until, "--until"))
+    if from_investigation:
+        suspects = investigation_suspects(case, suspects)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     budget = Budget(statement_seconds=statement_timeout, memory_mb=memory_limit, max_rows=max_rows)
@@ -115,3 +123,25 @@ def resolution_text(resolution: list[dict]) -> list[str]:
                        f"{a['until'] or 'the end'} ({a['sightings']} sighting(s): {'; '.join(a['evidence_kinds'])}"
                        f"{where})")
     return out
+
+
+def investigation_suspects(case: Path, given: Suspects) -> Suspects:
+    """The latest investigation's suspects, with those given on the command line added. Only its sessions
+    select statements: its hosts and users are where the attacker acted, and selecting every statement
+    of those (the application's own traffic from the same server, under the same account) would expose
+    everyone the application served."""
+    from breachscope.model.case import CaseLayout
+    from breachscope.model.incident import Incident
+    from breachscope.scope.statements import Suspects as Chosen
+
+    path = CaseLayout(case).incident
+    if not path.is_file():
+        raise UsageError(f"--from-investigation: {safe(case)} has no investigation; run `breachscope investigate "
+                         f"--case {safe(case)}` first")
+    found = Incident.read(path).suspects
+    if not found.sessions and not (given.sessions or given.hosts or given.users):
+        raise UsageError("--from-investigation: the investigation found no attacker database session "
+                         f"({safe(path)}); give --suspect-session/--suspect-host to scope anyway")
+    return Chosen(hosts=given.hosts, users=given.users,
+                    sessions=tuple(dict.fromkeys(given.sessions + found.sessions)),
+                    since=given.since or found.since, until=given.until or found.until)

@@ -244,3 +244,26 @@ def _address(text: str) -> str | None:
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts else None
+
+
+def address_names(engine: DuckDBEngine | Case) -> dict[str, str]:
+    """Every address of the case to the name most of its evidence gives it (as written: a DNS name for an
+    outside address, the computer name for a Windows host). One grouped query per source: the sightings
+    are counted in the engine, not read row by row. An address that changed hands is given its most
+    frequent holder (resolve_hosts gives the spans over time)."""
+    votes: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
+    for src in _available(engine):
+        sql = (f"SELECT name, address, count(*) AS n FROM ({src.sql}) "
+               "WHERE name IS NOT NULL AND address IS NOT NULL AND name NOT IN ('', '-') GROUP BY ALL")
+        try:
+            rows = engine.con.execute(sql).fetchall()
+        except Exception:  # a column of an unexpected type in this case: that source says nothing
+            continue
+        for name, address, n in rows:
+            addr = _address(str(address))
+            if addr is None:
+                continue
+            key = _py_key(str(name))
+            count, written = votes[addr].get(key, (0, str(name).strip()))
+            votes[addr][key] = (count + int(n), written)
+    return {addr: max(names.values(), key=lambda v: (v[0], v[1]))[1] for addr, names in votes.items()}

@@ -169,6 +169,18 @@ class ArtifactPaths:
         return self.root / "notify"
 
     @property
+    def investigation(self) -> Path:
+        return self.root / "investigation"
+
+    @property
+    def incident(self) -> Path:
+        return self.investigation / "incident.json"
+
+    @property
+    def alerts(self) -> Path:
+        return self.investigation / "alerts.parquet"
+
+    @property
     def obligations(self) -> Path:
         return self.notify / "obligations.json"
 

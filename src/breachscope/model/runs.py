@@ -16,11 +16,11 @@ from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
 from breachscope.model.jsondoc import ArtifactError, doc, json_object
 
-FINDINGS, EXPOSURE, OBLIGATIONS = "findings", "exposure", "obligations"
+FINDINGS, EXPOSURE, OBLIGATIONS, INCIDENT = "findings", "exposure", "obligations", "incident"
 #: artifact -> whether runs of different sources accumulate in the latest view (findings of Sigma and of
 #: analytics side by side) or the latest run of any source replaces the others. The incident and the
 #: containment plan join here.
-ACCUMULATES: dict[str, bool] = {FINDINGS: True, EXPOSURE: False, OBLIGATIONS: False}
+ACCUMULATES: dict[str, bool] = {FINDINGS: True, EXPOSURE: False, OBLIGATIONS: False, INCIDENT: False}
 
 
 @dataclass(frozen=True)

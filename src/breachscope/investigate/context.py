@@ -1,0 +1,125 @@
+"""What every detector of the investigation is given: the case's engine, which tables and columns it has,
+the time window, which addresses are inside the network, and the host names behind addresses.
+
+Everything here is learned from the case (and an optional assets file): no name, address or account of
+any network is written in this package.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from breachscope.engines.protocol import SqlEngine
+from breachscope.model.sql import quote_ident, quote_literal
+
+#: address ranges inside an organization's network unless assets.yaml says more: RFC 1918, shared (CGNAT)
+#: space, IPv6 unique-local and link-local
+DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10")
+
+
+def host_key(name: str | None) -> str | None:
+    """Comparable host name: first label, lower case, no machine-account `$` (ORD-AP02.corp = ord-ap02$)."""
+    if name is None:
+        return None
+    key = str(name).strip().split(".")[0].rstrip("$").lower()
+    return key or None
+
+
+def host_key_sql(expr: str) -> str:
+    return f"nullif(rtrim(split_part(lower(trim({expr})), '.', 1), '$'), '')"
+
+
+def ip4_int_sql(expr: str) -> str:
+    """An IPv4 address text as a BIGINT (NULL for anything else)."""
+    parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in (1, 2, 3, 4)]
+    return (f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}\\.\\d{{1,3}}\\.\\d{{1,3}}\\.\\d{{1,3}}') "
+            f"THEN {parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
+
+
+def internal_sql(expr: str, networks: Iterable[str]) -> str:
+    """SQL true when the address text `expr` is in one of `networks` (CIDR)."""
+    v4, v6 = [], []
+    for net in networks:
+        n = ipaddress.ip_network(net, strict=False)
+        if n.version == 4:
+            lo, hi = int(n.network_address), int(n.broadcast_address)
+            v4.append(f"({ip4_int_sql(expr)} BETWEEN {lo} AND {hi})")
+        else:  # IPv6 by textual prefix of whole hex groups (enough for fc00::/7, fe80::/10 and /16 multiples)
+            prefix = n.network_address.exploded.replace(":", "")[: max(1, n.prefixlen // 4)]
+            v6.append(f"(contains({expr}, ':') AND starts_with(lower({expr}), {quote_literal(prefix[:2])}))")
+    return "coalesce(" + " OR ".join(v4 + v6 or ["false"]) + ", false)"
+
+
+@dataclass
+class Context:
+    """The case as the detectors see it."""
+
+    engine: SqlEngine
+    columns: dict[str, set[str]]
+    since: datetime | None = None
+    until: datetime | None = None
+    internal_networks: tuple[str, ...] = DEFAULT_INTERNAL
+    names: dict[str, str] = field(default_factory=dict)  # address -> host name (short, as written)
+    crown_jewel_ips: set[str] = field(default_factory=set)
+    crown_jewel_hosts: set[str] = field(default_factory=set)  # host keys
+    display: dict[str, str] = field(default_factory=dict)  # host key -> the name as the evidence writes it
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # what a detector learned for the incident
+
+    @classmethod
+    def of(cls, engine: SqlEngine, **kwargs: Any) -> Context:
+        cols = {name: set(schema.names) for name, schema in engine.schemas().items()}
+        return cls(engine=engine, columns=cols, **kwargs)
+
+    def has(self, table: str, *columns: str) -> bool:
+        have = self.columns.get(table)
+        return have is not None and all(c in have for c in columns)
+
+    def missing(self, table: str, *columns: str) -> str:
+        if table not in self.columns:
+            return f"the case has no {table} table"
+        lacking = [c for c in columns if c not in self.columns[table]]
+        return f"{table} has no column {', '.join(lacking)}"
+
+    def window(self, ts: str = "ts") -> str:
+        """SQL condition for the --since/--until window on a timestamp column."""
+        parts = ["true"]
+        if self.since is not None:
+            parts.append(f"{ts} >= TIMESTAMPTZ {quote_literal(self.since.isoformat())}")
+        if self.until is not None:
+            parts.append(f"{ts} <= TIMESTAMPTZ {quote_literal(self.until.isoformat())}")
+        return " AND ".join(parts)
+
+    def internal(self, expr: str) -> str:
+        return internal_sql(expr, self.internal_networks)
+
+    def is_internal(self, address: str | None) -> bool:
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.internal_networks
+                   if ipaddress.ip_network(n, strict=False).version == ip.version)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        table: pa.Table = self.engine.query(sql)
+        return table.to_pylist()
+
+    def name_of(self, address: str | None) -> str | None:
+        """The host name behind an address (the one most evidence gives), else None."""
+        return self.names.get(address) if address else None
+
+    def actor(self, host: str | None, address: str | None) -> str | None:
+        """How an alert names its acting host: the name when known, else the address."""
+        return host_key(host) if host else (host_key(self.name_of(address)) or address)
+
+    @staticmethod
+    def ident(name: str) -> str:
+        return quote_ident(name)

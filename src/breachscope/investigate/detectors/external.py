@@ -1,0 +1,134 @@
+"""Traffic with the outside: uploads out of the ordinary (exfiltration), periodic calls to a rare address
+(C2 beaconing, RITA's idea: regular intervals, many connections, few hosts), and inbound connections
+to a service that outsiders rarely reach (initial access candidates). Connections come from every
+sensor without double counting (connections.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from breachscope.investigate.context import Context
+from breachscope.investigate.detectors.base import Detector, alert, evidence_sql
+from breachscope.investigate.detectors.connections import connections_sql
+from breachscope.model.incident import Alert
+
+LARGE = 100_000  # bytes: an upload below this is not a transfer of data worth scoping
+UPLOAD_ALERT = 40.0  # a large upload to a known, shared destination is ordinary
+HISTORY_DAYS = 3  # "never sent this much before" needs this much history of the host
+
+
+def _base(ctx: Context) -> str:
+    conns = connections_sql(ctx)
+    return f"""
+    WITH c AS (SELECT *, {ctx.internal('src')} AS src_in, {ctx.internal('dst')} AS dst_in FROM ({conns})),
+    bounds AS (SELECT min(ts) AS t0, max(ts) AS t1 FROM c),
+    out_c AS (SELECT * FROM c WHERE src_in AND NOT dst_in),
+    pop AS (SELECT dst, count(DISTINCT src) AS popularity, min(ts) AS dst_first FROM out_c GROUP BY dst)"""
+
+
+def uploads(ctx: Context) -> list[Alert]:
+    sql = _base(ctx) + f""",
+    pair AS (SELECT src, dst, median(bytes_out) AS med FROM out_c GROUP BY ALL),
+    big AS (SELECT o.*, CAST(date_trunc('day', o.ts) AS DATE) AS d FROM out_c o JOIN pair p USING (src, dst)
+            WHERE o.bytes_out >= {LARGE} AND o.bytes_out >= 10 * p.med),
+    sched AS (SELECT src, dst, count(DISTINCT d) AS big_days FROM big GROUP BY ALL),
+    prior AS (SELECT b.src, b.d, max(o.bytes_out) AS before_max, min(o.ts) AS history_from FROM big b
+              LEFT JOIN out_c o ON o.src = b.src AND o.ts < b.ts GROUP BY ALL)
+    SELECT b.src, b.dst, b.d, min(b.ts) AS ts, max(b.end_ts) AS end_ts, sum(b.bytes_out) AS bytes_out,
+           sum(b.bytes_in) AS bytes_in, count(*) AS conns, list(DISTINCT b.sensor) AS sensors,
+           any_value(s.big_days) AS big_days, any_value(p.popularity) AS popularity,
+           any_value(p.dst_first) AS dst_first, any_value(bounds.t0) AS t0, any_value(bounds.t1) AS t1,
+           max(pr.before_max) AS before_max, min(pr.history_from) AS history_from,
+           {evidence_sql('', 'b.ts', 'b.sensor', 'b.')} AS ev
+    FROM big b JOIN sched s USING (src, dst) JOIN pop p USING (dst) JOIN prior pr USING (src, d)
+    CROSS JOIN bounds
+    GROUP BY b.src, b.dst, b.d ORDER BY ts"""
+    out = []
+    for r in ctx.rows(sql):
+        s, why = 10.0, [f"{r['bytes_out']:,} bytes sent to {r['dst']} in {r['conns']} connection(s)"]
+        span = (r["t1"] - r["t0"]) if r["t0"] and r["t1"] else None
+        if span is not None and r["dst_first"] > r["t0"] + span / 10:
+            s += 25
+            why.append("nobody inside contacted it before the case was well under way")
+        if r["popularity"] <= 1:
+            s += 10
+            why.append("no other host talks to it")
+        if (r["bytes_in"] and r["bytes_out"] >= 10 * r["bytes_in"]) or not r["bytes_in"]:
+            s += 10
+            why.append("mostly upload")
+        history = r["history_from"] is not None and r["ts"] - r["history_from"] >= timedelta(days=HISTORY_DAYS)
+        if history and (r["before_max"] is None or r["bytes_out"] >= 5 * r["before_max"]):
+            s += 15
+            why.append("the host never sent this much outside before")
+        if r["big_days"] >= 3:
+            s -= 40
+            why.append(f"large uploads to it recur on {r['big_days']} days (a schedule)")
+        if s < UPLOAD_ALERT:
+            continue
+        name = ctx.name_of(r["dst"])
+        out.append(alert(r["ts"], "exfiltration", "exfiltration", s, "; ".join(why), r["ev"],
+                         nbytes=r["bytes_out"], end_ts=r["end_ts"], host=ctx.actor(None, r["src"]),
+                         src_ip=r["src"], dst_ip=r["dst"],
+                         dst_host=name))
+    return out
+
+
+def beacons(ctx: Context) -> list[Alert]:
+    sql = _base(ctx) + f""",
+    gaps AS (SELECT src, dst, ts, bytes_out, sensor, src_file, src_record,
+                    epoch(ts) - epoch(lag(ts) OVER (PARTITION BY src, dst ORDER BY ts)) AS gap FROM out_c),
+    g AS (SELECT src, dst, count(*) AS conns, median(gap) AS med_gap, median(bytes_out) AS med_bytes,
+                 count(DISTINCT CAST(date_trunc('day', ts) AS DATE)) AS days, min(ts) AS ts,
+                 {evidence_sql('', table_sql='sensor')} AS ev
+          FROM gaps GROUP BY ALL
+          HAVING count(*) >= 8 AND count(DISTINCT CAST(date_trunc('day', ts) AS DATE)) >= 2),
+    mad AS (SELECT gaps.src, gaps.dst, median(abs(gap - g.med_gap)) AS mad FROM gaps JOIN g USING (src, dst)
+            WHERE gap IS NOT NULL GROUP BY ALL)
+    SELECT g.*, mad.mad, p.popularity, p.dst_first, bounds.t0, bounds.t1
+    FROM g JOIN mad USING (src, dst) JOIN pop p USING (dst) CROSS JOIN bounds
+    WHERE p.popularity <= 2 AND g.med_gap >= 60 ORDER BY g.ts"""
+    out = []
+    for r in ctx.rows(sql):
+        regular = max(0.0, 1.0 - (r["mad"] or 0) / r["med_gap"]) if r["med_gap"] else 0.0
+        if regular < 0.5:
+            continue
+        s = 20 + 25 * regular + (10 if r["popularity"] <= 1 else 0)
+        why = [f"{r['conns']} connections to {r['dst']} over {r['days']} days, about every "
+               f"{r['med_gap'] / 60:.0f} minutes (regularity {regular:.2f})", f"{r['popularity']} host(s) talk to it"]
+        span = (r["t1"] - r["t0"]) if r["t0"] and r["t1"] else None
+        if span is not None and r["dst_first"] > r["t0"] + span / 10:
+            s += 10
+            why.append("first contacted after the case was well under way")
+        out.append(alert(r["ts"], "c2", "c2", s, "; ".join(why), r["ev"], host=ctx.actor(None, r["src"]),
+                         src_ip=r["src"], dst_ip=r["dst"], dst_host=ctx.name_of(r["dst"])))
+    return out
+
+
+def inbound(ctx: Context) -> list[Alert]:
+    if not ctx.has("zeek_conn", "id.orig_h", "id.resp_h"):
+        return []  # flows and firewall teardowns do not say reliably who opened a connection
+    sql = f"""
+    WITH c AS (SELECT ts, "id.orig_h" AS src, "id.resp_h" AS dst, "id.resp_p" AS port, src_file, src_record
+               FROM zeek_conn WHERE {ctx.internal('"id.resp_h"')} AND NOT {ctx.internal('"id.orig_h"')}
+                 AND {ctx.window()}),
+    svc AS (SELECT dst, port, count(DISTINCT src) AS outsiders FROM c GROUP BY ALL)
+    SELECT c.src, c.dst, c.port, min(c.ts) AS ts, count(*) AS conns, any_value(svc.outsiders) AS outsiders,
+           {evidence_sql('zeek_conn', 'c.ts', prefix='c.')} AS ev
+    FROM c JOIN svc USING (dst, port) GROUP BY ALL HAVING any_value(svc.outsiders) <= 3 ORDER BY ts"""
+    out = []
+    for r in ctx.rows(sql):
+        why = f"{r['src']} connected from outside to {ctx.name_of(r['dst']) or r['dst']}:{r['port']}, " \
+              f"a service {r['outsiders']} outside address(es) reached in the case"
+        out.append(alert(r["ts"], "inbound", "initial_access", 20.0, why, r["ev"], host=ctx.actor(None, r["dst"]),
+                         src_ip=r["src"], dst_ip=r["dst"]))
+    return out
+
+
+def run(ctx: Context) -> list[Alert]:
+    if connections_sql(ctx) is None:
+        return []
+    return uploads(ctx) + beacons(ctx) + inbound(ctx)
+
+
+DETECTOR = Detector("external", (), run,
+                    "uploads out of the ordinary, periodic calls to rare addresses, rare inbound services")

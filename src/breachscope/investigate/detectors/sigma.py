@@ -1,0 +1,37 @@
+"""Findings of earlier hunts (Sigma rules, analytics) join the investigation: each (rule, host) becomes
+one alert at its first event, scored by the rule's level and damped by how often the rule fires across
+the fleet (a rule that fires on every host says little about one of them)."""
+
+from __future__ import annotations
+
+import math
+
+from breachscope.investigate.context import Context, host_key_sql
+from breachscope.investigate.detectors.base import Detector, alert
+from breachscope.model.incident import Alert
+
+LEVEL_SCORE = {"critical": 50.0, "high": 35.0, "medium": 20.0, "low": 8.0, "informational": 2.0}
+
+
+def run(ctx: Context) -> list[Alert]:
+    sql = f"""
+    WITH f AS (SELECT rule_title, lower(level) AS level, ts, {host_key_sql('host')} AS hkey, "user" AS usr, src_ip,
+                      dst_ip, attack, coalesce(table_name, 'findings') AS tbl, src_file, src_record
+               FROM findings WHERE {ctx.window()}),
+    spread AS (SELECT rule_title, count(DISTINCT hkey) AS hosts FROM f GROUP BY ALL)
+    SELECT rule_title, level, hkey, min(ts) AS ts, count(*) AS n, any_value(usr) AS usr, any_value(src_ip) AS src_ip,
+           any_value(attack) AS attack, any_value(spread.hosts) AS hosts,
+           list(struct_pack(t := tbl, f := src_file, r := src_record) ORDER BY ts)[1:5] AS ev
+    FROM f JOIN spread USING (rule_title) GROUP BY ALL ORDER BY ts"""
+    out = []
+    for r in ctx.rows(sql):
+        base = LEVEL_SCORE.get(r["level"] or "", 10.0)
+        s = base / (1 + math.log2(max(1, r["hosts"])))
+        why = f"Sigma: {r['rule_title']} ({r['level']}, {r['n']} event(s); fires on {r['hosts']} host(s))"
+        out.append(alert(r["ts"], "sigma", "execution", s, why, r["ev"], host=r["hkey"], user=r["usr"],
+                         src_ip=r["src_ip"]))
+    return out
+
+
+DETECTOR = Detector("sigma", (("findings", ("rule_title", "level", "host")),), run,
+                    "findings of earlier hunts (Sigma rules), damped by how many hosts each rule fires on")
