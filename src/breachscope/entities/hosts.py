@@ -8,8 +8,8 @@ and turns them into spans: an address is taken as the name's from the last sight
 holder to the first sighting of its next one (both inclusive; open when there is none). Every span
 keeps the evidence behind it (file and record), so the resolution can be reported and checked.
 
-Names match case-insensitively on the first label (`ORD-AP02` = `ord-ap02.corp.example.jp` =
-the machine account `ORD-AP02$`). Evidence is data: names and addresses are only compared, and an
+Names match case-insensitively on the first label (`WEB-3` = `web-3.corp.example.com` =
+the machine account `WEB-3$`). Evidence is data: names and addresses are only compared, and an
 address must parse as one (loopback and unspecified addresses are ignored).
 """
 

@@ -24,7 +24,7 @@ DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0
 
 
 def host_key(name: str | None) -> str | None:
-    """Comparable host name: first label, lower case, no machine-account `$` (ORD-AP02.corp = ord-ap02$)."""
+    """Comparable host name: first label, lower case, no machine-account `$` (WEB-3.corp = web-3$)."""
     if name is None:
         return None
     key = str(name).strip().split(".")[0].rstrip("$").lower()

@@ -1,10 +1,10 @@
 """assets.yaml: what the organization knows about its own hosts, which overrides what `investigate`
 infers from behaviour. Every key is optional.
 
-    crown_jewels: [ord-db01, 10.40.2.30]     # hosts (names or addresses) holding the data at stake
-    roles: {jmp01: admin host, bkp01: backup server}
-    owners: {ord-ap02: order system team}
-    internal_networks: [10.0.0.0/8, 198.51.100.0/24]   # added to RFC 1918 and unique-local space
+    crown_jewels: [crm-db1, 172.16.8.20]     # hosts (names or addresses) holding the data at stake
+    roles: {bastion1: admin host, vault2: backup server}
+    owners: {crm-web3: sales systems team}
+    internal_networks: [10.0.0.0/8, 192.0.2.0/24]   # added to RFC 1918 and unique-local space
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@ Hopper (USENIX Security 2021) reads them: an edge (source, destination, account)
 case, made with an account that never logged on to the source itself (a credential switch: whoever
 sat on the source did not arrive with that account), from a host that is not an administration
 source, with admin-share access from the same source (5140/5145, Zeek smb_mapping) around it.
+A case of fewer than 3 days has no history to call an edge rare: there an edge is kept only when the
+destination shows what lateral movement does next, within minutes: admin-share access from the same
+source, or remote execution (a scheduled task created or changed 4698/4702, a service installed 7045, a
+WMI/WinRM provider host started 4688).
 Password guessing: bursts of failed logons (4625) from one source, and a success after them."""
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from breachscope.model.incident import Alert
 
 ALERT_SCORE = 40.0  # an edge below this is not an alert (a rare edge alone is ordinary in a big network)
 ADMIN_SHARES = r"(?i)\\(admin\$|c\$|[d-z]\$)$"
+MIN_HISTORY_DAYS = 3  # a shorter case cannot say which edges are rare
+REMOTE_EXEC_WINDOW = "2 MINUTE"  # a remote task/service/WMI host follows the logon that made it within seconds
+REMOTE_HOSTS = r"(?i)\\(wmiprvse|wsmprovhost|winrshost)\.exe$"  # started on demand by a remote WMI/WinRM call
 
 
 def _logons(ctx: Context) -> str:
@@ -37,6 +44,18 @@ def _shares(ctx: Context) -> str:
     return " UNION ALL ".join(parts) or "SELECT NULL::TIMESTAMPTZ AS ts, NULL AS dst, NULL AS src_ip WHERE false"
 
 
+def _remote_exec(ctx: Context) -> str:
+    """Signs of remote execution on a host: (ts, dst) rows."""
+    signs = ["EventID IN (4698, 4702, 7045)"]
+    images = [c for c in ("Image", "NewProcessName") if ctx.has("windows", c)]
+    if ctx.has("windows", "extra"):
+        images.append("CAST(extra['NewProcessName'] AS VARCHAR)")
+    if images:
+        signs.append(f"(EventID = 4688 AND regexp_matches(coalesce({', '.join(images)}, ''), '{REMOTE_HOSTS}'))")
+    return (f"SELECT ts, {host_key_sql('host')} AS dst FROM windows "
+            f"WHERE host IS NOT NULL AND ({' OR '.join(signs)})")
+
+
 def edges_sql(ctx: Context) -> str:
     return f"""
     WITH all_logons AS ({_logons(ctx)}),
@@ -49,20 +68,26 @@ def edges_sql(ctx: Context) -> str:
              FROM named GROUP BY ALL),
     fan AS (SELECT src_ip, count(DISTINCT dst) AS fanout FROM named GROUP BY ALL),
     shares AS ({_shares(ctx)}),
+    rexec AS ({_remote_exec(ctx)}),
     firsts AS (
       SELECT n.*, e.edge_days, e.edge_logons, f.fanout, s.case_days,
         NOT EXISTS (SELECT 1 FROM all_logons a WHERE a.dst = n.src AND a.acct = n.acct AND a.ts < n.ts)
           AS switched,
         EXISTS (SELECT 1 FROM shares x WHERE x.dst = n.dst AND x.src_ip = n.src_ip
-                AND x.ts BETWEEN n.ts - INTERVAL 10 MINUTE AND n.ts + INTERVAL 10 MINUTE) AS admin_share
+                AND x.ts BETWEEN n.ts - INTERVAL 10 MINUTE AND n.ts + INTERVAL 10 MINUTE) AS admin_share,
+        s.case_days < {MIN_HISTORY_DAYS} AND EXISTS (
+          SELECT 1 FROM rexec x WHERE x.dst = n.dst
+            AND x.ts BETWEEN n.ts AND n.ts + INTERVAL {REMOTE_EXEC_WINDOW}) AS remote_exec
       FROM named n JOIN edge e ON e.src_ip = n.src_ip AND e.dst = n.dst AND e.acct = n.acct AND e.first_ts = n.ts
       JOIN fan f ON f.src_ip = n.src_ip CROSS JOIN span s
       WHERE n.src IS DISTINCT FROM n.dst
-        AND e.edge_days <= greatest(2, 0.1 * s.case_days) AND s.case_days >= 3
+        AND (e.edge_days <= greatest(2, 0.1 * s.case_days) OR s.case_days < {MIN_HISTORY_DAYS})
       QUALIFY row_number() OVER (PARTITION BY n.src_ip, n.dst, n.acct ORDER BY n.src_file, n.src_record) = 1)
     SELECT ts, src, src_ip, dst, dst_name, acct_written, lt, edge_days, edge_logons, fanout, switched,
-           admin_share, {evidence_sql('windows')} AS ev
-    FROM firsts GROUP BY ALL ORDER BY ts"""
+           admin_share, remote_exec, case_days, case_days < {MIN_HISTORY_DAYS} AS short, {evidence_sql('windows')} AS ev
+    FROM firsts
+    WHERE case_days >= {MIN_HISTORY_DAYS} OR admin_share OR remote_exec
+    GROUP BY ALL ORDER BY ts"""
 
 
 def run(ctx: Context) -> list[Alert]:
@@ -82,6 +107,11 @@ def run(ctx: Context) -> list[Alert]:
         if r["admin_share"]:
             s += 15
             why.append("admin share opened from the same source around it")
+        if r["remote_exec"]:
+            s += 15
+            why.append("remote execution on the destination right after it (task, service or WMI/WinRM host)")
+        if r["short"]:
+            why.append(f"the case spans {r['case_days']} day(s), too short to judge rarity: kept for what followed")
         if s >= ALERT_SCORE:
             out.append(alert(r["ts"], "lateral_movement", "lateral_movement", s, "; ".join(why), r["ev"],
                              host=r["src"] or r["src_ip"], src_ip=r["src_ip"], dst_host=r["dst"],
