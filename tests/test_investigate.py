@@ -51,7 +51,7 @@ def short(name: str | None) -> str:
 
 @pytest.mark.parametrize("seed,variant", CASES)
 def test_finds_devices_sessions_and_the_way_out(simulated, seed: int, variant: str) -> None:
-    root, truth, inc = simulated[(seed, variant)]
+    _, truth, inc = simulated[(seed, variant)]
     internal = [h for h in inc.hosts if not h.role.startswith("external")]
     top2 = {short(h.name) for h in internal[:2]}
     assert top2 == {short(truth["hosts"]["device_a"]["name"]), short(truth["hosts"]["device_b"]["name"])}

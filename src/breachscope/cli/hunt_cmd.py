@@ -139,6 +139,17 @@ def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
         return hunt(c, rules, min_level, values, chosen)
 
 
+def hunt_into_case(case_dir: Path, rules: list[str], engine: str = "duckdb") -> int:
+    """Run rules over a case and keep the findings in it (a `hunt` run): for `investigate --rules`."""
+    from breachscope.detect.sigma.hunt import write_findings
+    from breachscope.detect.sigma.loader import rule_files
+
+    rule_files(rules)  # a missing rules path is a usage error
+    result = _run(case_dir, engine, rules, None, {}, "fast")
+    write_findings(case_dir, result.findings, result.parameters)
+    return len(result.findings)
+
+
 def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, list[str]]:
     cases = [p for p in inputs if CaseLayout(p).exists()]
     evidence = [p for p in inputs if p not in cases]

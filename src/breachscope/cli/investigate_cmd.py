@@ -24,6 +24,8 @@ def investigate(
     since: Annotated[str | None, typer.Option(help="Evidence from, ISO 8601 (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option(help="Evidence until, ISO 8601 (UTC if no zone).")] = None,
     engine: Annotated[str, typer.Option(help="Query engine: duckdb or spark.")] = "duckdb",
+    rules: Annotated[list[str] | None, typer.Option("--rules", help="Sigma rules (files or folders) to run first, "
+                                                    "as `hunt` does; their findings join (repeatable).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the incident as JSON on stdout.")] = False,
 ) -> None:
     """Find the breach from the evidence: the entry host, the hosts reached, the attacker's database
@@ -45,6 +47,12 @@ def investigate(
     if assets is not None:
         input_file(assets, "--assets")
         loaded = load_assets(assets)
+    if rules:
+        from breachscope.cli.hunt_cmd import hunt_into_case
+
+        found = hunt_into_case(case, list(rules), engine)
+        if not json_out:
+            stdout.print(f"hunt: {found:,} finding(s) from the given rules", markup=False)
     result = run(InvestigateRequest(case, parse_ts(since, "--since"), parse_ts(until, "--until"), loaded,
                                     database, engine))
     inc = result.incident

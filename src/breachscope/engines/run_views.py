@@ -1,9 +1,10 @@
 """The case's artifacts as DuckDB views, each with the `run_id` that produced its rows:
 
-- `findings`, `subjects`, `obligations`: the runs the case shows (the latest per artifact; findings of
-  each detector family side by side), or the case as it stood at a run (`open_case(dir, run=ID)`);
+- `findings`, `subjects`, `obligations`, `alerts` (the investigation's): the runs the case shows (the
+  latest per artifact; findings of each detector family side by side), or the case as it stood at a run
+  (`open_case(dir, run=ID)`);
 - `exposure_statements`, `exposure_review`: the shown exposure run's other tables;
-- `all_findings`, `all_subjects`, `all_obligations`: every committed run, to compare runs;
+- `all_findings`, `all_subjects`, `all_obligations`, `all_alerts`: every committed run, to compare runs;
 - `runs`: every committed run with its parameters, counts and inputs, and whether the views show it.
 
 A case from before run history keeps its top-level files (findings.parquet, exposure/, notify/): they
@@ -22,11 +23,12 @@ import pyarrow as pa
 from breachscope.model.case import CaseLayout
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA
 from breachscope.model.findings import FINDINGS_SCHEMA
-from breachscope.model.runs import EXPOSURE, FINDINGS, OBLIGATIONS, History, RunRecord
+from breachscope.model.incident import ALERTS_SCHEMA
+from breachscope.model.runs import EXPOSURE, FINDINGS, INCIDENT, OBLIGATIONS, History, RunRecord
 from breachscope.model.sql import quote_ident, quote_literal
 
-RUN_VIEWS = ("findings", "subjects", "obligations", "exposure_statements", "exposure_review", "all_findings",
-             "all_subjects", "all_obligations", "runs")
+RUN_VIEWS = ("findings", "subjects", "obligations", "exposure_statements", "exposure_review", "alerts",
+             "all_findings", "all_subjects", "all_obligations", "all_alerts", "runs")
 
 # obligations.json -> rows: the columns read, typed (model.obligations.Notification / Obligation)
 _OBLIGATION_FIELDS = (("rule", "VARCHAR"), ("jurisdiction", "VARCHAR"), ("obligation", "VARCHAR"),
@@ -75,6 +77,7 @@ def create_run_views(con: duckdb.DuckDBPyConnection, layout: CaseLayout, history
         (EXPOSURE, "exposure_statements", lambda r: layout.run(r).scope_statements, layout.scope_statements,
          STATEMENTS_SCHEMA),
         (EXPOSURE, "exposure_review", lambda r: layout.run(r).scope_review, layout.scope_review, REVIEW_SCHEMA),
+        (INCIDENT, "alerts", lambda r: layout.run(r).alerts, layout.alerts, ALERTS_SCHEMA),
     )
     for artifact, view, path_of, legacy, schema in tables:
         shown, every = parts(artifact, path_of, legacy)

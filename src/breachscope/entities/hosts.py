@@ -254,7 +254,8 @@ def address_names(engine: DuckDBEngine | Case) -> dict[str, str]:
     votes: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
     for src in _available(engine):
         sql = (f"SELECT name, address, count(*) AS n FROM ({src.sql}) "
-               "WHERE name IS NOT NULL AND address IS NOT NULL AND name NOT IN ('', '-') GROUP BY ALL")
+               "WHERE name IS NOT NULL AND address IS NOT NULL AND name NOT IN ('', '-') "
+               "AND upper(name) <> 'NULL' GROUP BY ALL")  # 4624 writes WorkstationName NULL for anonymous logons
         try:
             rows = engine.con.execute(sql).fetchall()
         except Exception:  # a column of an unexpected type in this case: that source says nothing

@@ -9,7 +9,7 @@ from typing import Any
 
 from breachscope.investigate.context import Context
 from breachscope.investigate.detectors.db_sessions import SUSPECT_SCORE
-from breachscope.investigate.rank import SUSPICIOUS, HostScore, entry_host, follow_chain, score_hosts
+from breachscope.investigate.rank import MEANINGFUL, SUSPICIOUS, HostScore, entry_host, follow_chain, score_hosts
 from breachscope.model.incident import (
     Alert,
     DataMovement,
@@ -212,7 +212,8 @@ def _story(ctx: Context, entry: HostScore | None, ranked: list[HostScore], sessi
     if entry is None:
         return ("No host reached the suspicion threshold: no attack chain was found in this case "
                 "(see coverage for what was read).",)
-    signs = [a for a in entry.alerts if a.ts] + [a for a in chain if a.dst_host == entry.key and a.ts]
+    signs = [a for a in entry.alerts if a.ts and a.score >= MEANINGFUL]
+    signs += [a for a in chain if a.dst_host == entry.key and a.ts]
     signs += [a for h in ranked for a in h.alerts if a.dst_host == entry.key and a.ts and a.score >= SUSPICIOUS]
     first = min(signs, key=lambda a: a.ts or datetime.max.replace(tzinfo=UTC))
     lines.append(f"Entry: {name(entry.key, entry.key)}, first alert {first.ts:%Y-%m-%d %H:%M} UTC: "

@@ -81,6 +81,8 @@ class Context:
         return have is not None and all(c in have for c in columns)
 
     def missing(self, table: str, *columns: str) -> str:
+        if table == "findings" and table not in self.columns:
+            return "no hunt findings in the case (run `breachscope hunt CASE --rules ...` or `investigate --rules`)"
         if table not in self.columns:
             return f"the case has no {table} table"
         lacking = [c for c in columns if c not in self.columns[table]]

@@ -43,7 +43,7 @@ class InvestigateResult:
 
 def investigate(request: InvestigateRequest) -> InvestigateResult:
     started = time.monotonic()
-    incident, alerts = _run_on_engine(request)
+    incident, alerts = find_incident(request)
     params: dict[str, Any] = {"since": request.since, "until": request.until, "engine": request.engine,
                               "database": request.database, "assets": request.assets is not None}
     with RunWriter(request.case, "investigate", INCIDENT, "investigate", params) as run:
@@ -61,7 +61,8 @@ def _json(incident: Incident) -> Any:
     return json.loads(incident.to_json())
 
 
-def _run_on_engine(request: InvestigateRequest) -> tuple[Incident, list[Alert]]:
+def find_incident(request: InvestigateRequest) -> tuple[Incident, list[Alert]]:
+    """The incident and its alerts, without writing anything into the case."""
     if request.engine == "spark":
         from breachscope.engines.duckdb_case import open_case
         from breachscope.engines.spark_case import open_spark_case
@@ -81,6 +82,7 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     assets = request.assets or Assets()
     ctx = Context.of(engine, since=request.since, until=request.until,
                      internal_networks=DEFAULT_INTERNAL + tuple(assets.internal_networks))
+    _findings_columns(ctx)
     ctx.names = address_names(names_case)
     ctx.engine.register("_inv_names", pa.table({
         "address": pa.array(list(ctx.names), pa.string()),
@@ -109,6 +111,16 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     ctx.engine.drop("_inv_names")
     alerts.sort(key=lambda a: (a.ts is None, a.ts, -a.score, a.kind))
     return build(ctx, alerts, coverage, str(request.case)), alerts
+
+
+def _findings_columns(ctx: Context) -> None:
+    """Earlier hunts' findings join when the engine shows them (the DuckDB case's `findings` view)."""
+    try:
+        table = ctx.engine.query("SELECT * FROM findings LIMIT 1")
+    except Exception:  # an engine without the view (Spark): the sigma detector says it was skipped
+        return
+    if table.num_rows:
+        ctx.columns["findings"] = set(table.schema.names)
 
 
 def _debug() -> bool:

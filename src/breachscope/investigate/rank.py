@@ -16,6 +16,7 @@ MOVES = {"lateral_movement": 1.0, "file_transfer": 0.8, "password_guessing": 0.5
 ENTRY_STAGES = {"initial_access"}
 CHAIN_BONUS = 15.0
 SUSPICIOUS = 50.0  # a host scoring below this is not a suspect
+MEANINGFUL = 20.0  # an alert below this (a Sigma rule firing on the whole fleet) does not date a host's first alert
 
 
 @dataclass
@@ -30,12 +31,12 @@ class HostScore:
     @property
     def first(self) -> datetime | None:
         """Its first alert: one of its own, or a movement alert into it (a logon from elsewhere)."""
-        times = [a.ts for a in self.alerts if a.ts is not None] + self.targeted
+        times = [a.ts for a in self.alerts if a.ts is not None and a.score >= MEANINGFUL] + self.targeted
         return min(times) if times else None
 
     @property
     def last(self) -> datetime | None:
-        times = [a.ts for a in self.alerts if a.ts is not None]
+        times = [a.ts for a in self.alerts if a.ts is not None and a.score >= MEANINGFUL]
         return max(times) if times else None
 
     def add_role(self, role: str) -> None:

@@ -18,9 +18,10 @@ from breachscope.model.case import RunPaths
 from breachscope.model.exposure import ExposureSummary
 from breachscope.model.exposure_artifact import ExposedSubject, ReviewItem, ScopedStatement
 from breachscope.model.findings import Finding
+from breachscope.model.incident import Alert, Incident
 from breachscope.model.jsondoc import json_schema
 from breachscope.model.obligations import Notification
-from breachscope.model.runs import EXPOSURE, FINDINGS, OBLIGATIONS, RunRecord
+from breachscope.model.runs import EXPOSURE, FINDINGS, INCIDENT, OBLIGATIONS, RunRecord
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ ARTIFACTS = (
     Artifact(OBLIGATIONS, "notify (notify.decide.run_notify)", "the obligations views (model.obligations.Notification)",
              _rel(_REL.obligations, _REL.notify / "<draft>.md"), (("obligations", Notification),),
              ("obligations", "all_obligations")),
+    Artifact(INCIDENT, "investigate (investigate.pipeline.investigate)",
+             "scope --from-investigation (Incident.suspects), the demo, the report (model.incident.Incident.read)",
+             _rel(_REL.incident, _REL.alerts), (("incident", Incident), ("alert", Alert)), ()),
 )
 DOCUMENTS: tuple[tuple[str, type], ...] = (("run", RunRecord),
                                            *(d for a in ARTIFACTS for d in a.documents))

@@ -30,7 +30,7 @@ class RunRecord:
     VERSION: ClassVar[int] = 1
 
     run_id: str = doc("unique id: UTC start time, command, random suffix (e.g. 20250205T080000.000000Z-hunt-3fa2c1)")
-    artifact: str = doc("what the run produced: findings, exposure or obligations")
+    artifact: str = doc("what the run produced: findings, exposure, obligations or incident")
     source: str = doc("who produced it: the detector family for findings (sigma, analytics), else the command")
     command: str = doc("the breachscope command: hunt, scope, notify")
     started_at: str = doc("ISO 8601, UTC")
