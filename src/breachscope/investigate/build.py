@@ -165,13 +165,11 @@ def _movements(ctx: Context, alerts: list[Alert], suspect_hosts: set[str]) -> tu
         outside = a.kind == "exfiltration" and a.score >= EXFIL_SCORE
         if not (internal or outside):
             continue
-        files = tuple(a.reason.split("(", 1)[1].split(")", 1)[0].split(", ")) if internal and "(" in a.reason \
-            else ()
         out.append(DataMovement(
             kind="internal_transfer" if internal else "exfiltration",
             src=ctx.display.get(a.host or "", a.host or ""),
             dst=(ctx.display.get(a.dst_host or "", a.dst_host or "") if internal else (a.dst_ip or "")),
-            src_ip=a.src_ip, dst_ip=a.dst_ip, bytes=int(a.bytes or 0), start=a.ts, end=a.end_ts, files=files,
+            src_ip=a.src_ip, dst_ip=a.dst_ip, bytes=int(a.bytes or 0), start=a.ts, end=a.end_ts, files=a.files,
             sensors=tuple(sorted({e.table for e in a.evidence})), evidence=a.evidence))
     return tuple(out)
 

@@ -35,10 +35,16 @@ def host_key_sql(expr: str) -> str:
     return f"nullif(rtrim(split_part(lower(trim({expr})), '.', 1), '$'), '')"
 
 
+def epoch_us_sql(expr: str) -> str:
+    """Microseconds since 1970 of a timestamp, in SQL that keeps its precision on every engine (DuckDB's
+    epoch() becomes Spark's whole-second UNIX_TIMESTAMP)."""
+    return f"date_diff('microsecond', TIMESTAMPTZ '1970-01-01 00:00:00+00', {expr})"
+
+
 def ip4_int_sql(expr: str) -> str:
     """An IPv4 address text as a BIGINT (NULL for anything else)."""
     parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in (1, 2, 3, 4)]
-    return (f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}\\.\\d{{1,3}}\\.\\d{{1,3}}\\.\\d{{1,3}}') "
+    return (f"(CASE WHEN regexp_matches({expr}, '^[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}\\.[0-9]{{1,3}}$') "
             f"THEN {parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
 
 
@@ -70,6 +76,7 @@ class Context:
     crown_jewel_hosts: set[str] = field(default_factory=set)  # host keys
     display: dict[str, str] = field(default_factory=dict)  # host key -> the name as the evidence writes it
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # what a detector learned for the incident
+    artifacts: SqlEngine | None = None  # the DuckDB case: the stages' results (findings) are read there
 
     @classmethod
     def of(cls, engine: SqlEngine, **kwargs: Any) -> Context:
@@ -111,7 +118,18 @@ class Context:
                    if ipaddress.ip_network(n, strict=False).version == ip.version)
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The detectors write DuckDB SQL; another engine gets it through sqlglot's dialect translation."""
+        if self.engine.dialect != "duckdb":
+            import sqlglot
+
+            sql = sqlglot.transpile(sql, read="duckdb", write=self.engine.dialect)[0]
         table: pa.Table = self.engine.query(sql)
+        return table.to_pylist()
+
+    def artifact_rows(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of the case's artifacts (findings of earlier hunts: small, derived, on the DuckDB case)."""
+        engine = self.artifacts or self.engine
+        table: pa.Table = engine.query(sql)
         return table.to_pylist()
 
     def name_of(self, address: str | None) -> str | None:

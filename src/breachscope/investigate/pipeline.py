@@ -82,6 +82,7 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     assets = request.assets or Assets()
     ctx = Context.of(engine, since=request.since, until=request.until,
                      internal_networks=DEFAULT_INTERNAL + tuple(assets.internal_networks))
+    ctx.artifacts = names_case
     _findings_columns(ctx)
     ctx.names = address_names(names_case)
     ctx.engine.register("_inv_names", pa.table({
@@ -114,10 +115,10 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
 
 
 def _findings_columns(ctx: Context) -> None:
-    """Earlier hunts' findings join when the engine shows them (the DuckDB case's `findings` view)."""
+    """Earlier hunts' findings join when the case has some (its `findings` view, read on DuckDB)."""
     try:
-        table = ctx.engine.query("SELECT * FROM findings LIMIT 1")
-    except Exception:  # an engine without the view (Spark): the sigma detector says it was skipped
+        table = (ctx.artifacts or ctx.engine).query("SELECT * FROM findings LIMIT 1")
+    except Exception:  # a case without the view: the sigma detector says it was skipped
         return
     if table.num_rows:
         ctx.columns["findings"] = set(table.schema.names)

@@ -53,6 +53,7 @@ class Alert:
     evidence: tuple[EvidenceRef, ...] = doc("the first evidence rows (at most 5)")
     bytes: int | None = doc("bytes moved, for transfers and uploads", default=None)
     end_ts: datetime | None = doc("when it ended, for transfers and uploads", default=None)
+    files: tuple[str, ...] = doc("file names moved, for transfers", default=())
 
 
 _EVIDENCE_TYPE = pa.list_(pa.struct([("table", pa.string()), ("src_file", pa.string()),
@@ -62,7 +63,7 @@ ALERTS_SCHEMA = pa.schema([
     ("src_ip", pa.string()), ("dst_ip", pa.string()), ("dst_host", pa.string()), ("user", pa.string()),
     ("session_id", pa.string()), ("score", pa.float64()), ("reason", pa.string()),
     ("src_file", pa.string()), ("src_record", pa.int64()), ("evidence", _EVIDENCE_TYPE), ("bytes", pa.int64()),
-    ("end_ts", pa.timestamp("us", tz="UTC")),
+    ("end_ts", pa.timestamp("us", tz="UTC")), ("files", pa.list_(pa.string())),
 ])
 
 
@@ -77,7 +78,8 @@ def alerts_table(alerts: Iterable[Alert]) -> pa.Table:
                      "src_file": first.src_file if first else None,
                      "src_record": first.src_record if first else None,
                      "evidence": [{"table": e.table, "src_file": e.src_file, "src_record": e.src_record}
-                                  for e in a.evidence], "bytes": a.bytes, "end_ts": a.end_ts})
+                                  for e in a.evidence], "bytes": a.bytes, "end_ts": a.end_ts,
+                     "files": list(a.files)})
     table = pa.Table.from_pylist(rows, schema=ALERTS_SCHEMA)
     return typed_table(table, ALERTS_SCHEMA, ALERTS_ARTIFACT, ALERTS_VERSION, "alerts")
 

@@ -28,8 +28,9 @@ def evidence_sql(table: str, ts: str = "ts", table_sql: str | None = None, prefi
     """SQL aggregate: the first EVIDENCE_KEPT (table, file, record) of a group, oldest first; table_sql: a
     column naming each row's table instead of the fixed `table`."""
     t = table_sql or quote_literal(table)
-    return (f"list(struct_pack(t := {t}, f := {prefix}src_file, r := {prefix}src_record) "
-            f"ORDER BY {ts}, {prefix}src_file, {prefix}src_record)[1:{EVIDENCE_KEPT}]")
+    # sorted as structs (time first), not with an ordered aggregate: the same SQL runs on Spark
+    return (f"array_slice(list_sort(list(struct_pack(o := {ts}, t := {t}, f := {prefix}src_file, "
+            f"r := {prefix}src_record))), 1, {EVIDENCE_KEPT})")
 
 
 def refs(items: Any) -> tuple[EvidenceRef, ...]:
@@ -45,10 +46,11 @@ def clamp(score: float) -> float:
 
 
 def alert(ts: datetime | None, kind: str, stage: str, score: float, reason: str, evidence: Any,
-          nbytes: int | None = None, end_ts: datetime | None = None, **entities: Any) -> Alert:
+          nbytes: int | None = None, end_ts: datetime | None = None, files: Any = (), **entities: Any) -> Alert:
     fields = {k: (None if v is None else str(v)) for k, v in entities.items()}
     return Alert(ts=ts, kind=kind, stage=stage, host=fields.get("host"), src_ip=fields.get("src_ip"),
                  dst_ip=fields.get("dst_ip"), dst_host=fields.get("dst_host"), user=fields.get("user"),
                  session_id=fields.get("session_id"), score=clamp(score), reason=reason,
                  evidence=refs(evidence) if not isinstance(evidence, tuple) else evidence,
-                 bytes=None if nbytes is None else int(nbytes), end_ts=end_ts)
+                 bytes=None if nbytes is None else int(nbytes), end_ts=end_ts,
+                 files=tuple(str(f) for f in files or ()))

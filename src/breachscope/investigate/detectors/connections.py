@@ -6,7 +6,7 @@ flows, then the firewall), so bytes are never counted twice."""
 
 from __future__ import annotations
 
-from breachscope.investigate.context import Context
+from breachscope.investigate.context import Context, epoch_us_sql
 
 PRIORITY = {"zeek_conn": 1, "flow": 2, "syslog": 3}
 
@@ -15,19 +15,20 @@ def parts(ctx: Context) -> list[str]:
     out = []
     w = ctx.window()
     if ctx.has("zeek_conn", "id.orig_h", "id.resp_h", "orig_bytes", "resp_bytes", "duration"):
-        out.append(f"""SELECT ts, ts + to_microseconds(CAST(coalesce(duration, 0) * 1e6 AS BIGINT)) AS end_ts,
+        out.append(f"""SELECT ts, {epoch_us_sql('ts')} + CAST(coalesce(duration, 0) * 1e6 AS BIGINT) AS end_us,
             "id.orig_h" AS src, "id.resp_h" AS dst, "id.resp_p" AS port, coalesce(orig_bytes, 0) AS bytes_out,
             coalesce(resp_bytes, 0) AS bytes_in, 'zeek_conn' AS sensor, 1 AS prio, src_file, src_record
             FROM zeek_conn WHERE {w}""")
     if ctx.has("flow", "src_ip", "dst_ip", "bytes", "end_ts"):
-        out.append(f"""SELECT ts, coalesce(end_ts, ts) AS end_ts, src_ip AS src, dst_ip AS dst, dst_port AS port,
+        out.append(f"""SELECT ts, {epoch_us_sql('coalesce(end_ts, ts)')} AS end_us, src_ip AS src, dst_ip AS dst,
+            dst_port AS port,
             coalesce(src_bytes, bytes, 0) AS bytes_out, coalesce(dst_bytes, 0) AS bytes_in, 'flow' AS sensor,
             2 AS prio, src_file, src_record
             FROM flow WHERE src_ip IS NOT NULL AND dst_ip IS NOT NULL
               AND NOT (coalesce(src_port, 0) BETWEEN 1 AND 1023 AND coalesce(dst_port, 0) >= 1024) AND {w}""")
     if ctx.has("syslog", "cisco_mnemonic", "extra", "src_ip", "dst_ip"):
         inside = ctx.internal("dst_ip")
-        out.append(f"""SELECT ts, ts AS end_ts,
+        out.append(f"""SELECT ts, {epoch_us_sql('ts')} AS end_us,
             CASE WHEN {inside} THEN dst_ip ELSE src_ip END AS src,
             CASE WHEN {inside} THEN src_ip ELSE dst_ip END AS dst,
             CASE WHEN {inside} THEN src_port ELSE dst_port END AS port,
@@ -39,10 +40,11 @@ def parts(ctx: Context) -> list[str]:
 
 
 def connections_sql(ctx: Context) -> str | None:
-    """The unified connections (ts, end_ts, src, dst, port, bytes_out, bytes_in, sensor, src_file, src_record)."""
+    """The unified connections: ts, end_us (microseconds since 1970), src, dst, port, bytes_out, bytes_in, sensor,
+    src_file, src_record."""
     p = parts(ctx)
     if not p:
         return None
-    return f"""SELECT * EXCLUDE (best) FROM (
+    return f"""SELECT ts, end_us, src, dst, port, bytes_out, bytes_in, sensor, src_file, src_record FROM (
         SELECT *, min(prio) OVER (PARTITION BY src, dst, date_trunc('hour', ts)) AS best
-        FROM ({' UNION ALL '.join(p)})) WHERE prio = best"""
+        FROM ({' UNION ALL '.join(p)}) AS u) AS ranked WHERE prio = best"""

@@ -51,9 +51,9 @@ def session_sql(ctx: Context) -> str:
            count(*) FILTER (WHERE rare) AS rare, bool_or(peer_unique AND rare) AS peer_unique,
            min(tuple_days) AS tuple_days, max(client_days) AS client_days, max(case_days) AS case_days,
            min(h_share) AS h_share, sum(nrows) AS nrows,
-           list(struct_pack(t := 'db_audit', f := src_file, r := src_record) ORDER BY NOT rare, ts, src_record)
-             [1:{EVIDENCE_KEPT}] AS ev,
-           list(DISTINCT shape) FILTER (WHERE rare)[1:3] AS rare_shapes
+           array_slice(list_sort(list(struct_pack(o := NOT rare, p := ts, t := 'db_audit', f := src_file,
+                                                  r := src_record))), 1, {EVIDENCE_KEPT}) AS ev,
+           array_slice(list_sort(list(DISTINCT shape) FILTER (WHERE rare)), 1, 3) AS rare_shapes
     FROM marked GROUP BY session_id
     HAVING count(*) FILTER (WHERE rare) > 0
         OR (max(case_days) >= {MIN_DAYS} AND min(tuple_days) <= greatest(2, 0.1 * max(case_days))

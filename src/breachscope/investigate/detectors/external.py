@@ -5,9 +5,9 @@ sensor without double counting (connections.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from breachscope.investigate.context import Context
+from breachscope.investigate.context import Context, epoch_us_sql
 from breachscope.investigate.detectors.base import Detector, alert, evidence_sql
 from breachscope.investigate.detectors.connections import connections_sql
 from breachscope.model.incident import Alert
@@ -34,7 +34,8 @@ def uploads(ctx: Context) -> list[Alert]:
     sched AS (SELECT src, dst, count(DISTINCT d) AS big_days FROM big GROUP BY ALL),
     prior AS (SELECT b.src, b.d, max(o.bytes_out) AS before_max, min(o.ts) AS history_from FROM big b
               LEFT JOIN out_c o ON o.src = b.src AND o.ts < b.ts GROUP BY ALL)
-    SELECT b.src, b.dst, b.d, min(b.ts) AS ts, max(b.end_ts) AS end_ts, sum(b.bytes_out) AS bytes_out,
+    SELECT b.src, b.dst, b.d, min(b.ts) AS ts, max(b.end_us) AS end_us,
+           sum(b.bytes_out) AS bytes_out,
            sum(b.bytes_in) AS bytes_in, count(*) AS conns, list(DISTINCT b.sensor) AS sensors,
            any_value(s.big_days) AS big_days, any_value(p.popularity) AS popularity,
            any_value(p.dst_first) AS dst_first, any_value(bounds.t0) AS t0, any_value(bounds.t1) AS t1,
@@ -67,7 +68,8 @@ def uploads(ctx: Context) -> list[Alert]:
             continue
         name = ctx.name_of(r["dst"])
         out.append(alert(r["ts"], "exfiltration", "exfiltration", s, "; ".join(why), r["ev"],
-                         nbytes=r["bytes_out"], end_ts=r["end_ts"], host=ctx.actor(None, r["src"]),
+                         nbytes=r["bytes_out"], end_ts=_time(r["end_us"]),
+                         host=ctx.actor(None, r["src"]),
                          src_ip=r["src"], dst_ip=r["dst"],
                          dst_host=name))
     return out
@@ -76,7 +78,8 @@ def uploads(ctx: Context) -> list[Alert]:
 def beacons(ctx: Context) -> list[Alert]:
     sql = _base(ctx) + f""",
     gaps AS (SELECT src, dst, ts, bytes_out, sensor, src_file, src_record,
-                    epoch(ts) - epoch(lag(ts) OVER (PARTITION BY src, dst ORDER BY ts)) AS gap FROM out_c),
+                    ({epoch_us_sql('ts')} - {epoch_us_sql('lag(ts) OVER (PARTITION BY src, dst ORDER BY ts)')})
+                      / 1e6 AS gap FROM out_c),
     g AS (SELECT src, dst, count(*) AS conns, median(gap) AS med_gap, median(bytes_out) AS med_bytes,
                  count(DISTINCT CAST(date_trunc('day', ts) AS DATE)) AS days, min(ts) AS ts,
                  {evidence_sql('', table_sql='sensor')} AS ev
@@ -122,6 +125,10 @@ def inbound(ctx: Context) -> list[Alert]:
         out.append(alert(r["ts"], "inbound", "initial_access", 20.0, why, r["ev"], host=ctx.actor(None, r["dst"]),
                          src_ip=r["src"], dst_ip=r["dst"]))
     return out
+
+
+def _time(us: int | None) -> datetime | None:
+    return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
 
 
 def run(ctx: Context) -> list[Alert]:

@@ -41,8 +41,8 @@ def run(ctx: Context) -> list[Alert]:
     sql = f"""
     WITH p AS (
       SELECT ts, {host_key_sql('host')} AS hkey, split_part(host, '.', 1) AS host_name, Image AS image_path,
-             lower(regexp_extract(Image, '[^\\\\/]+$')) AS image,
-             lower(regexp_extract(coalesce(ParentImage, ''), '[^\\\\/]+$')) AS parent, ParentImage AS parent_path,
+             lower(regexp_extract(Image, '([^\\\\/]+)$', 1)) AS image,
+             lower(regexp_extract(coalesce(ParentImage, ''), '([^\\\\/]+)$', 1)) AS parent, ParentImage AS parent_path,
              {cmd} AS cmd, {user} AS usr, src_file, src_record
       FROM windows WHERE EventID IN (1, 4688) AND Image IS NOT NULL AND host IS NOT NULL AND {ctx.window()}
       QUALIFY row_number() OVER (PARTITION BY hkey, lower(Image), coalesce({cmd}, ''), floor(epoch(ts) / 10)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from breachscope.investigate.context import Context, host_key_sql
-from breachscope.investigate.detectors.base import Detector, alert
+from breachscope.investigate.detectors.base import Detector, alert, evidence_sql
 from breachscope.model.incident import Alert
 
 LEVEL_SCORE = {"critical": 50.0, "high": 35.0, "medium": 20.0, "low": 8.0, "informational": 2.0}
@@ -21,10 +21,10 @@ def run(ctx: Context) -> list[Alert]:
     spread AS (SELECT rule_title, count(DISTINCT hkey) AS hosts FROM f GROUP BY ALL)
     SELECT rule_title, level, hkey, min(ts) AS ts, count(*) AS n, any_value(usr) AS usr, any_value(src_ip) AS src_ip,
            any_value(attack) AS attack, any_value(spread.hosts) AS hosts,
-           list(struct_pack(t := tbl, f := src_file, r := src_record) ORDER BY ts)[1:5] AS ev
+           {evidence_sql('', table_sql='tbl')} AS ev
     FROM f JOIN spread USING (rule_title) GROUP BY ALL ORDER BY ts"""
     out = []
-    for r in ctx.rows(sql):
+    for r in ctx.artifact_rows(sql):
         base = LEVEL_SCORE.get(r["level"] or "", 10.0)
         s = base / (1 + math.log2(max(1, r["hosts"])))
         why = f"Sigma: {r['rule_title']} ({r['level']}, {r['n']} event(s); fires on {r['hosts']} host(s))"

@@ -21,7 +21,8 @@ def run(ctx: Context) -> list[Alert]:
     span AS (SELECT count(DISTINCT d) AS case_days FROM f),
     pair AS (SELECT src, dst, count(DISTINCT d) AS pair_days FROM f GROUP BY ALL),
     fan_in AS (SELECT dst, count(DISTINCT src) AS sources FROM f GROUP BY ALL)
-    SELECT src, dst, d, min(ts) AS ts, max(ts) AS end_ts, sum(size) AS bytes, list(DISTINCT name)[1:10] AS files,
+    SELECT src, dst, d, min(ts) AS ts, max(ts) AS end_ts, sum(size) AS bytes,
+           array_slice(list_sort(list(DISTINCT name)), 1, 10) AS files,
            bool_or(action ILIKE '%write%') AS pushed, any_value(pair_days) AS pair_days,
            any_value(case_days) AS case_days, {evidence_sql('zeek_smb_files')} AS ev
     FROM f JOIN pair USING (src, dst) JOIN fan_in USING (dst) CROSS JOIN span
@@ -35,7 +36,7 @@ def run(ctx: Context) -> list[Alert]:
         why = (f"{r['bytes']:,} bytes of files {verb} {ctx.name_of(r['dst']) or r['dst']} over SMB "
                f"({', '.join(str(x) for x in r['files'])}); these hosts exchange files on {r['pair_days']} "
                f"day(s) of the case")
-        out.append(alert(r["ts"], "file_transfer", "staging", 35.0, why, r["ev"], nbytes=r["bytes"],
+        out.append(alert(r["ts"], "file_transfer", "staging", 35.0, why, r["ev"], nbytes=r["bytes"], files=r["files"],
                          end_ts=r["end_ts"], host=ctx.actor(None, r["src"]),
                          src_ip=r["src"], dst_ip=r["dst"], dst_host=ctx.actor(None, r["dst"])))
     return out
