@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from breachscope.model.case import CaseLayout
 from breachscope.model.exposure import REVIEW_SCHEMA, STATEMENTS_SCHEMA, SUBJECTS_SCHEMA
@@ -104,13 +105,20 @@ def _run_row(r: RunRecord, shown: bool) -> dict[str, object]:
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, parts: Sequence[Part],
                   schema: pa.Schema) -> None:
-    """One SELECT of the artifact's columns per run (a column missing from a file is an error when queried)."""
-    selects = [f"SELECT {_lit(run_id)} AS run_id, {_cols(schema)} FROM read_parquet({_lit(str(path))})"
-               for run_id, path in parts]
-    if not selects:
-        empty = pa.schema([pa.field("run_id", pa.string()), *schema]).empty_table()
-        con.register(f"{view}_empty", empty)
-        selects = [f"SELECT * FROM {view}_empty"]
+    """One SELECT of the artifact's columns per run. A column the artifact gained after a file was written
+    is NULL for that file's rows (the typed empty table gives every column its type), so a case written
+    by an earlier breachscope still opens."""
+    empty = pa.schema([pa.field("run_id", pa.string()), *schema]).empty_table()
+    con.register(f"{view}_empty", empty)
+    selects = [f"SELECT * FROM {view}_empty"]
+    for run_id, path in parts:
+        try:
+            present = set(pq.read_schema(path).names)
+        except (OSError, pa.ArrowInvalid):
+            present = set(schema.names)  # unreadable: the query says so when the view is read
+        cols = ", ".join(quote_ident(n) for n in schema.names if n in present)
+        selects.append(f"SELECT {_lit(run_id)} AS run_id{', ' + cols if cols else ''} "
+                       f"FROM read_parquet({_lit(str(path))})")
     con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
 
 

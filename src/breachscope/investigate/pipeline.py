@@ -15,6 +15,7 @@ import pyarrow as pa
 from breachscope.investigate.build import build
 from breachscope.investigate.context import DEFAULT_INTERNAL, Context, host_key, host_key_sql
 from breachscope.investigate.detectors import DETECTORS
+from breachscope.investigate.detectors.base import Skipped
 from breachscope.model.assets import Assets
 from breachscope.model.incident import Alert, DetectorRun, Incident, alerts_table
 from breachscope.model.jsondoc import dumps
@@ -95,11 +96,15 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     coverage = []
     for det in DETECTORS:
         missing = [ctx.missing(t, *cols) for t, cols in det.needs if not ctx.has(t, *cols)]
+        missing += [f"{t} has no rows in this case" for t, _ in det.needs if not missing and not _rows(ctx, t)]
         if missing:
             coverage.append(DetectorRun(det.name, "skipped", 0, "; ".join(missing)))
             continue
         try:
             found = det.run(ctx)
+        except Skipped as why:
+            coverage.append(DetectorRun(det.name, "skipped", 0, str(why)))
+            continue
         except Exception as exc:  # a detector that cannot read this case says so; the others go on
             if _debug():
                 raise
@@ -112,6 +117,13 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     ctx.engine.drop("_inv_names")
     alerts.sort(key=lambda a: (a.ts is None, a.ts, -a.score, a.kind))
     return build(ctx, alerts, coverage, str(request.case)), alerts
+
+
+def _rows(ctx: Context, table: str) -> bool:
+    """Whether a table holds any row (findings are read on the DuckDB case, see _findings_columns)."""
+    if table == "findings":
+        return True
+    return bool(ctx.rows(f"SELECT count(*) AS n FROM (SELECT 1 FROM {ctx.ident(table)} LIMIT 1) AS t")[0]["n"])
 
 
 def _findings_columns(ctx: Context) -> None:

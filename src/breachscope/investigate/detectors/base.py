@@ -16,6 +16,10 @@ from breachscope.model.sql import quote_literal
 EVIDENCE_KEPT = 5
 
 
+class Skipped(Exception):
+    """A detector has nothing to read in this case (the message says what is missing)."""
+
+
 @dataclass(frozen=True)
 class Detector:
     name: str

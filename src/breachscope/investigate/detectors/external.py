@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from breachscope.investigate.context import Context, epoch_us_sql
-from breachscope.investigate.detectors.base import Detector, alert, evidence_sql
+from breachscope.investigate.detectors.base import Detector, Skipped, alert, evidence_sql
 from breachscope.investigate.detectors.connections import connections_sql
 from breachscope.model.incident import Alert
 
@@ -133,7 +133,7 @@ def _time(us: int | None) -> datetime | None:
 
 def run(ctx: Context) -> list[Alert]:
     if connections_sql(ctx) is None:
-        return []
+        raise Skipped("no connection records: the case has no zeek_conn, flow or firewall (Cisco ASA) table")
     return uploads(ctx) + beacons(ctx) + inbound(ctx)
 
 
