@@ -14,7 +14,7 @@ run `investigate --case D/case --inventory D/sim/inventory.yaml` --repeat times.
   simulation folder, line = src_record). Logons = windows rows with EventID 4624. Hopper's budget:
   5 per 10^6 logons.
 
-If D/case/exposure exists, /work/shared/checks/check_investigation.py is run as well.
+If D/case/exposure exists, ../shared/checks/check_investigation.py is run as well.
 Simulate and ingest are run once per size (their times are printed, not goals). The machine is
 shared, so the load average is printed too.
 """
@@ -40,7 +40,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.executable).with_name("breachscope")
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "breachscope.cli.main"]
-CHECK = Path("/work/shared/checks/check_investigation.py")
+CHECK = ROOT.parent / "shared" / "checks" / "check_investigation.py"  # the shared checks, when present
 GOAL_RSS = 2 * 10**9
 BUDGET = 5.0  # lateral-movement alerts on benign logons per 10^6 logons (Hopper)
 

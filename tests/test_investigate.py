@@ -139,3 +139,18 @@ def test_nothing_of_the_scenario_is_written_in_the_product() -> None:
         text = p.read_text(encoding="utf-8", errors="ignore").lower()
         hits += [f"{p.relative_to(ROOT)}: {n}" for n in needles if n in text]
     assert not hits
+
+
+def test_investigate_imports_downward_only() -> None:
+    """investigate may use entities, detect, engines and model; never cli, scope, notify or simulate."""
+    import ast
+
+    allowed = {"investigate", "entities", "detect", "engines", "model"}
+    bad = []
+    for p in (ROOT / "src" / "breachscope" / "investigate").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("breachscope."):
+                layer = node.module.split(".")[1]
+                if layer not in allowed:
+                    bad.append(f"{p.name}: {node.module}")
+    assert not bad
