@@ -154,3 +154,25 @@ def test_investigate_imports_downward_only() -> None:
                 if layer not in allowed:
                     bad.append(f"{p.name}: {node.module}")
     assert not bad
+
+
+def test_window_and_assets(simulated, tmp_path: Path) -> None:
+    """--until before the intrusion finds no attacker; assets.yaml names the crown jewels and roles."""
+    from breachscope.investigate.pipeline import find_incident
+    from breachscope.model.assets import load_assets
+
+    root, truth, _ = simulated[(5, "destination")]
+    t0 = min(datetime.fromisoformat(e["ts"]) for e in truth["timeline"] if e["stage"] == "initial_access")
+    before, _ = find_incident(InvestigateRequest(root / "case", until=t0 - timedelta(days=1)))
+    assert before.suspects.sessions == () and not [h for h in before.hosts if h.role == "entry"]
+    assets = tmp_path / "assets.yaml"
+    assets.write_text("crown_jewels: [vault-9]\nroles: {vault-9: payroll database}\n"
+                      "internal_networks: [203.0.113.0/24]\n")
+    inc, _ = find_incident(InvestigateRequest(root / "case", assets=load_assets(assets)))
+    assert inc.crown_jewels == ("vault-9",)
+    # the outside addresses are now declared internal: nothing is sent "out" any more
+    assert not [m for m in inc.data_movements if m.kind == "exfiltration"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("crown_jewels: [a]\ninternal_network: [10.0.0.0/8]\n")
+    done = _cli("investigate", "--case", str(root / "case"), "--assets", str(bad))
+    assert done.returncode == 2 and "bad.yaml:2" in done.stderr and "internal_networks" in done.stderr

@@ -14,8 +14,10 @@ from breachscope.model.incident import Alert
 
 MOVES = {"lateral_movement": 1.0, "file_transfer": 0.8, "password_guessing": 0.5}
 ENTRY_STAGES = {"initial_access"}
+ENTRY_KINDS = {"process_tree"}  # a strong one (a web shell's first command) marks the way in whatever it ran
 CHAIN_BONUS = 15.0
 SUSPICIOUS = 50.0  # a host scoring below this is not a suspect
+STRONG = 60.0  # an incident starts from at least one alert this strong on (or into) its entry host
 MEANINGFUL = 20.0  # an alert below this (a Sigma rule firing on the whole fleet) does not date a host's first alert
 
 
@@ -61,7 +63,7 @@ def score_hosts(alerts: list[Alert]) -> dict[str, HostScore]:
         if a.dst_host and a.kind in MOVES and a.dst_host != a.host:
             target = hosts.setdefault(a.dst_host, HostScore(a.dst_host))
             by_kind[a.dst_host]["target of " + a.kind].append(0.3 * a.score)
-            if a.ts is not None and a.score >= SUSPICIOUS:
+            if a.ts is not None and a.score >= STRONG:
                 target.targeted.append(a.ts)
     for key, kinds in by_kind.items():
         hosts[key].score = sum(_kind_score(v) for v in kinds.values())
@@ -69,21 +71,26 @@ def score_hosts(alerts: list[Alert]) -> dict[str, HostScore]:
 
 
 def entry_host(hosts: dict[str, HostScore]) -> HostScore | None:
-    """The suspicious host the attacker came in through: of the hosts with an initial-access alert or a
-    suspicious movement into them, the one whose first such sign comes first (a movement's source that
-    wrote no evidence of its own, such as a VPN client, is where the attacker came from, not the entry);
-    else the top host."""
+    """The suspicious host the attacker came in through: of the hosts with a strong alert (>= STRONG, on
+    them or a movement into them) and an initial-access alert or a strong movement into them, the one
+    whose first such sign comes first (a movement's source that wrote no evidence of its own, such as a
+    VPN client, is where the attacker came from, not the entry); else the top host when its evidence is
+    strong and of several kinds. None: no incident."""
     candidates = []
     for h in hosts.values():
-        if h.score < SUSPICIOUS:
+        strong = h.targeted or any(a.score >= STRONG for a in h.alerts)
+        if h.score < SUSPICIOUS or not strong:
             continue
-        times = [a.ts for a in h.alerts if a.stage in ENTRY_STAGES and a.ts] + h.targeted
+        times = [a.ts for a in h.alerts if a.ts and (a.stage in ENTRY_STAGES
+                                                    or (a.kind in ENTRY_KINDS and a.score >= STRONG))]
+        times += h.targeted
         if times:
             candidates.append((min(times), -h.score, h.key))
     if candidates:
         return hosts[min(candidates)[2]]
     ranked = sorted(hosts.values(), key=lambda h: -h.score)
-    return ranked[0] if ranked and ranked[0].score >= SUSPICIOUS else None
+    top = ranked[0] if ranked else None
+    return top if top and top.score >= 2 * SUSPICIOUS and any(a.score >= STRONG for a in top.alerts) else None
 
 
 def movement_graph(alerts: list[Alert]) -> tuple[rx.PyDiGraph, dict[str, int]]:

@@ -13,7 +13,7 @@ from breachscope.investigate.detectors.base import EVIDENCE_KEPT, Detector, aler
 from breachscope.model.incident import Alert
 
 MIN_DAYS = 3
-SUSPECT_SCORE = 45.0
+SUSPECT_SCORE = 50.0  # a rare shape alone (a seldom-used feature of the application) stays below
 
 SHAPE = ("regexp_replace(regexp_replace(regexp_replace(lower(trim(statement)), '''(?:[^'']|'''')*''', '?', 'g'), "
          "'\\b[0-9]+(\\.[0-9]+)?\\b', '?', 'g'), '\\s+', ' ', 'g')")
@@ -63,11 +63,11 @@ def session_sql(ctx: Context) -> str:
 def score(r: dict[str, Any]) -> tuple[float, list[str]]:
     s, why = 0.0, []
     if r["rare"]:
-        s += 45 + 10 * r["rare"] / r["statements"]
+        s += 25 + 10 * r["rare"] / r["statements"]
         why.append(f"{r['rare']} of {r['statements']} statements have shapes this user and application ran on "
                    f"few days of the case")
     if r["peer_unique"]:
-        s += 15
+        s += 20
         why.append("no other client of this user and application ever ran them")
     if r["tuple_days"] <= max(2, 0.1 * r["case_days"]) and r["client_days"] >= r["tuple_days"] + MIN_DAYS:
         s += 25

@@ -14,6 +14,7 @@ from breachscope.model.incident import Alert
 
 LARGE = 100_000  # bytes: an upload below this is not a transfer of data worth scoping
 UPLOAD_ALERT = 40.0  # a large upload to a known, shared destination is ordinary
+BASELINE_DAYS = 3  # "new destination" needs at least this much of the case before it
 HISTORY_DAYS = 3  # "never sent this much before" needs this much history of the host
 
 
@@ -47,8 +48,7 @@ def uploads(ctx: Context) -> list[Alert]:
     out = []
     for r in ctx.rows(sql):
         s, why = 10.0, [f"{r['bytes_out']:,} bytes sent to {r['dst']} in {r['conns']} connection(s)"]
-        span = (r["t1"] - r["t0"]) if r["t0"] and r["t1"] else None
-        if span is not None and r["dst_first"] > r["t0"] + span / 10:
+        if _new_destination(r):
             s += 25
             why.append("nobody inside contacted it before the case was well under way")
         if r["popularity"] <= 1:
@@ -98,8 +98,7 @@ def beacons(ctx: Context) -> list[Alert]:
         s = 20 + 25 * regular + (10 if r["popularity"] <= 1 else 0)
         why = [f"{r['conns']} connections to {r['dst']} over {r['days']} days, about every "
                f"{r['med_gap'] / 60:.0f} minutes (regularity {regular:.2f})", f"{r['popularity']} host(s) talk to it"]
-        span = (r["t1"] - r["t0"]) if r["t0"] and r["t1"] else None
-        if span is not None and r["dst_first"] > r["t0"] + span / 10:
+        if _new_destination(r):
             s += 10
             why.append("first contacted after the case was well under way")
         out.append(alert(r["ts"], "c2", "c2", s, "; ".join(why), r["ev"], host=ctx.actor(None, r["src"]),
@@ -125,6 +124,15 @@ def inbound(ctx: Context) -> list[Alert]:
         out.append(alert(r["ts"], "inbound", "initial_access", 20.0, why, r["ev"], host=ctx.actor(None, r["dst"]),
                          src_ip=r["src"], dst_ip=r["dst"]))
     return out
+
+
+def _new_destination(r: dict) -> bool:
+    """First contacted after a baseline of the case (a tenth of it, at least BASELINE_DAYS): a case too
+    short for a baseline calls no destination new."""
+    if not (r["t0"] and r["t1"] and r["dst_first"]):
+        return False
+    baseline = max((r["t1"] - r["t0"]) / 10, timedelta(days=BASELINE_DAYS))
+    return bool(r["t1"] - r["t0"] >= 2 * baseline and r["dst_first"] > r["t0"] + baseline)
 
 
 def _time(us: int | None) -> datetime | None:

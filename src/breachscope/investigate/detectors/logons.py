@@ -1,7 +1,8 @@
 """Lateral movement from network and remote-interactive logons (Security 4624 types 3 and 10), the way
 Hopper (USENIX Security 2021) reads them: an edge (source, destination, account) that is rare in the
-case, made with an account that never logged on to the source itself (a credential switch: whoever
-sat on the source did not arrive with that account), from a host that is not an administration
+case, made with an account that never logged on to the source itself while the source's own logons are
+in the evidence around it (a credential switch: whoever sat on the source did not arrive with that
+account; a source whose logs were not collected says nothing), from a host that is not an administration
 source, with admin-share access from the same source (5140/5145, Zeek smb_mapping) around it.
 A case of fewer than 3 days has no history to call an edge rare: there an edge is kept only when the
 destination shows what lateral movement does next, within minutes: admin-share access from the same
@@ -17,6 +18,11 @@ from breachscope.model.incident import Alert
 
 ALERT_SCORE = 40.0  # an edge below this is not an alert (a rare edge alone is ordinary in a big network)
 ADMIN_SHARES = r"(?i)\\(admin\$|c\$|[d-z]\$)$"
+VISIBLE = "3 DAY"  # a switch is only seen where people's logons on the source are in the evidence around it
+PEOPLE = "('2', '3', '7', '10', '11')"  # logon types of people (not services, batch jobs or the system)
+BASELINE = "3 DAY"  # an account first seen this far into the case (and past a tenth of it) is new
+OWN_LOGON_GRACE = "1 DAY"  # a user's own logon on the source host may be logged a little after their first
+# network logon from it; an attacker's borrowed account does not log on there at all
 MIN_HISTORY_DAYS = 3  # a shorter case cannot say which edges are rare
 REMOTE_EXEC_WINDOW = "2 MINUTE"  # a remote task/service/WMI host follows the logon that made it within seconds
 REMOTE_HOSTS = r"(?i)\\(wmiprvse|wsmprovhost|winrshost)\.exe$"  # started on demand by a remote WMI/WinRM call
@@ -67,23 +73,30 @@ def edges_sql(ctx: Context) -> str:
     edge AS (SELECT src_ip, dst, acct, count(DISTINCT d) AS edge_days, count(*) AS edge_logons, min(ts) AS first_ts
              FROM named GROUP BY ALL),
     fan AS (SELECT src_ip, count(DISTINCT dst) AS fanout FROM named GROUP BY ALL),
+    bounds AS (SELECT min(ts) AS t0, max(ts) AS t1 FROM all_logons),
+    acct_first AS (SELECT acct, min(ts) AS first_seen FROM all_logons GROUP BY acct),
     shares AS ({_shares(ctx)}),
     rexec AS ({_remote_exec(ctx)}),
     firsts AS (
       SELECT n.*, e.edge_days, e.edge_logons, f.fanout, s.case_days,
-        NOT EXISTS (SELECT 1 FROM all_logons a WHERE a.dst = n.src AND a.acct = n.acct AND a.ts < n.ts)
-          AS switched,
+        NOT EXISTS (SELECT 1 FROM all_logons a WHERE a.dst = n.src AND a.acct = n.acct
+                    AND a.ts < n.ts + INTERVAL {OWN_LOGON_GRACE})
+          AND EXISTS (SELECT 1 FROM all_logons a WHERE a.dst = n.src AND a.lt IN {PEOPLE}
+                      AND NOT ends_with(a.acct, '$') AND a.acct NOT IN ('system', 'local service', 'network service')
+                      AND a.ts BETWEEN n.ts - INTERVAL {VISIBLE} AND n.ts + INTERVAL {VISIBLE}) AS switched,
+        (af.first_seen = n.ts AND n.ts > b.t0 + INTERVAL {BASELINE}
+         AND n.ts > b.t0 + (b.t1 - b.t0) / 10) AS new_account,
         EXISTS (SELECT 1 FROM shares x WHERE x.dst = n.dst AND x.src_ip = n.src_ip
                 AND x.ts BETWEEN n.ts - INTERVAL 10 MINUTE AND n.ts + INTERVAL 10 MINUTE) AS admin_share,
         s.case_days < {MIN_HISTORY_DAYS} AND EXISTS (
           SELECT 1 FROM rexec x WHERE x.dst = n.dst
             AND x.ts BETWEEN n.ts AND n.ts + INTERVAL {REMOTE_EXEC_WINDOW}) AS remote_exec
       FROM named n JOIN edge e ON e.src_ip = n.src_ip AND e.dst = n.dst AND e.acct = n.acct AND e.first_ts = n.ts
-      JOIN fan f ON f.src_ip = n.src_ip CROSS JOIN span s
+      JOIN fan f ON f.src_ip = n.src_ip JOIN acct_first af ON af.acct = n.acct CROSS JOIN span s CROSS JOIN bounds b
       WHERE n.src IS DISTINCT FROM n.dst
         AND (e.edge_days <= greatest(2, 0.1 * s.case_days) OR s.case_days < {MIN_HISTORY_DAYS})
       QUALIFY row_number() OVER (PARTITION BY n.src_ip, n.dst, n.acct ORDER BY n.src_file, n.src_record) = 1)
-    SELECT ts, src, src_ip, dst, dst_name, acct_written, lt, edge_days, edge_logons, fanout, switched,
+    SELECT ts, src, src_ip, dst, dst_name, acct_written, lt, edge_days, edge_logons, fanout, switched, new_account,
            admin_share, remote_exec, case_days, case_days < {MIN_HISTORY_DAYS} AS short, {evidence_sql('windows')} AS ev
     FROM firsts
     WHERE case_days >= {MIN_HISTORY_DAYS} OR admin_share OR remote_exec
@@ -98,7 +111,10 @@ def run(ctx: Context) -> list[Alert]:
         if r["switched"]:
             s += 25
             why.append(f"{r['acct_written']} never logged on to {r['src'] or r['src_ip']} itself: a credential switch")
-        if r["fanout"] <= 2:
+        if r["new_account"]:
+            s += 25
+            why.append(f"{r['acct_written']} had never logged on anywhere before, well into the case")
+        if r["fanout"] <= 2 and (r["switched"] or r["new_account"] or r["admin_share"] or r["remote_exec"]):
             s += 10
             why.append("the source logs on to almost no other host")
         elif r["fanout"] >= 5:
