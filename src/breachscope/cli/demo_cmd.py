@@ -14,7 +14,7 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,8 +23,10 @@ from breachscope.cli.ingest_cmd import print_summary
 from breachscope.cli.output import safe, stdout
 from breachscope.cli.progress import byte_progress, show_progress, steps
 from breachscope.model.case import CaseLayout
-from breachscope.model.incident import Incident
 from breachscope.model.outdir import claim_folder
+
+if TYPE_CHECKING:
+    from breachscope.model.incident import Incident  # pyarrow: not at start-up (`--help` stays light)
 
 # The public timeline (NTT Com's announcement): when its team saw device A's suspicious logs, and when
 # it found device B. The demo compares its own first alerts with these; they are not used to search.
