@@ -121,7 +121,7 @@ def _db_sessions(ctx: Context, alerts: list[Alert], suspect_hosts: set[str]) -> 
             session_id=str(a.session_id), client=a.src_ip, client_host=ctx.display.get(a.host or "", a.host),
             user=a.user, application=f.get("app"), database=f.get("db"), first_statement=f.get("first", a.ts),
             last_statement=f.get("last", a.ts), statements=int(f.get("statements") or 0), score=a.score,
-            suspect=suspect, reasons=tuple(a.reason.split("; ")), evidence=a.evidence))
+            suspect=suspect, reasons=tuple(f.get("why") or (a.reason,)), evidence=a.evidence))
     return tuple(out)
 
 

@@ -83,8 +83,8 @@ def run(ctx: Context) -> list[Alert]:
     out = []
     facts = ctx.facts.setdefault("db_sessions", {})
     for r in ctx.rows(session_sql(ctx)):
-        facts[str(r["session_id"])] = r
         s, why = score(r)
+        facts[str(r["session_id"])] = {**r, "why": why}
         shapes = "; ".join(str(x)[:120] for x in (r["rare_shapes"] or ()))
         reason = "; ".join(why) + (f" (e.g. {shapes})" if shapes else "")
         out.append(alert(r["first"], "db_session", "collection", s, reason, refs(r["ev"]),
