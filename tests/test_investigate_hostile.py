@@ -83,3 +83,21 @@ def test_a_case_with_alerts_from_an_earlier_format_still_opens(tmp_path: Path) -
         pq.write_table(table.drop_columns(["files"]), path)
     with open_case(tmp_path / "case") as case:
         assert case.rows("SELECT kind, files FROM alerts") == [("process_tree", None)]
+
+
+def test_a_document_program_starting_a_shell_marks_the_entry(tmp_path: Path) -> None:
+    """Phishing: a mail or office program that starts a shell is the way in, whatever the host is called."""
+    ev = tmp_path / "security.json"
+    ev.write_text(_event(1, EventID=4688, Hostname="LAPTOP-7", **{"@timestamp": "2025-03-01T09:00:00.000Z"},
+                         ParentImage="C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+                         Image="C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                         CommandLine="powershell -enc SQBFAFgA", SubjectUserName="j.doe")
+                  + _event(2, EventID=4688, Hostname="LAPTOP-8", **{"@timestamp": "2025-03-01T09:05:00.000Z"},
+                           ParentImage="C:\\Windows\\explorer.exe",
+                           Image="C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"))
+    run_ingest([ev], tmp_path / "case")
+    done = bs("investigate", "--case", str(tmp_path / "case"), "--json")
+    assert done.returncode == 0, done.stderr
+    hosts = json.loads(done.stdout)["hosts"]
+    assert [(h["name"], h["role"]) for h in hosts] == [("LAPTOP-7", "entry")]
+    assert "WINWORD.EXE".lower() in hosts[0]["reasons"][0].lower()

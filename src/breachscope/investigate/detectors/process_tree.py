@@ -1,6 +1,7 @@
-"""New process trees on servers: a web or service process that spawns a shell or a tool, a program run
-from a folder anyone can write to that no other host runs, a service whose binary lives there, and the
-tools such a program starts (Sysmon 1, Security 4688; one alert per process even when both logged it)."""
+"""New process trees: a web or service process, or a document or mail program, that spawns a shell or a
+tool; a program run from a folder anyone can write to that no other host runs; a service whose binary
+lives there; and the tools such a program starts (Sysmon 1, Security 4688; one alert per process even
+when both logged it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from breachscope.model.sql import quote_literal
 SERVER_PROCESSES = ("w3wp.exe", "httpd.exe", "nginx.exe", "tomcat.exe", "tomcat9.exe", "tomcat8.exe", "java.exe",
                     "javaw.exe", "php-cgi.exe", "php.exe", "node.exe", "sqlservr.exe", "beasvc.exe", "jboss.exe",
                     "umworkerprocess.exe", "owstimer.exe", "apache.exe", "python.exe", "ruby.exe")
+# documents and mail: a shell under one of them is how a phishing attachment or macro looks
+DOCUMENT_PROCESSES = ("winword.exe", "excel.exe", "powerpnt.exe", "outlook.exe", "msaccess.exe", "mspub.exe",
+                      "onenote.exe", "acrord32.exe", "acrobat.exe", "hwp.exe")
 SHELLS_AND_TOOLS = ("cmd.exe", "powershell.exe", "pwsh.exe", "wscript.exe", "cscript.exe", "mshta.exe",
                     "rundll32.exe", "regsvr32.exe", "whoami.exe", "net.exe", "net1.exe", "nltest.exe", "ipconfig.exe",
                     "systeminfo.exe", "certutil.exe", "bitsadmin.exe", "curl.exe", "wget.exe", "wmic.exe",
@@ -51,6 +55,7 @@ def run(ctx: Context) -> list[Alert]:
     flagged AS (
       SELECT p.*, fleet.hosts,
         parent IN {_list(SERVER_PROCESSES)} AS server_parent,
+        parent IN {_list(DOCUMENT_PROCESSES)} AS document_parent,
         image IN {_list(SHELLS_AND_TOOLS)} AS tool,
         regexp_matches(image_path, {quote_literal(WRITABLE)}) AS writable,
         regexp_matches(coalesce(parent_path, ''), {quote_literal(WRITABLE)})
@@ -58,10 +63,11 @@ def run(ctx: Context) -> list[Alert]:
         parent = 'services.exe' AND NOT regexp_matches(image_path, {quote_literal(SYSTEM_DIRS)}) AS odd_service,
         CASE {stage} ELSE NULL END AS purpose
       FROM p JOIN fleet USING (image))
-    SELECT ts, hkey, host_name, image, parent, cmd, usr, hosts, server_parent, tool, writable, writable_parent,
+    SELECT ts, hkey, host_name, image, parent, cmd, usr, hosts, server_parent, document_parent, tool, writable,
+           writable_parent,
            odd_service, purpose, {evidence_sql('windows')} AS ev
     FROM flagged
-    WHERE (server_parent AND (tool OR writable)) OR odd_service OR (writable AND hosts <= 1)
+    WHERE ((server_parent OR document_parent) AND (tool OR writable)) OR odd_service OR (writable AND hosts <= 1)
        OR (writable_parent AND tool)
     GROUP BY ALL ORDER BY ts LIMIT 5000"""
     out = []
@@ -70,6 +76,9 @@ def run(ctx: Context) -> list[Alert]:
         if r["server_parent"]:
             score = 70 if r["writable"] else 65
             why.append(f"the server process {r['parent']} started {r['image']}")
+        if r["document_parent"]:
+            score = 70 if r["writable"] else 65
+            why.append(f"the document or mail program {r['parent']} started {r['image']}")
         if r["odd_service"]:
             score = max(score, 60)
             why.append(f"a service started {r['image']} from outside the system folders")
@@ -80,7 +89,7 @@ def run(ctx: Context) -> list[Alert]:
             score = max(score, 45) + 5
             why.append(f"{r['image']} runs from a writable folder and on no other host")
         purpose = r["purpose"]
-        stage = purpose or ("initial_access" if r["server_parent"] else "execution")
+        stage = purpose or ("initial_access" if r["server_parent"] or r["document_parent"] else "execution")
         detail = f": {r['cmd']}" if r["cmd"] else ""
         out.append(alert(r["ts"], "process_tree", stage, score, "; ".join(why) + detail, r["ev"],
                          host=r["hkey"], user=r["usr"]))
