@@ -165,6 +165,7 @@ def test_window_and_assets(simulated, tmp_path: Path) -> None:
     t0 = min(datetime.fromisoformat(e["ts"]) for e in truth["timeline"] if e["stage"] == "initial_access")
     before, _ = find_incident(InvestigateRequest(root / "case", until=t0 - timedelta(days=1)))
     assert before.suspects.sessions == () and not [h for h in before.hosts if h.role == "entry"]
+    assert before.story[0].startswith("No host reached")
     assets = tmp_path / "assets.yaml"
     assets.write_text("crown_jewels: [vault-9]\nroles: {vault-9: payroll database}\n"
                       "internal_networks: [203.0.113.0/24]\n")

@@ -9,7 +9,15 @@ from typing import Any
 
 from breachscope.investigate.context import Context
 from breachscope.investigate.detectors.db_sessions import SUSPECT_SCORE
-from breachscope.investigate.rank import MEANINGFUL, SUSPICIOUS, HostScore, entry_host, follow_chain, score_hosts
+from breachscope.investigate.rank import (
+    MEANINGFUL,
+    STRONG,
+    SUSPICIOUS,
+    HostScore,
+    entry_host,
+    follow_chain,
+    score_hosts,
+)
 from breachscope.model.incident import (
     Alert,
     DataMovement,
@@ -37,8 +45,11 @@ def build(ctx: Context, alerts: list[Alert], coverage: list[DetectorRun], case: 
         entry.add_role("entry")
     _roles(ctx, hosts, alerts, chain)
     ranked = sorted((h for h in hosts.values() if h.score > 0), key=lambda h: (-h.score, h.key))
-    suspects_hosts = [h for h in ranked if h.score >= SUSPICIOUS or h.reached_at is not None]
-    sessions = _db_sessions(ctx, alerts, {h.key for h in suspects_hosts})
+    # with an entry, every host reached or scoring high is a suspect; without one (no incident), only
+    # hosts with a strong sign of their own are
+    suspects_hosts = [h for h in ranked if h.reached_at is not None
+                      or (h.score >= SUSPICIOUS and (entry is not None or any(a.score >= STRONG for a in h.alerts)))]
+    sessions = _db_sessions(ctx, alerts)
     external = _external(ctx, alerts, entry)
     moves = _movements(ctx, alerts, {h.key for h in suspects_hosts})
     chain_alerts = [a for a in alerts if a.host in {h.key for h in suspects_hosts} and a.score >= 30]
@@ -111,7 +122,7 @@ def _host(ctx: Context, h: HostScore, rank: int) -> IncidentHost:
         evidence=tuple(e for a in top[:3] for e in a.evidence[:2]))
 
 
-def _db_sessions(ctx: Context, alerts: list[Alert], suspect_hosts: set[str]) -> tuple[DbSession, ...]:
+def _db_sessions(ctx: Context, alerts: list[Alert]) -> tuple[DbSession, ...]:
     facts: dict[str, dict[str, Any]] = ctx.facts.get("db_sessions", {})
     out = []
     for a in sorted((a for a in alerts if a.kind == "db_session"), key=lambda a: -a.score):
