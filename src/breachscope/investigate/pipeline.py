@@ -18,7 +18,6 @@ from breachscope.investigate.detectors import DETECTORS
 from breachscope.investigate.detectors.base import Skipped
 from breachscope.model.assets import Assets
 from breachscope.model.incident import Alert, DetectorRun, Incident, alerts_table
-from breachscope.model.jsondoc import dumps
 from breachscope.model.runs import INCIDENT
 from breachscope.model.runstore import RunWriter, write_parquet
 from breachscope.model.sql import quote_literal
@@ -49,17 +48,11 @@ def investigate(request: InvestigateRequest) -> InvestigateResult:
                               "database": request.database, "assets": request.assets is not None}
     with RunWriter(request.case, "investigate", INCIDENT, "investigate", params) as run:
         run.paths.investigation.mkdir(parents=True)
-        run.paths.incident.write_text(dumps(_json(incident)), encoding="utf-8")
+        run.paths.incident.write_text(incident.to_json(), encoding="utf-8")
         write_parquet(run.paths.alerts, alerts_table(alerts))
         record = run.commit({"alerts": len(alerts), "hosts": len(incident.hosts),
                              "suspect_sessions": len(incident.suspects.sessions)})
     return InvestigateResult(incident, len(alerts), record.run_id, time.monotonic() - started)
-
-
-def _json(incident: Incident) -> Any:
-    import json
-
-    return json.loads(incident.to_json())
 
 
 def find_incident(request: InvestigateRequest) -> tuple[Incident, list[Alert]]:
