@@ -21,6 +21,11 @@ EXPECTED: dict[Path, tuple[str, str | None, str, str]] = {
     EVTX_LM / "LM_WMI_4624_4688_TargetHost.evtx": ("10.0.2.17", "pc01", "win-77ltaphiq1r", "Administrator"),
     EVTX_LM / "remote task update 4624 4702 same logonid.evtx":
         ("172.16.66.142", "04246w-win10", "01566s-win16-ir", "a-jbrown"),
+    # remote execution over SMB seen only from the target's 5145 (no logon event in the capture)
+    EVTX_LM / "LM_REMCOM_5145_TargetHost.evtx": ("10.0.2.16", None, "pc01", "IEUser"),
+    EVTX_LM / "LM_renamed_psexecsvc_5145.evtx": ("10.0.2.16", None, "iewin7", "IEUser"),
+    EVTX_LM / "LM_Remote_Service01_5145_svcctl.evtx": ("10.0.2.17", None, "win-77ltaphiq1r", "Administrator"),
+    EVTX_LM / "LM_5145_Remote_FileCopy.evtx": ("10.0.2.15", None, "pc01", "Administrator"),
     OTRF_LM / "empire_psexec_dcerpc_tcp_svcctl.zip": ("172.18.39.5", "workstation5", "workstation6", "pgustavo"),
     OTRF_LM / "empire_smbexec_dcerpc_smb_svcctl.zip": ("172.18.39.5", "workstation5", "workstation6", "pgustavo"),
     OTRF_LM / "empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.zip":
@@ -31,9 +36,10 @@ EXPECTED: dict[Path, tuple[str, str | None, str, str]] = {
     OTRF_LM / "schtask_create.zip": ("172.18.39.5", "workstation5", "workstation6", "pgustavo"),
 }
 
-# captures of one host with no remote logon (4624 type 3/10 with a source address): nothing to call an edge
+# captures of one host with no remote logon (4624 type 3/10 with a source address) and no program or
+# service-control pipe reached over SMB from elsewhere: nothing to call an edge
 NO_EDGE = [
-    EVTX_LM / "LM_5145_Remote_FileCopy.evtx",  # 5145 only, no logon
+    EVTX_LM / "spoolsample_5145.evtx",  # the print spooler pipe from elsewhere: coercion, not execution
     EVTX_LM / "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx",  # type 9 from ::1 (the source side)
     EVTX_LM / "ImpersonateUser-via local Pass The Hash Sysmon and Security.evtx",  # type 3 from 127.0.0.1
     EVTX_LM / "LM_sysmon_psexec_smb_meterpreter.evtx",  # Sysmon only

@@ -4,13 +4,22 @@ and turns the case into alerts (detectors/base.py)."""
 
 from __future__ import annotations
 
-from breachscope.investigate.detectors import db_sessions, external, logons, process_tree, sigma, transfers
+from breachscope.investigate.detectors import (
+    db_sessions,
+    external,
+    logons,
+    process_tree,
+    sigma,
+    smb_exec,
+    transfers,
+)
 from breachscope.investigate.detectors.base import Detector
 
 DETECTORS: tuple[Detector, ...] = (
     process_tree.DETECTOR,
     db_sessions.DETECTOR,
     logons.DETECTOR,
+    smb_exec.DETECTOR,
     transfers.DETECTOR,
     external.DETECTOR,
     sigma.DETECTOR,
