@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from breachscope.investigate.pipeline import InvestigateRequest, investigate
 from breachscope.model.case import CaseLayout
@@ -177,3 +179,23 @@ def test_window_and_assets(simulated, tmp_path: Path) -> None:
     bad.write_text("crown_jewels: [a]\ninternal_network: [10.0.0.0/8]\n")
     done = _cli("investigate", "--case", str(root / "case"), "--assets", str(bad))
     assert done.returncode == 2 and "bad.yaml:2" in done.stderr and "internal_networks" in done.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.ip_addresses(), min_size=1, max_size=40),
+       st.lists(st.sampled_from(["10.0.0.0/8", "fd12:3456::/32", "2001:db8::/32", "198.51.100.0/24",
+                                 "fe80::/10", "100.64.0.0/10"]), max_size=3))
+def test_internal_addresses_in_sql_equal_python(addresses: list, extra: list) -> None:
+    """The detectors' SQL and Python say the same of which addresses are inside the network."""
+    import duckdb
+
+    from breachscope.investigate.context import DEFAULT_INTERNAL, Context, internal_sql
+
+    nets = DEFAULT_INTERNAL + tuple(extra)
+    texts = [str(a) for a in addresses]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[a] for a in texts])
+    got = dict(con.execute(f"SELECT a, {internal_sql('a', nets)} FROM t").fetchall())
+    ctx = Context(engine=None, columns={}, internal_networks=nets)  # type: ignore[arg-type]
+    assert {a: ctx.is_internal(a) for a in texts} == got

@@ -7,6 +7,7 @@ any network is written in this package.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,17 +49,31 @@ def ip4_int_sql(expr: str) -> str:
             f"THEN {parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
 
 
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def ip6_head_sql(expr: str) -> str:
+    """The first 32 bits of an IPv6 address text as 8 lower-case hex digits (NULL for anything else). Two
+    groups are always where the text puts them: `::` can only stand for zeros after them."""
+    groups = [f"lpad(split_part(lower({expr}), ':', {i}), 4, '0')" for i in (1, 2)]
+    return f"(CASE WHEN contains({expr}, ':') THEN {groups[0]} || {groups[1]} END)"
+
+
 def internal_sql(expr: str, networks: Iterable[str]) -> str:
-    """SQL true when the address text `expr` is in one of `networks` (CIDR)."""
+    """SQL true when the address text `expr` is in one of `networks` (CIDR). IPv6 networks are compared on
+    their first 32 bits (exact for fc00::/7, fe80::/10 and any prefix up to /32; a longer one is taken
+    as its /32)."""
     v4, v6 = [], []
     for net in networks:
         n = ipaddress.ip_network(net, strict=False)
         if n.version == 4:
             lo, hi = int(n.network_address), int(n.broadcast_address)
             v4.append(f"({ip4_int_sql(expr)} BETWEEN {lo} AND {hi})")
-        else:  # IPv6 by textual prefix of whole hex groups (enough for fc00::/7, fe80::/10 and /16 multiples)
-            prefix = n.network_address.exploded.replace(":", "")[: max(1, n.prefixlen // 4)]
-            v6.append(f"(contains({expr}, ':') AND starts_with(lower({expr}), {quote_literal(prefix[:2])}))")
+        else:
+            lo6, hi6 = (f"{int(a) >> 96:08x}" for a in (n.network_address, n.broadcast_address))
+            v6.append(f"({ip6_head_sql(expr)} BETWEEN '{lo6}' AND '{hi6}')")
     return "coalesce(" + " OR ".join(v4 + v6 or ["false"]) + ", false)"
 
 
@@ -114,8 +129,7 @@ class Context:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.internal_networks
-                   if ipaddress.ip_network(n, strict=False).version == ip.version)
+        return any(ip.version == n.version and ip in n for n in _networks(self.internal_networks))
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         """The detectors write DuckDB SQL; another engine gets it through sqlglot's dialect translation."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from breachscope.entities.hosts import is_address
 from breachscope.investigate.build import build
 from breachscope.investigate.context import DEFAULT_INTERNAL, Context, host_key, host_key_sql
 from breachscope.investigate.detectors import DETECTORS
@@ -150,7 +151,7 @@ def _display_names(ctx: Context) -> None:
 
 def _crown_jewels(ctx: Context, assets: Assets, database: str | None) -> None:
     for item in assets.crown_jewels:
-        if ctx.is_internal(item) or _is_ip(item):
+        if is_address(item):
             ctx.crown_jewel_ips.add(item)
             key = host_key(ctx.name_of(item))
             if key:
@@ -196,13 +197,3 @@ def _functions(ctx: Context, assets: Assets) -> None:
         if key:
             fn[key] = role
     ctx.facts["functions"] = fn
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
