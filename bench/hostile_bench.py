@@ -35,6 +35,7 @@ import zlib
 from pathlib import Path
 
 import psutil
+from proctree import tree_rss  # bench/ is the script's folder: on sys.path
 
 CLI = [sys.executable, "-m", "breachscope.cli.main"]
 GIB = 1 << 30
@@ -58,8 +59,7 @@ def run(inputs: list[Path], case: Path) -> tuple[float, int, int, dict[str, obje
     ps = psutil.Process(proc.pid)
     peak = disk = 0
     while proc.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            peak = max(peak, ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True)))
+        peak = max(peak, tree_rss(ps))
         disk = max(disk, scratch_bytes(case))
         time.sleep(0.05)
     wall = time.perf_counter() - start

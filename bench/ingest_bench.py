@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 from evtx import PyEvtxParser
+from proctree import tree_rss  # bench/ is the script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -77,11 +78,7 @@ def run_ingest(inputs: list[Path], case: Path) -> tuple[float, int, dict[str, ob
     peak = 0
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
+        peak = max(peak, tree_rss(ps))
         time.sleep(0.05)
     wall = time.perf_counter() - start
     out = proc.stdout.read() if proc.stdout else ""

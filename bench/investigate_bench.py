@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 import psutil
+from proctree import tree_rss  # bench/ is the script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.executable).with_name("breachscope")
@@ -66,11 +67,7 @@ def run(step: str, cmd: list[str], *, poll: bool = False) -> tuple[float, int, s
         ps = psutil.Process(proc.pid)
         while proc.poll() is None:
             if poll:
-                try:
-                    rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-                    peak = max(peak, rss)
-                except psutil.Error:
-                    pass
+                peak = max(peak, tree_rss(ps))
             time.sleep(0.05)
         wall = time.perf_counter() - start
         out.seek(0)

@@ -10,7 +10,6 @@ Each run writes into WORK/sim and deletes it (10^7 events are ~6.4 GB of logs).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import psutil
+from proctree import tree_rss  # bench/ is the script's folder: on sys.path
 
 CLI = [sys.executable, "-m", "breachscope.cli.main"]
 
@@ -33,8 +33,7 @@ def one_run(events: int, out: Path) -> tuple[int, float, int]:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     main, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            peak = max(peak, main.memory_info().rss + sum(c.memory_info().rss for c in main.children(recursive=True)))
+        peak = max(peak, tree_rss(main))
         time.sleep(0.05)
     wall = time.perf_counter() - start
     assert proc.stdout is not None
