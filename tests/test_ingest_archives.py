@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import tarfile
 import zipfile
 from pathlib import Path
@@ -21,7 +22,7 @@ import pyzipper
 from breachscope.engines.duckdb_case import open_case
 from breachscope.ingest import archives
 from breachscope.ingest.limits import MIB, ExpansionLimits
-from breachscope.model.case import DUPLICATE, EXPANDED, INCOMPLETE, INGESTED, SKIPPED, UNRECOGNIZED
+from breachscope.model.case import DUPLICATE, EXPANDED, FAILED, INCOMPLETE, INGESTED, SKIPPED, UNRECOGNIZED
 from tests.conftest import run_ingest
 from tests.test_ingest_robustness import cli
 
@@ -47,7 +48,7 @@ def entries(summary: object) -> dict[str, object]:
 def test_nested_zip_levels_do_not_overwrite_each_other(tmp_path: Path) -> None:
     """{mid.zip: {inner.zip: {a.log}, pad.bin, c.log}, b.log}: expanding inner.zip once overwrote the
     scratch file of mid.zip while it was being read (c.log failed, pad.bin read as empty)."""
-    pad = os.urandom(256 * 1024)
+    pad = b"\0" + random.Random(12).randbytes(256 * 1024)  # never an archive's magic, every run the same
     inner = zip_bytes({"a.log": syslog(5, "a")})
     mid = zip_bytes({"inner.zip": inner, "pad.bin": pad, "c.log": syslog(7, "c")})
     (tmp_path / "outer.zip").write_bytes(zip_bytes({"mid.zip": mid, "b.log": syslog(3, "b")}))
@@ -62,6 +63,22 @@ def test_nested_zip_levels_do_not_overwrite_each_other(tmp_path: Path) -> None:
         assert c.rows("SELECT host, count(*) FROM syslog GROUP BY 1 ORDER BY 1") == [("a", 5), ("b", 3), ("c", 7)]
     scratch = tmp_path / "case" / "tmp"
     assert not scratch.exists() or not any(scratch.iterdir())  # nothing left behind
+
+
+def test_gzip_magic_alone_is_not_an_archive(tmp_path: Path) -> None:
+    """CI once drew random padding that began 1f 8b: it was listed as an archive `expanded` into an
+    empty member, silently. Two bytes are not a gzip header; a real header over garbage is a failure."""
+    noise = random.Random(3).randbytes(64 * 1024)
+    looks_like = b"\x1f\x8b\xff" + noise  # gzip's two magic bytes, then no deflate method
+    header_only = b"\x1f\x8b\x08\x00" + noise  # a valid header over bytes that do not inflate
+    (tmp_path / "outer.zip").write_bytes(zip_bytes({"a.bin": looks_like, "b.gz": header_only,
+                                                    "c.log": syslog(2)}))
+    got = entries(run_ingest([tmp_path / "outer.zip"], tmp_path / "case"))
+    assert got["a.bin"].status == UNRECOGNIZED
+    assert got["b.gz"].status == INCOMPLETE
+    failed = got["b.gz!b"]
+    assert failed.status == FAILED and failed.error and "not readable as gzip" in failed.error
+    assert got["outer.zip"].status == INCOMPLETE and got["c.log"].records == 2
 
 
 def gnu_sparse_tar(name: str, logical: int, data: bytes) -> bytes:
