@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from breachscope.detect.analytics.connections import connections_sql
 from breachscope.investigate.context import Context, epoch_us_sql
 from breachscope.investigate.detectors.base import Detector, Skipped, alert, evidence_sql
-from breachscope.investigate.detectors.connections import connections_sql
 from breachscope.model.incident import Alert
 
 LARGE = 100_000  # bytes: an upload below this is not a transfer of data worth scoping

@@ -6,12 +6,13 @@ flows, then the firewall), so bytes are never counted twice."""
 
 from __future__ import annotations
 
-from breachscope.investigate.context import Context, epoch_us_sql
+from breachscope.detect.casecontext import CaseContext
+from breachscope.detect.casesql import epoch_us_sql
 
 PRIORITY = {"zeek_conn": 1, "flow": 2, "syslog": 3}
 
 
-def parts(ctx: Context) -> list[str]:
+def parts(ctx: CaseContext) -> list[str]:
     out = []
     w = ctx.window()
     if ctx.has("zeek_conn", "id.orig_h", "id.resp_h", "orig_bytes", "resp_bytes", "duration"):
@@ -39,7 +40,7 @@ def parts(ctx: Context) -> list[str]:
     return out
 
 
-def connections_sql(ctx: Context) -> str | None:
+def connections_sql(ctx: CaseContext) -> str | None:
     """The unified connections: ts, end_us (microseconds since 1970), src, dst, port, bytes_out, bytes_in, sensor,
     src_file, src_record."""
     p = parts(ctx)
