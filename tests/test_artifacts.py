@@ -126,9 +126,12 @@ def test_newer_or_damaged_artifacts_are_refused_by_name(tmp_path: Path, case: Pa
     assert ExposureSummary.from_json(legacy).version == 1  # written before versions: version 1
     newer = tmp_path / "findings.parquet"
     table = pq.read_table(layout.findings)
-    pq.write_table(table.replace_schema_metadata({VERSION_KEY: b"2"}), newer)
-    with pytest.raises(ArtifactError, match="findings version 2"):
+    pq.write_table(table.replace_schema_metadata({VERSION_KEY: b"3"}), newer)
+    with pytest.raises(ArtifactError, match="findings version 3"):
         read_findings(newer)
+    older = table.drop_columns(["score", "last_ts", "evidence"]).replace_schema_metadata({VERSION_KEY: b"1"})
+    pq.write_table(older, newer)  # version 1 (before analytics): read with the added columns empty
+    assert read_findings(newer).column("score").null_count == table.num_rows
     pq.write_table(table.drop_columns(["event"]), newer)
     with pytest.raises(ArtifactError, match="not a findings table"):
         read_findings(newer)

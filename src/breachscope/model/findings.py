@@ -23,6 +23,13 @@ RULE_LEVEL_RANK: dict[str, int] = {name: i for i, name in enumerate(RULE_LEVELS)
 #: What produced a finding (SOURCE_OF_KIND: the detector family whose runs write it).
 FindingKind = Literal["sigma", "sigma_correlation", "analytic"]
 
+#: one evidence row of an analytic finding (provenance of the events behind it)
+EVIDENCE_ROW = pa.struct([pa.field("table_name", pa.string()), pa.field("src_file", pa.string()),
+                          pa.field("src_sha256", pa.string()), pa.field("src_record", pa.int64()),
+                          pa.field("ts", TS)])
+#: evidence rows an analytic finding keeps (event_count says how many there are in all)
+EVIDENCE_KEPT = 20
+
 FINDINGS_SCHEMA = pa.schema(
     [
         pa.field("finding_id", pa.string()),
@@ -52,8 +59,13 @@ FINDINGS_SCHEMA = pa.schema(
         pa.field("event_count", pa.int64()),  # correlations: events in the window
         pa.field("first_ts", TS),  # correlations: window start
         pa.field("related", pa.list_(pa.string())),  # correlations: finding ids of the events correlated
+        pa.field("score", pa.float64()),  # analytics: 0-100, ranks the findings of one analytic
+        pa.field("last_ts", TS),  # analytics: the end of the time span found
+        pa.field("evidence", pa.list_(EVIDENCE_ROW)),  # analytics: the first evidence rows, oldest first
     ]
 )
+#: columns added in version 2 (analytics): a version-1 findings file reads with them empty
+ADDED_IN_2 = ("score", "last_ts", "evidence")
 
 
 #: finding kind (every FindingKind) -> the detector family whose runs produce it (a rerun of a family
@@ -62,10 +74,21 @@ SOURCE_OF_KIND: dict[str, str] = {"sigma": "sigma", "sigma_correlation": "sigma"
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """An event behind an analytic finding: its table, file and record."""
+
+    table_name: str | None = doc("the case table")
+    src_file: str | None = doc("provenance: the evidence file")
+    src_sha256: str | None = doc("provenance: sha256 of the evidence file")
+    src_record: int | None = doc("provenance: record id or line in its file")
+    ts: datetime | None = doc("when the event happened (UTC)")
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One finding: what matched, where (provenance), and the rule's metadata."""
 
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # 2: score, last_ts, evidence (analytics)
 
     finding_id: str = doc("stable id: the same rule on the same record gives the same id in every run and engine")
     kind: str = doc("sigma | sigma_correlation | analytic")
@@ -94,11 +117,17 @@ class Finding:
     event_count: int | None = doc("correlations: events in the window")
     first_ts: datetime | None = doc("correlations: the window's start")
     related: tuple[str, ...] | None = doc("correlations: finding ids of the events correlated")
+    score: float | None = doc("analytics: 0-100, ranks the findings of one analytic")
+    last_ts: datetime | None = doc("analytics: the end of the time span found")
+    evidence: tuple[EvidenceRow, ...] | None = doc(
+        f"analytics: the first evidence rows (up to {EVIDENCE_KEPT}), oldest first")
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Finding:
         """A row of a findings table (types already checked by its schema)."""
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+        if fields.get("evidence") is not None:
+            fields["evidence"] = tuple(EvidenceRow(**e) for e in fields["evidence"])
         return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
@@ -111,6 +140,10 @@ class Finding:
 
 def findings_table(table: pa.Table, where: str | Path = "findings") -> pa.Table:
     """`table` checked against FINDINGS_SCHEMA and stamped as a findings artifact (what every findings file holds)."""
+    for name in ADDED_IN_2:  # a version-1 file (from before analytics): the new columns are empty
+        if name not in table.schema.names:
+            added = FINDINGS_SCHEMA.field(name)
+            table = table.append_column(added, pa.nulls(table.num_rows, added.type))
     return typed_table(table, FINDINGS_SCHEMA, "findings", Finding.VERSION, where)
 
 
