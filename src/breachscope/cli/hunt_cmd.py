@@ -18,15 +18,23 @@ from breachscope.model.case import CaseLayout
 from breachscope.model.errors import UsageError
 
 if TYPE_CHECKING:  # loaded by the command itself: `breachscope --help` starts without them
+    from breachscope.detect.analytics.base import Analytic
+    from breachscope.detect.analytics.runner import AnalyticsResult
     from breachscope.detect.sigma.execute import Strategy
     from breachscope.detect.sigma.hunt import HuntResult
 
 
 def hunt_command(
     inputs: Annotated[list[str], typer.Argument(help="Evidence files/folders, or a case folder.")],
-    rules: Annotated[list[str], typer.Option(
+    rules: Annotated[list[str] | None, typer.Option(
         "--rules", help="Sigma rule files or folders: one or more after --rules, up to the next option "
-                        "(--rules A B C); repeatable.")],
+                        "(--rules A B C); repeatable. The package's own packs run too (see --builtin-rules).")] = None,
+    builtin_rules: Annotated[bool, typer.Option(
+        "--builtin-rules/--no-builtin-rules",
+        help="Run the package's own rule packs (router tampering, Active Directory attacks).")] = True,
+    analytics: Annotated[str, typer.Option(
+        "--analytics", help="Analytics to run: all, none, or names separated by commas "
+                            "(`breachscope analytics list`).")] = "all",
     case: Annotated[Path | None, typer.Option("--case", help="Case for the evidence (default: temporary).")] = None,
     min_level: Annotated[str | None, typer.Option("--min-level", help="lowest level reported")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, jsonl or timesketch")] = "table",
@@ -36,7 +44,8 @@ def hunt_command(
     strategy: Annotated[str, typer.Option(help="fast (prefilter) or sql (every rule as plain SQL).")] = "fast",
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
-    """Run Sigma rules (correlations and filters included) and report the findings."""
+    """Run Sigma rules (correlations and filters included; the package's packs too) and the analytics, and
+    report the findings."""
     from breachscope.cli import findings_out
     from breachscope.model.findings import RULE_LEVELS
 
@@ -49,14 +58,17 @@ def hunt_command(
     if strategy not in ("fast", "sql"):  # = execute.STRATEGIES (not imported: --help stays light)
         raise UsageError("--strategy must be fast or sql")
     values = _placeholders(placeholders)
-    from breachscope.detect.sigma.loader import rule_files
-
-    rule_files(rules)  # a missing rules path is a usage error, before any evidence is read
+    chosen = _analytics(analytics)
+    rules = _rule_paths(rules or [], builtin_rules)
+    if not rules and not chosen:
+        raise UsageError("nothing to run: no --rules, --no-builtin-rules and --analytics none")
     case_dir, evidence = _split_inputs(inputs, case)
     if out is not None:
         output_file(out)
+    from breachscope.detect.analytics.runner import SOURCE as ANALYTICS_SOURCE
     from breachscope.detect.sigma.hunt import write_findings
     from breachscope.ingest.pipeline import ingest
+    from breachscope.model.findings import commit_findings
 
     with ExitStack() as stack:
         stack.enter_context(steps(show_progress(json_out)))
@@ -70,9 +82,13 @@ def hunt_command(
             if summary.rejected:
                 stderr.print(f"ingest: {summary.rejected:,} bad record(s) skipped (see the case manifest)")
         result = _run(case_dir, engine, rules, min_level, values, strategy)
+        found = run_analytics_on_case(case_dir, engine, chosen) if chosen else None
         if temp is None:
-            write_findings(case_dir, result.findings, result.parameters)
-    _report(result, format, out, json_out)
+            if rules:  # no rules ran: the case keeps its earlier Sigma findings
+                write_findings(case_dir, result.findings, result.parameters)
+            if found is not None:
+                commit_findings(case_dir, found.findings, ANALYTICS_SOURCE, "hunt", found.parameters)
+    _report(result, found, min_level, format, out, json_out)
 
 
 class HuntCommand(TyperCommand):
@@ -139,15 +155,58 @@ def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
         return hunt(c, rules, min_level, values, chosen)
 
 
-def hunt_into_case(case_dir: Path, rules: list[str], engine: str = "duckdb") -> int:
-    """Run rules over a case and keep the findings in it (a `hunt` run): for `investigate --rules`."""
+def hunt_into_case(case_dir: Path, rules: list[str], engine: str = "duckdb", builtin_rules: bool = True,
+                   analytics: str = "all") -> int:
+    """Run rules and analytics over a case and keep the findings in it (a `hunt` run): for `investigate`."""
+    from breachscope.detect.analytics.runner import SOURCE as ANALYTICS_SOURCE
     from breachscope.detect.sigma.hunt import write_findings
+    from breachscope.model.findings import commit_findings
+
+    chosen = _analytics(analytics)
+    paths = _rule_paths(rules, builtin_rules)
+    n = 0
+    if paths:
+        result = _run(case_dir, engine, paths, None, {}, "fast")
+        write_findings(case_dir, result.findings, result.parameters)
+        n += len(result.findings)
+    if chosen:
+        found = run_analytics_on_case(case_dir, engine, chosen)
+        commit_findings(case_dir, found.findings, ANALYTICS_SOURCE, "hunt", found.parameters)
+        n += found.findings.num_rows
+    return n
+
+
+def _rule_paths(rules: list[str], builtin: bool) -> list[str]:
+    """The given rule paths, after the package's packs unless --no-builtin-rules; a missing path is a usage
+    error before any evidence is read."""
+    from breachscope.detect.packs import packaged_rule_paths
     from breachscope.detect.sigma.loader import rule_files
 
-    rule_files(rules)  # a missing rules path is a usage error
-    result = _run(case_dir, engine, rules, None, {}, "fast")
-    write_findings(case_dir, result.findings, result.parameters)
-    return len(result.findings)
+    rule_files(rules)
+    return [*(packaged_rule_paths() if builtin else []), *rules]
+
+
+def _analytics(spec: str) -> list[Analytic]:
+    from breachscope.detect.analytics import select
+
+    try:
+        return select(spec)
+    except ValueError as exc:
+        raise UsageError(f"--analytics: {exc}") from None
+
+
+def run_analytics_on_case(case_dir: Path, engine: str, chosen: list[Analytic]) -> AnalyticsResult:
+    from breachscope.detect.analytics.runner import run_analytics
+    from breachscope.detect.casecontext import CaseContext, table_columns
+    from breachscope.engines.duckdb_case import open_case
+
+    if engine == "spark":
+        from breachscope.engines.spark_case import open_spark_case
+
+        with open_spark_case(case_dir) as sc:
+            return run_analytics(CaseContext(sc, table_columns(sc)), chosen)
+    with open_case(case_dir) as c:
+        return run_analytics(CaseContext(c, table_columns(c)), chosen)
 
 
 def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, list[str]]:
@@ -173,7 +232,8 @@ def _placeholders(path: Path | None) -> dict[str, list[str]]:
     return load_placeholders(input_file(path, "--placeholders"))
 
 
-def _report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
+def _report(result: HuntResult, found: AnalyticsResult | None, min_level: str | None, fmt: str, out: Path | None,
+            json_out: bool) -> None:
     from breachscope.cli import hunt_report
 
-    hunt_report.report(result, fmt, out, json_out)
+    hunt_report.report(result, found, min_level, fmt, out, json_out)

@@ -12,32 +12,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from breachscope.cli import findings_out
 from breachscope.cli.output import print_json, quoted, safe, stderr, stdout
+from breachscope.detect.analytics.runner import AnalyticsResult
 from breachscope.detect.hunt_summary import HostCount, RuleAccount, RuleCount, account, by_host, by_rule
 from breachscope.detect.sigma.hunt import HuntResult
+from breachscope.model.findings import level_at_least
 
 RULES_SHOWN = 50
 HOSTS_SHOWN = 30
 SHORT_LEVEL = {"critical": "crit", "medium": "med", "informational": "info"}
 
 
-def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> None:
+def report(result: HuntResult, found: AnalyticsResult | None, min_level: str | None, fmt: str, out: Path | None,
+           json_out: bool) -> None:
     for p in result.problems:
         where = quoted(p.path) + (f":{p.line}" if p.line else "")
         stderr.print(f"rule problem: {where}: {safe(p.reason)}")
     acc = account(result)
-    rules, hosts = by_rule(result.findings), by_host(result.findings)
+    findings = _together(result.findings, found, min_level)
+    rules, hosts = by_rule(findings), by_host(findings)
     if out is not None:
-        findings_out.write(result.findings, fmt if fmt != "table" else "csv", out)
+        findings_out.write(findings, fmt if fmt != "table" else "csv", out)
     elif not json_out:
-        findings_out.write(result.findings, fmt, None)
+        findings_out.write(findings, fmt, None)
     if json_out:
         summary: dict[str, Any] = result.summary()
+        summary["findings"] = findings.num_rows
+        summary["analytics"] = found.summary() if found is not None else None
         summary["rules"].update(matched=acc.matched, not_run=acc.not_run_total)
         summary["not_run"] = acc.not_run
         summary["rule_account"] = _account_json(acc)
@@ -46,12 +54,35 @@ def report(result: HuntResult, fmt: str, out: Path | None, json_out: bool) -> No
         print_json(summary)
         return
     human = (stdout if (fmt == "table" or out is not None) else stderr).console
-    if result.findings.num_rows:
+    if findings.num_rows:
         _rules_table(human, rules)
         _hosts_table(human, hosts)
     _account_text(human, acc)
-    stderr.print(f"{result.findings.num_rows:,} findings from {acc.matched:,} of {acc.run:,} rules run "
-                 f"in {sum(result.seconds.values()):.1f} s" + (f"; written to {safe(out)}" if out else ""))
+    if found is not None:
+        _analytics_text(human, found)
+    seconds = sum(result.seconds.values()) + (sum(r.seconds for r in found.runs) if found else 0.0)
+    stderr.print(f"{findings.num_rows:,} findings ({result.findings.num_rows:,} from {acc.matched:,} of {acc.run:,} "
+                 f"rules run, {findings.num_rows - result.findings.num_rows:,} from analytics) in {seconds:.1f} s"
+                 + (f"; written to {safe(out)}" if out else ""))
+
+
+def _together(sigma: pa.Table, found: AnalyticsResult | None, min_level: str | None) -> pa.Table:
+    """Rule and analytic findings in one table, in time order (analytics filtered by --min-level too)."""
+    if found is None or not found.findings.num_rows:
+        return sigma
+    keep = [level_at_least(lv, min_level) for lv in found.findings.column("level").to_pylist()]
+    both = pa.concat_tables([sigma, found.findings.filter(pa.array(keep, pa.bool_()))])
+    return both.take(pc.sort_indices(both, [("ts", "ascending"), ("rule_title", "ascending")],
+                                     null_placement="at_end"))
+
+
+def _analytics_text(con: Console, found: AnalyticsResult) -> None:
+    ran = [r for r in found.runs if r.status == "ran"]
+    con.print(f"Analytics: {len(ran)} of {len(found.runs)} ran, "
+              f"{sum(r.findings for r in ran):,} findings" + ("" if len(ran) == len(found.runs) else ":"))
+    for r in found.runs:
+        if r.status != "ran":
+            con.print(f"  {r.name}: {r.status}: {safe(r.reason or '')}")
 
 
 def _rules_table(con: Console, rules: list[RuleCount]) -> None:

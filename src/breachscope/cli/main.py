@@ -21,6 +21,7 @@ import typer
 import breachscope.cli.summary_cmd as summary_cmd
 from breachscope import __version__
 from breachscope.cli import (
+    analytics_cmd,
     demo_cmd,
     hunt_cmd,
     ingest_cmd,
@@ -64,6 +65,7 @@ app.command("ingest")(ingest_cmd.ingest)
 app.command("query")(query_cmd.query)
 app.command("hunt", cls=hunt_cmd.HuntCommand)(hunt_cmd.hunt_command)
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(analytics_cmd.app, name="analytics")
 app.add_typer(case_app, name="case")
 app.command("demo")(demo_cmd.demo)
 app.command("simulate")(simulate_cmd.simulate)
