@@ -31,9 +31,8 @@ def list_analytics(
     t = Table(title=f"{len(items)} analytics (hunt --analytics all|none|NAME,...)", show_lines=True)
     for col in ("name", "reads", "ATT&CK", "what it looks for"):
         t.add_column(col, overflow="fold")
-    for it in items:
-        t.add_row(Text(it["name"]), Text(", ".join(it["tables"])), Text(", ".join(it["attack"])),
-                  Text(f"{it['title']}: {it['about']}"))
+    for a in ANALYTICS.values():
+        t.add_row(Text(a.name), Text(", ".join(a.tables)), Text(", ".join(a.attack)), Text(f"{a.title}: {a.about}"))
     stdout.console.print(t)
     for name, files in rule_packs.items():
         stdout.print(f"rule pack {name}: {len(files)} rules (run by hunt and investigate unless --no-builtin-rules)")

@@ -26,6 +26,9 @@ def investigate(
     engine: Annotated[str, typer.Option(help="Query engine: duckdb or spark.")] = "duckdb",
     rules: Annotated[list[str] | None, typer.Option("--rules", help="Sigma rules (files or folders) to run first, "
                                                     "as `hunt` does; their findings join (repeatable).")] = None,
+    hunt: Annotated[str, typer.Option(
+        "--hunt", help="auto: run the package's rule packs and the analytics first when no hunt has run on the "
+                       "case (always when --rules is given); always; never.")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print the incident as JSON on stdout.")] = False,
 ) -> None:
     """Find the breach from the evidence: the entry host, the hosts reached, the attacker's database
@@ -47,12 +50,17 @@ def investigate(
     if assets is not None:
         input_file(assets, "--assets")
         loaded = load_assets(assets)
-    if rules:
+    if hunt not in ("auto", "always", "never"):
+        raise UsageError("--hunt must be auto, always or never")
+    from breachscope.model.case import CaseLayout
+
+    if rules or hunt == "always" or (hunt == "auto" and not CaseLayout(case).findings.exists()):
         from breachscope.cli.hunt_cmd import hunt_into_case
 
-        found = hunt_into_case(case, list(rules), engine)
+        found = hunt_into_case(case, list(rules or []), engine)
         if not json_out:
-            stdout.print(f"hunt: {found:,} finding(s) from the given rules", markup=False)
+            stdout.print(f"hunt: {found:,} finding(s) from the package's rule packs, the analytics"
+                         + (" and the given rules" if rules else ""), markup=False)
     result = run(InvestigateRequest(case, parse_ts(since, "--since"), parse_ts(until, "--until"), loaded,
                                     database, engine))
     inc = result.incident

@@ -15,23 +15,26 @@ LEVEL_SCORE = {"critical": 50.0, "high": 35.0, "medium": 20.0, "low": 8.0, "info
 
 def run(ctx: Context) -> list[Alert]:
     sql = f"""
-    WITH f AS (SELECT rule_title, lower(level) AS level, ts, {host_key_sql('host')} AS hkey, "user" AS usr, src_ip,
-                      dst_ip, attack, coalesce(table_name, 'findings') AS tbl, src_file, src_record
-               FROM findings WHERE {ctx.window()}),
-    spread AS (SELECT rule_title, count(DISTINCT hkey) AS hosts FROM f GROUP BY ALL)
-    SELECT rule_title, level, hkey, min(ts) AS ts, count(*) AS n, any_value(usr) AS usr, any_value(src_ip) AS src_ip,
-           any_value(attack) AS attack, any_value(spread.hosts) AS hosts,
+    WITH f AS (SELECT rule_title, kind, lower(level) AS level, ts, {host_key_sql('host')} AS hkey, "user" AS usr,
+                      src_ip, dst_ip, attack, coalesce(table_name, 'findings') AS tbl, src_file, src_record
+               FROM findings WHERE {ctx.window()} AND src_file IS NOT NULL),
+    g AS (SELECT *, coalesce(hkey, src_ip) AS who FROM f),
+    spread AS (SELECT rule_title, count(DISTINCT who) AS hosts FROM g GROUP BY ALL)
+    SELECT rule_title, any_value(kind) AS kind, level, who, any_value(hkey) AS hkey, min(ts) AS ts, count(*) AS n,
+           any_value(usr) AS usr, any_value(src_ip) AS src_ip, any_value(attack) AS attack,
+           any_value(spread.hosts) AS hosts,
            {evidence_sql('', table_sql='tbl')} AS ev
-    FROM f JOIN spread USING (rule_title) GROUP BY ALL ORDER BY ts"""
+    FROM g JOIN spread USING (rule_title) GROUP BY rule_title, level, who ORDER BY ts"""
     out = []
     for r in ctx.artifact_rows(sql):
         base = LEVEL_SCORE.get(r["level"] or "", 10.0)
         s = base / (1 + math.log2(max(1, r["hosts"])))
-        why = f"Sigma: {r['rule_title']} ({r['level']}, {r['n']} event(s); fires on {r['hosts']} host(s))"
-        out.append(alert(r["ts"], "sigma", "execution", s, why, r["ev"], host=r["hkey"], user=r["usr"],
-                         src_ip=r["src_ip"]))
+        family = "Analytic" if r["kind"] == "analytic" else "Sigma"
+        why = f"{family}: {r['rule_title']} ({r['level']}, {r['n']} event(s); fires on {r['hosts']} host(s))"
+        out.append(alert(r["ts"], "sigma", "execution", s, why, r["ev"], host=r["hkey"] or ctx.actor(None, r["src_ip"]),
+                         user=r["usr"], src_ip=r["src_ip"]))
     return out
 
 
 DETECTOR = Detector("sigma", (("findings", ("rule_title", "level", "host")),), run,
-                    "findings of earlier hunts (Sigma rules), damped by how many hosts each rule fires on")
+                    "findings of earlier hunts (Sigma rules, analytics), damped by how many hosts each rule fires on")
