@@ -25,8 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from breachscope.engines.duckdb_case import open_case
 from investigate_bench import CLI, StepError, run  # bench/ is the script's folder: on sys.path
+
+from breachscope.engines.duckdb_case import open_case
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ("stratosphere-security-datasets/001-zeek-scenario-malicious/labeled-conn.log",
@@ -98,7 +99,8 @@ def main() -> int:
             ok = [f for f in findings if word in json.dumps(f).lower()
                   and (address is None or address in json.dumps(f))]
             top = ok[0]["rule_title"] if ok else "-"
-            print(f"{rel}: {word} {'found' if ok else 'NOT found'} ({len(findings)} findings >= low; {top})", flush=True)
+            print(f"{rel}: {word} {'found' if ok else 'NOT found'} ({len(findings)} findings >= low; {top})",
+                  flush=True)
     except StepError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
