@@ -213,7 +213,8 @@ def _linux(category: str, service: str) -> list[Segment]:
 
 def _cisco(category: str, service: str) -> list[Segment]:
     if service in ("aaa", "bgp", "ldp"):
-        return [Segment("syslog", ir.Str("syslog_format", ((ir.LIT, "cisco"),)), f"Cisco syslog ({service})")]
+        # a Cisco message behind a relay's RFC 3164/5424 header is still Cisco: its mnemonic says so
+        return [Segment("syslog", ir.Str("cisco_mnemonic", ((ir.ANY, ""),)), f"Cisco syslog ({service})")]
     raise Unserved("no table holds cisco events (product 'cisco' is not an evidence family breachscope ingests)")
 
 
