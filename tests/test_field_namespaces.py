@@ -84,6 +84,7 @@ SAMPLES = {
     "argus_binetflow": lambda tmp: [SLIPS / "test11-portscan.binetflow"],
     "nfdump_csv": lambda tmp: [_nfdump(tmp)],
     "netflow_csv": lambda tmp: [_vpc(tmp)],
+    "pcap": lambda tmp: [SLIPS / "test-cc" / "test-cc-capture-2.pcap"],  # flow, zeek_dns, zeek_ssl
     "syslog": lambda tmp: [DATASETS / "cisco-ios-syslog-samples" / "elastic-integrations" / "packages" / "cisco_ios"
                            / "data_stream" / "log" / "_dev" / "test" / "pipeline" / "test-cisco-ios.log"],
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from breachscope.ingest.db_audit import mariadb_audit, mysql_general, pgaudit
 from breachscope.ingest.flows import argus, netflow_csv, nfdump
+from breachscope.ingest.packets import reader as packets
 from breachscope.ingest.reader import Reader
 from breachscope.ingest.syslog import reader as syslog
 from breachscope.ingest.windows import evtx, evtx_json, json_lines
@@ -14,6 +15,7 @@ from breachscope.ingest.zeek import readers as zeek
 
 READERS: list[Reader] = [
     evtx.READER,
+    packets.READER,  # pcap and pcapng: binary magic numbers
     evtx_json.READER,
     zeek.READER_TSV,
     zeek.READER_JSON,
