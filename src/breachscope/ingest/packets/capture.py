@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from dpkt import pcapng  # type: ignore[import-untyped]  # dpkt publishes no type information
+from dpkt import pcapng
 
 from breachscope.ingest.context import ReadContext
 

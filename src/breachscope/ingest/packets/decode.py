@@ -14,7 +14,7 @@ import struct
 from typing import Any, NamedTuple
 
 # dpkt publishes no type information (pyarrow's is ignored the same way in pyproject's mypy overrides)
-from dpkt import ethernet, icmp, icmp6, ip, ip6, loopback, ppp, sll, sll2, tcp, udp  # type: ignore[import-untyped]
+from dpkt import ethernet, icmp, icmp6, ip, ip6, loopback, ppp, sll, sll2, tcp, udp
 
 Ethernet, ICMP, ICMP6, IP, IP6 = ethernet.Ethernet, icmp.ICMP, icmp6.ICMP6, ip.IP, ip6.IP6
 Loopback, PPP, SLL, SLL2, TCP, UDP = loopback.Loopback, ppp.PPP, sll.SLL, sll2.SLL2, tcp.TCP, udp.UDP

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dpkt.ssl_ciphersuites import BY_CODE  # type: ignore[import-untyped]  # dpkt publishes no type information
+from dpkt.ssl_ciphersuites import BY_CODE
 
 from breachscope.ingest.packets.dns import escape
 
