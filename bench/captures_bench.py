@@ -38,7 +38,7 @@ LABELLED = ("stratosphere-security-datasets/001-zeek-scenario-malicious/labeled-
 RECIPES = (  # (capture, what the finding must say, the address it must name)
     ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-1.pcap", "beacon", None),
     ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-2.pcap", "beacon", None),
-    ("cic-ddos2019-lucid-sample/CIC-DDoS-2019-SynFlood.pcap", "ddos", "192.168.50.4"),
+    ("cic-ddos2019-lucid-sample/CIC-DDoS-2019-SynFlood.pcap", "flood", "192.168.50.4"),  # one source: "DoS"
 )
 LEVELS = ("low", "medium", "high", "critical")
 

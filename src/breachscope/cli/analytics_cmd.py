@@ -35,4 +35,4 @@ def list_analytics(
         t.add_row(Text(a.name), Text(", ".join(a.tables)), Text(", ".join(a.attack)), Text(f"{a.title}: {a.about}"))
     stdout.console.print(t)
     for name, files in rule_packs.items():
-        stdout.print(f"rule pack {name}: {len(files)} rules (run by hunt and investigate unless --no-builtin-rules)")
+        stdout.print(f"rule pack {name}: {len(files)} rule files (run unless --no-builtin-rules)")

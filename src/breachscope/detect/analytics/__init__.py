@@ -3,10 +3,30 @@ beside the Sigma rules. One module per analytic, one line here (base.py: the con
 
 from __future__ import annotations
 
+from breachscope.detect.analytics import (
+    beaconing,
+    dcsync,
+    ddos,
+    device_changes,
+    dns_tunnelling,
+    exfiltration,
+    golden_ticket,
+    kerberoasting,
+    long_connections,
+)
 from breachscope.detect.analytics.base import Analytic
 
 #: every analytic, in the order they run: one line each
 _ALL: list[Analytic] = [
+    beaconing.ANALYTIC,
+    long_connections.ANALYTIC,
+    exfiltration.ANALYTIC,
+    dns_tunnelling.ANALYTIC,
+    kerberoasting.ANALYTIC,
+    dcsync.ANALYTIC,
+    golden_ticket.ANALYTIC,
+    ddos.ANALYTIC,
+    device_changes.ANALYTIC,
 ]
 ANALYTICS: dict[str, Analytic] = {a.name: a for a in _ALL}
 
