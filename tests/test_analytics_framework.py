@@ -145,3 +145,21 @@ def test_findings_table_reads_version_one(tmp_path: Path) -> None:
     old = pa.table({n: pa.nulls(0, FINDINGS_SCHEMA.field(n).type) for n in FINDINGS_SCHEMA.names
                     if n not in ("score", "last_ts", "evidence")})
     assert findings_table(old).schema.names == FINDINGS_SCHEMA.names
+
+
+def test_assets_say_which_public_network_is_inside(tmp_path: Path, datasets: Path) -> None:
+    """The Slips test-cc capture (curl every 2 s from a host of CTU's public 147.32.0.0/16): no address is
+    inside by RFC 1918, so no beacon can be told; with the network in assets.yaml the beacon is found."""
+    capture = datasets / "stratosphere-slips-dataset" / "dataset" / "test-cc" / "test-cc-capture-1.pcap"
+    if not capture.exists():
+        pytest.skip(f"{capture} is not in this checkout of the datasets")
+    run_ingest([capture], tmp_path / "case")
+    (tmp_path / "assets.yaml").write_text("internal_networks: [147.32.0.0/16]\n")
+    titles = {}
+    for label, extra in (("plain", []), ("assets", ["--assets", str(tmp_path / "assets.yaml")])):
+        done = cli("hunt", str(tmp_path / "case"), "--no-builtin-rules", "--analytics", "beaconing", "--format",
+                   "jsonl", *extra)
+        assert done.returncode == 0, done.stderr
+        titles[label] = [json.loads(x)["rule_title"] for x in done.stdout.splitlines() if x.strip()]
+    assert not any("Beaconing" in t for t in titles["plain"])
+    assert any(t.startswith("Beaconing 147.32.80.37 -> ") for t in titles["assets"]), titles

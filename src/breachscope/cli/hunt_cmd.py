@@ -35,6 +35,9 @@ def hunt_command(
     analytics: Annotated[str, typer.Option(
         "--analytics", help="Analytics to run: all, none, or names separated by commas "
                             "(`breachscope analytics list`).")] = "all",
+    assets: Annotated[Path | None, typer.Option(
+        "--assets", help="assets.yaml: its internal_networks are inside the network for the analytics, besides "
+                         "RFC 1918, CGNAT and IPv6 local space (a network on public addresses).")] = None,
     case: Annotated[Path | None, typer.Option("--case", help="Case for the evidence (default: temporary).")] = None,
     min_level: Annotated[str | None, typer.Option("--min-level", help="lowest level reported")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, jsonl or timesketch")] = "table",
@@ -59,6 +62,7 @@ def hunt_command(
         raise UsageError("--strategy must be fast or sql")
     values = _placeholders(placeholders)
     chosen = _analytics(analytics)
+    inside = _internal_networks(assets)
     rules = _rule_paths(rules or [], builtin_rules)
     if not rules and not chosen:
         raise UsageError("nothing to run: no --rules, --no-builtin-rules and --analytics none")
@@ -82,7 +86,7 @@ def hunt_command(
             if summary.rejected:
                 stderr.print(f"ingest: {summary.rejected:,} bad record(s) skipped (see the case manifest)")
         result = _run(case_dir, engine, rules, min_level, values, strategy)
-        found = run_analytics_on_case(case_dir, engine, chosen) if chosen else None
+        found = run_analytics_on_case(case_dir, engine, chosen, inside) if chosen else None
         if temp is None:
             if rules:  # no rules ran: the case keeps its earlier Sigma findings
                 write_findings(case_dir, result.findings, result.parameters)
@@ -156,7 +160,7 @@ def _run(case_dir: Path, engine: str, rules: list[str], min_level: str | None,
 
 
 def hunt_into_case(case_dir: Path, rules: list[str], engine: str = "duckdb", builtin_rules: bool = True,
-                   analytics: str = "all") -> int:
+                   analytics: str = "all", internal_networks: tuple[str, ...] = ()) -> int:
     """Run rules and analytics over a case and keep the findings in it (a `hunt` run): for `investigate`."""
     from breachscope.detect.analytics.runner import SOURCE as ANALYTICS_SOURCE
     from breachscope.detect.sigma.hunt import write_findings
@@ -170,7 +174,7 @@ def hunt_into_case(case_dir: Path, rules: list[str], engine: str = "duckdb", bui
         write_findings(case_dir, result.findings, result.parameters)
         n += len(result.findings)
     if chosen:
-        found = run_analytics_on_case(case_dir, engine, chosen)
+        found = run_analytics_on_case(case_dir, engine, chosen, internal_networks)
         commit_findings(case_dir, found.findings, ANALYTICS_SOURCE, "hunt", found.parameters)
         n += found.findings.num_rows
     return n
@@ -195,18 +199,29 @@ def _analytics(spec: str) -> list[Analytic]:
         raise UsageError(f"--analytics: {exc}") from None
 
 
-def run_analytics_on_case(case_dir: Path, engine: str, chosen: list[Analytic]) -> AnalyticsResult:
+def run_analytics_on_case(case_dir: Path, engine: str, chosen: list[Analytic],
+                          internal_networks: tuple[str, ...] = ()) -> AnalyticsResult:
     from breachscope.detect.analytics.runner import run_analytics
     from breachscope.detect.casecontext import CaseContext, table_columns
+    from breachscope.detect.casesql import DEFAULT_INTERNAL
     from breachscope.engines.duckdb_case import open_case
 
+    inside = DEFAULT_INTERNAL + tuple(internal_networks)
     if engine == "spark":
         from breachscope.engines.spark_case import open_spark_case
 
         with open_spark_case(case_dir) as sc:
-            return run_analytics(CaseContext(sc, table_columns(sc)), chosen)
+            return run_analytics(CaseContext(sc, table_columns(sc), internal_networks=inside), chosen)
     with open_case(case_dir) as c:
-        return run_analytics(CaseContext(c, table_columns(c)), chosen)
+        return run_analytics(CaseContext(c, table_columns(c), internal_networks=inside), chosen)
+
+
+def _internal_networks(assets: Path | None) -> tuple[str, ...]:
+    if assets is None:
+        return ()
+    from breachscope.model.assets import load_assets
+
+    return tuple(load_assets(input_file(assets, "--assets")).internal_networks)
 
 
 def _split_inputs(inputs: list[str], case: Path | None) -> tuple[Path | None, list[str]]:

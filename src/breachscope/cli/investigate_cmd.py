@@ -57,7 +57,8 @@ def investigate(
     if rules or hunt == "always" or (hunt == "auto" and not CaseLayout(case).findings.exists()):
         from breachscope.cli.hunt_cmd import hunt_into_case
 
-        found = hunt_into_case(case, list(rules or []), engine)
+        found = hunt_into_case(case, list(rules or []), engine,
+                               internal_networks=tuple(loaded.internal_networks))
         if not json_out:
             stdout.print(f"hunt: {found:,} finding(s) from the package's rule packs, the analytics"
                          + (" and the given rules" if rules else ""), markup=False)
