@@ -30,17 +30,20 @@ from investigate_bench import CLI, StepError, run  # bench/ is the script's fold
 from breachscope.engines.duckdb_case import open_case
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELLED = ("stratosphere-security-datasets/001-zeek-scenario-malicious/labeled-conn.log",
-            "stratosphere-security-datasets/008-zeek-mixed/data",
-            "stratosphere-security-datasets/010-zeek-mixed/data",
-            "stratosphere-security-datasets/011-zeek-mixed/data",
-            "stratosphere-security-datasets/012-zeek-mixed/data")
+#: (capture, the network inside): 008 to 012 are a host attacked from the Internet in CTU's captures (CTU-Normal-40
+#: ...: their READMEs); its address 147.32.81.167 is in CTU's public network 147.32.0.0/16, given as assets.yaml
+#: internal_networks as a user on public addresses would
+CTU = "147.32.0.0/16"
+LABELLED = (("stratosphere-security-datasets/001-zeek-scenario-malicious/labeled-conn.log", None),
+            ("stratosphere-security-datasets/008-zeek-mixed/data", CTU),
+            ("stratosphere-security-datasets/010-zeek-mixed/data", CTU),
+            ("stratosphere-security-datasets/011-zeek-mixed/data", CTU),
+            ("stratosphere-security-datasets/012-zeek-mixed/data", CTU))
 #: (capture, what the finding must say, the address it must name, the network inside). The Slips captures
-#: were taken on a host of CTU's public network 147.32.0.0/16 (UPSTREAM_docs_datasets.md: tcpdump ... host
-#: 147.32.80.37): given as assets.yaml internal_networks, as a user on public addresses would
+#: were taken on a host of CTU's network too (UPSTREAM_docs_datasets.md: tcpdump ... host 147.32.80.37)
 RECIPES = (
-    ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-1.pcap", "beacon", None, "147.32.0.0/16"),
-    ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-2.pcap", "beacon", None, "147.32.0.0/16"),
+    ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-1.pcap", "beacon", None, CTU),
+    ("stratosphere-slips-dataset/dataset/test-cc/test-cc-capture-2.pcap", "beacon", None, CTU),
     ("cic-ddos2019-lucid-sample/CIC-DDoS-2019-SynFlood.pcap", "flood", "192.168.50.4", None),  # one source: "DoS"
 )
 LEVELS = ("low", "medium", "high", "critical")
@@ -85,12 +88,12 @@ def main() -> int:
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="breachscope-captures-bench-"))
     try:
-        for i, rel in enumerate(LABELLED):
+        for i, (rel, network) in enumerate(LABELLED):
             src = args.datasets / rel
             if not src.exists():
                 print(f"{rel}: missing (not in this checkout of the datasets)")
                 continue
-            case, findings = hunt(src, work / f"labelled-{i}")
+            case, findings = hunt(src, work / f"labelled-{i}", network)
             mal, flagged, hit, n = scored(case, findings)
             precision = f"{hit / flagged:.3f}" if flagged else "- (nothing flagged)"
             recall = f"{hit / mal:.3f}" if mal else "- (no malicious flow)"

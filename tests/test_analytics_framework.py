@@ -133,7 +133,7 @@ def test_investigate_hunts_when_no_hunt_ran(tmp_path: Path) -> None:
     run_ingest([flows(tmp_path)], tmp_path / "case")
     done = cli("investigate", "--case", str(tmp_path / "case"))
     assert done.returncode == 0, done.stderr
-    assert "hunt:" in done.stdout and "analytics" in done.stdout
+    assert "hunt:" in done.stderr and "analytics" in done.stderr
     with open_case(tmp_path / "case") as c:
         sources = {r[0] for r in c.rows("SELECT source FROM runs WHERE artifact = 'findings'")}
     assert sources == {"sigma", "analytics"} or sources == {"analytics"}

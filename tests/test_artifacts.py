@@ -47,7 +47,8 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rules.write_text(RULE.format(title="Logon success", n=1, eid=4624, level="low"), encoding="utf-8")
     case = root / "case"
     run_ingest([ev], case)
-    for args in (["hunt", str(case), "--rules", str(rules), "--json"],
+    for args in (["hunt", str(case), "--rules", str(rules), "--no-builtin-rules", "--analytics", "none",
+                  "--json"],
                  ["scope", "--case", str(case), "--inventory", str(scopedata.write_inventory(root / "inv.yaml")),
                   "--snapshot", str(scopedata.write_snapshot(root / "snap")), "--suspect-user", "mallory", "--json"],
                  ["notify", "--case", str(case), "--aware-at", "2025-02-07T10:00:00+09:00", "--json"]):

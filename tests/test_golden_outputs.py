@@ -55,7 +55,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     truth = json.loads((sim / "truth.json").read_text(encoding="utf-8"))
     evidence = [str(sim / "evidence"), *(str(DATASETS / e) for e in EVIDENCE)]
     _invoke("ingest", *evidence, "--case", str(case), "--year", "2025", "--tz", "UTC", "--json")
-    _invoke("hunt", str(case), "--rules", *(str(SHARED / "sigma" / r) for r in RULES), "--json")
+    _invoke("hunt", str(case), "--no-builtin-rules", "--analytics", "none", "--rules",
+            *(str(SHARED / "sigma" / r) for r in RULES), "--json")
     inputs = truth["investigation_inputs"]
     scope = ["scope", "--case", str(case), "--inventory", str(sim / "inventory.yaml"), "--snapshot",
              str(sim / "snapshot"), "--since", inputs["time_window"]["start"], "--until", inputs["time_window"]["end"],

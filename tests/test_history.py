@@ -63,7 +63,8 @@ def hunt_case(tmp_path: Path) -> dict[str, Path]:
 
 
 def hunt(case: Path, rules: Path) -> None:
-    res = runner.invoke(app, ["hunt", str(case), "--rules", str(rules), "--json"])
+    res = runner.invoke(app, ["hunt", str(case), "--rules", str(rules), "--no-builtin-rules", "--analytics", "none",
+                              "--json"])
     assert res.exit_code == 0, res.output
 
 

@@ -60,7 +60,7 @@ def test_every_rules_path_runs(case_and_rules: tuple[Path, list[Path]], form: st
         "before-case": ["--rules", str(a), str(b), str(c), str(case), "--json"],  # a case is never a rules path
         "dashdash": ["--json", "--rules", str(a), str(b), str(c), "--", str(case)],
     }[form]
-    r = CliRunner().invoke(app, ["hunt", *args])
+    r = CliRunner().invoke(app, ["hunt", "--no-builtin-rules", "--analytics", "none", *args])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert summary["rules"]["files"] == 3 and summary["rules"]["run"] == 3

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from breachscope.cli.output import print_json, stdout
 
@@ -19,6 +17,9 @@ def list_analytics(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable list on stdout.")] = False,
 ) -> None:
     """List the analytics (name, tables read, ATT&CK, what each looks for) and the packaged rule packs."""
+    from rich.table import Table  # here: `breachscope --help` starts without rich's tables
+    from rich.text import Text
+
     from breachscope.detect.analytics import ANALYTICS
     from breachscope.detect.packs import packs
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from breachscope.cli.output import print_json, safe, stdout
+from breachscope.cli.output import print_json, safe, stderr, stdout
 from breachscope.cli.paths import existing_case, input_file
 from breachscope.cli.scope_cmd import parse_ts
 from breachscope.model.errors import UsageError
@@ -59,9 +59,9 @@ def investigate(
 
         found = hunt_into_case(case, list(rules or []), engine,
                                internal_networks=tuple(loaded.internal_networks))
-        if not json_out:
-            stdout.print(f"hunt: {found:,} finding(s) from the package's rule packs, the analytics"
-                         + (" and the given rules" if rules else ""), markup=False)
+        # on stderr: stdout carries the story (or the JSON)
+        stderr.print(f"hunt: {found:,} finding(s) from the package's rule packs, the analytics"
+                     + (" and the given rules" if rules else ""), markup=False)
     result = run(InvestigateRequest(case, parse_ts(since, "--since"), parse_ts(until, "--until"), loaded,
                                     database, engine))
     inc = result.incident

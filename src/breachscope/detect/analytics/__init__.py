@@ -13,6 +13,7 @@ from breachscope.detect.analytics import (
     golden_ticket,
     kerberoasting,
     long_connections,
+    port_scans,
 )
 from breachscope.detect.analytics.base import Analytic
 
@@ -27,6 +28,7 @@ _ALL: list[Analytic] = [
     golden_ticket.ANALYTIC,
     ddos.ANALYTIC,
     device_changes.ANALYTIC,
+    port_scans.ANALYTIC,
 ]
 ANALYTICS: dict[str, Analytic] = {a.name: a for a in _ALL}
 
