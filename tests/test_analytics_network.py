@@ -122,7 +122,8 @@ def test_the_labelled_njrat_c2_is_the_only_beacon(tmp_path: Path) -> None:
         cc = c.rows('SELECT DISTINCT "id.orig_h", "id.resp_h" FROM zeek_conn WHERE detailedlabel = \'CC\'')
         res = run_analytics(CaseContext(c, table_columns(c)), [BEACON])
     fs = res.findings.to_pylist()
-    assert fs and fs[0]["level"] == "high", fs
+    # medium, not high: with one inside host, how few hosts talk to the address says nothing (netcommon.rarity)
+    assert fs and fs[0]["level"] == "medium", fs
     assert {(f["src_ip"], f["dst_ip"]) for f in fs} <= set(cc), fs  # the multicast chatter is not in it
 
 

@@ -12,6 +12,8 @@ from breachscope.detect.casecontext import CaseContext
 from breachscope.model.sql import quote_literal
 
 RARITY_FLOOR = 0.3
+SMALL_NETWORK = 10  # inside hosts talking outside below which popularity cannot tell rare from common
+SMALL_NETWORK_CAP = 0.75
 COMMON_HOSTS = 50.0  # inside hosts talking to an outside address that make it common in any network
 NO_CONNECTIONS = "no connection records: the case has no zeek_conn, flow or firewall (Cisco ASA) table"
 
@@ -63,9 +65,12 @@ def classified_sql(pairs: str, ctx: CaseContext) -> str:
 def rarity(hosts: int, population: int) -> float:
     """1.0 for an outside address one inside host talks to, down to RARITY_FLOOR once it is common: talked to
     by 5 % of the inside hosts seen talking outside (at least 4, at most COMMON_HOSTS whatever the size of the
-    network). C2 and drop servers are rare; update services, clouds and SaaS are everybody's."""
+    network). C2 and drop servers are rare; update services, clouds and SaaS are everybody's. With fewer than
+    SMALL_NETWORK inside hosts talking outside (one workstation's capture) every address is "rare", which then
+    says nothing: the value is capped at SMALL_NETWORK_CAP."""
     common = min(COMMON_HOSTS, max(4.0, 0.05 * population))
-    return 1.0 - (1 - RARITY_FLOOR) * min(1.0, max(0, hosts - 1) / common)
+    value = 1.0 - (1 - RARITY_FLOOR) * min(1.0, max(0, hosts - 1) / common)
+    return min(value, SMALL_NETWORK_CAP) if population < SMALL_NETWORK else value
 
 
 def rarity_sql(hosts: str, population: str) -> str:

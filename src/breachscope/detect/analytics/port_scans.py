@@ -47,7 +47,12 @@ def _attempts(ctx: CaseContext) -> str:
 
 def _scanners(ctx: CaseContext, attempts: str) -> list[dict[str, Any]]:
     return ctx.rows(f"""
-        WITH a AS ({attempts})
+        WITH a0 AS ({attempts}),
+        -- cheap counts first: the distinct counts below run only for the sources that failed often enough
+        cand AS (SELECT src FROM a0 GROUP BY src
+                 HAVING count(*) >= {MIN_PAIRS}
+                    AND sum(CASE WHEN failed THEN 1 ELSE 0 END) >= {MIN_FAILED_SHARE} * count(*)),
+        a AS (SELECT a0.* FROM a0 JOIN cand ON a0.src = cand.src)
         SELECT src, count(*) AS n, sum(CASE WHEN failed THEN 1 ELSE 0 END) AS failed,
                count(DISTINCT dst) AS targets, count(DISTINCT port) AS ports,
                count(DISTINCT concat(dst, '|', CAST(port AS VARCHAR))) AS pairs,
@@ -58,14 +63,18 @@ def _scanners(ctx: CaseContext, attempts: str) -> list[dict[str, Any]]:
 
 
 def _probed(ctx: CaseContext, attempts: str) -> list[dict[str, Any]]:
-    outside = f"NOT {ctx.internal('src')}"
+    # grouped first, and inside/outside decided once per address, not per record (the address SQL is costly)
     return ctx.rows(f"""
         WITH a AS ({attempts}),
-        probes AS (SELECT * FROM a WHERE failed AND {outside} AND {ctx.internal('dst')}),
-        answered AS (SELECT DISTINCT dst, port FROM a WHERE NOT failed AND {outside})
-        SELECT p.dst, count(*) AS n, count(DISTINCT p.src) AS sources, count(DISTINCT p.port) AS ports,
+        g AS (SELECT src, dst, port, failed, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
+              FROM a GROUP BY src, dst, port, failed),
+        addr AS (SELECT x, {ctx.internal('x')} AS inside FROM (SELECT src AS x FROM g UNION SELECT dst AS x FROM g) u),
+        e AS (SELECT g.* FROM g JOIN addr s ON g.src = s.x JOIN addr d ON g.dst = d.x WHERE NOT s.inside AND d.inside),
+        answered AS (SELECT DISTINCT dst, port FROM e WHERE NOT failed),
+        probes AS (SELECT * FROM e WHERE failed)
+        SELECT p.dst, sum(p.n) AS n, count(DISTINCT p.src) AS sources, count(DISTINCT p.port) AS ports,
                count(DISTINCT CASE WHEN an.port IS NOT NULL THEN p.port END) AS answered_ports,
-               min(p.ts) AS first_ts, max(p.ts) AS last_ts
+               min(p.first_ts) AS first_ts, max(p.last_ts) AS last_ts
         FROM probes p LEFT JOIN answered an ON p.dst = an.dst AND p.port = an.port
         GROUP BY p.dst
         HAVING count(DISTINCT p.src) >= {MIN_PROBERS} AND count(DISTINCT p.port) >= {MIN_PROBED_PORTS}""")
