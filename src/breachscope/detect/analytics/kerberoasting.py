@@ -182,11 +182,14 @@ def _across_sensors(bursts: list[Burst]) -> list[Burst]:
     """The DC's 4769s and Zeek's TGS records of one client at the same time are one burst (the same
     exchanges seen twice: the larger view is kept, each sensor's evidence too)."""
     out: list[Burst] = []
-    for b in sorted(bursts, key=lambda x: (x.client, x.first)):
+    # sorted fully (the SQL returns rows in no fixed order): the same case gives the same finding every run
+    for b in sorted(bursts, key=lambda x: (x.client, x.first, sorted(x.sources))):
         prev = out[-1] if out else None
         if prev is not None and prev.client == b.client and not (b.sources & prev.sources) \
                 and (b.first - prev.last).total_seconds() <= WINDOW_S:
-            if len(b.new_services) > len(prev.new_services):
+            larger = len(b.new_services) > len(prev.new_services)
+            same = len(b.new_services) == len(prev.new_services)
+            if larger or (same and "windows" in b.sources and "windows" not in prev.sources):  # the DC's names
                 prev.services, prev.routine = b.services, b.routine
             prev.first, prev.last = min(prev.first, b.first), max(prev.last, b.last)
             prev.tickets = max(prev.tickets, b.tickets)
