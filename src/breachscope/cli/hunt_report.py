@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -72,8 +71,7 @@ def _together(sigma: pa.Table, found: AnalyticsResult | None, min_level: str | N
         return sigma
     keep = [level_at_least(lv, min_level) for lv in found.findings.column("level").to_pylist()]
     both = pa.concat_tables([sigma, found.findings.filter(pa.array(keep, pa.bool_()))])
-    return both.take(pc.sort_indices(both, [("ts", "ascending"), ("rule_title", "ascending")],
-                                     null_placement="at_end"))
+    return both.sort_by([("ts", "ascending"), ("rule_title", "ascending")])  # nulls last
 
 
 def _analytics_text(con: Console, found: AnalyticsResult) -> None:
