@@ -1,7 +1,9 @@
 """What the tests need from the system besides Python packages, checked with the standard library only
 (it runs before the virtualenv exists): PostgreSQL with pgAudit (tests/pgserver.py finds it) and Java 17+
-for local Spark. `python3 -m tests.sysdeps` prints one line per missing piece, `<key>\\t<why>`, and exits 1;
-`.ci/system-deps` (called by `make test` and `.ci/run`) installs the Debian packages for those keys.
+for local Spark; Chromium (the HTML report's browser tests), nftables and iproute2 (containment plans
+applied in a network namespace). `python3 -m tests.sysdeps` prints one line per missing piece,
+`<key>\\t<why>`, and exits 1; `.ci/system-deps` (called by `make test` and `.ci/run`) installs the Debian
+packages for those keys.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def missing() -> dict[str, str]:
     java = java_problem()
     if java:
         out["java"] = java
+    for key, command in (("chromium", "chromium"), ("nft", "nft"), ("ip", "ip")):
+        if not (shutil.which(command) or Path("/usr/sbin", command).exists()):
+            out[key] = f"no `{command}` on PATH"
     return out
 
 
