@@ -22,6 +22,7 @@ import breachscope.cli.summary_cmd as summary_cmd
 from breachscope import __version__
 from breachscope.cli import (
     analytics_cmd,
+    contain_cmd,
     demo_cmd,
     hunt_cmd,
     ingest_cmd,
@@ -72,6 +73,7 @@ app.command("simulate")(simulate_cmd.simulate)
 app.command("investigate")(investigate_cmd.investigate)
 app.command("scope")(scope_cmd.scope)
 app.command("notify")(notify_cmd.notify)
+app.command("contain")(contain_cmd.contain)
 app.add_typer(summary_cmd.app, name="summary")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from breachscope.investigate.context import Context
+from breachscope.investigate.detectors.base import refs
 from breachscope.investigate.detectors.db_sessions import SUSPECT_SCORE
 from breachscope.investigate.rank import (
     MEANINGFUL,
@@ -29,6 +30,7 @@ from breachscope.model.incident import (
     IncidentAccount,
     IncidentHost,
     IncidentSuspects,
+    RuleHit,
     TimelineEvent,
 )
 
@@ -72,7 +74,7 @@ def build(ctx: Context, alerts: list[Alert], coverage: list[DetectorRun], case: 
         hosts=incident_hosts, accounts=_accounts(alerts, {h.key for h in suspects_hosts}), external=external,
         db_sessions=sessions, data_movements=moves, timeline=timeline, suspects=suspects,
         crown_jewels=tuple(sorted(ctx.display.get(k, k) for k in ctx.crown_jewel_hosts)), coverage=tuple(coverage),
-        extra={"alerts": len(alerts)})
+        extra={"alerts": len(alerts)}, internal_networks=tuple(ctx.internal_networks))
 
 
 def _roles(ctx: Context, hosts: dict[str, HostScore], alerts: list[Alert], chain: list[Alert]) -> None:
@@ -119,7 +121,14 @@ def _host(ctx: Context, h: HostScore, rank: int) -> IncidentHost:
         score=round(h.score, 1), role=h.roles[0] if h.roles else "involved", roles=tuple(h.roles),
         function=ctx.facts.get("functions", {}).get(h.key), crown_jewel=h.key in ctx.crown_jewel_hosts,
         first_alert=h.first, last_alert=h.last, alerts=len(h.alerts), reasons=tuple(reasons[:6]),
-        evidence=tuple(e for a in top[:3] for e in a.evidence[:2]))
+        evidence=tuple(e for a in top[:3] for e in a.evidence[:2]), rules=_rules(ctx, h.key))
+
+
+def _rules(ctx: Context, key: str) -> tuple[RuleHit, ...]:
+    """The rules that fired on a host (the sigma detector remembers them), by id."""
+    found: dict[str, dict[str, Any]] = ctx.facts.get("rules", {}).get(key, {})
+    return tuple(RuleHit(rule_id=rid, level=f["level"], attack=tuple(sorted(f["attack"])), evidence=refs(f["ev"]))
+                 for rid, f in sorted(found.items()))
 
 
 def _db_sessions(ctx: Context, alerts: list[Alert]) -> tuple[DbSession, ...]:
@@ -139,6 +148,7 @@ def _db_sessions(ctx: Context, alerts: list[Alert]) -> tuple[DbSession, ...]:
 def _external(ctx: Context, alerts: list[Alert], entry: HostScore | None) -> tuple[ExternalEndpoint, ...]:
     roles: dict[str, list[str]] = defaultdict(list)
     seen: dict[str, list[Alert]] = defaultdict(list)
+    inbound: dict[str, set[str]] = ctx.facts.get("inbound_services", {})  # "src dst" -> proto/port
     entry_first = entry.first if entry else None
     for a in alerts:
         if a.kind == "exfiltration" and a.score >= EXFIL_SCORE and a.dst_ip:
@@ -165,7 +175,9 @@ def _external(ctx: Context, alerts: list[Alert], entry: HostScore | None) -> tup
             connections=len(al), bytes_out=sum(a.bytes or 0 for a in al if a.kind == "exfiltration"),
             internal_hosts=tuple(sorted({ctx.display.get(a.host or "", a.host or "") for a in al})),
             reasons=tuple(dict.fromkeys(a.reason for a in al))[:5],
-            evidence=tuple(e for a in al[:3] for e in a.evidence[:2])))
+            evidence=tuple(e for a in al[:3] for e in a.evidence[:2]),
+            services=tuple(sorted({s for a in al if a.kind == "inbound"
+                                   for s in inbound.get(f"{ip} {a.dst_ip}", ())}))))
     return tuple(sorted(out, key=lambda e: (e.first_seen or datetime.max.replace(tzinfo=UTC), e.ip)))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from breachscope.model.case import RunPaths
+from breachscope.model.containment import ContainmentPlan
 from breachscope.model.exposure import ExposureSummary
 from breachscope.model.exposure_artifact import ExposedSubject, ReviewItem, ScopedStatement
 from breachscope.model.findings import Finding
@@ -61,6 +62,7 @@ ARTIFACTS = (
 )
 DOCUMENTS: tuple[tuple[str, type], ...] = (("run", RunRecord),
                                            *(d for a in ARTIFACTS for d in a.documents))
+DOCUMENTS += (("containment-plan", ContainmentPlan),)  # computed from the incident, not stored in the case
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -85,6 +85,16 @@ def alerts_table(alerts: Iterable[Alert]) -> pa.Table:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A hunt rule or analytic that fired on a host, from the case's findings."""
+
+    rule_id: str = doc("the rule's id (Sigma), or analytic:<name>")
+    level: str = doc("its highest level on the host: informational, low, medium, high, critical")
+    attack: tuple[str, ...] = doc("ATT&CK technique ids of its findings (T1003.006...)")
+    evidence: tuple[EvidenceRef, ...] = doc("its first evidence rows on the host")
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentHost:
     """An internal host (or an external address) with its place in the attack."""
 
@@ -103,6 +113,8 @@ class IncidentHost:
     alerts: int = doc("alerts on the host")
     reasons: tuple[str, ...] = doc("the strongest reasons, in words")
     evidence: tuple[EvidenceRef, ...] = doc("evidence rows of the strongest alerts")
+    rules: tuple[RuleHit, ...] = doc("hunt rules and analytics whose findings joined the investigation on it "
+                                     "(containment reads DCSync and golden-ticket signs here)", default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +143,8 @@ class ExternalEndpoint:
     internal_hosts: tuple[str, ...] = doc("internal hosts that talked to it")
     reasons: tuple[str, ...] = doc("why")
     evidence: tuple[EvidenceRef, ...] = doc("evidence rows")
+    services: tuple[str, ...] = doc("services it reached on the internal hosts from outside, as protocol/port "
+                                    "(tcp/8443), from the inbound connections of the attack", default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +239,8 @@ class Incident:
     coverage: tuple[DetectorRun, ...] = doc("every detector: ran or skipped, and why")
     version: int = doc("version of this document's format", default=1)
     extra: dict[str, Any] = field(default_factory=dict, metadata={"doc": "counts of what was read"})
+    internal_networks: tuple[str, ...] = doc("the networks taken as inside: the default private ranges and "
+                                             "assets.yaml's (empty: written before they were recorded)", default=())
 
     def to_json(self) -> str:
         return dumps(json_object(self))

@@ -109,12 +109,15 @@ def beacons(ctx: Context) -> list[Alert]:
 def inbound(ctx: Context) -> list[Alert]:
     if not ctx.has("zeek_conn", "id.orig_h", "id.resp_h"):
         return []  # flows and firewall teardowns do not say reliably who opened a connection
+    proto = "lower(proto)" if ctx.has("zeek_conn", "proto") else "NULL"
     sql = f"""
-    WITH c AS (SELECT ts, "id.orig_h" AS src, "id.resp_h" AS dst, "id.resp_p" AS port, src_file, src_record
+    WITH c AS (SELECT ts, "id.orig_h" AS src, "id.resp_h" AS dst, "id.resp_p" AS port, {proto} AS proto,
+                      src_file, src_record
                FROM zeek_conn WHERE {ctx.internal('"id.resp_h"')} AND NOT {ctx.internal('"id.orig_h"')}
                  AND {ctx.window()}),
     svc AS (SELECT dst, port, count(DISTINCT src) AS outsiders FROM c GROUP BY ALL)
     SELECT c.src, c.dst, c.port, min(c.ts) AS ts, count(*) AS conns, any_value(svc.outsiders) AS outsiders,
+           list(DISTINCT c.proto) AS protos,
            {evidence_sql('zeek_conn', 'c.ts', prefix='c.')} AS ev
     FROM c JOIN svc USING (dst, port) GROUP BY ALL HAVING any_value(svc.outsiders) <= 3 ORDER BY ts"""
     out = []
@@ -123,6 +126,9 @@ def inbound(ctx: Context) -> list[Alert]:
               f"a service {r['outsiders']} outside address(es) reached in the case"
         out.append(alert(r["ts"], "inbound", "initial_access", 20.0, why, r["ev"], host=ctx.actor(None, r["dst"]),
                          src_ip=r["src"], dst_ip=r["dst"]))
+        # the service reached (ExternalEndpoint.services): containment restricts it on the entry host
+        services = ctx.facts.setdefault("inbound_services", {}).setdefault(f"{r['src']} {r['dst']}", set())
+        services.update(f"{p}/{r['port']}" for p in r["protos"] or () if p and r["port"] is not None)
     return out
 
 
