@@ -22,6 +22,7 @@ from breachscope.model.findings import Finding
 from breachscope.model.incident import Alert, Incident
 from breachscope.model.jsondoc import json_schema
 from breachscope.model.obligations import Notification
+from breachscope.model.result import ResultDocument
 from breachscope.model.runs import EXPOSURE, FINDINGS, INCIDENT, OBLIGATIONS, RunRecord
 
 
@@ -62,7 +63,9 @@ ARTIFACTS = (
 )
 DOCUMENTS: tuple[tuple[str, type], ...] = (("run", RunRecord),
                                            *(d for a in ARTIFACTS for d in a.documents))
-DOCUMENTS += (("containment-plan", ContainmentPlan),)  # computed from the incident, not stored in the case
+# computed, not committed as runs: the plan from the incident; the result document (CASE/report/result.json)
+# that `report` assembles from every artifact above and the renderers read
+DOCUMENTS += (("containment-plan", ContainmentPlan), ("result", ResultDocument))
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -184,6 +184,15 @@ class ArtifactPaths:
     def obligations(self) -> Path:
         return self.notify / "obligations.json"
 
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def result(self) -> Path:
+        """The result document (model.result.ResultDocument) that `report` assembles and renders."""
+        return self.report / "result.json"
+
     def draft(self, name: str) -> Path:
         if not _RUN_ID.match(name):
             raise CaseError(f"not a draft name: {name!r}")
