@@ -14,6 +14,7 @@ from breachscope.model.errors import BreachscopeError, UsageError
 from breachscope.model.exposure import ExposureSummary
 from breachscope.model.jsondoc import dumps
 from breachscope.model.obligations import NO, UNKNOWN, YES, Facts, Notification, Obligation
+from breachscope.model.result_case import Limits, assemble
 from breachscope.model.runs import EXPOSURE, OBLIGATIONS, read_history
 from breachscope.model.runstore import RunWriter
 from breachscope.notify import drafts
@@ -102,7 +103,9 @@ def run_notify(case_dir: Path, aware_at: datetime, jurisdictions: list[str] | No
     known_jurisdictions(rules, jurisdictions)
     exposure_run, summary = latest_exposure(case_dir)
     decision = decide(summary, exposure_run, aware_at, jurisdictions, rules)
-    ctx = drafts.context(decision, summary)
+    # the drafts read the result document holding this decision: what they say is what obligations.json says
+    document = assemble(case_dir, None, obligations=decision, limits=Limits(findings_listed=0, subjects=0, timeline=0))
+    ctx = drafts.context(document)
     params = {"aware_at": decision.aware_at, "jurisdictions": list(decision.jurisdictions)}
     with RunWriter(case_dir, "notify", OBLIGATIONS, "notify", params,
                    inputs=[exposure_run] if exposure_run else []) as run:
