@@ -29,6 +29,7 @@ from breachscope.cli import (
     investigate_cmd,
     notify_cmd,
     query_cmd,
+    report_cmd,
     rules_cmd,
     scope_cmd,
     simulate_cmd,
@@ -74,6 +75,7 @@ app.command("investigate")(investigate_cmd.investigate)
 app.command("scope")(scope_cmd.scope)
 app.command("notify")(notify_cmd.notify)
 app.command("contain")(contain_cmd.contain)
+app.command("report")(report_cmd.report)
 app.add_typer(summary_cmd.app, name="summary")
 
 
