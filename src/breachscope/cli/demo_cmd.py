@@ -1,6 +1,7 @@
 """`breachscope demo`: the main job, end to end, on the NTT replay the package simulates itself.
 
-simulate -> ingest -> investigate -> scope --from-investigation -> notify. Nobody tells the demo where
+simulate -> ingest -> hunt (rule packs, analytics) -> investigate -> scope --from-investigation -> notify ->
+report and containment plan. Nobody tells the demo where
 to look: the investigation finds the entry host, the hosts reached, the attacker's database sessions and
 the data's way out from the evidence alone, and scope replays the sessions it found. Beside the story,
 the demo prints when breachscope first flagged device A and device B against the public timeline (NTT
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breachscope.cli import notify_cmd, scope_cmd
+from breachscope.cli.hunt_cmd import hunt_into_case
 from breachscope.cli.ingest_cmd import print_summary
 from breachscope.cli.output import safe, stdout
 from breachscope.cli.progress import byte_progress, show_progress, steps
@@ -54,6 +56,8 @@ def demo(
     with byte_progress("ingest", enabled=show_progress()) as progress:
         print_summary(ingest([str(scenario / "evidence")], case, progress=progress))
     stdout.print("\n3. investigating: from the evidence alone, with no starting point")
+    found = hunt_into_case(case, [])
+    stdout.print(f"   hunt: {found:,} finding(s) from the package's rule packs and the analytics")
     database = load_inventory(scenario / "inventory.yaml").database
     result = investigate(InvestigateRequest(case, database=database))
     for line in result.incident.story:
@@ -64,9 +68,33 @@ def demo(
                     from_investigation=True)
     stdout.print(f"\n5. what is owed, counted from awareness at {AWARE_AT}")
     notify_cmd.notify(case=case, aware_at=AWARE_AT)
+    stdout.print("\n6. the incident report and the containment plan")
+    for path in write_reports(case):
+        stdout.print(f"   {safe(path)}", markup=False, highlight=False)
     stdout.print(f"\nThe case is in {safe(case)}; the incident in {safe(CaseLayout(case).incident)}, the exposure "
                  f"in {safe(CaseLayout(case).exposure)}. Query it:\n"
                  f"  breachscope query --case {safe(case)} \"SELECT level, count(*) FROM subjects GROUP BY 1\"")
+
+
+#: containment plan formats the demo writes (the network team's firewall, the Windows admins' script)
+DEMO_PLANS = ("nftables", "cisco-ios", "powershell", "json")
+
+
+def write_reports(case: Path) -> list[Path]:
+    """The result document, the HTML report in English and Japanese, and the containment plan in the
+    formats the teams use: every file lands in CASE/report/ (written atomically)."""
+    from breachscope.cli.contain_cmd import write_plan
+    from breachscope.cli.report_cmd import render_to, write_result
+
+    doc, result = write_result(case)
+    written = [result]
+    for lang, name in (("en", "report.html"), ("ja", "report_ja.html")):
+        render_to(doc, "html", result.parent / name, lang=lang)
+        written.append(result.parent / name)
+    if doc.containment is not None:
+        for fmt in DEMO_PLANS:
+            written.append(write_plan(doc.containment, fmt, result.parent))
+    return written
 
 
 def _against_public_timeline(incident: Incident) -> None:
