@@ -53,3 +53,16 @@ def text(net: Network) -> str:
 def version(value: str) -> int:
     """4 or 6 for a validated address or network text."""
     return 6 if ":" in value else 4
+
+
+def cisco(value: str, wildcard: bool) -> str:
+    """An address or network in Cisco syntax: `host A`, then IPv4 `NET WILDCARD` (IOS ACLs, `wildcard`) or
+    `NET MASK` (ASA object-groups), IPv6 `NET/LEN`. Plans hold validated addresses only: anything else raises."""
+    net = network(value)
+    if net is None:
+        raise ValueError(f"not an address: {value!r}")
+    if net.num_addresses == 1:
+        return f"host {net.network_address}"
+    if isinstance(net, ipaddress.IPv4Network):
+        return f"{net.network_address} {net.hostmask if wildcard else net.netmask}"
+    return str(net)

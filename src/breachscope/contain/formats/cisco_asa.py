@@ -12,8 +12,6 @@ are not in the evidence: the `access-group` lines are marked placeholders (`!@ `
 
 from __future__ import annotations
 
-import ipaddress
-
 from breachscope.contain import addresses as ips
 from breachscope.contain.formats.base import (
     Format,
@@ -33,15 +31,8 @@ PLACEHOLDER = "!@ "
 
 
 def member(value: str) -> str:
-    """An object-group member: `host A`, `NET MASK` (IPv4) or `NET/LEN` (IPv6)."""
-    net = ips.network(value)
-    if net is None:
-        raise ValueError(f"not an address: {value!r}")  # plans hold validated addresses only
-    if net.num_addresses == 1:
-        return f"host {net.network_address}"
-    if isinstance(net, ipaddress.IPv4Network):
-        return f"{net.network_address} {net.netmask}"
-    return str(net)
+    """An object-group member (contain.addresses.cisco)."""
+    return ips.cisco(value, wildcard=False)
 
 
 def _groups(plan: ContainmentPlan) -> dict[str, list[str]]:

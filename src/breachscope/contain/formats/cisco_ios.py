@@ -9,8 +9,6 @@ name in place of EDGE-INTERFACE / ISOLATE-INTERFACE-n. Nothing is invented.
 
 from __future__ import annotations
 
-import ipaddress
-
 from breachscope.contain import addresses as ips
 from breachscope.contain.formats.base import Format, comment, header, manual_rollback, step_comment, steps_of
 from breachscope.model.containment import ContainmentPlan, ContainmentStep
@@ -20,15 +18,8 @@ PLACEHOLDER = "!@ "  # an inactive line to complete by hand: remove this mark on
 
 
 def spec(value: str) -> str:
-    """An address or network in an IOS ACL: `host A`, `NET WILDCARD` (IPv4), `NET/LEN` (IPv6)."""
-    net = ips.network(value)
-    if net is None:
-        raise ValueError(f"not an address: {value!r}")  # plans hold validated addresses only
-    if net.num_addresses == 1:
-        return f"host {net.network_address}"
-    if isinstance(net, ipaddress.IPv4Network):
-        return f"{net.network_address} {net.hostmask}"
-    return str(net)
+    """An address or network in an IOS ACL (contain.addresses.cisco)."""
+    return ips.cisco(value, wildcard=True)
 
 
 def _acl_lines(plan: ContainmentPlan, v: int) -> tuple[list[str], list[str]]:
