@@ -91,6 +91,10 @@ def _interfaces(plan: ContainmentPlan, acls: list[tuple[str, str, list[str]]], n
             for n, v in ((ISOLATE, 4), (ISOLATE + "6", 6)):
                 if n in names and any(ips.version(a) == v for a in s.addresses):
                     lines += _apply(n, v, negate)
+            if not negate:  # the switch-port alternative stays a comment: filling the placeholders never runs it
+                lines += comment("!", f"Or shut {s.target}'s access switch port instead (after its captures; it also "
+                                      "cuts the --keep-access addresses): `interface PORT` then `shutdown` (roll back: "
+                                      "`no shutdown`).")
             lines.append("!")
     return lines
 
