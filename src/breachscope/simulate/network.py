@@ -130,6 +130,9 @@ def _sites() -> list[Site]:
     return out
 
 
+WORKSTATIONS_PER_SUBNET = 240
+
+
 def workstation_count(events: int) -> int:
     return int(np.clip(events // 1500, 40, 4000))
 
@@ -142,7 +145,7 @@ def build(seed: int, events: int) -> Network:
     n_ws = workstation_count(events)
     workstations = []
     for i in range(n_ws):
-        subnet, last = divmod(i, 250)
+        subnet, last = divmod(i, WORKSTATIONS_PER_SUBNET)  # .10-.249 of each 10.20.N.0/24: valid host addresses
         h = Host(f"PC{10001 + i}", f"10.20.{subnet}.{last + 10}", "workstation")
         hosts[h.name] = h
         workstations.append(h)
