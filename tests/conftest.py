@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,17 @@ SIGMA = SHARED / "sigma"
 # Tests never depend on the wall clock: no per-example deadline, no "too slow" health check (2 shared cores)
 settings.register_profile("breachscope", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("breachscope")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The caches of compiled rules and of ingested cases (`hunt EVIDENCE`) in a folder of this session: no
+    test reuses a case that an earlier session, another test run or the user's own hunts left (subprocesses
+    inherit the variable). Tests of the caches point them at their own tmp_path."""
+    os.environ["BREACHSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="breachscope-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.get("BREACHSCOPE_CACHE_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

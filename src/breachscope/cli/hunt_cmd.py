@@ -38,7 +38,12 @@ def hunt_command(
     assets: Annotated[Path | None, typer.Option(
         "--assets", help="assets.yaml: its internal_networks are inside the network for the analytics, besides "
                          "RFC 1918, CGNAT and IPv6 local space (a network on public addresses).")] = None,
-    case: Annotated[Path | None, typer.Option("--case", help="Case for the evidence (default: temporary).")] = None,
+    case: Annotated[Path | None, typer.Option(
+        "--case", help="Case for the evidence (default: a cached case, reused while the evidence is unchanged; "
+                       "see --no-cache).")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Without --case: ingest into a temporary case, deleted after the run, and neither "
+                           "read nor write the cache of ingested cases.")] = False,
     min_level: Annotated[str | None, typer.Option("--min-level", help="lowest level reported")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, jsonl or timesketch")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write findings to this file.")] = None,
@@ -72,28 +77,60 @@ def hunt_command(
         output_file(out)
     from breachscope.detect.analytics.runner import SOURCE as ANALYTICS_SOURCE
     from breachscope.detect.sigma.hunt import write_findings
-    from breachscope.ingest.pipeline import ingest
     from breachscope.model.findings import commit_findings
 
     with ExitStack() as stack:
         stack.enter_context(steps(show_progress(json_out)))
-        temp = None
+        scratch = case_dir is None  # a temporary or cached case: the findings are not kept in it
+        if case_dir is None and not no_cache:
+            case_dir = _cached_case(stack, evidence)
         if case_dir is None:
             temp = Path(tempfile.mkdtemp(prefix="breachscope-hunt-"))
             stack.callback(shutil.rmtree, temp, ignore_errors=True)
             case_dir = temp / "case"
-        if evidence:
-            summary = ingest(evidence, case_dir)
-            if summary.rejected:
-                stderr.print(f"ingest: {summary.rejected:,} bad record(s) skipped (see the case manifest)")
+            _ingest(evidence, case_dir)
+        elif evidence and not scratch:
+            _ingest(evidence, case_dir)
         result = _run(case_dir, engine, rules, min_level, values, strategy, hold=given)
         found = run_analytics_on_case(case_dir, engine, chosen, inside) if chosen else None
-        if temp is None:
+        if not scratch:
             if rules:  # no rules ran: the case keeps its earlier Sigma findings
                 write_findings(case_dir, result.findings, result.parameters)
             if found is not None:
                 commit_findings(case_dir, found.findings, ANALYTICS_SOURCE, "hunt", found.parameters)
     _report(result, found, min_level, format, out, json_out)
+
+
+def _ingest(evidence: list[str], case_dir: Path) -> int:
+    """Ingest the evidence into the case; the bad records skipped (said on stderr)."""
+    from breachscope.ingest.pipeline import ingest
+
+    summary = ingest(evidence, case_dir)
+    _say_rejected(summary.rejected)
+    return summary.rejected
+
+
+def _say_rejected(rejected: int) -> None:
+    if rejected:
+        stderr.print(f"ingest: {rejected:,} bad record(s) skipped (see the case manifest)")
+
+
+def _cached_case(stack: ExitStack, evidence: list[str]) -> Path | None:
+    """The case of these evidence paths from the cache of ingested cases (built now if the evidence changed),
+    held until the run ends; None when another hunt holds a stale one (then a temporary case is used)."""
+    from breachscope.detect.sigma.loader import cache_dir
+    from breachscope.ingest.case_cache import cached_case
+
+    root = cache_dir() / "cases"
+    cached = stack.enter_context(cached_case(evidence, root, _ingest))
+    if cached is None:
+        stderr.print(f"hunt: the cache of ingested cases ({root}) cannot be used now (not writable, or another "
+                     "hunt is reading an older case of this evidence): ingesting into a temporary case")
+        return None
+    if cached.reused:
+        stderr.print(f"hunt: reused the case ingested at {cached.ingested_at} ({cached.case}): evidence unchanged")
+        _say_rejected(cached.rejected)
+    return cached.case
 
 
 class HuntCommand(TyperCommand):
