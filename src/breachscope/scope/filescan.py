@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from breachscope.engines import local
@@ -68,7 +69,7 @@ def export_files(case: Case) -> tuple[list[ExportFile], list[str]]:
     return out, warnings
 
 
-def scan_file(f: ExportFile, idents: bool) -> ScanResult:
+def scan_file(f: ExportFile, idents: bool, sql: Callable[[str | None], str] = rz.recognize_sql) -> ScanResult:
     import time
 
     t0 = time.perf_counter()
@@ -81,7 +82,7 @@ def scan_file(f: ExportFile, idents: bool) -> ScanResult:
         parts, lines = [], 0
         for first, chunk, header, delim in _chunks(f.path, data):
             lines += len(chunk)
-            parts.append(scan_lines(con, chunk, first, header, delim, idents))
+            parts.append(scan_lines(con, chunk, first, header, delim, idents, sql))
         values = pa.concat_tables(parts) if parts else _empty()
     except XlsxError as exc:
         return ScanResult(f, _empty(), warnings=[f"not a readable XLSX ({exc}), not scanned: {f.path}"])
@@ -90,17 +91,17 @@ def scan_file(f: ExportFile, idents: bool) -> ScanResult:
     return ScanResult(f, values, lines, time.perf_counter() - t0)
 
 
-def scan_lines(con: duckdb.DuckDBPyConnection, lines: list[str], first: int, header: list[str],
-               delim: str | None, idents: bool) -> pa.Table:
-    """Recognized values of lines (numbered from first)."""
-    table = pa.table({"line_no": pa.array(range(first, first + len(lines)), pa.int64()),
-                      "line": pa.array(lines, pa.string())})
+def scan_lines(con: duckdb.DuckDBPyConnection, lines: list[str] | pa.Array, first: int, header: list[str],
+               delim: str | None, idents: bool, sql: Callable[[str | None], str] = rz.recognize_sql) -> pa.Table:
+    """Recognized values of lines (numbered from first); sql: rz.reference_sql to compare with the first version."""
+    table = pa.table({"line_no": pa.array(np.arange(first, first + len(lines), dtype=np.int64)),
+                      "line": lines if isinstance(lines, pa.Array) else pa.array(lines, pa.string())})
     # record batches of PARALLEL_ROWS: DuckDB scans an Arrow table one batch per thread
     con.register("lines", pa.Table.from_batches(table.to_batches(max_chunksize=PARALLEL_ROWS)))
     try:
         params = {"mynumber_header": rz.header_flags(header, rz.MY_NUMBER_WORDS),
                   "corporate_header": rz.header_flags(header, rz.CORPORATE_WORDS), "idents": idents}
-        found = con.sql(rz.recognize_sql(delim), params=params).to_arrow_table()
+        found = con.sql(sql(delim), params=params).to_arrow_table()
     finally:
         con.unregister("lines")
     return _valid_phones(con, found)
@@ -113,6 +114,8 @@ def _valid_phones(con: duckdb.DuckDBPyConnection, found: pa.Table) -> pa.Table:
         classes = con.execute(f"SELECT value[1:5], length(value), min(value) FROM found WHERE kind = '{rz.PHONE}' "
                               "GROUP BY 1, 2").fetchall()
         valid = [(p, n) for p, n, sample in classes if rz.is_jp_phone(sample)]
+        if len(valid) == len(classes):  # nothing to drop: spare a second copy of every row
+            return found
         con.register("valid", pa.table({"p": pa.array([v[0] for v in valid], pa.string()),
                                         "n": pa.array([v[1] for v in valid], pa.int64())}))
         return con.sql(
@@ -124,7 +127,7 @@ def _valid_phones(con: duckdb.DuckDBPyConnection, found: pa.Table) -> pa.Table:
         con.unregister("found")
 
 
-def _chunks(path: str, data: bytes) -> Iterator[tuple[int, list[str], list[str], str | None]]:
+def _chunks(path: str, data: bytes) -> Iterator[tuple[int, list[str] | pa.Array, list[str], str | None]]:
     if path.lower().endswith(".xlsx"):
         rows = iter_rows(data)
         header: list[str] = []
@@ -142,30 +145,47 @@ def _chunks(path: str, data: bytes) -> Iterator[tuple[int, list[str], list[str],
         if batch:
             yield first, batch, header, "\t"
         return
-    text = rz.normalize_text(_decode(data))
-    lines = text.split("\n")
-    tabs = path.lower().endswith(".tsv") or (lines and lines[0].count("\t") > lines[0].count(","))
+    decoded, utf8 = _decode(data)
+    text = rz.normalize_text(decoded)
+    lines = _split_lines(text, utf8 if text is decoded else None)  # the file's bytes when they are the text's
+    line0 = text.split("\n", 1)[0]
+    tabs = path.lower().endswith(".tsv") or line0.count("\t") > line0.count(",")
     delim: str | None = "\t" if tabs else ","
     if path.lower().endswith((".json", ".jsonl", ".ndjson")):
         delim = None
-    header = next(csv.reader([lines[0]], delimiter=delim)) if lines and delim else []
+    header = next(csv.reader([line0], delimiter=delim)) if delim else []
     for start in range(0, len(lines), CHUNK_LINES):
-        yield start + 1, lines[start:start + CHUNK_LINES], header, delim
+        yield start + 1, lines.slice(start, CHUNK_LINES), header, delim
 
 
-def _decode(data: bytes) -> str:
+def _split_lines(text: str, utf8: bytes | None = None) -> pa.Array:
+    """text.split("\n") as one Arrow array built from the UTF-8 bytes (utf8, else encoded; the newlines dropped,
+    offsets computed with numpy): no Python string per line, no per-line conversion (measured: a tenth of the scan)."""
+    data = text.encode("utf-8") if utf8 is None else utf8
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)  # 0x0A is only ever "\n" in UTF-8
+    n = len(newlines) + 1
+    offsets = np.empty(n + 1, np.int64)  # line i: from its start minus the i newlines before it, in the joined bytes
+    offsets[0] = 0
+    offsets[1:n] = newlines - np.arange(n - 1)
+    offsets[n] = len(data) - len(newlines)
+    joined = data.replace(b"\n", b"")
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
+
+
+def _decode(data: bytes) -> tuple[str, bytes | None]:
+    """The text, and its UTF-8 bytes when the file holds exactly them (valid UTF-8, without its BOM)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", "replace")
+        return data.decode("utf-16", "replace"), None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), data
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp932")
+        return data.decode("cp932"), None
     except UnicodeDecodeError:
-        return data.decode("utf-8", "replace")
+        return data.decode("utf-8", "replace"), None
 
 
 def _empty() -> pa.Table:
