@@ -124,11 +124,13 @@ def _cached_case(stack: ExitStack, evidence: list[str]) -> Path | None:
     root = cache_dir() / "cases"
     cached = stack.enter_context(cached_case(evidence, root, _ingest))
     if cached is None:
-        stderr.print(f"hunt: the cache of ingested cases ({root}) cannot be used now (not writable, or another "
-                     "hunt is reading an older case of this evidence): ingesting into a temporary case")
+        stderr.print(f"hunt: the cache of ingested cases ({quoted(root)}) cannot be used now (not writable, or "
+                     "another hunt is reading an older case of this evidence): ingesting into a temporary case",
+                     markup=False)
         return None
     if cached.reused:
-        stderr.print(f"hunt: reused the case ingested at {cached.ingested_at} ({cached.case}): evidence unchanged")
+        stderr.print(f"hunt: reused the case ingested at {cached.ingested_at} ({quoted(cached.case)}): evidence "
+                     "unchanged", markup=False)
         _say_rejected(cached.rejected)
     return cached.case
 
