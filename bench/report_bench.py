@@ -27,14 +27,10 @@ from tests.test_report_html_kit import big_document, browser, open_report  # noq
 
 
 def case_document(case: Path) -> ResultDocument:
-    from breachscope.contain.plan import build_plan
-    from breachscope.model.case import CaseLayout
-    from breachscope.model.incident import Incident
+    from breachscope.cli.contain_cmd import plan_for
     from breachscope.model.result_case import assemble
 
-    layout = CaseLayout(case)
-    plan = build_plan(Incident.read(layout.incident)) if layout.incident.is_file() else None
-    return assemble(case, plan)
+    return assemble(case, plan_for)
 
 
 def measure(name: str, doc: ResultDocument, lang: str, runs: int, work: Path) -> dict[str, object]:

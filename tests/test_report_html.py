@@ -38,17 +38,15 @@ MAX_BYTES = 10 * 1024 * 1024  # the default demo's report (38k subjects) stays u
 def demo_doc(tmp_path_factory: pytest.TempPathFactory) -> ResultDocument:
     """The demo's case (simulate, ingest, investigate, scope, notify) on a small noise volume, assembled with its
     containment plan."""
+    from breachscope.cli.contain_cmd import plan_for
     from breachscope.cli.main import app
-    from breachscope.contain.plan import build_plan
-    from breachscope.model.case import CaseLayout
-    from breachscope.model.incident import Incident
     from breachscope.model.result_case import assemble
 
     out = tmp_path_factory.mktemp("report-html") / "demo"
     res = CliRunner().invoke(app, ["demo", "--out", str(out), "--events", "20000"])
     assert res.exit_code == 0, res.output
     case = out / "case"
-    return assemble(case, build_plan(Incident.read(CaseLayout(case).incident)))
+    return assemble(case, plan_for)
 
 
 @pytest.fixture(scope="module")

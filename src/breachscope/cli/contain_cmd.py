@@ -12,8 +12,10 @@ from breachscope.cli.paths import existing_case, output_file
 from breachscope.model.errors import UsageError
 
 if TYPE_CHECKING:  # loaded by the command itself: `breachscope --help` starts without them
+    import pyarrow as pa
+
     from breachscope.model.containment import ContainmentPlan
-    from breachscope.model.incident import Alert
+    from breachscope.model.incident import Incident
 
 #: --format NAME -> the file name `write_plan` gives it (the registry of formats is contain.formats.FORMATS)
 FILE_NAMES = {"nftables": "containment.nft", "cisco-ios": "containment-ios.cfg", "cisco-asa": "containment-asa.cfg",
@@ -69,33 +71,25 @@ def parse_keep_access(value: str | None) -> tuple[str, ...]:
 
 def plan_of_case(case: Path, keep_access: tuple[str, ...] = ()) -> ContainmentPlan:
     """The plan of the case's latest incident (and its alerts, when they are there)."""
-    from breachscope.contain.plan import build_plan
     from breachscope.model.case import CaseLayout
-    from breachscope.model.incident import Incident
+    from breachscope.model.incident import Incident, read_alerts
 
     layout = CaseLayout(case)
     if not layout.incident.is_file():
         raise UsageError(f"{safe(case)} has no investigation; run `breachscope investigate --case {safe(case)}` "
                          "first")
     incident = Incident.read(layout.incident)
-    # the alerts are read only for an incident written before hosts carried their rules
-    alerts = None if any(h.rules for h in incident.hosts) else _alerts(layout.alerts)
-    return build_plan(incident, alerts, keep_access)
+    return plan_for(incident, read_alerts(layout.alerts) if layout.alerts.is_file() else None, keep_access)
 
 
-def _alerts(path: Path) -> list[Alert] | None:
-    """alerts.parquet as Alerts (None when there is none)."""
-    if not path.is_file():
-        return None
-    import pyarrow.parquet as pq
+def plan_for(incident: Incident, alerts: pa.Table | None, keep_access: tuple[str, ...] = ()) -> ContainmentPlan:
+    """The plan of an incident; its alerts are used only for an incident written before hosts carried their
+    rules (model.result_case.assemble calls this with the incident and alerts it read)."""
+    from breachscope.contain.plan import build_plan
+    from breachscope.model.incident import alert_rows
 
-    from breachscope.model.incident import ALERTS_ARTIFACT, ALERTS_SCHEMA, ALERTS_VERSION, Alert, EvidenceRef
-    from breachscope.model.jsondoc import typed_table
-
-    table = typed_table(pq.read_table(path), ALERTS_SCHEMA, ALERTS_ARTIFACT, ALERTS_VERSION, path)
-    rows = table.select(["ts", "kind", "stage", "host", "src_ip", "dst_ip", "dst_host", "user", "session_id", "score",
-                         "reason", "evidence"]).to_pylist()
-    return [Alert(**{**r, "evidence": tuple(EvidenceRef(**e) for e in r["evidence"] or ())}) for r in rows]
+    old = alerts is not None and not any(h.rules for h in incident.hosts)
+    return build_plan(incident, alert_rows(alerts) if old and alerts is not None else None, keep_access)
 
 
 def render(plan: ContainmentPlan, fmt: str, rollback: bool = False) -> str:

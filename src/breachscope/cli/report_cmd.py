@@ -19,7 +19,6 @@ from breachscope.model.atomic import atomic_write
 from breachscope.model.errors import UsageError
 
 if TYPE_CHECKING:
-    from breachscope.model.containment import ContainmentPlan
     from breachscope.model.result import ResultDocument
 
 
@@ -69,18 +68,12 @@ def write_result(case: Path, keep_access: tuple[str, ...] = ()) -> tuple[ResultD
     from breachscope.model.result_case import assemble
 
     layout = CaseLayout(case)
-    doc = assemble(case, containment_plan(case, keep_access))
+    from breachscope.cli.contain_cmd import plan_for
+
+    doc = assemble(case, lambda incident, alerts: plan_for(incident, alerts, keep_access))
     layout.report.mkdir(exist_ok=True)
     atomic_write(layout.result, doc.to_json())
     return doc, layout.result
-
-
-def containment_plan(case: Path, keep_access: tuple[str, ...] = ()) -> ContainmentPlan | None:
-    """The plan from the case's incident (what `contain` renders), or None when no investigation has run."""
-    from breachscope.cli.contain_cmd import plan_of_case
-    from breachscope.model.case import CaseLayout
-
-    return plan_of_case(case, keep_access) if CaseLayout(case).incident.is_file() else None
 
 
 def _html(doc: ResultDocument, target: Path, lang: str, table: str) -> None:

@@ -84,6 +84,27 @@ def alerts_table(alerts: Iterable[Alert]) -> pa.Table:
     return typed_table(table, ALERTS_SCHEMA, ALERTS_ARTIFACT, ALERTS_VERSION, "alerts")
 
 
+def read_alerts(path: Path) -> pa.Table:
+    """alerts.parquet, checked against ALERTS_SCHEMA (an unreadable or foreign file is an ArtifactError)."""
+    import pyarrow.parquet as pq
+
+    from breachscope.model.jsondoc import ArtifactError
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ArtifactError(f"{path}: unreadable alerts: {exc}") from exc
+    return typed_table(table, ALERTS_SCHEMA, ALERTS_ARTIFACT, ALERTS_VERSION, path)
+
+
+def alert_rows(table: pa.Table) -> list[Alert]:
+    """The alerts of an ALERTS_SCHEMA table as Alert records."""
+    fields = [f for f in Alert.__dataclass_fields__ if f in table.schema.names]
+    return [Alert(**{**r, "evidence": tuple(EvidenceRef(**e) for e in r["evidence"] or ()),
+                     "files": tuple(r["files"] or ())})
+            for r in table.select(fields).to_pylist()]
+
+
 @dataclass(frozen=True, slots=True)
 class RuleHit:
     """A hunt rule or analytic that fired on a host, from the case's findings."""

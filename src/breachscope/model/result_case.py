@@ -7,7 +7,7 @@ A stage that has not run is not an empty section: it is listed in `missing` with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +20,7 @@ from breachscope.model.containment import ContainmentPlan
 from breachscope.model.exposure import EXPOSURE_LEVEL_RANK, ExposureSummary
 from breachscope.model.exposure_artifact import Exposure
 from breachscope.model.findings import RULE_LEVEL_RANK, iter_findings, read_findings
-from breachscope.model.incident import ALERTS_SCHEMA, EvidenceRef, Incident
-from breachscope.model.jsondoc import ArtifactError, typed_table
+from breachscope.model.incident import EvidenceRef, Incident, read_alerts
 from breachscope.model.obligations import Notification
 from breachscope.model.result import (
     CaseInfo,
@@ -57,10 +56,15 @@ TACTIC_STAGE = {
 }
 
 
-def assemble(case_dir: Path, containment: ContainmentPlan | None, obligations: Notification | None = None,
+#: the containment plan of an incident and its alerts (contain/ computes it; the model cannot import it)
+PlanOf = Callable[[Incident, pa.Table | None], ContainmentPlan]
+
+
+def assemble(case_dir: Path, plan_of: PlanOf | None, obligations: Notification | None = None,
              limits: Limits = Limits()) -> ResultDocument:
-    """The result document of a case as its latest runs left it. `obligations`: a decision being made
-    (notify renders its drafts from the document before committing); default: the case's latest."""
+    """The result document of a case as its latest runs left it. `plan_of` makes the containment plan from the
+    incident read here (None: no plan). `obligations`: a decision being made (notify renders its drafts from
+    the document before committing); default: the case's latest."""
     from breachscope import __version__
 
     layout = CaseLayout(case_dir)
@@ -77,6 +81,9 @@ def assemble(case_dir: Path, containment: ContainmentPlan | None, obligations: N
     incident = Incident.read(layout.incident) if layout.incident.is_file() else None
     if incident is None:
         missing.append("incident: no investigation has run (run `breachscope investigate`)")
+    wanted = incident is not None and (limits.timeline > 0 or plan_of is not None) and layout.alerts.is_file()
+    alerts = read_alerts(layout.alerts) if wanted else None
+    containment = plan_of(incident, alerts) if incident is not None and plan_of is not None else None
     if containment is None:
         missing.append("containment: no plan without an incident (run `breachscope investigate`)")
     exposure = Exposure.read(layout) if layout.subjects.is_file() else None
@@ -93,7 +100,6 @@ def assemble(case_dir: Path, containment: ContainmentPlan | None, obligations: N
     elif (exposure or summary_only) is not None and obligations.exposure_run != runs.get(EXPOSURE):
         missing.append(f"obligations: decided from exposure run {obligations.exposure_run}, not the latest "
                        f"({runs.get(EXPOSURE)}): run `breachscope notify` again")
-    alerts = _alerts(layout) if incident is not None and limits.timeline else None
     timeline, total = _timeline(incident, alerts, findings_table, limits)
     exposure_part = (_exposure(exposure, limits.subjects) if exposure is not None else
                      ExposurePart(summary_only, (), 0, (), ()) if summary_only is not None else None)
@@ -112,18 +118,6 @@ def assemble(case_dir: Path, containment: ContainmentPlan | None, obligations: N
 def _evidence_files(layout: CaseLayout) -> tuple[EvidenceFile, ...]:
     files = sorted(load_state(layout).files, key=lambda f: f.path)
     return tuple(EvidenceFile(f.path, f.sha256, f.format, f.status, f.records, f.rejected) for f in files)
-
-
-def _alerts(layout: CaseLayout) -> pa.Table | None:
-    import pyarrow.parquet as pq
-
-    if not layout.alerts.is_file():
-        return None
-    try:
-        table = pq.read_table(layout.alerts)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ArtifactError(f"{layout.alerts}: unreadable alerts: {exc}") from exc
-    return typed_table(table, ALERTS_SCHEMA, "alerts", 1, layout.alerts)
 
 
 def _level_rank(table: pa.Table) -> pa.Array:
