@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -86,6 +88,7 @@ def replicate(base: Path, target_rows: int, out: Path) -> int:
         with open_case(out) as c:
             return c.count("windows")
     writer = CaseWriter(out)
+    meta = _field_meta(base)
     with open_case(base) as b:
         n_base = b.count("windows")
         copies = max(1, round(target_rows / n_base))
@@ -95,11 +98,11 @@ def replicate(base: Path, target_rows: int, out: Path) -> int:
             k1 = min(copies, k0 + per_part)
             rel = f"events/windows/replica-{k0:05d}.parquet"
             (out / "events" / "windows").mkdir(parents=True, exist_ok=True)
-            b.con.execute(f"""COPY (SELECT * REPLACE (ts + to_days(CAST(k AS INTEGER)) AS ts,
+            reader = b.con.sql(f"""SELECT * REPLACE (ts + to_days(CAST(k AS INTEGER)) AS ts,
                               host || '~' || k AS host, Computer || '~' || k AS Computer,
                               src_sha256 || '~' || k AS src_sha256)
-                              FROM windows, range({k0}, {k1}) r(k)) TO '{out / rel}'
-                              (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)""")
+                              FROM windows, range({k0}, {k1}) r(k)""").to_arrow_reader(122880)
+            _write_like(reader, out / rel, meta)
             rows = n_base * (k1 - k0)
             total += rows
             writer.commit([FileEntry(path=f"replica {k0}-{k1}", sha256=f"replica-{k0}", size=0,
@@ -107,6 +110,28 @@ def replicate(base: Path, target_rows: int, out: Path) -> int:
                           [Part("windows", rel, rows)], "bench")
     writer.close()
     return total
+
+
+def _field_meta(base: Path) -> dict[str, dict[bytes, bytes]]:
+    """Each column's field metadata in the base case's parts (which field a renamed column holds)."""
+    meta: dict[str, dict[bytes, bytes]] = {}
+    for part in sorted((base / "events" / "windows").glob("*.parquet")):
+        for f in pq.read_schema(part):
+            if f.metadata:
+                meta.setdefault(f.name, dict(f.metadata))
+    return meta
+
+
+def _write_like(reader: pa.RecordBatchReader, path: Path, meta: dict[str, dict[bytes, bytes]]) -> None:
+    """The replica's rows with the columns' field metadata and the current layout, as the readers write
+    them (a part without them is refused as an earlier layout)."""
+    from breachscope.model.schema import LAYOUT_META, LAYOUT_VERSION
+
+    schema = pa.schema([f.with_metadata(meta[f.name]) if f.name in meta else f for f in reader.schema],
+                       metadata={LAYOUT_META: LAYOUT_VERSION})
+    with pq.ParquetWriter(path, schema, compression="zstd") as w:
+        for batch in reader:
+            w.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema), row_group_size=122880)
 
 
 class PeakRSS:

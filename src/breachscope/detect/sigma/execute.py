@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import typing
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
@@ -90,12 +90,19 @@ STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 def execute(engine: SqlEngine, p: RulePlan, tables: dict[str, TableInfo],
             strategy: Strategy = "fast") -> tuple[list[Match], Stats]:
-    """All targets of the plan. strategy "fast": prefilter + per-combination decisions (fastpath.py),
-    plain SQL passes for the rest; "sql": every rule as compiled SQL (the slow reference path of the
-    engine, also used to check the fast one)."""
-    dialect = DIALECTS[engine.dialect]
-    matches: list[Match] = []
+    """All matches of the plan's targets, as a list (see iter_execute)."""
     stats = Stats()
+    return list(iter_execute(engine, p, tables, strategy, stats)), stats
+
+
+def iter_execute(engine: SqlEngine, p: RulePlan, tables: dict[str, TableInfo], strategy: Strategy,
+                 stats: Stats) -> Iterator[Match]:
+    """All targets of the plan, their matches yielded as the engine returns them (a caller that turns
+    each into a finding holds no matched rows). strategy "fast": prefilter + decisions over distinct
+    combinations (fastpath.py), plain SQL passes for the rest; "sql": every rule as compiled SQL (the
+    slow reference path of the engine, also used to check the fast one). `stats.seconds` per table
+    includes the consumer's time."""
+    dialect = DIALECTS[engine.dialect]
     by_table: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key in sorted(p.groups):
         by_table[key[0]].append(key)
@@ -111,18 +118,17 @@ def execute(engine: SqlEngine, p: RulePlan, tables: dict[str, TableInfo],
             stats.rules_in_play += sum(len(w.fast) for w in work)
             found, cand = fastpath.run(engine, dialect, info, work, catalog)
             stats.candidate_rows += cand
-            matches.extend(Match(t.rule, seg, table, row, t.segment.fields, info) for t, seg, row in found)
+            yield from (Match(t.rule, seg, table, row, t.segment.fields, info) for t, seg, row in found)
             # the rest of every segment in shared passes: each pass reads the table (and builds the
             # keyword text) once for all segments' rules, not once per segment
             rest = [(w.name, w.where, t) for w in work for t in w.full]
             stats.rules_full_pass += len(rest)
-            matches.extend(_merged_passes(engine, dialect, info, rest, stats))
+            yield from _merged_passes(engine, dialect, info, rest, stats)
         else:
             for seg_name, where, targets in ((k[1], p.where[k], p.groups[k]) for k in keys):
                 stats.rules_full_pass += len(targets)
-                matches.extend(_passes(engine, dialect, info, where, targets, seg_name, stats))
+                yield from _passes(engine, dialect, info, where, targets, seg_name, stats)
         stats.seconds[table] = round(time.perf_counter() - started, 3)
-    return matches, stats
 
 
 def _catalog(engine: SqlEngine, dialect: SqlDialect, info: TableInfo,

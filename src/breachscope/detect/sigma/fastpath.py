@@ -5,8 +5,8 @@
    row-level leaf (keyword search, field references: compiled to the engine's SQL) and a mask of the
    segments the row belongs to.
 2. The engine groups the candidates by those columns: rows with equal values match the same rules.
-3. Each leaf is decided once per distinct value of its field (leaves.py), each rule once per distinct
-   combination, and only for rules whose necessary literal the combination holds.
+3. Each leaf is decided once per distinct value of its field (leaves.py), each rule over the table of
+   distinct combinations of its segment at once (decide.py, vectorized).
 4. The engine joins the matching combinations back to their rows.
 All of it streams (memory ~ distinct combinations): one aggregate scan and one join scan per table.
 Rules with no necessary literal (only negations, regexes, keywords) go to the plain SQL pass instead.
@@ -15,30 +15,29 @@ Rules with no necessary literal (only negations, regexes, keywords) go to the pl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachscope.detect.sigma import ir
+from breachscope.detect.sigma.decide import MASK_BITS, SegmentRules, decide
 from breachscope.detect.sigma.dialects import SqlDialect
 from breachscope.detect.sigma.fields import TableInfo
-from breachscope.detect.sigma.leaves import LeafKey, leaf_nodes, single_ref, truth
+from breachscope.detect.sigma.leaves import leaf_nodes, single_ref
 from breachscope.detect.sigma.plan import Target
 from breachscope.detect.sigma.prefilter import (
     Literal,
     ValueMatches,
-    match_values,
     necessary,
 )
-from breachscope.detect.sigma.reference import Reference
 from breachscope.detect.sigma.rows import lean_rows
 from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, Resolve, SqlCompiler, source_sql, uses_keywords
 from breachscope.engines.protocol import SqlEngine
 
 MATCHED = "bs_matched"
 RULES_COLUMN = "__bs_rules"
-MASK_BITS = 62  # segments per mask column (BIGINT)
 
 
 @dataclass
@@ -68,45 +67,10 @@ def split(name: str, where: ir.Node, targets: list[Target], info: TableInfo, cat
     return SegmentWork(name, where, resolve, fast, full, idle)
 
 
-class Evaluator:
-    """Decides rule trees on one combination of field values, from per-value leaf truth."""
-
-    def __init__(self, resolve: Resolve, col_of_ref: dict[Ref, int], rowleaf_col: dict[ir.Node, int],
-                 table: dict[LeafKey, frozenset[object]], reference: Reference) -> None:
-        self.resolve = resolve
-        self.col_of_ref = col_of_ref
-        self.rowleaf_col = rowleaf_col
-        self.table = table
-        self.reference = reference
-        self._refs: dict[ir.Node, Ref | None] = {}
-
-    def ref(self, leaf: ir.Node) -> Ref | None:
-        if leaf not in self._refs:
-            self._refs[leaf] = single_ref(leaf, self.resolve)
-        return self._refs[leaf]
-
-    def holds(self, node: ir.Node, combo: tuple[object, ...]) -> bool:
-        if isinstance(node, ir.And):
-            return all(self.holds(a, combo) for a in node.args)
-        if isinstance(node, ir.Or):
-            return any(self.holds(a, combo) for a in node.args)
-        if isinstance(node, ir.Not):
-            return not self.holds(node.arg, combo)
-        if isinstance(node, ir.Const):
-            return node.value
-        ref = self.ref(node)
-        if ref is None:
-            return bool(combo[self.rowleaf_col[node]])
-        value = None if ref.kind == "absent" else combo[self.col_of_ref[ref]]
-        if value is None:
-            return self.reference.on_value(node, None, ref.kind)
-        return value in self.table[(ref, node)]
-
-
 def run(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, work: list[SegmentWork],
-        catalog: dict[Ref, ValueMatches]) -> tuple[list[tuple[Target, str, dict[str, object]]], int]:
-    """(target, segment name, row) for every match of the segments' fast targets, and the number of
-    candidate rows."""
+        catalog: dict[Ref, ValueMatches]) -> tuple[Iterable[tuple[Target, str, dict[str, object]]], int]:
+    """(target, segment name, row) for every match of the segments' fast targets, yielded as consumed,
+    and the number of candidate rows."""
     work = [w for w in work if w.fast]
     if not work:
         return [], 0
@@ -140,17 +104,18 @@ def run(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, work: list[Segm
     try:
         combos = engine.query(
             f"SELECT {', '.join(keys)}, count(*) AS bs_n FROM ({candidates}) AS c GROUP BY {', '.join(keys)}")
-        n = sum(combos.column("bs_n").to_pylist())
+        n = pc.sum(combos.column("bs_n")).as_py() or 0
         if not n:
             return [], 0
-        rows = list(zip(*(combos.column(k).to_pylist() for k in keys), strict=True))
         targets = [(t, w.name) for w in work for t, _ in w.fast]
-        matched = _decide(work, refs, len(refs), rowleaf_col, rows, len(keys) - len(masks))
-        out = list(_rows_back(engine, dialect, candidates, combos, keys, matched, targets))
+        segments = [SegmentRules(w.resolve, [t.tree for t, _ in w.fast]) for w in work]
+        matched = decide(segments, refs, combos, [f"bs_c{i}" for i in range(len(refs))],
+                         [{leaf: f"bs_b{c}" for leaf, c in mine.items()} for mine in rowleaf_col], masks)
+        result = _rows_back(engine, dialect, candidates, combos, keys, matched)
     finally:
         for name in names:
             engine.drop(name)
-    return out, n
+    return _matches(result, keys, targets), n
 
 
 def _candidates_sql(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, plain: SqlCompiler,
@@ -194,77 +159,11 @@ def _literals(dialect: SqlDialect, values: list[object]) -> str | None:
     return None
 
 
-def _decide(work: list[SegmentWork], refs: list[Ref], n_refs: int, rowleaf_col: list[dict[ir.Node, int]],
-            rows: list[tuple[object, ...]], n_keys: int) -> dict[int, list[int]]:
-    """combo index -> indices (over all segments' fast targets, in order) of the targets it matches."""
-    col_of_ref = {r: i for i, r in enumerate(refs)}
-    leaves_by_ref: dict[Ref, set[ir.Node]] = defaultdict(set)
-    for w in work:
-        for t, _ in w.fast:
-            for leaf in leaf_nodes(t.tree):
-                ref = single_ref(leaf, w.resolve)
-                if ref is not None:
-                    leaves_by_ref[ref].add(leaf)
-    values_by_ref = {r: list({row[i] for row in rows}) for r, i in col_of_ref.items()}
-    reference = Reference(work[0].resolve, [])
-    table = truth(leaves_by_ref, values_by_ref, reference)
-    evaluators = [Evaluator(w.resolve, col_of_ref, {leaf: n_refs + c for leaf, c in rowleaf_col[k].items()},
-                            table, reference) for k, w in enumerate(work)]
-    # per segment: literal -> its targets (global indices); and which literals each value holds
-    offsets = []
-    total = 0
-    for w in work:
-        offsets.append(total)
-        total += len(w.fast)
-    by_literal: list[dict[Literal, list[int]]] = []
-    all_lits: dict[Ref, set[Literal]] = defaultdict(set)
-    for k, w in enumerate(work):
-        index: dict[Literal, list[int]] = defaultdict(list)
-        for ti, (_t, nec) in enumerate(w.fast):
-            for lit in nec:
-                index[lit].append(offsets[k] + ti)
-                all_lits[lit.ref].add(lit)
-        by_literal.append(index)
-    holding: dict[Ref, dict[object, list[Literal]]] = {}
-    for ref, lits in all_lits.items():
-        values = values_by_ref.get(ref, [])
-        vm = match_values(values, [1] * len(values), lits)
-        per_value: dict[object, list[Literal]] = defaultdict(list)
-        for lit, idx in vm.holds.items():
-            for i in idx:
-                per_value[values[i]].append(lit)
-        holding[ref] = per_value
-    ref_cols = [(col_of_ref[r], holding[r]) for r in holding if r in col_of_ref]
-    flat = [t for w in work for t, _ in w.fast]
-    matched: dict[int, list[int]] = {}
-    for ci, combo in enumerate(rows):
-        held = [lit for col, per_value in ref_cols for lit in per_value.get(combo[col], ())]
-        hits: list[int] = []
-        for k in _segments_of(combo[n_keys:], len(work)):
-            todo = {ti for lit in held for ti in by_literal[k].get(lit, ())}
-            hits.extend(ti for ti in sorted(todo) if evaluators[k].holds(flat[ti].tree, combo))
-        if hits:
-            matched[ci] = hits
-    return matched
-
-
-def _segments_of(masks: tuple[object, ...], count: int) -> list[int]:
-    out = []
-    for j, m in enumerate(masks):
-        bits = m if isinstance(m, int) else 0  # a BIGINT mask, NULL only if no segment holds the row
-        for i in range(MASK_BITS):
-            if bits >> i & 1:
-                k = j * MASK_BITS + i
-                if k < count:
-                    out.append(k)
-    return out
-
-
 def _rows_back(engine: SqlEngine, dialect: SqlDialect, candidates: str, combos: pa.Table, keys: list[str],
-               matched: dict[int, list[int]], targets: list[tuple[Target, str]]
-               ) -> Iterable[tuple[Target, str, dict[str, object]]]:
+               matched: dict[int, list[int]]) -> pa.Table | None:
+    """The candidate rows of the matching combinations, each with the list of targets it matches."""
     if not matched:
-        return
+        return None
     idx = sorted(matched)
     table = combos.take(pa.array(idx, pa.int64())).drop_columns(["bs_n"]).append_column(
         RULES_COLUMN, pa.array([matched[i] for i in idx], pa.list_(pa.int32())))
@@ -275,6 +174,14 @@ def _rows_back(engine: SqlEngine, dialect: SqlDialect, candidates: str, combos: 
             f"SELECT c.*, m.{RULES_COLUMN} FROM ({candidates}) AS c JOIN {MATCHED} m ON {on}")
     finally:
         engine.drop(MATCHED)
+    return result
+
+
+def _matches(result: pa.Table | None, keys: list[str], targets: list[tuple[Target, str]]
+             ) -> Iterator[tuple[Target, str, dict[str, object]]]:
+    """(target, segment, row) per match, a row at a time: the rows stay columnar until consumed."""
+    if result is None:
+        return
     for row in lean_rows(result, {*keys, TEXT, LOWER_TEXT}):
         hits = row.pop(RULES_COLUMN)
         for ti in hits:

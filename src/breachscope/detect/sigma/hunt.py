@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachscope.detect.sigma import correlation
 from breachscope.detect.sigma.compiled import RuleProblem
-from breachscope.detect.sigma.execute import Match, Stats, Strategy, execute, finding_row, table_infos
+from breachscope.detect.sigma.execute import Match, Stats, Strategy, finding_row, iter_execute, table_infos
 from breachscope.detect.sigma.plan import RulePlan, plan
 from breachscope.detect.sigma.ruleset import RuleSet, load_ruleset
 from breachscope.engines.protocol import SqlEngine
@@ -79,36 +80,76 @@ def hunt(engine: SqlEngine, rule_paths: Sequence[str | Path], min_level: str | N
     p = plan(rs, tables, min_level)
     seconds["plan"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    matches, stats = execute(engine, p, tables, strategy)
-    seconds["match"] = time.perf_counter() - t2
+    stats = Stats()
+    builder = FindingsBuilder(rs, p, min_level)
+    for m in iter_execute(engine, p, tables, strategy, stats):
+        builder.add(m)
+    seconds["match"] = time.perf_counter() - t2  # each match becomes its finding as it comes
     t3 = time.perf_counter()
     report("building findings")
-    rows = findings_of(matches, rs, p, min_level)
+    table = builder.table()
     seconds["findings"] = time.perf_counter() - t3
-    table = pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
     params = {"rules": [str(Path(r).absolute()) for r in rule_paths], "min_level": min_level, "strategy": strategy,
               "engine": getattr(engine, "dialect", type(engine).__name__),
               "placeholders": {k: list(v) for k, v in (placeholders or {}).items()}, "rules_run": p.rule_count}
     return HuntResult(table, rs, p, stats, seconds, params)
 
 
-def findings_of(matches: list[Match], rs: RuleSet, p: RulePlan, min_level: str | None) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    events: dict[str, list[correlation.Event]] = {}
-    for m in matches:
+class FindingsBuilder:
+    """Matches in, findings out: each match becomes its finding row at once, rows go to Arrow a batch at
+    a time, and a matched event is kept only for the correlations that read its rule (measured: 10M
+    replicated events, 165k findings, 2.65 GB peak RSS when every matched row was held to the end)."""
+
+    BATCH = 4096
+
+    def __init__(self, rs: RuleSet, p: RulePlan, min_level: str | None) -> None:
+        self.rs, self.p, self.min_level = rs, p, min_level
+        lookup = rs.lookup()
+        self.correlated = {r.key for c in rs.correlations if c.correlation
+                           for r in (lookup.get(x) for x in c.correlation.rules) if r is not None}
+        self.events: dict[str, list[correlation.Event]] = {}
+        self.seen: set[str] = set()
+        self.rows: list[dict[str, Any]] = []
+        self.batches: list[pa.RecordBatch] = []
+
+    def add(self, m: Match) -> None:
         row = finding_row(m)
-        events.setdefault(m.rule.key, []).append(
-            correlation.Event(m.rule.key, m.rule.name, row["ts"], row["finding_id"], m.value, row["host"], row["user"]))
-        if m.rule.key in p.suppressed or not level_at_least(m.rule.level, min_level):
-            continue
-        rows.setdefault(row["finding_id"], row)
-    if rs.correlations:
-        for hit in correlation.run(rs.correlations, events, rs.lookup()):
-            if level_at_least(hit.rule.level, min_level):
-                f = hit.finding()
-                rows.setdefault(f["finding_id"], f)
-    return sorted(rows.values(), key=lambda r: (r["ts"] is None, r["ts"] or 0, r["rule_title"] or "",
-                                                r["src_file"] or "", r["src_record"] or 0))
+        key = m.rule.key
+        if key in self.correlated:
+            self.events.setdefault(key, []).append(correlation.Event(
+                key, m.rule.name, row["ts"], row["finding_id"], m.value, row["host"], row["user"]))
+        if key in self.p.suppressed or not level_at_least(m.rule.level, self.min_level):
+            return
+        self._keep(row)
+
+    def _keep(self, row: dict[str, Any]) -> None:
+        if row["finding_id"] in self.seen:
+            return
+        self.seen.add(row["finding_id"])
+        self.rows.append(row)
+        if len(self.rows) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.batches.append(pa.RecordBatch.from_pylist(self.rows, schema=FINDINGS_SCHEMA))
+            self.rows = []
+
+    def table(self) -> pa.Table:
+        """The findings with the correlations' own, by time (undated last), rule title, file, record."""
+        if self.rs.correlations:
+            for hit in correlation.run(self.rs.correlations, self.events, self.rs.lookup()):
+                if level_at_least(hit.rule.level, self.min_level):
+                    self._keep(hit.finding())
+        self._flush()
+        table = pa.Table.from_batches(self.batches, schema=FINDINGS_SCHEMA)
+        self.batches = []
+        keys = pa.table({"undated": pc.is_null(table.column("ts")), "ts": table.column("ts"),
+                         "title": pc.fill_null(table.column("rule_title"), ""),
+                         "file": pc.fill_null(table.column("src_file"), ""),
+                         "record": pc.fill_null(table.column("src_record"), 0)})
+        order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+        return table.take(order)
 
 
 def write_findings(case_root: str | Path, table: pa.Table, parameters: Mapping[str, Any] | None = None) -> Path:
