@@ -62,6 +62,7 @@ DUCKDB = SqlDialect(
     templates={
         "lower": "lower($x)",
         "array": "list_value($items)",
+        "pairs_agg": "list(struct_pack(a := $a, b := $b))",
         "nulleq": "$a IS NOT DISTINCT FROM $b",
         "join_text": "concat_ws(chr(31), $items)",
         "map_entries": "SELECT unnest(map_keys($m)) AS k, unnest(map_values($m)) AS v FROM $t",
@@ -130,6 +131,7 @@ SPARK = SqlDialect(
         # Java's lower() maps İ to i + U+0307 and a word-final Σ to ς; DuckDB maps per code point (i, σ)
         "lower": "lower(translate($x, 'İΣ', 'iσ'))",
         "array": "array($items)",
+        "pairs_agg": "collect_list(named_struct('a', $a, 'b', $b))",
         "nulleq": "$a <=> $b",
         "join_text": "concat_ws(char(31), $items)",
         "map_entries": "SELECT explode($m) AS (k, v) FROM $t",

@@ -37,6 +37,9 @@ from breachscope.detect.sigma.sqlgen import LOWER_TEXT, TEXT, Ref, Resolve, SqlC
 from breachscope.engines.protocol import SqlEngine
 
 MATCHED = "bs_matched"
+MATCHED_IDS = "bs_matched_ids"
+ID_COLUMNS = frozenset({"src_sha256", "src_record"})  # a row's identity: its file and record
+ID_SELECT = ("src_sha256 AS bs_sha", "src_record AS bs_rec")
 RULES_COLUMN = "__bs_rules"
 
 
@@ -100,10 +103,14 @@ def run(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, work: list[Segm
         bits = " + ".join(f"(CASE WHEN {plain.compile(w.where)} THEN {1 << i} ELSE 0 END)" for i, w in enumerate(part))
         cols.append(f"({bits}) AS {m}")
     keys = [f"bs_c{i}" for i in range(len(refs))] + [f"bs_b{j}" for j in range(len(rowleaf_sql))] + masks
-    names, candidates = _candidates_sql(engine, dialect, info, plain, work, catalog, cols)
+    names, source = _candidates_from(engine, dialect, info, plain, work, catalog)
+    by_id = info.columns.keys() >= ID_COLUMNS
+    ids = [f"{dialect.t('pairs_agg', a='bs_sha', b='bs_rec')} AS bs_ids"] if by_id else []
+    group = ", ".join(keys)
     try:
-        combos = engine.query(
-            f"SELECT {', '.join(keys)}, count(*) AS bs_n FROM ({candidates}) AS c GROUP BY {', '.join(keys)}")
+        combos = engine.query(f"SELECT {group}, {', '.join(['count(*) AS bs_n', *ids])} FROM "
+                              f"(SELECT {', '.join([*(ID_SELECT if by_id else ['*']), *cols])} {source}) AS c "
+                              f"GROUP BY {group}")
         n = pc.sum(combos.column("bs_n")).as_py() or 0
         if not n:
             return [], 0
@@ -111,17 +118,42 @@ def run(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, work: list[Segm
         segments = [SegmentRules(w.resolve, [t.tree for t, _ in w.fast]) for w in work]
         matched = decide(segments, refs, combos, [f"bs_c{i}" for i in range(len(refs))],
                          [{leaf: f"bs_b{c}" for leaf, c in mine.items()} for mine in rowleaf_col], masks)
-        result = _rows_back(engine, dialect, candidates, combos, keys, matched)
+        result = _rows_by_id(engine, dialect, info, combos, matched) if by_id else None
+        if result is None:
+            result = _rows_back(engine, dialect, f"(SELECT *, {', '.join(cols)} {source})", combos, keys, matched)
     finally:
         for name in names:
             engine.drop(name)
     return _matches(result, keys, targets), n
 
 
-def _candidates_sql(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, plain: SqlCompiler,
-                    work: list[SegmentWork], catalog: dict[Ref, ValueMatches],
-                    cols: list[str]) -> tuple[list[str], str]:
-    """SQL for rows of any segment whose values hold a necessary literal (value lists registered)."""
+def _rows_by_id(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, combos: pa.Table,
+                matched: dict[int, list[int]]) -> pa.Table | None:
+    """The rows of the matching combinations fetched by their identities (file hash, record), which the
+    aggregation listed: no second computation of the candidates (measured 8.8 s -> 1.9 s on 0.7M events).
+    None when the identities do not give back exactly those rows (one missing or shared): then by keys."""
+    if not matched:
+        return None
+    idx = sorted(matched)
+    hits = combos.take(pa.array(idx, pa.int64()))
+    pairs = hits.column("bs_ids").combine_chunks()
+    flat = pc.list_flatten(pairs)  # structs (a: file hash, b: record), one list per combination
+    expected = len(flat)
+    rules = pa.array([matched[i] for i in idx], pa.list_(pa.int32())).take(pc.list_parent_indices(pairs))
+    engine.register(MATCHED_IDS, pa.table({"bs_sha": pc.struct_field(flat, [0]), "bs_rec": pc.struct_field(flat, [1]),
+                                          RULES_COLUMN: rules}))
+    try:
+        result = engine.query(f"SELECT s.*, i.{RULES_COLUMN} FROM {dialect.ident(info.name)} AS s "
+                              f"JOIN {MATCHED_IDS} i ON s.src_sha256 = i.bs_sha AND s.src_record = i.bs_rec")
+    finally:
+        engine.drop(MATCHED_IDS)
+    return result if result.num_rows == expected == pc.sum(hits.column("bs_n")).as_py() else None
+
+
+def _candidates_from(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, plain: SqlCompiler,
+                     work: list[SegmentWork], catalog: dict[Ref, ValueMatches]) -> tuple[list[str], str]:
+    """FROM and WHERE of the rows of any segment whose values hold a necessary literal (value lists
+    registered under the names returned)."""
     wanted: dict[Ref, set[int]] = defaultdict(set)
     for w in work:
         for _t, nec in w.fast:
@@ -141,7 +173,7 @@ def _candidates_sql(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, pla
         ors.append(f"{plain.expr(ref)} IN (SELECT v FROM {name})")
     segs = " OR ".join(plain.compile(w.where) for w in work)
     keywords = any(uses_keywords(t.tree) for w in work for t, _ in w.fast)
-    sql = (f"SELECT *, {', '.join(cols)} FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
+    sql = (f"FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
            f"WHERE ({segs}) AND ({' OR '.join(ors) or 'FALSE'})")
     return names, sql
 
@@ -165,16 +197,14 @@ def _rows_back(engine: SqlEngine, dialect: SqlDialect, candidates: str, combos: 
     if not matched:
         return None
     idx = sorted(matched)
-    table = combos.take(pa.array(idx, pa.int64())).drop_columns(["bs_n"]).append_column(
+    hits = combos.take(pa.array(idx, pa.int64())).select([*keys]).append_column(
         RULES_COLUMN, pa.array([matched[i] for i in idx], pa.list_(pa.int32())))
-    engine.register(MATCHED, table)
+    engine.register(MATCHED, hits)
     try:
         on = " AND ".join(dialect.t("nulleq", a=f"c.{k}", b=f"m.{k}") for k in keys) or "TRUE"
-        result = engine.query(
-            f"SELECT c.*, m.{RULES_COLUMN} FROM ({candidates}) AS c JOIN {MATCHED} m ON {on}")
+        return engine.query(f"SELECT c.*, m.{RULES_COLUMN} FROM {candidates} AS c JOIN {MATCHED} m ON {on}")
     finally:
         engine.drop(MATCHED)
-    return result
 
 
 def _matches(result: pa.Table | None, keys: list[str], targets: list[tuple[Target, str]]
