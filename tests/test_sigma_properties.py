@@ -3,11 +3,13 @@ evaluator on generated Sigma trees and events."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from typing import Any
 
-from breachscope.detect.sigma import ir
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from breachscope.detect.sigma import fastpath, ir
 from breachscope.detect.sigma.compiled import CompiledRule
 from breachscope.detect.sigma.dialects import DUCKDB
 from breachscope.detect.sigma.execute import execute
@@ -52,23 +54,42 @@ def test_fast_path_agrees_with_reference(tree: ir.Node, rows: list[dict[str, obj
 
 _IDS_SCHEMA = table_of([]).schema.append(pa.field("src_sha256", pa.string())).append(pa.field("src_record", pa.int64()))
 _IDS_INFO = TableInfo.from_schema("t", _IDS_SCHEMA)
+_CONTAINS_AB = ir.Str("s1", ((ir.ANY, ""), (ir.LIT, "ab"), (ir.ANY, "")))
 
 
-@SETTINGS
-@given(tree=trees, rows=events(), ids=st.lists(st.tuples(st.sampled_from(["f1", "f2", None]),
-                                                         st.sampled_from([1, 2, 3, None])), min_size=8, max_size=8))
-def test_fast_path_fetches_matched_rows_by_identity_only_when_it_is_one(
-        tree: ir.Node, rows: list[dict[str, object]], ids: list[tuple[str | None, int | None]]) -> None:
-    """Matched rows come back by (file hash, record) when each names one row; shared or missing
-    identities (drawn here from a small pool) must fall back to the keys, never return another row."""
+def _fast_matches(rows: list[dict[str, object]], ids: list[tuple[str | None, int | None]], tree: ir.Node,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[bool]]:
+    """rids the fast path matches on rows with these identities, and whether each fetch by identity held."""
     table = table_of(rows)
-    table = table.append_column("src_sha256", pa.array([s for s, _ in ids[:len(rows)]], pa.string()))
-    table = table.append_column("src_record", pa.array([r for _, r in ids[:len(rows)]], pa.int64()))
-    engine = DuckDBEngine.from_arrow({"t": table})
+    table = table.append_column("src_sha256", pa.array([s for s, _ in ids], pa.string()))
+    table = table.append_column("src_record", pa.array([r for _, r in ids], pa.int64()))
+    fetched: list[bool] = []
+    by_id = fastpath._rows_by_id
+
+    def spy(*args: Any) -> Any:
+        got = by_id(*args)
+        fetched.append(got is not None)
+        return got
+
+    monkeypatch.setattr(fastpath, "_rows_by_id", spy)
     rule = CompiledRule(kind="rule", id="r1", name=None, title="generated", path="-", line=1,
                         condition=ir.to_json(tree))
     seg = Segment("t", ir.Const(True), "all rows")
     plan = RulePlan(groups={("t", "all rows"): [Target(rule, seg, tree)]}, where={("t", "all rows"): ir.Const(True)})
-    matches, _stats = execute(engine, plan, {"t": _IDS_INFO}, "fast")
-    got = sorted(int(m.row["rid"]) for m in matches)  # type: ignore[call-overload]
-    assert got == sorted(reference_rids(tree, rows)), tree
+    matches, _stats = execute(DuckDBEngine.from_arrow({"t": table}), plan, {"t": _IDS_INFO}, "fast")
+    return sorted(int(m.row["rid"]) for m in matches), fetched  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("ids, by_identity", [
+    ([("f1", 1), ("f1", 2), ("f2", 1), ("f2", 2)], True),  # each identity names one row
+    ([("f1", 1), ("f1", 1), ("f2", 1), ("f2", 2)], False),  # two rows share one: back by their keys
+    ([("f1", 1), (None, 2), ("f2", 1), ("f2", 2)], False),  # a matched row has none
+    ([("f1", 1), ("f1", 2), ("f2", 1), ("f1", 1)], False),  # a row that is no candidate shares one
+])
+def test_fast_path_fetches_matched_rows_by_identity_only_when_it_is_one(
+        ids: list[tuple[str | None, int | None]], by_identity: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"rid": i, "s1": v, "s2": None, "n1": None, "ip": None, "l1": None, "extra": None}
+            for i, v in enumerate(["xaby", "ab", "nothing", "zzz"])]
+    got, fetched = _fast_matches(rows, ids, _CONTAINS_AB, monkeypatch)
+    assert got == [0, 1] == sorted(reference_rids(_CONTAINS_AB, rows))
+    assert fetched == [by_identity]
