@@ -44,9 +44,16 @@ def ingest(
         help=f"Bytes one archive may expand to, nested archives included ({_SIZE_HELP}).")] = "64G",
     max_run_expansion: Annotated[str, typer.Option(
         help=f"Bytes all archives of the run may expand to ({_SIZE_HELP}).")] = "256G",
+    engine: Annotated[str, typer.Option("--engine", help="local (worker processes on this machine) or spark "
+                                        "(executors of a Spark cluster: BREACHSCOPE_SPARK_MASTER, default "
+                                        "local[*])")] = "local",
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Read evidence into the case; formats are recognised by content. Re-ingesting is a no-op."""
+    if engine not in ("local", "spark"):
+        raise UsageError("--engine must be local or spark")
+    if engine == "spark" and jobs is not None:
+        raise UsageError("--jobs sets the local worker processes; with --engine spark the cluster decides")
     options = _options(year, tz, format)
     from breachscope.ingest.limits import ExpansionLimits
 
@@ -59,10 +66,15 @@ def ingest(
                                max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
                                max_run_bytes=parse_size(max_run_expansion, "--max-run-expansion")))
     case_to_write(case)
-    from breachscope.ingest.pipeline import ingest as run_ingest
-
     with byte_progress("ingest", enabled=show_progress(json_out)) as progress:
-        summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)
+        if engine == "spark":
+            from breachscope.engines.spark_ingest import ingest_on_spark
+
+            summary = ingest_on_spark(paths, case, options, progress=progress, force=force)
+        else:
+            from breachscope.ingest.pipeline import ingest as run_ingest
+
+            summary = run_ingest(paths, case, options, jobs=jobs, progress=progress, force=force)
     if json_out:
         print_json(summary.to_dict())
     else:

@@ -137,6 +137,34 @@ def _hash(path: Path) -> tuple[str, int, float, str | None, bool]:
         return "", 0, 0.0, f"unreadable: {exc.strerror or exc}", False
 
 
+def select_items(inputs: list[tuple[Path, str, bool]], hashes: list[tuple[str, int, float, str | None, bool]],
+                 writer: CaseWriter, summary: IngestSummary) -> list[Item]:
+    """The inputs to read (their `_hash` results beside them); files that fail, that the case holds under
+    their name or that are duplicates are committed (or counted as known) here. Shared with the Spark ingest
+    (engines/spark_ingest.py), so that both decide alike."""
+    known = writer.state.known_sha256
+    recorded = writer.state.recorded
+    items: list[Item] = []
+    failed: list[FileEntry] = []
+    run_seen: dict[str, str] = {}
+    for (path, display, explicit), (sha, size, mtime, err, archive) in zip(inputs, hashes, strict=True):
+        if err:
+            failed.append(FileEntry(path=display, sha256="", size=0, format=None, status=FAILED,
+                                    error=err))
+        elif (display, sha) in recorded:
+            summary.skipped_known.append(display)
+        elif sha in known or sha in run_seen:  # the same content under another name: both names kept
+            failed.append(FileEntry(path=display, sha256=sha, size=size, format=None,
+                                    status=DUPLICATE, duplicate_of=known.get(sha) or run_seen[sha]))
+        else:
+            run_seen[sha] = display
+            items.append(Item(str(path), display, sha, size, mtime, explicit, archive))
+    if failed:
+        writer.commit(failed, [], summary.run_id)
+        summary.files.extend(failed)
+    return items
+
+
 def _plan(items: list[Item], run_id: str, workers: int) -> list[Job]:
     """Small files share a job (and its Parquet parts); big files and archives get their own.
     Groups are sized so that every worker gets several jobs (balance) but few parts are written."""
@@ -184,26 +212,8 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
             pool = _pool(workers, writer, options)
         hashes = list(pool.map(_hash, [p for p, _, _ in inputs], chunksize=8) if pool
                       else map(_hash, [p for p, _, _ in inputs]))
-        known = writer.state.known_sha256
-        recorded = writer.state.recorded
-        items: list[Item] = []
-        failed: list[FileEntry] = []
-        run_seen: dict[str, str] = {}
-        for (path, display, explicit), (sha, size, mtime, err, archive) in zip(inputs, hashes, strict=True):
-            if err:
-                failed.append(FileEntry(path=display, sha256="", size=0, format=None, status=FAILED,
-                                        error=err))
-            elif (display, sha) in recorded:
-                summary.skipped_known.append(display)
-            elif sha in known or sha in run_seen:  # the same content under another name: both names kept
-                failed.append(FileEntry(path=display, sha256=sha, size=size, format=None,
-                                        status=DUPLICATE, duplicate_of=known.get(sha) or run_seen[sha]))
-            else:
-                run_seen[sha] = display
-                items.append(Item(str(path), display, sha, size, mtime, explicit, archive))
-        if failed:
-            writer.commit(failed, [], run_id)
-            summary.files.extend(failed)
+        known, recorded = writer.state.known_sha256, writer.state.recorded  # before this run's first commit
+        items = select_items(inputs, hashes, writer, summary)
         planned = _plan(items, run_id, workers)
         total = sum(i.size for i in items)
         if pool is None:
