@@ -134,7 +134,13 @@ def test_edited_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.Monke
     again = load_ruleset([rule])
     assert (again.compiled, again.from_cache) == (0, 1)
     entry = ruleset_module._cache_path(content_key(rule.read_bytes(), {}))
+    (whole,) = (tmp_path / "cache" / "sets").iterdir()  # the set's one file, read first
     # an attacker (or a bad disk) changes what the cached rule matches: EventID 4625 -> 4624
+    whole.write_text(whole.read_text().replace("4625", "4624"))
+    from_set = load_ruleset([rule])  # the set file fails its check: the rule's own entry is used
+    assert (from_set.compiled, from_set.from_cache) == (0, 1)
+    assert "4625" in json.dumps(from_set.rules[0].condition) and "4625" in whole.read_text()  # rewritten
+    whole.unlink()
     entry.write_text(entry.read_text().replace("4625", "4624"))
     edited = load_ruleset([rule])
     assert (edited.compiled, edited.from_cache, edited.cache_rebuilt) == (1, 0, 1)
@@ -142,6 +148,7 @@ def test_edited_cache_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.Monke
     assert "4625" in entry.read_text()  # rewritten
     for damage in (b"", b"{not json", json.dumps({"key": "x", "sha256": "y", "entry": {}}).encode()):
         entry.write_bytes(damage)
+        whole.unlink()
         rebuilt = load_ruleset([rule])
         assert (rebuilt.compiled, rebuilt.cache_rebuilt, len(rebuilt.rules)) == (1, 1, 1)
 
