@@ -90,7 +90,7 @@ def timestamps(values: Sequence[Any], typ: pa.DataType = TS) -> pa.Array:
         try:  # vectorized ISO 8601 parse; any odd value sends the batch to the per-value path
             arr = pc.cast(pa.array(values, type=pa.string()), pa.timestamp("ns", tz="UTC"))
             return arr.cast(typ, safe=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # a number among texts
             pass
     return pa.array([parse_ts_us(v) for v in values], type=pa.int64()).cast(typ)
 

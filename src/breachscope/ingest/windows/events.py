@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from breachscope.ingest.batch import make_batch
 from breachscope.ingest.context import ReadContext
+from breachscope.ingest.timeparse import parse_ts_us
 from breachscope.model.schema import (
     WINDOWS_PROMOTED,
     WINDOWS_PROMOTED_COLUMNS,
@@ -91,6 +92,7 @@ class WindowsBuilder:
         self.extra_offsets: list[int] = [0]
         self.extra_keys: list[str] = []
         self.extra_values: list[str | None] = []
+        self.spaced = False  # a key had spaces: a row may name a promoted field twice
 
     def __len__(self) -> int:
         return self.n
@@ -116,6 +118,7 @@ class WindowsBuilder:
                 continue
             if " " in k:  # Defender and others write "Threat Name"; Sigma names fields without spaces
                 k = k.replace(" ", "")
+                self.spaced = True
             if v.__class__ is not str and v is not None:
                 v = text(v)
             col = promoted.get(k)
@@ -130,7 +133,7 @@ class WindowsBuilder:
 
     def flush(self) -> pa.RecordBatch:
         n = self.n
-        columns: dict[str, Any] = {"ts": self.ts, "message": self.messages,
+        columns: dict[str, Any] = {"ts": ts_array(self.ts), "message": self.messages,
                                    "family": pa.repeat("windows", n) if n else pa.array([], pa.string())}
         system = dict(zip(SYSTEM_NAMES, map(list, zip(*self.system_rows, strict=True)), strict=True)) if n else {}
         system["source_format"] = [self.source_format] * n
@@ -138,7 +141,7 @@ class WindowsBuilder:
         dense: dict[str, pa.Array] = {}  # by field name; stored under the field's column (User: EventData_User)
         for name, (idx, vals) in self.promoted.items():
             if idx:
-                dense[name] = _scatter(idx, vals, n)
+                dense[name] = _scatter(idx, vals, n, not self.spaced)
         columns.update((WINDOWS_PROMOTED_COLUMNS[name], arr) for name, arr in dense.items())
         columns["extra"] = pa.MapArray.from_arrays(
             pa.array(self.extra_offsets, type=pa.int32()),
@@ -159,9 +162,37 @@ def builder_for(ctx: ReadContext, source_format: str) -> WindowsBuilder:
     return builder
 
 
-def _scatter(idx: list[int], vals: list[str | None], n: int) -> pa.Array:
-    """A column of n rows holding vals at rows idx and null elsewhere (vectorized)."""
-    if len(idx) == n:
+#: ISO 8601 UTC texts that Arrow's cast reads as datetime.fromisoformat does (the EVTX SystemTime form).
+_ISO_UTC = r"^[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z$"
+
+
+def ts_array(values: list[Any]) -> Any:
+    """The ts column as batch.timestamps() makes it (each value as parse_ts_us reads it), without
+    its fallback of a whole batch to Python when one text is odd: one EVTX record of 1601 (beyond
+    Arrow's nanoseconds) or with a " UTC" suffix sent 32k rows held from many files through
+    parse_iso_us. Texts of the usual form are cast by Arrow to microseconds, the others read one by one."""
+    if not values or (values[0].__class__ is not str and not any(v.__class__ is str for v in values)):
+        return values  # epoch microseconds (and nulls): batch.timestamps() has a fast path for these
+    texts = pa.array([v if v.__class__ is str else None for v in values], pa.string())
+    usual = pc.fill_null(pc.match_substring_regex(texts, pattern=_ISO_UTC), False)
+    try:
+        cast = pc.cast(pc.if_else(usual, texts, pa.scalar(None, pa.string())), pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. a 30th of February: one by one, as before
+        return pa.array([parse_ts_us(v) for v in values], pa.int64())
+    us = pc.cast(cast, pa.int64())
+    others = np.flatnonzero(~usual.to_numpy(zero_copy_only=False))
+    if not len(others):
+        return us
+    parsed = pa.array([parse_ts_us(values[i]) for i in others.tolist()], pa.int64())
+    positions = np.full(len(values), -1, dtype=np.int64)
+    positions[others] = np.arange(len(others), dtype=np.int64)
+    return pc.if_else(usual, us, parsed.take(pa.array(positions, mask=positions < 0)))
+
+
+def _scatter(idx: list[int], vals: list[str | None], n: int, distinct: bool = True) -> pa.Array:
+    """A column of n rows holding vals at rows idx and null elsewhere (vectorized). A row named twice
+    (two keys that are the same field once their spaces are removed) keeps its last value."""
+    if len(idx) == n and (distinct or len(set(idx)) == n):
         return pa.array(vals, type=pa.string())
     positions = np.full(n, -1, dtype=np.int64)
     positions[np.asarray(idx, dtype=np.int64)] = np.arange(len(idx), dtype=np.int64)
