@@ -199,13 +199,15 @@ def _merged_passes(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, rest
         report(f"rules without a fast path over {info.name}", i, len(rest))
         chunk = rest[i:i + CHUNK]
         stats.passes += 1
-        conds = []
+        conds, segs = [], []
         for _seg, where, t in chunk:
             seg_sql = SqlCompiler(dialect, info.resolver({}), info.keyword_refs()).compile(where)
             rule_sql = SqlCompiler(dialect, info.resolver(t.segment.fields), info.keyword_refs()).compile(t.tree)
             conds.append(f"(({seg_sql}) AND ({rule_sql}))")
+            if seg_sql not in segs:
+                segs.append(seg_sql)
         keywords = any(uses_keywords(t.tree) for _s, _w, t in chunk)
-        src = source_sql(dialect, info.name, info.keyword_refs(), keywords)
+        src = source_sql(dialect, info.name, info.keyword_refs(), keywords, " OR ".join(f"({s})" for s in segs))
         sql = (f"SELECT {dialect.t('array', items=', '.join(conds))} AS {HIT_COLUMN}, * FROM {src} "
                f"WHERE {' OR '.join(conds)}")
         result = engine.query(sql)
@@ -227,7 +229,7 @@ def pass_sql(dialect: SqlDialect, info: TableInfo, where: ir.Node, targets: list
     hits = dialect.t("array", items=", ".join(conds))
     any_hit = " OR ".join(conds)
     keywords = any(uses_keywords(t.tree) for t in targets)
-    src = source_sql(dialect, source or info.name, info.keyword_refs(), keywords)
+    src = source_sql(dialect, source or info.name, info.keyword_refs(), keywords, seg_sql)
     return f"SELECT {hits} AS {HIT_COLUMN}, * FROM {src} WHERE {seg_sql} AND ({any_hit})"
 
 

@@ -173,7 +173,7 @@ def _candidates_from(engine: SqlEngine, dialect: SqlDialect, info: TableInfo, pl
         ors.append(f"{plain.expr(ref)} IN (SELECT v FROM {name})")
     segs = " OR ".join(plain.compile(w.where) for w in work)
     keywords = any(uses_keywords(t.tree) for w in work for t, _ in w.fast)
-    sql = (f"FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords)} "
+    sql = (f"FROM {source_sql(dialect, info.name, info.keyword_refs(), keywords, segs)} "
            f"WHERE ({segs}) AND ({' OR '.join(ors) or 'FALSE'})")
     return names, sql
 

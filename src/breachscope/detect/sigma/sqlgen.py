@@ -49,13 +49,17 @@ def uses_keywords(node: ir.Node) -> bool:
     return isinstance(node, ir.Str | ir.Regex | ir.Num) and node.field is None
 
 
-def source_sql(dialect: SqlDialect, source: str, keyword_refs: list[Ref], keywords: bool) -> str:
-    """The table to read; with the event's text (computed once per row) when keyword rules need it."""
+def source_sql(dialect: SqlDialect, source: str, keyword_refs: list[Ref], keywords: bool,
+               rows: str | None = None) -> str:
+    """The table to read; with the event's text (computed once per row) when keyword rules need it.
+    `rows`: a condition every row the caller can match holds (its segments'): the text is built only
+    for those (the keyword pass's filter cannot be pushed below the text, see the DuckDB engine)."""
     if not keywords:
         return dialect.ident(source)
     text = event_text(dialect, keyword_refs)
+    where = f" AS bs_rows WHERE {rows}" if rows else ""  # the alias: Spark reads `t WHERE (x)` as t aliased
     return (f"(SELECT *, {text} AS {dialect.ident(TEXT)}, lower({text}) AS {dialect.ident(LOWER_TEXT)} "
-            f"FROM {dialect.ident(source)}) AS bs_src")
+            f"FROM {dialect.ident(source)}{where}) AS bs_src")
 
 
 def event_text(dialect: SqlDialect, refs: list[Ref]) -> str:
