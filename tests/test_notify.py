@@ -119,6 +119,7 @@ def _exposure(case: Path, persons: int, suspects: dict, categories: tuple[str, .
     from breachscope.model.exposure import ExposureSummary, LevelCounts
     from breachscope.scope.outputs import write_outputs
     from breachscope.scope.pipeline import ScopeResult
+    from breachscope.scope.staged import StagedSubjects
 
     counts = LevelCounts(confirmed_accessed=persons)
     summary = ExposureSummary(organizations=LevelCounts(), persons=counts, categories=categories,
@@ -127,7 +128,7 @@ def _exposure(case: Path, persons: int, suspects: dict, categories: tuple[str, .
                               statements={"replayed": 1 if persons else 0, "potential": 0, "ignored": 0},
                               jurisdictions={"JP": {"organizations": 0, "persons": persons}} if persons else {},
                               suspects=suspects, controller={"country": "JP", "sectors": ["retail"]})
-    write_outputs(case, ScopeResult(summary, [], [], []), {})
+    write_outputs(case, ScopeResult(summary, StagedSubjects.empty(), [], []), {})
 
 
 def _notify(case: Path, *extra: str) -> object:

@@ -1,4 +1,7 @@
-"""Levels per subject and per category, exclusions, persons carried to their organizations.
+"""Levels per subject and per category, exclusions, persons carried to their organizations, names and
+evidence: computed in DuckDB and streamed to the subjects' Parquet file and CSV (scope/staged.py), with
+no Python object per subject (the first implementation, one ExposedSubject each, took 105 s and 7.8 GiB
+at a million subjects; it is kept as the tests' oracle in scope/levels_reference.py).
 
 Per category of a subject, over the rows not excluded:
   returned by a replayed statement + its values in an export file -> CONFIRMED_EXFILTRATED
@@ -11,58 +14,79 @@ its affected persons (a contact person's email is the organization's exposure to
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from breachscope.engines import local
-from breachscope.model.exposure import EXPOSURE_LEVEL_RANK, EXPOSURE_LEVELS, NOT_EXPOSED
-from breachscope.model.exposure_artifact import Evidence, ExposedSubject
+from breachscope.model.exposure import EXPOSURE_LEVEL_RANK
 from breachscope.model.inventory import Inventory
+from breachscope.model.sql import quote_literal
 from breachscope.scope.backends import Backend
-from breachscope.scope.orgs import Grouping, OrgRecord, group_organizations
+from breachscope.scope.org_groups import group_table
 from breachscope.scope.plans import TableExposure
+from breachscope.scope.snapshot_rows import ids_of, lookup
+from breachscope.scope.staged import StagedSubjects
+from breachscope.scope.subject_sql import (
+    EXPOSURE_LISTS_SQL,
+    LEVEL_MACRO_SQL,
+    SORTED_SQL,
+    SubjectCounts,
+    subject_counts,
+    subjects_sql,
+)
 
 EVIDENCE_MAX = 10
+#: DuckDB's memory for the levels (beyond it, its hash tables and sorts spill to the staging folder): with
+#: the snapshot and the hits held beside it, a million subjects stay under 2 GB.
+MEMORY_MB = 1024
 
 
 @dataclass
 class Aggregate:
-    subjects: list[ExposedSubject]  # sorted by subject type and id
-    grouping: Grouping
+    subjects: StagedSubjects  # subjects.parquet and the affected CSV, sorted by subject type and id
+    counts: SubjectCounts  # what the summary says of them
+    review: list[tuple[str, tuple[str, ...], str]]  # uncertain organization matches (scope/orgs.py)
 
 
 def aggregate(inventory: Inventory, backend: Backend, exposures: list[TableExposure], hits: pa.Table) -> Aggregate:
+    folder = tempfile.TemporaryDirectory(prefix="breachscope-scope-")  # the staged files, and DuckDB's spills
     con = local.connect()
     try:
+        con.execute(f"SET temp_directory = {quote_literal(str(Path(folder.name) / 'spill'))}")
+        con.execute(f"SET memory_limit = '{MEMORY_MB}MB'")
+        con.execute("SET preserve_insertion_order = false")  # no order to keep until `ss` (memory)
+        con.execute(LEVEL_MACRO_SQL)
         con.register("e", _exposure_table(exposures))
         con.register("h", hits)
         _base_tables(con)
-        persons = _person_table(con, inventory, backend)
-        con.register("p", persons)
+        con.register("p", _person_table(con, inventory, backend))
         _org_tables(con)
-        rows = _subject_rows(con)
+        _subject_table(con)
+        con.execute("DROP TABLE sc; DROP TABLE cat; DROP TABLE excl; DROP TABLE evk; DROP TABLE cat_all; "
+                    "DROP TABLE excl_all; DROP TABLE evp")  # memory: subj holds what is left to do
+        _name_table(con, inventory, backend)
+        review = group_table(con, inventory, backend)
+        counts = subject_counts(con, inventory.default_jurisdiction)
+        con.execute(EXPOSURE_LISTS_SQL)
+        con.execute("SET preserve_insertion_order = true")  # ss is stored, and then read, in its order
+        con.execute(SORTED_SQL)
+        con.execute("DROP VIEW sj; DROP TABLE subj; DROP TABLE nm; DROP TABLE grp")
+        staged = StagedSubjects.write(con, subjects_sql(EVIDENCE_MAX, inventory.default_jurisdiction,
+                                                        backend.info.identity), folder)
     finally:
         con.close()
-    names = _names(inventory, backend, rows)
-    orgs = [r for r in rows if r["subject_type"] == "organization" and r["level"] != NOT_EXPOSED]
-    grouping = group_organizations(_org_records(inventory, backend, [str(r["subject_id"]) for r in orgs], names))
-    subjects = []
-    for r in rows:
-        info = names.get((str(r["subject_type"]), str(r["subject_id"])), {})
-        if r["subject_type"] == "organization":
-            r["organization_id"] = r["subject_id"]
-            r["organization_group"] = grouping.group_of.get(str(r["subject_id"]))
-        subjects.append(ExposedSubject(**r, name=info.get("name"), snapshot=backend.info.identity,
-                                       jurisdiction=info.get("jurisdiction") or inventory.default_jurisdiction))
-    return Aggregate(subjects, grouping)
+    return Aggregate(staged, counts, review)
 
 
 def _exposure_table(exposures: list[TableExposure]) -> pa.Table:
     """Exposures with their evidence order (`ord`) and their class: exposures of the same kind, level and
-    categories count the same for levels, so hits are reduced per class before categories are unnested."""
+    categories count the same for levels, so hits are reduced per class before categories are unnested.
+    `pos` numbers them from 1 (evidence refers to it); `base` is the file name the CSV cites."""
     rank = {e.index: EXPOSURE_LEVEL_RANK[e.level] for e in exposures}
     kind = {e.index: "statement" if e.statement_id else "file" for e in exposures}
     order = sorted(exposures, key=lambda e: (-rank[e.index], kind[e.index], e.src_file, e.src_record,
@@ -70,8 +94,13 @@ def _exposure_table(exposures: list[TableExposure]) -> pa.Table:
     ord_of = {e.index: i for i, e in enumerate(order)}
     classes = sorted({(kind[e.index], rank[e.index], e.categories) for e in exposures})
     class_of = {c: i for i, c in enumerate(classes)}
+    bases = {f: Path(f).name if f else "?" for f in {e.src_file for e in exposures}}
+    sources: dict[str | None, int] = {}  # coalesce(statement_id, 'file:' || src_file), as a number
+    for e in exposures:
+        sources.setdefault(_source(e), len(sources))
     return pa.table({
         "exposure": pa.array([e.index for e in exposures], pa.int32()),
+        "pos": pa.array(range(1, len(exposures) + 1), pa.int32()),
         "ord": pa.array([ord_of[e.index] for e in exposures], pa.int64()),
         "class": pa.array([class_of[(kind[e.index], rank[e.index], e.categories)] for e in exposures], pa.int32()),
         "kind": pa.array([kind[e.index] for e in exposures], pa.string()),
@@ -82,7 +111,15 @@ def _exposure_table(exposures: list[TableExposure]) -> pa.Table:
         "reason": pa.array([e.reason for e in exposures], pa.string()),
         "src_file": pa.array([e.src_file for e in exposures], pa.string()),
         "src_record": pa.array([e.src_record or None for e in exposures], pa.int64()),
+        "base": pa.array([bases[e.src_file] for e in exposures], pa.string()),
+        "source": pa.array([sources[_source(e)] for e in exposures], pa.int32()),
     })
+
+
+def _source(e: TableExposure) -> str | None:
+    if e.statement_id:
+        return e.statement_id
+    return None if e.src_file is None else f"file:{e.src_file}"
 
 
 def _base_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,27 +144,35 @@ def _base_tables(con: duckdb.DuckDBPyConnection) -> None:
         SELECT sc.subject, sc.id, list(DISTINCT sc.excluded ORDER BY sc.excluded) AS policies, max(cls.rank) AS rank
         FROM sc JOIN cls USING (class) WHERE sc.excluded IS NOT NULL AND len(cls.categories) > 0 GROUP BY ALL""")
     # evidence: the first EVIDENCE_MAX (not excluded first, strongest, then file and line order) and a count;
-    # a statement that read several of a subject's tables is one piece of evidence (its strongest exposure)
+    # a statement that read several of a subject's tables is one piece of evidence (its strongest exposure);
+    # `source` numbers the statements and files (a string per hit cost seconds at millions of hits). Ranked by
+    # a window (its sort spills to disk) rather than min_by(..., n), whose states held gigabytes.
+    con.execute("""
+        CREATE TABLE ev1 AS
+        SELECT e.subject, h.subject_key AS id, arg_min(e.pos, e.ord) AS pos, min(e.ord) AS ord, h.line, h.excluded
+        FROM h JOIN e USING (exposure)
+        GROUP BY e.subject, h.subject_key, e.source, h.line, h.excluded""")
+    key = "(CAST(excluded IS NOT NULL AS BIGINT) << 60) + (ord << 28) + coalesce(line, 0)"
     con.execute(f"""
         CREATE TABLE evk AS
-        SELECT subject, id, count(*) AS total,
-               min_by({{'exposure': exposure, 'line': line, 'excluded': excluded}},
-                      (CAST(excluded IS NOT NULL AS BIGINT) << 60) + (ord << 28) + coalesce(line, 0),
-                      {EVIDENCE_MAX}) AS first
-        FROM (SELECT subject, id, arg_min(exposure, ord) AS exposure, min(ord) AS ord, line, excluded
-              FROM (SELECT DISTINCT e.subject, h.subject_key AS id, h.exposure, e.ord, h.line, h.excluded,
-                           coalesce(e.statement_id, 'file:' || e.src_file) AS source
-                    FROM h JOIN e USING (exposure))
-              GROUP BY subject, id, source, line, excluded)
+        SELECT subject, id, max(r) AS total,
+               coalesce(list({{'pos': pos, 'line': line, 'excluded': excluded}} ORDER BY k, excluded)
+                        FILTER (WHERE r <= {EVIDENCE_MAX}), []) AS first
+        FROM (SELECT *, {key} AS k, row_number() OVER (PARTITION BY subject, id ORDER BY {key}, excluded) AS r
+              FROM ev1)
         GROUP BY ALL""")
+    con.execute("DROP TABLE ev1")
 
 
 def _person_table(con: duckdb.DuckDBPyConnection, inventory: Inventory, backend: Backend) -> pa.Table:
     person = inventory.subject("person")
-    ids = [r[0] for r in con.execute("SELECT DISTINCT id FROM sc WHERE subject = 'person' ORDER BY id").fetchall()]
-    if person is None or not person.organization or not ids:
-        return pa.table({"person": pa.array([], pa.string()), "org": pa.array([], pa.string())})
-    t = backend.lookup(person.table, person.key, [person.organization], ids)
+    empty = pa.table({"person": pa.array([], pa.string()), "org": pa.array([], pa.string())})
+    if person is None or not person.organization:
+        return empty
+    ids = ids_of(con, "SELECT DISTINCT id FROM sc WHERE subject = 'person' ORDER BY id")
+    if not len(ids):
+        return empty
+    t = lookup(backend, person.table, person.key, [person.organization], ids)
     return pa.table({"person": t.column("__bs_key"), "org": t.column(person.organization)})
 
 
@@ -159,97 +204,55 @@ def _org_tables(con: duckdb.DuckDBPyConnection) -> None:
         JOIN p ON c.id = p.person WHERE p.org IS NOT NULL GROUP BY ALL""")
 
 
-def _subject_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The fields of each subject's ExposedSubject but its name, jurisdiction and snapshot."""
-    rows = con.sql("""
-        WITH subj AS (SELECT DISTINCT subject, id FROM cat_all UNION SELECT subject, id FROM excl_all),
-        c AS (SELECT subject, id, list(category ORDER BY category) AS categories,
-                     list(rank ORDER BY category) AS cranks, max(rank) AS rank
-              FROM cat_all GROUP BY ALL)
-        SELECT s.subject, s.id, coalesce(c.categories, []) AS cats, coalesce(c.cranks, []) AS cranks,
-               coalesce(c.rank, 0) AS rank, list_sort(list_distinct(coalesce(x.policies, []))) AS policies,
-               x.rank AS xrank, coalesce(ev.total, 0) AS total, coalesce(ev.first, []) AS first,
+def _subject_table(con: duckdb.DuckDBPyConnection) -> None:
+    """One row per subject: categories and their ranks, level rank, exclusions, the evidence keys.
+    An organization's persons are listed in numeric order when every listed id is a number."""
+    con.execute("""
+        CREATE TABLE subj AS
+        WITH c AS (SELECT subject, id, list_sort(list({'c': category, 'r': rank})) AS cr, max(rank) AS rank
+                   FROM cat_all GROUP BY ALL),  -- sorted by category (one entry each): no ordered aggregate
+        s AS (SELECT coalesce(c.subject, x.subject) AS subject, coalesce(c.id, x.id) AS id, c.cr, c.rank,
+                     x.policies, x.rank AS xrank
+              FROM c FULL JOIN excl_all x ON c.subject = x.subject AND c.id = x.id)
+        SELECT s.subject, s.id, coalesce(list_transform(s.cr, lambda q: q.c), []) AS cats,
+               coalesce(list_transform(s.cr, lambda q: q.r), []) AS cranks,
+               coalesce(s.rank, 0) AS rank, list_sort(list_distinct(coalesce(s.policies, []))) AS policies,
+               s.xrank, coalesce(ev.total, 0) AS total, coalesce(ev.first, []) AS first,
                CASE WHEN s.subject = 'organization' THEN coalesce(evp.total, 0) ELSE 0 END AS ptotal,
-               CASE WHEN s.subject = 'organization' THEN coalesce(evp.first_num, []) ELSE [] END AS pnum,
-               CASE WHEN s.subject = 'organization' THEN coalesce(evp.first_text, []) ELSE [] END AS ptext
-        FROM subj s LEFT JOIN c USING (subject, id) LEFT JOIN excl_all x USING (subject, id)
-        LEFT JOIN evk ev USING (subject, id) LEFT JOIN evp ON s.subject = 'organization' AND evp.id = s.id
-        ORDER BY s.subject, s.id""").to_arrow_table()  # Arrow: an order of magnitude faster than fetchall()
-    expo = {r[0]: r[1:] for r in con.execute(
-        "SELECT exposure, kind, rank, statement_id, src_file, src_record, reason FROM e").fetchall()}
-    out = []
-    cols = [rows.column(n).to_pylist() for n in ("subject", "id", "cats", "cranks", "rank", "policies", "xrank",
-                                                   "total", "first", "ptotal", "pnum", "ptext")]
-    for (subject, sid, cats, cranks, rank, policies, xrank, total, first, ptotal, pnum, ptext) in zip(*cols,
-                                                                                                      strict=True):
-        level = EXPOSURE_LEVELS[rank]
-        evidence = []
-        for item in first:
-            kind, erank, stmt, src_file, src_record, reason = expo[item["exposure"]]
-            evidence.append(Evidence(kind, EXPOSURE_LEVELS[erank], stmt, src_file,
-                                     item["line"] if item["line"] is not None else src_record,
-                                     f"excluded by {item['excluded']}" if item["excluded"] else reason))
-        persons = pnum if pnum and all(x["person"].isdigit() for x in pnum) else ptext
-        for x in (persons or [])[:max(0, EVIDENCE_MAX - len(evidence))]:
-            evidence.append(Evidence("person", EXPOSURE_LEVELS[x["rank"]], None, None, None, f"person {x['person']}"))
-        out.append({"subject_type": subject, "subject_id": sid, "organization_id": None,
-                    "organization_group": None, "level": level, "categories": tuple(cats),
-                    "category_levels": {c: EXPOSURE_LEVELS[r] for c, r in zip(cats, cranks, strict=True)},
-                    "excluded_by": tuple(policies), "excluded_level": None if xrank is None else EXPOSURE_LEVELS[xrank],
-                    "evidence_count": total + ptotal, "evidence": tuple(evidence)})
-    return out
+               CASE WHEN s.subject <> 'organization' THEN []
+                    WHEN len(evp.first_num) > 0
+                         AND list_bool_and(list_transform(evp.first_num,
+                                                          lambda q: regexp_full_match(q.person, '[0-9]+')))
+                    THEN evp.first_num
+                    ELSE coalesce(evp.first_text, []) END AS persons
+        FROM s LEFT JOIN evk ev ON ev.subject = s.subject AND ev.id = s.id
+        LEFT JOIN evp ON s.subject = 'organization' AND evp.id = s.id""")
 
 
-def _names(inventory: Inventory, backend: Backend, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict]:
-    out: dict[tuple[str, str], dict] = {}
+def _name_table(con: duckdb.DuckDBPyConnection, inventory: Inventory, backend: Backend) -> None:
+    """nm(subject, id, name, jur, org): the snapshot's row of each person and organization (the last one
+    the lookup returns, when a key is not unique)."""
+    parts = []
     for kind in ("organization", "person"):
         s = inventory.subject(kind)
-        ids = sorted({str(r["subject_id"]) for r in rows if r["subject_type"] == kind})
-        if s is None or not ids:
+        if s is None:
+            continue
+        ids = ids_of(con, f"SELECT DISTINCT id FROM subj WHERE subject = '{kind}' ORDER BY id")
+        if not len(ids):
             continue
         cols = [c for c in (s.name, s.jurisdiction, s.organization) if c]
-        t = backend.lookup(s.table, s.key, cols, ids).to_pylist()
-        for r in t:
-            out[(kind, r["__bs_key"])] = {"name": r.get(s.name) if s.name else None,
-                                          "jurisdiction": r.get(s.jurisdiction) if s.jurisdiction else None,
-                                          "organization": r.get(s.organization) if s.organization else None}
-    for r in rows:
-        if r["subject_type"] == "person":
-            r["organization_id"] = out.get(("person", str(r["subject_id"])), {}).get("organization")
-    return out
+        t = lookup(backend, s.table, s.key, cols, ids)
+        n = t.num_rows
 
+        def col(name: str | None, t: pa.Table = t, cols: list[str] = cols, n: int = n) -> pa.Array:
+            return t.column(1 + cols.index(name)) if name else pa.nulls(n, pa.string())
 
-def _org_records(inventory: Inventory, backend: Backend, ids: list[str],
-                 names: dict[tuple[str, str], dict]) -> list[OrgRecord]:
-    org = inventory.subject("organization")
-    if org is None or not ids:
-        return []
-    # the subject key itself may be a match key: the inventory then says that every record is an organization
-    # of its own (different keys never merge, not even by name)
-    plain = [k for k in org.match_keys if "." not in k]
-    values: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
-    if plain:
-        for r in backend.lookup(org.table, org.key, plain, ids).to_pylist():
-            for k in plain:
-                v = _norm_key(r.get(k))
-                if v:
-                    values[r["__bs_key"]].append((k, v))
-    for qualified in (k for k in org.match_keys if "." in k):
-        table, _, col = qualified.rpartition(".")
-        ds = inventory.dataset(table)
-        if ds is None or ds.subject != "organization":
-            continue
-        for r in backend.lookup(table, ds.subject_key, [col], ids).to_pylist():
-            v = _norm_key(r.get(col))
-            if v:
-                values[r["__bs_key"]].append((qualified, v))
-    return [OrgRecord(i, names.get(("organization", i), {}).get("name"), tuple(sorted(set(values[i]))))
-            for i in ids]
-
-
-def _norm_key(v: object) -> str:
-    if v is None:
-        return ""
-    text = str(v).strip().lower()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return digits if digits and len(digits) >= len(text.replace("-", "").replace(" ", "")) else text
+        parts.append(pa.table({"subject": pa.repeat(pa.scalar(kind, pa.string()), n), "id": t.column(0),
+                               "name": col(s.name), "jur": col(s.jurisdiction), "org": col(s.organization),
+                               "rn": pa.array(np.arange(n, dtype=np.int64))}))
+    con.register("nm_rows", pa.concat_tables(parts) if parts else pa.table({
+        "subject": pa.array([], pa.string()), "id": pa.array([], pa.string()), "name": pa.array([], pa.string()),
+        "jur": pa.array([], pa.string()), "org": pa.array([], pa.string()), "rn": pa.array([], pa.int64())}))
+    con.execute("""CREATE TABLE nm AS SELECT subject, id, name, jur, org FROM nm_rows
+                   QUALIFY row_number() OVER (PARTITION BY subject, id ORDER BY rn DESC) = 1""")
+    con.unregister("nm_rows")

@@ -35,13 +35,22 @@ def normalize_name(name: str | None) -> str:
     return _PUNCT.sub("", text)
 
 
-def _bases(norm: str) -> list[str]:
+def branch_bases(norm: str) -> list[str]:
     """Shorter names this one may be a branch of: `デルタ大阪支店` -> デルタ大阪, デルタ大, デルタ, ..."""
     m = _BRANCH.search(norm)
     if m is None:
         return []
     head = norm[:m.start()]
     return [head[:k] for k in range(len(head), 1, -1)]
+
+
+def norm_key(v: object) -> str:
+    """A match key's value as compared: trimmed and lower-cased; its digits alone when it is mostly digits."""
+    if v is None:
+        return ""
+    text = str(v).strip().lower()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if digits and len(digits) >= len(text.replace("-", "").replace(" ", "")) else text
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def group_organizations(records: list[OrgRecord]) -> Grouping:
                 for key, values in src.items():
                     merged[key] |= values
     for n in sorted(by_name):
-        for base in _bases(n):
+        for base in branch_bases(n):
             if base in by_name:
                 groups = sorted({find(by_name[x][0]) for x in (base, n)}, key=_id_order)
                 if len(groups) > 1:

@@ -12,13 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from breachscope.engines import local
 from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.model.exposure import (
     CONFIRMED_ACCESSED,
     CONFIRMED_EXFILTRATED,
-    EXPOSURE_LEVEL_RANK,
     IGNORED,
-    NOT_EXPOSED,
     POTENTIAL,
     REPLAYED,
     STMT_POTENTIAL,
@@ -26,7 +25,6 @@ from breachscope.model.exposure import (
     ExposureSummary,
     LevelCounts,
 )
-from breachscope.model.exposure_artifact import ExposedSubject
 from breachscope.model.inventory import Inventory, load_inventory
 from breachscope.model.progress import report
 from breachscope.scope import filescan
@@ -37,7 +35,9 @@ from breachscope.scope.levels import aggregate
 from breachscope.scope.match import FILE_HITS_SCHEMA, match_scans, wanted_kinds
 from breachscope.scope.recognizers import IDENT
 from breachscope.scope.replay import Replayer, ReplayResult
+from breachscope.scope.staged import StagedSubjects
 from breachscope.scope.statements import AuditStatement, Suspects, select_statements
+from breachscope.scope.subject_sql import SubjectCounts
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ScopeRequest:
 @dataclass
 class ScopeResult:
     summary: ExposureSummary
-    subjects: list[ExposedSubject]  # sorted by subject type and id
+    subjects: StagedSubjects  # subjects.parquet and the affected CSV, sorted by subject type and id
     statements: list[dict[str, Any]]  # rows of STATEMENTS_SCHEMA
     review: list[dict[str, Any]]  # rows of REVIEW_SCHEMA
     timings: dict[str, float] = field(default_factory=dict)
@@ -115,14 +115,14 @@ def _finish(req: ScopeRequest, inventory: Inventory, backend: Backend, statement
     timings["aggregate_s"] = time.perf_counter() - t
     review: list[dict[str, Any]] = [
         {"kind": k, "subject_ids": list(ids), "detail": d, "src_file": None, "src_record": None}
-        for k, ids, d in agg.grouping.review]
+        for k, ids, d in agg.review]
     review += [{"kind": "weak_file_match" if a.value_kind == "weak_file_match" else "ambiguous_value",
                 "subject_ids": list(a.subjects), "detail": a.detail, "src_file": a.src_file,
                 "src_record": a.line or None} for a in fm.ambiguous]
     stmt_rows = _statement_rows(statements, replay)
     files = [{"path": s.file.path, "sha256": s.file.sha256, "host": s.file.host, "bytes": s.file.size,
               "lines": s.lines, "values": s.values.num_rows, "seconds": round(s.seconds, 3)} for s in scans]
-    summary = summarize(inventory, req, backend, agg.subjects, stmt_rows, scans, len(review), fm.recognized)
+    summary = summarize(inventory, req, backend, agg.counts, stmt_rows, scans, len(review), fm.recognized)
     return ScopeResult(summary, agg.subjects, stmt_rows, review, timings, sorted(set(warnings)), files, resolution)
 
 
@@ -140,10 +140,14 @@ def _with_line(hits: pa.Table) -> pa.Table:
 def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> list[dict[str, Any]]:
     subjects: Counter[str] = Counter()
     by_stmt = {e.index: e.statement_id for e in replay.exposures}
-    if replay.hits.num_rows:
-        pairs = pa.table({"e": replay.hits.column("exposure"), "k": replay.hits.column("subject_key")})
-        for row in pairs.group_by(["e"]).aggregate([("k", "count_distinct")]).to_pylist():
-            subjects[by_stmt[row["e"]]] += row["k_count_distinct"]
+    if replay.hits.num_rows:  # in DuckDB: Arrow's hash aggregate held gigabytes at millions of hits
+        con = local.connect()
+        try:
+            con.register("h", replay.hits)
+            for e, n in con.execute("SELECT exposure, count(DISTINCT subject_key) FROM h GROUP BY exposure").fetchall():
+                subjects[by_stmt[e]] += n
+        finally:
+            con.close()
     rows: list[dict[str, Any]] = []
     for s, o in zip(statements, replay.outcomes, strict=True):
         rows.append({
@@ -157,53 +161,27 @@ def _statement_rows(statements: list[AuditStatement], replay: ReplayResult) -> l
     return rows
 
 
-def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, subjects: list[ExposedSubject],
+def summarize(inventory: Inventory, req: ScopeRequest, backend: Backend, counts: SubjectCounts,
               statements: list[dict[str, Any]], scans: list[filescan.ScanResult], review: int,
               recognized: dict[str, int]) -> ExposureSummary:
-    affected = [s for s in subjects if s.level != NOT_EXPOSED]
-    excluded = [s for s in subjects if s.level == NOT_EXPOSED and s.excluded_by]
-    persons = Counter(s.level for s in affected if s.subject_type == "person")
-    groups: dict[str, str] = {}
-    for s in affected:
-        if s.subject_type == "organization":
-            g = s.organization_group or s.subject_id
-            lv = s.level
-            groups[g] = lv if g not in groups or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[groups[g]] else groups[g]
-    orgs = Counter(groups.values())
-    cat_levels: dict[str, str] = {}
-    for s in affected:
-        for c, lv in s.category_levels.items():
-            if c not in cat_levels or EXPOSURE_LEVEL_RANK[lv] > EXPOSURE_LEVEL_RANK[cat_levels[c]]:
-                cat_levels[c] = lv
-    by_policy: dict[str, dict[str, int]] = {}
-    for s in excluded:
-        for p in s.excluded_by:
-            d = by_policy.setdefault(p, {"organizations": 0, "persons": 0})
-            d["organizations" if s.subject_type == "organization" else "persons"] += 1
-    juris: dict[str, dict[str, int]] = {}
-    for s in affected:
-        d = juris.setdefault(s.jurisdiction or "unknown", {"organizations": 0, "persons": 0})
-        d["organizations" if s.subject_type == "organization" else "persons"] += 1
     outcomes = Counter(str(s["outcome"]) for s in statements)
     return ExposureSummary(
-        organizations=_counts(orgs),
-        persons=_counts(persons),
-        categories=tuple(sorted(cat_levels)),
-        category_levels=dict(sorted(cat_levels.items())),
-        excluded={"organizations": sum(1 for s in excluded if s.subject_type == "organization"),
-                  "persons": sum(1 for s in excluded if s.subject_type == "person"),
-                  "policies": {k: by_policy[k] for k in sorted(by_policy)}},
+        organizations=_counts(counts.organizations),
+        persons=_counts(counts.persons),
+        categories=tuple(sorted(counts.category_levels)),
+        category_levels=dict(sorted(counts.category_levels.items())),
+        excluded={**counts.excluded, "policies": counts.policies},
         statements={"replayed": outcomes[REPLAYED], "potential": outcomes[STMT_POTENTIAL],
                     "ignored": outcomes[IGNORED]},
         files={"scanned": len(scans), "values_found": sum(recognized.values()),
                **{f"found_{k}": v for k, v in sorted(recognized.items())}},
         review=review,
-        jurisdictions={k: juris[k] for k in sorted(juris)},
+        jurisdictions=counts.jurisdictions,
         snapshot=backend.info.identity,
         inventory=inventory.name,
         suspects=req.suspects.to_dict(),
         controller=Controller(inventory.controller.country, tuple(inventory.controller.sectors)),
-        organization_records=sum(1 for s in affected if s.subject_type == "organization"),
+        organization_records=counts.organization_records,
     )
 
 
