@@ -1,5 +1,5 @@
 """Levels, names and evidence in DuckDB (scope/levels.py, streamed to files) give exactly what the first
-implementation in Python per subject gave (scope/levels_reference.py): the subjects table, the affected
+implementation in Python per subject gave (tests/scope_levels_reference.py): the subjects table, the affected
 CSV, the summary's counts and the review list. On data built here (random exposures over a snapshot with
 two subject kinds, text and numeric person ids, exclusions, exports, hostile names, duplicate and branch
 organization names) and on the scope fixtures (tests/scopedata.py through the CLI; the ntt-2025 simulation).
@@ -20,12 +20,12 @@ from breachscope.cli.main import app
 from breachscope.model.exposure import EXPOSURE_LEVELS, SUBJECTS_SCHEMA
 from breachscope.model.exposure_artifact import subjects_table
 from breachscope.model.inventory import Controller, Dataset, Exclusion, Inventory, SubjectKind
-from breachscope.scope import levels, levels_reference, pipeline
+from breachscope.scope import levels, pipeline
 from breachscope.scope.backends import Backend, DuckDBBackend
 from breachscope.scope.match import FILE_HITS_SCHEMA
 from breachscope.scope.plans import TableExposure
 from breachscope.scope.statements import Suspects
-from tests import scopedata
+from tests import scope_levels_reference, scopedata
 from tests.conftest import run_ingest
 
 NAMES = ["株式会社デルタ", "デルタ(株)", "デルタ大阪支店", "=HYPERLINK(1)", "a\x1bb\u202ec", "Acme Ltd.", "ACME",
@@ -115,7 +115,7 @@ def _exposures(rng: random.Random, backend: Backend, orgs: int, persons: list[st
 
 def _summary(inventory: Inventory, backend: Backend, agg: Any, reference: bool) -> dict:
     if reference:
-        s = levels_reference.summarize(inventory, Suspects().to_dict(), backend, agg.subjects, [], 0, 0, {})
+        s = scope_levels_reference.summarize(inventory, Suspects().to_dict(), backend, agg.subjects, [], 0, 0, {})
     else:
         req = pipeline.ScopeRequest(Path("case"), Path("inv"), "snap", Suspects())
         s = pipeline.summarize(inventory, req, backend, agg.counts, [], [], 0, {})
@@ -124,7 +124,7 @@ def _summary(inventory: Inventory, backend: Backend, agg: Any, reference: bool) 
 
 def assert_same(inventory: Inventory, backend: Backend, exposures: list[TableExposure], hits: pa.Table) -> int:
     """Both implementations on the same inputs; returns the number of subjects."""
-    ref = levels_reference.aggregate(inventory, backend, exposures, hits)
+    ref = scope_levels_reference.aggregate(inventory, backend, exposures, hits)
     new = levels.aggregate(inventory, backend, exposures, hits)
     got = pq.read_table(new.subjects.parquet)
     want = subjects_table(ref.subjects)
@@ -134,7 +134,7 @@ def assert_same(inventory: Inventory, backend: Backend, exposures: list[TableExp
     assert len(got_rows) == len(want_rows)
     for g, w in zip(got_rows, want_rows, strict=True):
         assert g == w
-    assert new.subjects.csv.read_text(encoding="utf-8") == levels_reference.affected_csv(ref.subjects)
+    assert new.subjects.csv.read_text(encoding="utf-8") == scope_levels_reference.affected_csv(ref.subjects)
     assert _summary(inventory, backend, new, False) == _summary(inventory, backend, ref, True)
     assert new.review == ref.grouping.review
     return len(got_rows)

@@ -32,12 +32,12 @@ from breachscope.ingest.forget import forget
 from breachscope.ingest.pipeline import (
     IngestSummary,
     ProgressFn,
-    _commit,
-    _hash,
-    _plan,
-    _unreadable_arguments,
+    commit_result,
     expand_inputs,
+    hash_file,
+    plan_jobs,
     select_items,
+    unreadable_arguments,
 )
 from breachscope.ingest.staged import StagedJob, commit_chunks, commit_staged, run_staged
 from breachscope.ingest.store import CaseWriter, new_run_id
@@ -63,7 +63,7 @@ def ingest_on_spark(paths: list[str], case: str | Path, options: IngestOptions |
     finally:
         if owned:
             session.stop()
-    summary.unreadable_arguments = _unreadable_arguments(paths, summary)
+    summary.unreadable_arguments = unreadable_arguments(paths, summary)
     summary.duration_s = time.perf_counter() - started
     return summary
 
@@ -83,7 +83,7 @@ def _ingest(sc: Any, inputs: list[tuple[Path, str, bool]], case: str | Path, opt
                          "hashing the evidence") if files else []
         items = select_items(inputs, [s.hash for s in scans], writer, summary)
         starts = {display: s.starts for (_, display, _), s in zip(inputs, scans, strict=True) if s.starts}
-        planned = _plan([i for i in items if i.display not in starts], run_id, sc.defaultParallelism)
+        planned = plan_jobs([i for i in items if i.display not in starts], run_id, sc.defaultParallelism)
         tasks: list[Job | Chunk] = [j for j in planned if not any(i.archive for i in j.items)]
         for n, item in enumerate(i for i in items if i.display in starts):
             tasks.extend(chunks_of(item, starts[item.display], f"{run_id}-c{n:05d}"))
@@ -95,7 +95,7 @@ def _ingest(sc: Any, inputs: list[tuple[Path, str, bool]], case: str | Path, opt
             state = WorkerState(case_root=writer.layout.root, options=options, known=dict(writer.state.known_sha256),
                                 recorded=frozenset(writer.state.recorded), incomplete=writer.state.incomplete)
             for job in archives:
-                _commit(writer, JobRunner(state, job).run(), summary, run_id)
+                commit_result(writer, JobRunner(state, job).run(), summary, run_id)
                 progress_of.add(sum(i.size for i in job.items))
     finally:
         writer.close()
@@ -170,7 +170,7 @@ def _size(task: Job | Chunk) -> int:
 def _scan(path: str, chunk_bytes: int) -> Scan:
     """On an executor: a file's hash, and where its chunks start when it is to be read in chunks."""
     scan = scan_file(Path(path), chunk_bytes)
-    return scan if scan is not None else Scan(_hash(Path(path)))
+    return scan if scan is not None else Scan(hash_file(Path(path)))
 
 
 def _run_task(task: Job | Chunk, options: IngestOptions, case_root: Path, run_id: str) -> StagedJob:

@@ -46,12 +46,12 @@ CHUNKED_READERS = frozenset({"windows_json"})
 CHUNK_BYTES = 128 << 20  # a chunk task reads about this much
 _BLOCK = 8 << 20
 
-HashResult = tuple[str, int, float, str | None, bool]  # pipeline._hash: sha256, size, mtime, error, archive
+HashResult = tuple[str, int, float, str | None, bool]  # pipeline.hash_file: sha256, size, mtime, error, archive
 
 
 @dataclass(frozen=True)
 class Scan:
-    """A file's hash (as pipeline._hash gives it) and, for a file to read in chunks, where each chunk
+    """A file's hash (as pipeline.hash_file gives it) and, for a file to read in chunks, where each chunk
     starts: (byte offset, number of its first line)."""
 
     hash: HashResult

@@ -126,7 +126,7 @@ def expand_inputs(paths: Iterable[str]) -> list[tuple[Path, str, bool]]:
     return unique
 
 
-def _hash(path: Path) -> tuple[str, int, float, str | None, bool]:
+def hash_file(path: Path) -> tuple[str, int, float, str | None, bool]:
     """sha256, size, mtime, error, is-archive (archives are expanded by a job of their own)."""
     try:
         st = path.stat()
@@ -139,7 +139,7 @@ def _hash(path: Path) -> tuple[str, int, float, str | None, bool]:
 
 def select_items(inputs: list[tuple[Path, str, bool]], hashes: list[tuple[str, int, float, str | None, bool]],
                  writer: CaseWriter, summary: IngestSummary) -> list[Item]:
-    """The inputs to read (their `_hash` results beside them); files that fail, that the case holds under
+    """The inputs to read (their `hash_file` results beside them); files that fail, that the case holds under
     their name or that are duplicates are committed (or counted as known) here. Shared with the Spark ingest
     (engines/spark_ingest.py), so that both decide alike."""
     known = writer.state.known_sha256
@@ -165,7 +165,7 @@ def select_items(inputs: list[tuple[Path, str, bool]], hashes: list[tuple[str, i
     return items
 
 
-def _plan(items: list[Item], run_id: str, workers: int) -> list[Job]:
+def plan_jobs(items: list[Item], run_id: str, workers: int) -> list[Job]:
     """Small files share a job (and its Parquet parts); big files and archives get their own.
     Groups are sized so that every worker gets several jobs (balance) but few parts are written."""
     total = sum(i.size for i in items if not i.archive)
@@ -210,18 +210,18 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
                                     with_duplicates=False)
         if workers > 1 and len(inputs) > 0:
             pool = _pool(workers, writer, options)
-        hashes = list(pool.map(_hash, [p for p, _, _ in inputs], chunksize=8) if pool
-                      else map(_hash, [p for p, _, _ in inputs]))
+        hashes = list(pool.map(hash_file, [p for p, _, _ in inputs], chunksize=8) if pool
+                      else map(hash_file, [p for p, _, _ in inputs]))
         known, recorded = writer.state.known_sha256, writer.state.recorded  # before this run's first commit
         items = select_items(inputs, hashes, writer, summary)
-        planned = _plan(items, run_id, workers)
+        planned = plan_jobs(items, run_id, workers)
         total = sum(i.size for i in items)
         if pool is None:
             state = WorkerState(case_root=writer.layout.root, options=options, known=dict(known),
                                 recorded=frozenset(recorded), incomplete=writer.state.incomplete)
             for job in planned:
                 result = JobRunner(state, job).run()
-                _commit(writer, result, summary, run_id)
+                commit_result(writer, result, summary, run_id)
                 if progress:
                     progress(sum(i.size for i in job.items), total)
         else:
@@ -230,7 +230,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         writer.close()
-    summary.unreadable_arguments = _unreadable_arguments(paths, summary)
+    summary.unreadable_arguments = unreadable_arguments(paths, summary)
     summary.duration_s = time.perf_counter() - started
     return summary
 
@@ -239,7 +239,7 @@ def ingest(paths: list[str], case: str | Path, options: IngestOptions | None = N
 _NOTHING_READ = frozenset({UNRECOGNIZED, SKIPPED, FAILED})
 
 
-def _unreadable_arguments(paths: list[str], summary: IngestSummary) -> list[str]:
+def unreadable_arguments(paths: list[str], summary: IngestSummary) -> list[str]:
     """Files, folders and archives named on the command line from which nothing at all could be
     read in this run (every file under them unrecognised, skipped or failed; none already known)."""
     out = []
@@ -318,12 +318,12 @@ def _run_pool(pool: _Pool, planned: list[Job], writer: CaseWriter, summary: Inge
     while pending:
         done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         for fut in done:
-            _commit(writer, fut.result(), summary, run_id)
+            commit_result(writer, fut.result(), summary, run_id)
         if progress:
             progress(min(counter.value, total), total)
 
 
-def _commit(writer: CaseWriter, result: JobResult, summary: IngestSummary, run_id: str) -> None:
+def commit_result(writer: CaseWriter, result: JobResult, summary: IngestSummary, run_id: str) -> None:
     files: list[FileEntry] = []
     parts = []
     committed = writer.state.known_sha256

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from breachscope.ingest.chunks import Chunk, merge_entries, read_chunk
 from breachscope.ingest.context import IngestOptions
-from breachscope.ingest.pipeline import IngestSummary, _commit
+from breachscope.ingest.pipeline import IngestSummary, commit_result
 from breachscope.ingest.store import CaseWriter
 from breachscope.ingest.worker import Job, JobResult, JobRunner, Unit, WorkerState
 from breachscope.model.atomic import fsync_dir
@@ -60,7 +60,7 @@ def commit_staged(writer: CaseWriter, staged: StagedJob, summary: IngestSummary)
     """Move the attempt's parts onto their paths in the case, then commit them as the local ingest does
     (one manifest line per job, written last)."""
     _move_parts(writer.layout.root, [staged])
-    _commit(writer, staged.result, summary, summary.run_id)
+    commit_result(writer, staged.result, summary, summary.run_id)
 
 
 def commit_chunks(writer: CaseWriter, chunks: list[StagedJob], summary: IngestSummary) -> None:
@@ -70,7 +70,7 @@ def commit_chunks(writer: CaseWriter, chunks: list[StagedJob], summary: IngestSu
     units = [u for s in chunks for u in s.result.units]
     entry = merge_entries([f for u in units for f in u.files])
     result = JobResult(chunks[0].result.job_id, [Unit([entry], [p for u in units for p in u.parts])])
-    _commit(writer, result, summary, summary.run_id)
+    commit_result(writer, result, summary, summary.run_id)
 
 
 def _move_parts(root: Path, staged: list[StagedJob]) -> None:

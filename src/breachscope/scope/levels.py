@@ -1,7 +1,7 @@
 """Levels per subject and per category, exclusions, persons carried to their organizations, names and
 evidence: computed in DuckDB and streamed to the subjects' Parquet file and CSV (scope/staged.py), with
 no Python object per subject (the first implementation, one ExposedSubject each, took 105 s and 7.8 GiB
-at a million subjects; it is kept as the tests' oracle in scope/levels_reference.py).
+at a million subjects; it is kept as the tests' oracle in tests/scope_levels_reference.py).
 
 Per category of a subject, over the rows not excluded:
   returned by a replayed statement + its values in an export file -> CONFIRMED_EXFILTRATED

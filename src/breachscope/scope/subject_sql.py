@@ -1,7 +1,7 @@
 """The SQL of the subjects' rows (SUBJECTS_SCHEMA plus the cells of the affected CSV) and of the summary's
 counts, over the tables scope/levels.py builds: `subj` (levels, exclusions, evidence keys), `e` (the
 exposures), `nm` (names), `grp` (organization groups), `ss` (all of them, sorted). Each value is what the
-first implementation (scope/levels_reference.py) computed in Python: a test compares the two.
+first implementation (tests/scope_levels_reference.py) computed in Python: a test compares the two.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _text_or_none(expr: str) -> str:
 
 
 def _text_line(kind: str, sid: str, base: str, record: str, detail: str) -> str:
-    """The CSV's line for one piece of evidence (scope/levels_reference._evidence_line)."""
+    """The CSV's line for one piece of evidence (tests/scope_levels_reference._evidence_line)."""
     return (f"CASE {kind} WHEN 'statement' THEN 'statement ' || {_text_or_none(sid)} || ' (' || {base} || ':' "
             f"|| {_text_or_none(record)} || ')' ELSE 'export ' || {base} || ':' || {_text_or_none(record)} END "
             f"|| CASE WHEN starts_with({detail}, 'excluded by') THEN ' [' || {detail} || ']' ELSE '' END")
@@ -94,7 +94,7 @@ def subjects_sql(evidence_max: int, default_jurisdiction: str | None, snapshot: 
 
 
 def _csv_cells(head: str, lines: str, count: str) -> str:
-    """The affected CSV's cells (scope/levels_reference.affected_csv), NULL for the others: the evidence as its
+    """The affected CSV's cells (tests/scope_levels_reference.affected_csv), NULL for the others: the evidence as its
     first three distinct lines (the first three, unless two of them are equal) and a count of the rest, every
     cell through csv_text (model/text.py, in SQL). `list_transform([v], lambda p: ...)[1]` names a value
     computed once (an expression repeated in SQL is computed at each use). Levels are names of ours."""

@@ -104,9 +104,9 @@ class FindingsBuilder:
 
     def __init__(self, rs: RuleSet, p: RulePlan, min_level: str | None) -> None:
         self.rs, self.p, self.min_level = rs, p, min_level
-        lookup = rs.lookup()
+        self.lookup = rs.lookup()
         self.correlated = {r.key for c in rs.correlations if c.correlation
-                           for r in (lookup.get(x) for x in c.correlation.rules) if r is not None}
+                           for r in (self.lookup.get(x) for x in c.correlation.rules) if r is not None}
         self.events: dict[str, list[correlation.Event]] = {}
         self.seen: set[str] = set()
         self.rows: list[dict[str, Any]] = []
@@ -138,7 +138,7 @@ class FindingsBuilder:
     def table(self) -> pa.Table:
         """The findings with the correlations' own, by time (undated last), rule title, file, record."""
         if self.rs.correlations:
-            for hit in correlation.run(self.rs.correlations, self.events, self.rs.lookup()):
+            for hit in correlation.run(self.rs.correlations, self.events, self.lookup):
                 if level_at_least(hit.rule.level, self.min_level):
                     self._keep(hit.finding())
         self._flush()

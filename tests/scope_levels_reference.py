@@ -1,5 +1,5 @@
 """The first implementation of scope's levels, names, evidence, summary and affected CSV, in Python per
-subject (one ExposedSubject each): kept as the reference the SQL path (scope/levels.py, scope/subjects_sql.py)
+subject (one ExposedSubject each): kept as the reference the SQL path (scope/levels.py, scope/subject_sql.py)
 is tested against (tests/test_scope_levels_equal.py). Not used by `scope`: at a million subjects it took
 105 s and 7.8 GiB.
 
