@@ -16,6 +16,8 @@ from breachscope.engines.duckdb_case import Case, open_case
 from breachscope.ingest.context import IngestOptions
 from breachscope.ingest.pipeline import IngestSummary, ingest
 
+pytest_plugins = ["tests.spark_watchdog"]  # a hung Spark test fails with its stacks instead of stalling the run
+
 SHARED = (Path(__file__).resolve().parents[1].parent / "shared").resolve()  # ingest records resolved paths
 DATASETS = SHARED / "datasets"
 SIGMA = SHARED / "sigma"
