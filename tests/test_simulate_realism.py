@@ -10,11 +10,13 @@ from typer.testing import CliRunner
 
 from breachscope.cli.main import app
 from breachscope.simulate import network
+from breachscope.simulate.scenario_file import load_scenario
 
 
 def test_every_host_address_is_valid_and_unique_at_the_largest_network() -> None:
-    net = network.build(2025, 10**8)  # the most workstations the simulator makes (4,000)
-    assert len(net.workstations) == network.workstation_count(10**8) == 4000
+    spec = load_scenario("ntt-2025").network
+    net = network.build(spec, 2025, 10**8)  # the most workstations the simulator makes (4,000)
+    assert len(net.workstations) == network.workstation_count(spec, 10**8) == 4000
     seen: dict[str, str] = {}
     for h in net.hosts.values():
         addr = ipaddress.IPv4Address(h.ip)  # raises on 10.20.0.256

@@ -17,11 +17,13 @@ def config_schemas() -> dict[str, dict[str, Any]]:
     from breachscope.model.inventory_file import InventoryFile
     from breachscope.model.placeholders import PlaceholdersFile
     from breachscope.notify.rule_file import RuleFile
+    from breachscope.simulate.scenario_file import ScenarioFile
 
     out = {}
     for name, model, what in (("inventory.schema.json", InventoryFile, "docs/inventory.md"),
                               ("notify-rule.schema.json", RuleFile, "src/breachscope/notify/rules/*.yaml"),
-                              ("placeholders.schema.json", PlaceholdersFile, "hunt --placeholders")):
+                              ("placeholders.schema.json", PlaceholdersFile, "hunt --placeholders"),
+                              ("scenario.schema.json", ScenarioFile, "simulate --scenario FILE.yaml")):
         schema = model.model_json_schema()
         out[name] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
                      "$comment": f"{what}. Generated from {model.__module__}.{model.__name__}: "

@@ -22,7 +22,8 @@ from breachscope.simulate.config import (
 
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Output folder: new, empty, or an earlier simulation (replaced).")],
-    scenario: Annotated[str, typer.Option(help=f"Scenario preset: {', '.join(SCENARIOS)}.")] = "ntt-2025",
+    scenario: Annotated[str, typer.Option(help=f"A shipped scenario ({', '.join(SCENARIOS)}) or a scenario file "
+                                               "(FILE.yaml, see docs/scenarios.md).")] = "ntt-2025",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give identical files.")] = 2025,
     events: Annotated[int, typer.Option(help="Ordinary (noise) records to write, about.")] = DEFAULT_EVENTS,
     customers: Annotated[int, typer.Option(help="Corporate customers in the order database.")] = DEFAULT_CUSTOMERS,
@@ -38,7 +39,7 @@ def simulate(
     cfg = SimConfig(out=out, scenario=scenario, seed=seed, events=events, customers=customers, variant=variant,
                     episodes=parse_episodes(episodes), jobs=jobs or os.cpu_count() or 1).validate()
     if not json_out:
-        stderr.print(f"simulating {scenario} ({variant}) into {quoted(out)} ...")
+        stderr.print(f"simulating {cfg.scenario_spec.name} ({variant}) into {quoted(out)} ...")
     with steps(show_progress(json_out)):
         summary = run(cfg)
     rate = summary.records / summary.seconds if summary.seconds else 0.0

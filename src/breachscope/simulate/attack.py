@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from breachscope.simulate import clock
 from breachscope.simulate.attackdb import Query
-from breachscope.simulate.network import DOMAIN, DOMAIN_SID, FQDN, PUBLIC_NAT, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.story import PgSession, PgStatement, Story
 
 if TYPE_CHECKING:  # the truth's statement results (the scenario runs them before the story)
@@ -37,7 +37,6 @@ MAINT_PUBLIC = "198.51.100.22"  # static NAT of device A's maintenance console
 MAINT_PORT = 8443
 WORK_A = "C:\\ProgramData\\Microsoft\\Crypto\\RSA"
 PUBLIC_B = "C:\\Users\\Public"
-ADMIN = "adm_suzuki"  # the administrator account the attacker finds and reuses
 VENDOR = "mnt_vendor"  # remote-maintenance account (pivot variant)
 DB_USER = "app_order"
 SYSMON_IMAGE = {
@@ -93,6 +92,9 @@ class NttAttack:
         self.db = net.host("db")
         self.out = AttackOutput(story)
         self.pid = 30_000
+        self.jump_ip = net.host("jump").ip  # where the network administrators log in to the routers from
+        self.dom, self.fqdn, self.sid, self.nat = net.domain, net.fqdn, net.domain_sid, net.public_nat
+        self.admin, self.netadmin = net.stolen_admin, net.network_admin
 
     # --- helpers ---------------------------------------------------------------------------------------------
     def at(self, month: int, day: int, h: int, m: int, s: float = 0.0) -> int:
@@ -119,10 +121,10 @@ class NttAttack:
             ("ParentProcessGuid", guid), ("ParentProcessId", "4242"), ("ParentImage", parent),
             ("ParentCommandLine", parent), ("ParentUser", user)], tag, sysmon=True)
         self.s.win(ts + 3_000, host, 4688, [
-            ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{host}$"), ("SubjectDomainName", DOMAIN),
+            ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{host}$"), ("SubjectDomainName", self.dom),
             ("SubjectLogonId", "0x3e7"), ("NewProcessId", "0x" + format(int(pid), "x")), ("NewProcessName", image),
             ("TokenElevationType", "%%1936"), ("ProcessId", "0x1096"), ("CommandLine", cmd),
-            ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user.split("\\")[-1]), ("TargetDomainName", DOMAIN),
+            ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user.split("\\")[-1]), ("TargetDomainName", self.dom),
             ("TargetLogonId", "0x0"), ("ParentProcessName", parent), ("MandatoryLabel", "S-1-16-12288")], tag)
 
     def netconn(self, ts: int, host: str, image: str, user: str, src: str, sport: int, dst: str, dport: int,
@@ -130,7 +132,7 @@ class NttAttack:
         self.s.win(ts, host, 3, [
             ("RuleName", "-"), ("UtcTime", _utc(ts)), ("ProcessGuid", "{" + self.rng.bytes(16).hex() + "}"),
             ("ProcessId", "5124"), ("Image", image), ("User", user), ("Protocol", "tcp"), ("Initiated", "true"),
-            ("SourceIsIpv6", "false"), ("SourceIp", src), ("SourceHostname", f"{host}.{FQDN}"),
+            ("SourceIsIpv6", "false"), ("SourceIp", src), ("SourceHostname", f"{host}.{self.fqdn}"),
             ("SourcePort", str(sport)), ("SourcePortName", "-"), ("DestinationIsIpv6", "false"),
             ("DestinationIp", dst), ("DestinationHostname", dst_name), ("DestinationPort", str(dport)),
             ("DestinationPortName", "-")], tag, sysmon=True)
@@ -143,10 +145,10 @@ class NttAttack:
 
     def logon(self, ts: int, host: str, user: str, ip: str, logon_type: str, tag: str, ntlm: bool = True,
               workstation: str = "-") -> None:
-        sid = next((u.sid for u in self.net.users if u.sam == user), f"{DOMAIN_SID}-1190")
+        sid = next((u.sid for u in self.net.users if u.sam == user), f"{self.sid}-1190")
         self.s.win(ts, host, 4624, [
             ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
-            ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+            ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", self.dom),
             ("TargetLogonId", "0x" + self.rng.bytes(3).hex()), ("LogonType", logon_type),
             ("LogonProcessName", "NtLmSsp " if ntlm else "User32 "),
             ("AuthenticationPackageName", "NTLM" if ntlm else "Negotiate"), ("WorkstationName", workstation),
@@ -157,15 +159,15 @@ class NttAttack:
             ("TargetOutboundDomainName", "-"), ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"),
             ("ElevatedToken", "%%1842")], tag)
         self.s.win(ts + 1_000, host, 4672, [
-            ("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+            ("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", self.dom),
             ("SubjectLogonId", "0x" + self.rng.bytes(3).hex()),
             ("PrivilegeList", "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\tSeRestorePrivilege\r\n\t\t\t"
                               "SeTakeOwnershipPrivilege\r\n\t\t\tSeDebugPrivilege")], tag)
 
     def share(self, ts: int, host: str, user: str, ip: str, share: str, target: str, write: bool, tag: str,
               ref: str = "") -> None:
-        sid = next((u.sid for u in self.net.users if u.sam == user), f"{DOMAIN_SID}-1190")
-        base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+        sid = next((u.sid for u in self.net.users if u.sam == user), f"{self.sid}-1190")
+        base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", self.dom),
                 ("SubjectLogonId", "0x" + self.rng.bytes(3).hex()), ("ObjectType", "File"), ("IpAddress", ip),
                 ("IpPort", str(self.port())), ("ShareName", f"\\\\*\\{share}"), ("ShareLocalPath", "\\??\\C:\\")]
         self.s.win(ts, host, 5140, [*base, ("AccessMask", "0x1"), ("AccessList", "%%4416\r\n\t\t\t\t")], tag, ref=ref)
@@ -184,7 +186,7 @@ class NttAttack:
         cid = int(self.rng.integers(190_000_000, 199_000_000))
         nport = self.port()
         self.s.asa(ts, "6-302013", f"Built outbound TCP connection {cid} for outside:{dst}/443 ({dst}/443) to "
-                   f"inside:{src}/{sport} ({PUBLIC_NAT}/{nport})", tag, ref)
+                   f"inside:{src}/{sport} ({self.nat}/{nport})", tag, ref)
         end = ts + int(dur * clock.US)
         self.s.asa(end, "6-302014", f"Teardown TCP connection {cid} for outside:{dst}/443 to inside:{src}/{sport} "
                    f"duration {_hms(dur)} bytes {up + down} TCP FINs from inside", tag, ref)
@@ -240,7 +242,8 @@ class NttAttack:
         s.asa(t, "6-302013", f"Built inbound TCP connection {cid} for outside:{ATTACKER}/{sport} ({ATTACKER}/{sport}) "
               f"to dmz:{a.ip}/{MAINT_PORT} ({MAINT_PUBLIC}/{MAINT_PORT})", tag)
         uid = s.conn(t + 5_000, ATTACKER, sport, a.ip, MAINT_PORT, "tcp", "ssl", 48.2, 18_400, 6_100, tag=tag)
-        s.ssl(t + 40_000, uid, ATTACKER, sport, a.ip, MAINT_PORT, "ord-maint.corp.example.jp", tag)
+        console = f"{self.net.spec.maintenance_console}.{self.fqdn}"
+        s.ssl(t + 40_000, uid, ATTACKER, sport, a.ip, MAINT_PORT, console, tag)
         s.asa(t + 48 * clock.US, "6-302014", f"Teardown TCP connection {cid} for outside:{ATTACKER}/{sport} to "
               f"dmz:{a.ip}/{MAINT_PORT} duration 0:00:48 bytes 24500 TCP FINs from outside", tag)
         pool = "IIS APPPOOL\\OrderMaint"
@@ -256,16 +259,18 @@ class NttAttack:
 
     def _discovery(self, pivot: bool) -> None:
         host = self.b.name if pivot else self.a.name
-        user = f"{DOMAIN}\\{VENDOR}" if pivot else "IIS APPPOOL\\OrderMaint"
+        user = f"{self.dom}\\{VENDOR}" if pivot else "IIS APPPOOL\\OrderMaint"
         parent = SYSMON_IMAGE["explorer"] if pivot else SYSMON_IMAGE["w3wp"]
-        cmds = ["whoami /all", "ipconfig /all", "net group \"Domain Admins\" /domain", "nltest /dclist:corp",
-                "net view \\\\ORD-DB01", "findstr /si \"Password\" C:\\inetpub\\OrderApp\\*.config"
+        cmds = ["whoami /all", "ipconfig /all", "net group \"Domain Admins\" /domain",
+                f"nltest /dclist:{self.dom.lower()}",
+                f"net view \\\\{self.db.name.upper()}", "findstr /si \"Password\" C:\\inetpub\\OrderApp\\*.config"
                 if not pivot else "findstr /si \"Password\" C:\\Users\\Public\\*.ps1 C:\\Tools\\*.bat"]
         t = self.at(1, 22, 0, 40)
         for i, c in enumerate(cmds):
             tag = "attack:credential_access" if c.startswith("findstr") else "attack:discovery"
             self.proc(t + i * 47 * clock.US, host, SYSMON_IMAGE["cmd"], f"cmd.exe /c {c}", parent, user, tag)
-        self.note(t, "discovery", f"discovery commands on {host}; credentials of {ADMIN} found in a configuration file")
+        self.note(t, "discovery", f"discovery commands on {host}; credentials of {self.admin} found in a configuration "
+                  "file")
 
     def _lateral(self, pivot: bool) -> None:
         a, b = self.a, self.b
@@ -273,10 +278,10 @@ class NttAttack:
             t = self.at(1, 24, 23, 50)
             tag = "attack:lateral_movement"
             self.s.conn(t, b.ip, self.port(), a.ip, 135, "tcp", "dce_rpc", 0.4, 1_200, 900, tag=tag)
-            self.logon(t + 300_000, a.name, ADMIN, b.ip, "3", tag, workstation=b.name)
+            self.logon(t + 300_000, a.name, self.admin, b.ip, "3", tag, workstation=b.name)
             self.proc(t + 2 * clock.US, a.name, SYSMON_IMAGE["cmd"], f"cmd.exe /q /c mkdir {WORK_A}",
-                      SYSMON_IMAGE["wmi"], f"{DOMAIN}\\{ADMIN}", tag)
-            self.note(t, "lateral_movement", f"from device B to device A over WMI as {ADMIN}")
+                      SYSMON_IMAGE["wmi"], f"{self.dom}\\{self.admin}", tag)
+            self.note(t, "lateral_movement", f"from device B to device A over WMI as {self.admin}")
         else:  # from A to B: a backdoor service on B with the administrator's credentials
             t = self.at(1, 27, 1, 30)
             tag = "attack:lateral_movement"
@@ -286,18 +291,18 @@ class NttAttack:
                                                      "id.resp_h": b.ip, "id.resp_p": "445",
                                                      "path": f"\\\\\\\\{b.name}\\\\ADMIN$", "service": "-",
                                                      "native_file_system": "-", "share_type": "DISK"}, tag)
-            self.logon(t + 100_000, b.name, ADMIN, a.ip, "3", tag, workstation=a.name)
-            self.share(t + 300_000, b.name, ADMIN, a.ip, "ADMIN$", "SoftwareDistribution\\msupd.exe", True, tag)
+            self.logon(t + 100_000, b.name, self.admin, a.ip, "3", tag, workstation=a.name)
+            self.share(t + 300_000, b.name, self.admin, a.ip, "ADMIN$", "SoftwareDistribution\\msupd.exe", True, tag)
             self.file_created(t + 2 * clock.US, b.name, "System", SYSMON_IMAGE["backdoor"], "NT AUTHORITY\\SYSTEM", tag)
             self.proc(t + 5 * clock.US, b.name, SYSMON_IMAGE["backdoor"], f"{SYSMON_IMAGE['backdoor']} -svc",
                       "C:\\Windows\\System32\\services.exe", "NT AUTHORITY\\SYSTEM", tag, "System")
-            self.note(t, "lateral_movement", f"from device A to device B ({b.name}) as {ADMIN}: backdoor service")
+            self.note(t, "lateral_movement", f"from device A to device B ({b.name}) as {self.admin}: backdoor service")
 
     def _database(self, queries: list[Query], results: Mapping[str, StatementResult], pivot: bool) -> None:
         a, dbh = self.a, self.db
         starts = {1: (1, 28, 1, 55), 2: (1, 29, 1, 20), 3: (1, 30, 1, 35), 4: (1, 31, 2, 5), 5: (2, 3, 1, 45),
                   6: (2, 4, 2, 10), 7: (2, 4, 2, 14)}
-        user = f"{DOMAIN}\\{ADMIN}" if pivot else "IIS APPPOOL\\OrderMaint"
+        user = f"{self.dom}\\{self.admin}" if pivot else "IIS APPPOOL\\OrderMaint"
         parent = SYSMON_IMAGE["wmi"] if pivot else SYSMON_IMAGE["w3wp"]
         for session in sorted({q.session for q in queries}):
             qs = [q for q in queries if q.session == session]
@@ -312,7 +317,7 @@ class NttAttack:
                 cmd = f"{SYSMON_IMAGE['psql']} -h {dbh.ip} -U {DB_USER} -d orders -f {WORK_A}\\r{session}.sql"
                 image = SYSMON_IMAGE["psql"]
             self.proc(t0 - 2 * clock.US, a.name, image, cmd, parent, user, "attack:db_query")
-            self.netconn(t0 - 1 * clock.US, a.name, image, user, a.ip, port, dbh.ip, 5432, f"{dbh.name}.{FQDN}",
+            self.netconn(t0 - 1 * clock.US, a.name, image, user, a.ip, port, dbh.ip, 5432, f"{dbh.name}.{self.fqdn}",
                          "attack:db_query")
             t = t0
             stmts = []
@@ -342,7 +347,7 @@ class NttAttack:
 
     def _staging(self, queries: list[Query], results: Mapping[str, StatementResult], export_dir: Path,
                  pivot: bool) -> None:
-        user = f"{DOMAIN}\\{ADMIN}" if pivot else "IIS APPPOOL\\OrderMaint"
+        user = f"{self.dom}\\{self.admin}" if pivot else "IIS APPPOOL\\OrderMaint"
         for q in queries:
             if not q.output_file:
                 continue
@@ -380,10 +385,10 @@ class NttAttack:
                                                  "id.resp_h": resp.ip, "id.resp_p": "445",
                                                  "path": f"\\\\\\\\{share_host.name}\\\\C$", "service": "-",
                                                  "native_file_system": "-", "share_type": "DISK"}, tag)
-        self.logon(t + 60_000, share_host.name, ADMIN, orig.ip, "3", tag, workstation=orig.name)
+        self.logon(t + 60_000, share_host.name, self.admin, orig.ip, "3", tag, workstation=orig.name)
         for i, f in enumerate(self.out.staged):
             ft = t + (i + 1) * 1_500_000
-            self.share(ft, share_host.name, ADMIN, orig.ip, "C$", f"{rel_dir}\\{f.name}", not pivot, tag, f.name)
+            self.share(ft, share_host.name, self.admin, orig.ip, "C$", f"{rel_dir}\\{f.name}", not pivot, tag, f.name)
             mtime = clock.epoch_s6(np.array([ft]))[0].as_py()
             self.s.zeek("smb_files", ft + 100_000, {
                 "uid": uid, "id.orig_h": orig.ip, "id.orig_p": str(sport), "id.resp_h": resp.ip, "id.resp_p": "445",
@@ -392,14 +397,14 @@ class NttAttack:
                 "times.accessed": mtime, "times.created": mtime, "times.changed": mtime}, tag, f.name)
             writer = "System" if not pivot else SYSMON_IMAGE["explorer"]
             self.file_created(ft + 200_000, b.name, writer, f"{PUBLIC_B}\\{f.name}",
-                              "NT AUTHORITY\\SYSTEM" if not pivot else f"{DOMAIN}\\{VENDOR}", tag)
+                              "NT AUTHORITY\\SYSTEM" if not pivot else f"{self.dom}\\{VENDOR}", tag)
         direction = "copied from device A to device B" if not pivot else "pulled by device B from device A"
         self.note(t, "transfer", f"{len(self.out.staged)} staged files ({total} bytes) {direction} over SMB")
 
     def _exfiltration(self) -> None:
         b = self.b
         t = self.at(2, 5, 3, 31)
-        user = f"{DOMAIN}\\{VENDOR}" if self.variant == "pivot" else "NT AUTHORITY\\SYSTEM"
+        user = f"{self.dom}\\{VENDOR}" if self.variant == "pivot" else "NT AUTHORITY\\SYSTEM"
         parent = SYSMON_IMAGE["explorer"] if self.variant == "pivot" else SYSMON_IMAGE["backdoor"]
         files = " ".join(f"{PUBLIC_B}\\{f.name}" for f in self.out.staged)
         archive = int(sum(f.size for f in self.out.staged) * 0.31) + 220
@@ -425,16 +430,19 @@ class NttAttack:
         t = self.at(2, 5, 11, 52)
         tag = "response:restrict_device_a"
         s = self.s
-        s.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: netadmin] [Source: 10.10.5.5] [localport: 22] "
+        s.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: {self.netadmin}] [Source: {self.jump_ip}] "
+              f"[localport: 22] "
               f"at {_cisco_at(t)}", tag)
         rule = (f"10 deny ip host {self.b.ip} host {self.a.ip} log" if pivot
                 else f"10 deny tcp any host {self.a.ip} eq {MAINT_PORT} log")
         cmds = ["ip access-list extended ORD-A-IN", rule, "20 permit ip any any", "interface GigabitEthernet0/0/2",
                 "ip access-group ORD-A-IN in"]
         for i, c in enumerate(cmds):
-            s.ios(t + (20 + 9 * i) * clock.US, r, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:netadmin  logged command:{c}",
+            s.ios(t + (20 + 9 * i) * clock.US, r, "PARSER-5-CFGLOG_LOGGEDCMD",
+                  f"User:{self.netadmin}  logged command:{c}",
                   tag)
-        s.ios(t + 80 * clock.US, r, "SYS-5-CONFIG_I", "Configured from console by netadmin on vty0 (10.10.5.5)", tag)
+        s.ios(t + 80 * clock.US, r, "SYS-5-CONFIG_I", f"Configured from console by {self.netadmin} on vty0 "
+              f"({self.jump_ip})", tag)
         self.note(t, "restriction", f"access to device A's entry point restricted on {r} (ACL ORD-A-IN)", "defender")
 
     def _after_restriction(self, pivot: bool) -> None:
@@ -472,20 +480,22 @@ class NttAttack:
         self.note(clock.jst(2025, 2, 5, 14, 0), "c2", f"device B keeps calling {C2_NAME} every few hours")
         t = self.at(2, 10, 2, 15)
         fs = self.net.host("fs")
+        guesses = (*self.net.other_admins[:3], "administrator")  # the admin accounts, and the built-in one
         for i in range(18):
-            user = ("adm_tanaka", "adm_ito", "adm_kato", "administrator")[i % 4]
+            user = guesses[i % len(guesses)]
             self.s.win(t + i * 4 * clock.US, fs.name, 4625, [
                 ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
                 ("SubjectLogonId", "0x0"), ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user),
-                ("TargetDomainName", DOMAIN), ("Status", "0xc000006d"), ("FailureReason", "%%2313"),
+                ("TargetDomainName", self.dom), ("Status", "0xc000006d"), ("FailureReason", "%%2313"),
                 ("SubStatus", "0xc000006a"), ("LogonType", "3"), ("LogonProcessName", "NtLmSsp "),
                 ("AuthenticationPackageName", "NTLM"), ("WorkstationName", b.name), ("TransmittedServices", "-"),
                 ("LmPackageName", "-"), ("KeyLength", "0"), ("ProcessId", "0x0"), ("ProcessName", "-"),
                 ("IpAddress", b.ip), ("IpPort", str(self.port()))], "attack:credential_access", failure=True)
         t2 = t + 20 * 60 * clock.US
-        self.logon(t2, fs.name, ADMIN, b.ip, "3", "attack:lateral_movement", workstation=b.name)
-        self.share(t2 + clock.US, fs.name, ADMIN, b.ip, "Shared", "Sales\\2025", False, "attack:lateral_movement")
-        self.note(t, "credential_access", f"password guessing from device B against {fs.name}, then access as {ADMIN}")
+        self.logon(t2, fs.name, self.admin, b.ip, "3", "attack:lateral_movement", workstation=b.name)
+        self.share(t2 + clock.US, fs.name, self.admin, b.ip, "Shared", "Sales\\2025", False, "attack:lateral_movement")
+        self.note(t, "credential_access", f"password guessing from device B against {fs.name}, then access as "
+                  f"{self.admin}")
 
     def _cut_off_b(self) -> int:
         r = self.net.host("entry_router").name
@@ -494,17 +504,20 @@ class NttAttack:
         t = self.at(2, 15, 10, 20)
         tag = "response:isolate_device_b"
         s = self.s
-        s.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: netadmin] [Source: 10.10.5.5] [localport: 22] "
+        s.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: {self.netadmin}] [Source: {self.jump_ip}] "
+              f"[localport: 22] "
               f"at {_cisco_at(t)}", tag)
-        for i, c in enumerate(["interface GigabitEthernet1/0/15", "description ORD-MNT01 (isolated 2025-02-15)",
+        for i, c in enumerate(["interface GigabitEthernet1/0/15", f"description {self.b.name} (isolated 2025-02-15)",
                                "shutdown"]):
-            s.ios(t + (15 + 7 * i) * clock.US, r, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:netadmin  logged command:{c}",
+            s.ios(t + (15 + 7 * i) * clock.US, r, "PARSER-5-CFGLOG_LOGGEDCMD",
+                  f"User:{self.netadmin}  logged command:{c}",
                   tag)
         down = t + 37 * clock.US
         s.ios(down, r, "LINK-5-CHANGED", "Interface GigabitEthernet1/0/15, changed state to administratively down", tag)
         s.ios(down + clock.US, r, "LINEPROTO-5-UPDOWN", "Line protocol on Interface GigabitEthernet1/0/15, changed "
               "state to down", tag)
-        s.ios(down + 40 * clock.US, r, "SYS-5-CONFIG_I", "Configured from console by netadmin on vty0 (10.10.5.5)", tag)
+        s.ios(down + 40 * clock.US, r, "SYS-5-CONFIG_I", f"Configured from console by {self.netadmin} on vty0 "
+              f"({self.jump_ip})", tag)
         self.out.silence[self.b.name] = down
         self.note(down, "isolation", f"device B ({self.b.name}) cut off the network", "defender")
         return down

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from breachscope.model.errors import UsageError
 from breachscope.simulate.episodes import REGISTRY as EPISODE_REGISTRY
+from breachscope.simulate.scenario_file import ScenarioFile, load_scenario, shipped
 
-SCENARIOS = ("ntt-2025",)
+SCENARIOS = tuple(shipped())
 EPISODES = tuple(EPISODE_REGISTRY)  # simulate/episodes/__init__.py: one line per episode
 VARIANTS = ("pivot", "destination")
 
@@ -29,6 +30,13 @@ class SimConfig:
     variant: str = "destination"
     episodes: tuple[str, ...] = field(default_factory=tuple)
     jobs: int = 1
+    spec: ScenarioFile | None = None  # the scenario file, loaded by validate()
+
+    @property
+    def scenario_spec(self) -> ScenarioFile:
+        if self.spec is None:
+            raise RuntimeError("SimConfig.validate() loads the scenario file")
+        return self.spec
 
     @property
     def target_organizations(self) -> int:
@@ -38,8 +46,7 @@ class SimConfig:
         return max(10, round(NTT_TARGET_ORGANIZATIONS * self.customers / DEFAULT_CUSTOMERS))
 
     def validate(self) -> SimConfig:
-        if self.scenario not in SCENARIOS:
-            raise UsageError(f"--scenario {self.scenario!r} is not known; known: {', '.join(SCENARIOS)}")
+        spec = self.spec or load_scenario(self.scenario)
         if self.variant not in VARIANTS:
             raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}")
         unknown = [e for e in self.episodes if e not in EPISODES]
@@ -53,7 +60,7 @@ class SimConfig:
             raise UsageError("--seed must be a non-negative 63-bit integer")
         if self.jobs < 1:
             raise UsageError("--jobs must be at least 1")
-        return self
+        return replace(self, spec=spec)
 
 
 def parse_episodes(text: str | None) -> tuple[str, ...]:

@@ -1,22 +1,21 @@
 """The simulated company network: hosts, accounts and the internet they talk to.
 
-Sized from --events (workstations and users grow with the volume, servers are fixed). Built
-deterministically from the seed, so worker processes rebuild the same network on their own.
+Built from the scenario file's network (servers, devices, workstation ranges, accounts) and sized from
+--events (workstations and people grow with the volume, servers are fixed). Built deterministically
+from the seed, so worker processes rebuild the same network on their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ipaddress
+from dataclasses import dataclass
 
 import numpy as np
 
 from breachscope.simulate import names as N
 from breachscope.simulate.rng import rng_for
+from breachscope.simulate.scenario_file import Device, NetworkSpec, Server
 from breachscope.simulate.text import ip_int
-
-DOMAIN = "CORP"
-FQDN = "corp.example.jp"
-REALM = "CORP.EXAMPLE.JP"
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,11 @@ class Host:
     ip: str
     role: str  # dc, workstation, server, app, db, file, batch, bi, backup, jump, maint, router, firewall
     os: str = "windows"  # windows, linux, ios, asa
+    dns_suffix: str = ""  # the domain's DNS name (Windows hosts are named NAME.suffix)
 
     @property
     def fqdn(self) -> str:
-        return f"{self.name}.{FQDN}" if self.os == "windows" else self.name.lower()
+        return f"{self.name}.{self.dns_suffix}" if self.os == "windows" else self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,45 @@ class Network:
     servers: list[Host]
     owner_of: dict[str, str]  # workstation name -> user sam
     sites: list[Site]
-    key: dict[str, str] = field(default_factory=dict)  # role in the story -> host name
+    key: dict[str, str]  # role in the story -> host name
+    spec: NetworkSpec  # the scenario file's network, for its names and addresses
+
+    @property
+    def domain(self) -> str:
+        return self.spec.domain.netbios
+
+    @property
+    def fqdn(self) -> str:
+        return self.spec.domain.dns
+
+    @property
+    def realm(self) -> str:
+        return self.spec.domain.dns.upper()
+
+    @property
+    def domain_sid(self) -> str:
+        return self.spec.domain.sid
+
+    @property
+    def public_nat(self) -> str:
+        return self.spec.public_address
+
+    @property
+    def stolen_admin(self) -> str:
+        return self.spec.accounts.stolen_admin
+
+    @property
+    def network_admin(self) -> str:
+        return self.spec.accounts.network_admin
+
+    @property
+    def other_admins(self) -> list[str]:
+        """The administrators with no part in the story, in the file's order (the daily admin work)."""
+        acc = self.spec.accounts
+        return [a for a in acc.admins if a not in (acc.stolen_admin, acc.network_admin)]
+
+    def with_role(self, role: str) -> list[Host]:
+        return [h for h in self.hosts.values() if h.role == role]
 
     def host(self, role: str) -> Host:
         return self.hosts[self.key[role]]
@@ -71,32 +109,6 @@ class Network:
     def by_ip(self) -> dict[str, Host]:
         return {h.ip: h for h in self.hosts.values()}
 
-
-DOMAIN_SID = "S-1-5-21-3623811015-3361044348-30300820"
-
-#: (name, ip, role, os); story roles are given in KEY_HOSTS.
-SERVERS: tuple[tuple[str, str, str, str], ...] = (
-    ("DC01", "10.10.0.10", "dc", "windows"), ("DC02", "10.10.0.11", "dc", "windows"),
-    ("FS01", "10.30.0.21", "file", "windows"), ("FS02", "10.30.0.22", "file", "windows"),
-    ("ORD-AP01", "10.40.2.11", "app", "windows"), ("ORD-AP02", "10.40.2.12", "app", "windows"),
-    ("ORD-AP03", "10.40.2.13", "app", "windows"), ("ORD-AP04", "10.40.2.14", "app", "windows"),
-    ("ORD-BAT01", "10.40.2.21", "batch", "windows"), ("ord-db01", "10.40.2.30", "db", "linux"),
-    ("BI01", "10.50.1.15", "bi", "windows"), ("BKP01", "10.50.1.40", "backup", "windows"),
-    ("JMP01", "10.10.5.5", "jump", "windows"), ("ORD-MNT01", "10.40.9.15", "maint", "windows"),
-    ("WSUS01", "10.10.0.30", "server", "windows"), ("PRN01", "10.30.0.40", "server", "windows"),
-    ("PAY-GW01", "10.60.1.10", "server", "windows"),
-)
-ROUTERS: tuple[tuple[str, str, str, str], ...] = (
-    ("core-rtr01", "10.10.255.1", "router", "ios"), ("core-rtr02", "10.10.255.2", "router", "ios"),
-    ("ord-rtr01", "10.40.255.1", "router", "ios"), ("wan-rtr01", "10.10.255.9", "router", "ios"),
-    ("fw-edge01", "10.0.0.1", "firewall", "asa"),
-)
-KEY_HOSTS = {"device_a": "ORD-AP02", "device_b": "ORD-MNT01", "db": "ord-db01", "batch": "ORD-BAT01",
-             "bi": "BI01", "backup": "BKP01", "jump": "JMP01", "entry_router": "ord-rtr01",
-             "core_router": "core-rtr01", "wan_router": "wan-rtr01", "firewall": "fw-edge01",
-             "payment": "PAY-GW01", "fs": "FS01"}
-PUBLIC_NAT = "198.51.100.10"  # the company's outbound address (TEST-NET-2)
-PAYMENT_VIP = "198.51.100.200"
 
 SITES: tuple[tuple[str, float, str], ...] = (
     ("login.microsoftonline.com", 14, "ssl"), ("outlook.office365.com", 16, "ssl"), ("teams.microsoft.com", 10, "ssl"),
@@ -130,28 +142,32 @@ def _sites() -> list[Site]:
     return out
 
 
-WORKSTATIONS_PER_SUBNET = 240
+def workstation_count(spec: NetworkSpec, events: int) -> int:
+    ws = spec.workstations
+    return int(np.clip(events // ws.events_per_workstation, ws.min, ws.max))
 
 
-def workstation_count(events: int) -> int:
-    return int(np.clip(events // 1500, 40, 4000))
-
-
-def build(seed: int, events: int) -> Network:
+def build(spec: NetworkSpec, seed: int, events: int) -> Network:
     rng = rng_for(seed, "network")
+    suffix = spec.domain.dns
     hosts: dict[str, Host] = {}
-    for name, ip, role, os_ in SERVERS + ROUTERS:
-        hosts[name] = Host(name, ip, role, os_)
-    n_ws = workstation_count(events)
+    entries: list[Server | Device] = [*spec.servers, *spec.devices]
+    for entry in entries:
+        hosts[entry.name] = Host(entry.name, entry.address, entry.role, entry.os, suffix)
+    ws = spec.workstations
+    n_ws = workstation_count(spec, events)
+    base = int(ipaddress.IPv4Network(ws.network, strict=False).network_address)
     workstations = []
     for i in range(n_ws):
-        subnet, last = divmod(i, WORKSTATIONS_PER_SUBNET)  # .10-.249 of each 10.20.N.0/24: valid host addresses
-        h = Host(f"PC{10001 + i}", f"10.20.{subnet}.{last + 10}", "workstation")
+        subnet, last = divmod(i, ws.per_subnet)  # hosts first_host.. of each /24: valid host addresses
+        ip = str(ipaddress.IPv4Address(base + subnet * 256 + ws.first_host + last))
+        h = Host(ws.name.replace("{number}", str(ws.first_number + i)), ip, "workstation", "windows", suffix)
         hosts[h.name] = h
         workstations.append(h)
     users: list[User] = []
     seen: set[str] = set()
-    rid = 1105
+    rid = spec.accounts.first_rid
+    sid = spec.domain.sid
     sur = rng.integers(0, len(N.SURNAMES), n_ws * 2)
     giv = rng.integers(0, len(N.GIVEN_NAMES), n_ws * 2)
     for s, g in zip(sur.tolist(), giv.tolist(), strict=True):
@@ -163,14 +179,14 @@ def build(seed: int, events: int) -> Network:
             sam = f"{N.GIVEN_NAMES[g][2]}.{N.SURNAMES[s][2]}{k}"
             k += 1
         seen.add(sam)
-        users.append(User(sam, f"{N.SURNAMES[s][0]} {N.GIVEN_NAMES[g][0]}", f"{DOMAIN_SID}-{rid}", "person"))
+        users.append(User(sam, f"{N.SURNAMES[s][0]} {N.GIVEN_NAMES[g][0]}", f"{sid}-{rid}", "person"))
         rid += 1
-    for sam in ("adm_tanaka", "adm_suzuki", "adm_ito", "adm_kato", "netadmin"):
-        users.append(User(sam, sam, f"{DOMAIN_SID}-{rid}", "admin"))
+    for sam in spec.accounts.admins:
+        users.append(User(sam, sam, f"{sid}-{rid}", "admin"))
         rid += 1
-    for sam in ("svc_order", "svc_batch", "svc_backup", "svc_bi", "svc_sql", "svc_wsus", "svc_scan"):
-        users.append(User(sam, sam, f"{DOMAIN_SID}-{rid}", "service"))
+    for sam in spec.accounts.services:
+        users.append(User(sam, sam, f"{sid}-{rid}", "service"))
         rid += 1
     owner_of = {h.name: u.sam for h, u in zip(workstations, users, strict=False)}
     servers = [h for h in hosts.values() if h.role not in ("workstation", "router", "firewall") and h.os == "windows"]
-    return Network(hosts, users, workstations, servers, owner_of, _sites(), dict(KEY_HOSTS))
+    return Network(hosts, users, workstations, servers, owner_of, _sites(), dict(spec.story_hosts), spec)

@@ -71,7 +71,7 @@ def _work(args: tuple) -> GroupResult | None:
         snapshot.write_dump(args[1])
         return None
     cfg, name, count, injected, silence, refs = args
-    net = network.build(cfg.seed, cfg.events)
+    net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)
     group = GROUPS[name](Context(cfg, net, count, silence, refs))
     return run_group(cfg, group, count, injected)
 
@@ -89,7 +89,7 @@ def run(cfg: SimConfig) -> SimSummary:
     cfg = cfg.validate()
     _prepare(cfg)
     report("order database and snapshot")
-    net = network.build(cfg.seed, cfg.events)
+    net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)
     db = customers.generate(cfg.seed, cfg.customers)
     phase("database")
     snapshot.write_parquet(db, cfg.out / "snapshot")

@@ -11,26 +11,40 @@ import numpy as np
 from breachscope.simulate import clock
 from breachscope.simulate.customers import SCHEMA, OrderDB
 from breachscope.simulate.dbqueries import BACKUP_TABLES, BI_REPORTS, NIGHTLY_EXPORT
-from breachscope.simulate.network import DOMAIN, FQDN, PUBLIC_NAT, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.story import PgSession, PgStatement, Story
 
-DESCRIPTIONS = {
-    "benign:nightly_export": "02:00 every night: ORD-BAT01 exports all customers and contracts (COPY) and copies "
-                             "the file to FS02",
-    "benign:bi_report": "07:30 on workdays: BI01 runs reports that read every customer and contract",
-    "benign:backup": "01:00 every night: pg_dump of the order database and file-server backup to BKP01",
-    "benign:offsite_backup": "03:00 on Sundays: BKP01 uploads the backup set to cloud storage",
-    "benign:admin_sweep": "patch nights: an administrator logs on to every server from the jump host",
-    "benign:change_window": "Tuesday and Thursday 22:00-23:30: routine router configuration changes",
-}
+
+def descriptions(net: Network) -> dict[str, str]:
+    """What each scheduled job does, by its tag (the truth lists them: they are the hard negatives)."""
+    h = net.host
+    return {
+        "benign:nightly_export": f"02:00 every night: {h('batch').name} exports all customers and contracts (COPY) "
+                                 f"and copies the file to {h('export_share').name}",
+        "benign:bi_report": f"07:30 on workdays: {h('bi').name} runs reports that read every customer and contract",
+        "benign:backup": f"01:00 every night: pg_dump of the order database and file-server backup to "
+                         f"{h('backup').name}",
+        "benign:offsite_backup": f"03:00 on Sundays: {h('backup').name} uploads the backup set to cloud storage",
+        "benign:admin_sweep": "patch nights: an administrator logs on to every server from the jump host",
+        "benign:change_window": "Tuesday and Thursday 22:00-23:30: routine router configuration changes",
+    }
+
+
 PATCH_NIGHTS = ((1, 15), (2, 12))
-ROUTINE_COMMANDS = (
-    ("interface GigabitEthernet1/0/{n}", "description floor{f}-desk{n}", "switchport access vlan 12{f}"),
-    ("ntp server 10.10.0.10", "ntp server 10.10.0.11"),
-    ("ip access-list extended MGMT-IN", "permit tcp host 10.10.5.6 any eq 22", "permit udp host 10.10.0.50 any eq 161"),
-    ("logging host 10.10.0.50", "logging trap informational"),
-    ("snmp-server location Tokyo-DC1 rack {n}",),
-)
+
+
+def routine_commands(net: Network) -> tuple[tuple[str, ...], ...]:
+    """The configuration changes of a change window (NTP from the domain controllers, the collector)."""
+    ntp = tuple(f"ntp server {dc.ip}" for dc in net.with_role("dc")[:2])
+    log = net.spec.log_collector
+    return (
+        ("interface GigabitEthernet1/0/{n}", "description floor{f}-desk{n}", "switchport access vlan 12{f}"),
+        ntp,
+        ("ip access-list extended MGMT-IN", f"permit tcp host {net.spec.admin_ssh_source} any eq 22",
+         f"permit udp host {log} any eq 161"),
+        (f"logging host {log}", "logging trap informational"),
+        ("snmp-server location Tokyo-DC1 rack {n}",),
+    )
 
 
 def add(story: Story, net: Network, db: OrderDB, seed: int) -> None:
@@ -75,23 +89,24 @@ def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
     story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", "pg_dump", pid, t, ts + 400_000, stmts),
              tag)
     _db_conn(story, t, bkp.ip, dbh.ip, (ts - t) / clock.US, dump_bytes, tag)
-    for fs in ("FS01", "FS02"):
+    for fs in net.with_role("file")[:2]:
         size = int(rng.lognormal(np.log(6e9), 0.6))
-        story.conn(t + 5 * clock.MINUTE, bkp.ip, int(rng.integers(49152, 65536)), net.hosts[fs].ip, 445, "tcp",
+        story.conn(t + 5 * clock.MINUTE, bkp.ip, int(rng.integers(49152, 65536)), fs.ip, 445, "tcp",
                    "smb,gssapi", size / 9.0e7, 2_000_000, size, tag=tag)
 
 
 def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, rows: int, size: int,
             stamp: str) -> None:
     tag = "benign:nightly_export"
-    bat, dbh, fs = net.host("batch"), net.host("db"), net.hosts["FS02"]
+    bat, dbh, fs = net.host("batch"), net.host("db"), net.host("export_share")
     story.win(t - 2 * clock.US, bat.name, 1, [
         ("RuleName", "-"), ("UtcTime", _utc(t)), ("ProcessGuid", "{" + rng.bytes(16).hex() + "}"),
         ("ProcessId", "6120"), ("Image", "C:\\OrderBatch\\OrderExport.exe"), ("FileVersion", "3.4.1"),
         ("Description", "Order export"), ("Product", "OrderBatch"), ("Company", "-"),
         ("OriginalFileName", "OrderExport.exe"),
-        ("CommandLine", f"C:\\OrderBatch\\OrderExport.exe /job:nightly /out:\\\\FS02\\Exports\\orders_{stamp}.csv"),
-        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{DOMAIN}\\svc_batch"),
+        ("CommandLine", f"C:\\OrderBatch\\OrderExport.exe /job:nightly /out:\\\\{fs.name}\\Exports\\"
+                        f"orders_{stamp}.csv"),
+        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{net.domain}\\svc_batch"),
         ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x5e21a"), ("TerminalSessionId", "0"),
         ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
         ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "1288"),
@@ -109,7 +124,7 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
     stamp_t = clock.epoch_s6(np.array([t2]))[0].as_py()
     story.zeek("smb_files", t2 + 300_000, {
         "uid": uid, "id.orig_h": bat.ip, "id.orig_p": str(sport), "id.resp_h": fs.ip, "id.resp_p": "445",
-        "fuid": story.uid(b"F"), "action": "SMB::FILE_WRITE", "path": "\\\\\\\\FS02\\\\Exports",
+        "fuid": story.uid(b"F"), "action": "SMB::FILE_WRITE", "path": f"\\\\\\\\{fs.name}\\\\Exports",
         "name": f"orders_{stamp}.csv", "size": str(size), "times.modified": stamp_t, "times.accessed": stamp_t,
         "times.created": stamp_t, "times.changed": stamp_t}, tag)
 
@@ -138,7 +153,7 @@ def _offsite(story: Story, net: Network, rng: np.random.Generator, t: int, dump_
     nport = int(rng.integers(49152, 65536))
     end = t + int(dur * clock.US)
     story.asa(t, "6-302013", f"Built outbound TCP connection {cid} for outside:{site.ips[0]}/443 ({site.ips[0]}/443) "
-              f"to inside:{bkp.ip}/{sport} ({PUBLIC_NAT}/{nport})", tag)
+              f"to inside:{bkp.ip}/{sport} ({net.public_nat}/{nport})", tag)
     secs = int(dur)
     story.asa(end, "6-302014", f"Teardown TCP connection {cid} for outside:{site.ips[0]}/443 to inside:{bkp.ip}/"
               f"{sport} duration {secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d} bytes {size + 2_400_000} "
@@ -149,17 +164,19 @@ def _offsite(story: Story, net: Network, rng: np.random.Generator, t: int, dump_
 
 def _change_window(story: Story, net: Network, rng: np.random.Generator, t: int) -> None:
     tag = "benign:change_window"
-    routers = ["core-rtr01", "core-rtr02", "ord-rtr01", "wan-rtr01"]
+    routers = [h.name for h in net.with_role("router")]
+    admin, source = net.network_admin, net.host("jump").ip
+    commands = routine_commands(net)
     for r in rng.choice(routers, 2, replace=False).tolist():
-        story.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: netadmin] [Source: 10.10.5.5] "
+        story.ios(t, r, "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: {admin}] [Source: {source}] "
                   f"[localport: 22] at {_at(t)}", tag)
-        cmds = ROUTINE_COMMANDS[int(rng.integers(0, len(ROUTINE_COMMANDS)))]
+        cmds = commands[int(rng.integers(0, len(commands)))]
         ts = t + 30 * clock.US
         for c in cmds:
             text = c.format(n=int(rng.integers(1, 48)), f=int(rng.integers(2, 9)))
-            story.ios(ts, r, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:netadmin  logged command:{text}", tag)
+            story.ios(ts, r, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:{admin}  logged command:{text}", tag)
             ts += int(rng.integers(5, 40)) * clock.US
-        story.ios(ts + 20 * clock.US, r, "SYS-5-CONFIG_I", "Configured from console by netadmin on vty0 (10.10.5.5)",
+        story.ios(ts + 20 * clock.US, r, "SYS-5-CONFIG_I", f"Configured from console by {admin} on vty0 ({source})",
                   tag)
         t = ts + int(rng.integers(5, 20)) * clock.MINUTE
 
@@ -167,18 +184,20 @@ def _change_window(story: Story, net: Network, rng: np.random.Generator, t: int)
 def _admin_sweep(story: Story, net: Network, rng: np.random.Generator, t: int) -> None:
     tag = "benign:admin_sweep"
     jump = net.host("jump")
-    admin = next(u for u in net.admins if u.sam == "adm_ito")
+    others = net.other_admins
+    sam = others[1 % len(others)] if others else net.network_admin  # an administrator of the daily work
+    admin = next(u for u in net.admins if u.sam == sam)
     for h in net.servers:
-        if h.name == "JMP01":
+        if h.name == jump.name:
             continue
         t += int(rng.integers(60, 400)) * clock.US
         story.conn(t, jump.ip, int(rng.integers(49152, 65536)), h.ip, 3389, "tcp", "ssl", 610.0, 1_800_000, 9_000_000,
                    tag=tag)
         story.win(t + 2 * clock.US, h.name, 4624, [
-            ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{h.name}$"), ("SubjectDomainName", DOMAIN),
+            ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{h.name}$"), ("SubjectDomainName", net.domain),
             ("SubjectLogonId", "0x3e7"), ("TargetUserSid", admin.sid), ("TargetUserName", admin.sam),
-            ("TargetDomainName", DOMAIN), ("TargetLogonId", "0x" + rng.bytes(3).hex()), ("LogonType", "10"),
-            ("LogonProcessName", "User32 "), ("AuthenticationPackageName", "Negotiate"), ("WorkstationName", "JMP01"),
+            ("TargetDomainName", net.domain), ("TargetLogonId", "0x" + rng.bytes(3).hex()), ("LogonType", "10"),
+            ("LogonProcessName", "User32 "), ("AuthenticationPackageName", "Negotiate"), ("WorkstationName", jump.name),
             ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-"), ("LmPackageName", "-"),
             ("KeyLength", "0"), ("ProcessId", "0x2c8"), ("ProcessName", "C:\\Windows\\System32\\svchost.exe"),
             ("IpAddress", jump.ip), ("IpPort", "0"), ("ImpersonationLevel", "%%1833"),
@@ -189,13 +208,14 @@ def _admin_sweep(story: Story, net: Network, rng: np.random.Generator, t: int) -
             ("ProcessId", "7712"), ("Image", "C:\\Windows\\System32\\wusa.exe"), ("FileVersion", "10.0.17763.1"),
             ("Description", "Windows Update Standalone Installer"), ("Product", "Microsoft Windows"),
             ("Company", "Microsoft Corporation"), ("OriginalFileName", "wusa.exe"),
-            ("CommandLine", "wusa.exe \\\\WSUS01\\Patches\\windows10.0-kb5050008-x64.msu /quiet /norestart"),
-            ("CurrentDirectory", "C:\\Windows\\system32\\"), ("User", f"{DOMAIN}\\{admin.sam}"),
+            ("CommandLine", f"wusa.exe \\\\{net.host('wsus').name}\\Patches\\windows10.0-kb5050008-x64.msu "
+                            "/quiet /norestart"),
+            ("CurrentDirectory", "C:\\Windows\\system32\\"), ("User", f"{net.domain}\\{admin.sam}"),
             ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x" + rng.bytes(3).hex()),
             ("TerminalSessionId", "2"), ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
             ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "5520"),
             ("ParentImage", "C:\\Windows\\explorer.exe"), ("ParentCommandLine", "C:\\Windows\\Explorer.EXE"),
-            ("ParentUser", f"{DOMAIN}\\{admin.sam}")], tag, sysmon=True)
+            ("ParentUser", f"{net.domain}\\{admin.sam}")], tag, sysmon=True)
 
 
 def _utc(us: int) -> str:
@@ -209,4 +229,4 @@ def _at(us: int) -> str:
     return f"{hms_jst(arr)[0].as_py()} JST {login_date(arr)[0].as_py()}"
 
 
-__all__ = ["DESCRIPTIONS", "FQDN", "add"]
+__all__ = ["add", "descriptions"]

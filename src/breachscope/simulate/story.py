@@ -153,7 +153,8 @@ class Story:
                               "client_cert_chain_fps": "(empty)", "sni_matches_cert": "-",
                               "validation_status": "-"}, tag, ref)
 
-    def dns(self, ts: int, src: str, query: str, answer: str, tag: str = "", dc_ip: str = "10.10.0.10") -> None:
+    def dns(self, ts: int, src: str, query: str, answer: str, tag: str = "", dc_ip: str | None = None) -> None:
+        dc_ip = dc_ip or self.net.with_role("dc")[0].ip  # the first domain controller answers DNS
         uid = self.conn(ts, src, int(self.rng.integers(49152, 65536)), dc_ip, 53, "udp", "dns", 0.0009, 40, 90,
                         tag=tag, history="Dd")
         self.zeek("dns", ts, {"uid": uid, "id.orig_h": src, "id.orig_p": "-", "id.resp_h": dc_ip, "id.resp_p": "53",
@@ -170,17 +171,20 @@ class Story:
         self.add(f"ios.{router}", ts, _one(line), tag, ref, router)
 
     def asa(self, ts: int, code: str, text: str, tag: str = "", ref: str = "") -> None:
-        self.add("asa.fw-edge01", ts, _one(S.asa_lines(_ts(ts), "fw-edge01", code, text)), tag, ref)
+        fw = self.net.host("firewall").name
+        self.add(f"asa.{fw}", ts, _one(S.asa_lines(_ts(ts), fw, code, text)), tag, ref)
 
     def flow(self, start: int, end: int, src: str, dst: str, sport: int, dport: int, proto: int, octets: int,
-             packets: int, tag: str = "", ref: str = "", key: str = "flow.core-rtr01", in_if: str = "3",
+             packets: int, tag: str = "", ref: str = "", key: str | None = None, in_if: str = "3",
              out_if: str = "1") -> None:
+        key = key or f"flow.{self.net.host('core_router').name}"  # the exporter towards the internet edge
         line = F.lines(_ts(start), _ts(end), src, dst, np.array([sport]), np.array([dport]), np.array([proto]),
                        np.array([octets]), np.array([packets]), np.array([27 if proto == 6 else 0]), in_if, out_if)
         self.add(key, start, _one(line), tag, ref)
 
     # --- database ----------------------------------------------------------------------------------------------
-    def pg(self, session: PgSession, tag: str = "", key: str = "pg.ord-db01") -> None:
+    def pg(self, session: PgSession, tag: str = "", key: str | None = None) -> None:
+        key = key or f"pg.{self.net.host('db').name}"
         for ts, text, ref in session.lines():
             self.add(key, ts, text, tag if ref or not tag.startswith("attack:db_query") else tag.replace(
                 "db_query", "db_connection"), ref)

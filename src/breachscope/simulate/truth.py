@@ -13,7 +13,7 @@ from breachscope.simulate.attack import AttackOutput
 from breachscope.simulate.attackdb import Query, Ranges
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.exposure import Scope
-from breachscope.simulate.schedule import DESCRIPTIONS
+from breachscope.simulate.schedule import descriptions
 from breachscope.simulate.streams import GroupResult, Located
 
 VERSION = 1
@@ -56,7 +56,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
     ext = attack.hosts["external"]
     return {
         "version": VERSION,
-        "scenario": cfg.scenario,
+        "scenario": cfg.scenario_spec.name,
         "variant": cfg.variant,
         "seed": cfg.seed,
         "events_requested": cfg.events,
@@ -119,7 +119,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "time_window": {"start": iso(first), "end": iso(last)},
         },
         "hard_negatives": {
-            "descriptions": DESCRIPTIONS,
+            "descriptions": descriptions(attack.story.net),
             "counts_by_tag": dict(sorted(Counter(r.tag for r in located if r.tag.startswith("benign:")).items())),
             "records": _records([r for r in located if r.tag.startswith("benign:")]),
         },

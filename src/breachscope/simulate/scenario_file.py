@@ -1,0 +1,203 @@
+"""Scenario files (`simulate --scenario FILE.yaml`): the simulated organization as data.
+
+Version 1 describes the network (domain, servers, network devices, the workstation ranges, the
+accounts, the hosts that play a part in the story) and names the attack story; the built-in
+`ntt-2025` is one such file shipped in the package (simulate/scenarios/). Validated by the pydantic
+models below: unknown keys and wrong values are refused with the file's line, and
+docs/schemas/scenario.schema.json is generated from the same models.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
+from breachscope.model.errors import UsageError
+
+SHIPPED = Path(__file__).with_name("scenarios")
+
+HostName = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]{0,14}", "a host name (letters, digits, '-'; 15 at most: "
+                                   "NetBIOS)")]
+Account = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9._-]{0,19}", "an account name (20 characters at most)")]
+DnsName = Annotated[str, Matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+",
+                                  "a lower-case DNS domain name")]
+Netbios = Annotated[str, Matching(r"[A-Z][A-Z0-9-]{0,14}", "an upper-case NetBIOS domain name")]
+DomainSid = Annotated[str, Matching(r"S-1-5-21-\d+-\d+-\d+", "a domain SID (S-1-5-21-a-b-c)")]
+Address = Annotated[str, Matching(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address")]
+Network4 = Annotated[str, Matching(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 network (CIDR)")]
+
+#: what a server does (the noise and the story pick hosts by role)
+ServerRole = Literal["dc", "file", "app", "batch", "db", "bi", "backup", "jump", "maint", "server"]
+DeviceRole = Literal["router", "firewall"]
+#: the hosts the story and the scheduled jobs name, and the role each must have
+STORY_HOSTS: dict[str, tuple[str, ...]] = {
+    "device_a": ("app",), "device_b": ("maint", "jump", "server"), "db": ("db",), "batch": ("batch",),
+    "bi": ("bi",), "backup": ("backup",), "jump": ("jump",), "entry_router": ("router",),
+    "core_router": ("router",), "wan_router": ("router",), "firewall": ("firewall",), "payment": ("server",),
+    "fs": ("file",), "export_share": ("file",), "wsus": ("server",), "printer": ("server",),
+}
+
+
+def _address(text: str, what: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a valid IPv4 address") from None
+
+
+class Domain(Strict):
+    netbios: Netbios
+    dns: DnsName
+    sid: DomainSid
+
+
+class Server(Strict):
+    name: HostName
+    address: Address
+    role: ServerRole
+    os: Literal["windows", "linux"] = "windows"
+
+
+class Device(Strict):
+    name: HostName
+    address: Address
+    role: DeviceRole
+    os: Literal["ios", "asa"]
+
+
+class Workstations(Strict):
+    """Workstations grow with --events (one per `events_per_workstation`, within min..max), numbered
+    from `first_number`, filling each /24 of `network` from host `first_host`, `per_subnet` at most."""
+
+    name: Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]*\{number\}[A-Za-z0-9-]*",
+                                  "a name pattern with {number}, such as PC{number}")]
+    first_number: int = Field(ge=0)
+    network: Network4
+    first_host: int = Field(default=10, ge=1, le=254)
+    per_subnet: int = Field(default=240, ge=1, le=254)
+    events_per_workstation: int = Field(default=1500, ge=1)
+    min: int = Field(default=40, ge=1)
+    max: int = Field(default=4000, ge=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Workstations:
+        net = ipaddress.IPv4Network(self.network, strict=False)
+        if self.first_host + self.per_subnet > 255:
+            raise ValueError(f"first_host {self.first_host} + per_subnet {self.per_subnet} passes .254")
+        if self.min > self.max:
+            raise ValueError("min is above max")
+        subnets = max(1, net.num_addresses // 256)
+        if -(-self.max // self.per_subnet) > subnets:
+            raise ValueError(f"{self.max} workstations at {self.per_subnet} per /24 do not fit in {self.network}")
+        return self
+
+
+class Accounts(Strict):
+    """Domain accounts besides the people (one per workstation): administrators, then services."""
+
+    admins: tuple[Account, ...] = Field(min_length=1)
+    services: tuple[Account, ...] = Field(min_length=1)
+    first_rid: int = Field(default=1105, ge=1000)
+    stolen_admin: Account = Field(description="the administrator whose password the attacker finds and reuses")
+    network_admin: Account = Field(description="the account that configures the routers")
+
+    @model_validator(mode="after")
+    def _listed(self) -> Accounts:
+        for key in ("stolen_admin", "network_admin"):
+            if getattr(self, key) not in self.admins:
+                raise ValueError(f"{key} {getattr(self, key)!r} is not one of the admins")
+        if len(set(self.admins + self.services)) < len(self.admins) + len(self.services):
+            raise ValueError("an account is listed twice")
+        return self
+
+
+class NetworkSpec(Strict):
+    domain: Domain
+    public_address: Address = Field(description="the organization's outbound (NAT) address")
+    payment_address: Address = Field(description="the public address of the payment service (DDoS episode)")
+    log_collector: Address = Field(description="syslog and SNMP collector the network devices send to")
+    admin_ssh_source: Address = Field(description="second management address allowed to SSH to the devices")
+    portal: Annotated[str, Matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "a DNS label")] = Field(
+        description="DNS name (in the domain) of the application servers' web portal")
+    maintenance_console: Annotated[str, Matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "a DNS label")] = Field(
+        description="DNS name (in the domain) of device A's maintenance console, published to the internet")
+    servers: tuple[Server, ...] = Field(min_length=1)
+    devices: tuple[Device, ...] = Field(min_length=1)
+    workstations: Workstations
+    accounts: Accounts
+    story_hosts: dict[str, str] = Field(description="the part each host plays in the story -> its name")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NetworkSpec:
+        hosts: list[Server | Device] = [*self.servers, *self.devices]
+        for h in hosts:
+            _address(h.address, h.name)
+        for key in ("public_address", "payment_address", "log_collector", "admin_ssh_source"):
+            _address(getattr(self, key), key)
+        twice = [n for n, c in Counter(h.name.upper() for h in hosts).items() if c > 1]
+        if twice:
+            raise ValueError(f"host names used twice: {', '.join(twice)}")
+        shared = [a for a, c in Counter(h.address for h in hosts).items() if c > 1]
+        if shared:
+            raise ValueError(f"addresses used by two hosts: {', '.join(shared)}")
+        ws = ipaddress.IPv4Network(self.workstations.network, strict=False)
+        inside = [h.name for h in hosts if ipaddress.IPv4Address(h.address) in ws]
+        if inside:
+            raise ValueError(f"inside the workstations' network {ws}: {', '.join(inside)}")
+        roles = Counter(h.role for h in hosts)
+        for role in ("dc", "app", "file"):
+            if not roles[role]:
+                raise ValueError(f"no server with role {role}")
+        by_name = {h.name: h for h in hosts}
+        for key, allowed in STORY_HOSTS.items():
+            name = self.story_hosts.get(key)
+            if name is None:
+                raise ValueError(f"story_hosts: {key} is missing (the story needs: {', '.join(STORY_HOSTS)})")
+            host = by_name.get(name)
+            if host is None:
+                raise ValueError(f"story_hosts: {key}: no host named {name!r}")
+            if host.role not in allowed:
+                raise ValueError(f"story_hosts: {key}: {name} has role {host.role}, not {' or '.join(allowed)}")
+        unknown = sorted(set(self.story_hosts) - set(STORY_HOSTS))
+        if unknown:
+            raise ValueError(f"story_hosts: unknown part(s) {', '.join(unknown)}; known: {', '.join(STORY_HOSTS)}")
+        if len({self.story_hosts['device_a'], self.story_hosts['device_b']}) < 2:
+            raise ValueError("story_hosts: device_a and device_b must be two hosts")
+        return self
+
+
+class ScenarioFile(Strict):
+    """A breachscope scenario (version 1)."""
+
+    version: Literal[1]
+    name: Annotated[str, Matching(r"[a-z0-9][a-z0-9._-]{0,63}", "a scenario name (lower case, digits, . _ -)")]
+    title: Text
+    description: Text = ""
+    story: Literal["ntt-2025"] = Field(description="the attack story replayed in this network (the catalogue has "
+                                                   "one story in version 1)")
+    network: NetworkSpec
+
+
+def shipped() -> dict[str, Path]:
+    """Name -> file of every scenario shipped in the package."""
+    return {p.stem: p for p in sorted(SHIPPED.glob("*.yaml"))}
+
+
+def load_scenario(name_or_path: str) -> ScenarioFile:
+    """A shipped scenario by name, else a scenario file (a path); ConfigError with the line when invalid."""
+    known = shipped()
+    path = known.get(name_or_path)
+    if path is None:
+        path = Path(name_or_path)
+        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+            raise UsageError(f"--scenario {name_or_path!r}: neither a shipped scenario ({', '.join(known)}) nor a "
+                             "scenario file (.yaml)")
+    data, node = load_yaml(path, "scenario")
+    if not isinstance(data, dict):
+        data = {}
+    return validate(ScenarioFile, data, node, path, "scenario")

@@ -1,0 +1,145 @@
+"""Scenario files (issue 16): the shipped ntt-2025 file, errors with their line, the published JSON Schema,
+and a network with other names, addresses, domain and accounts replayed end to end: its evidence ingests with
+no reject and names nothing of the built-in network."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from breachscope.cli.schemas import config_schemas
+from breachscope.ingest.pipeline import ingest
+from breachscope.model.errors import ConfigError, UsageError
+from breachscope.simulate import SimConfig, run
+from breachscope.simulate.config import EPISODES
+from breachscope.simulate.scenario_file import load_scenario, shipped
+
+NTT = shipped()["ntt-2025"]
+
+
+def _ntt() -> dict[str, Any]:
+    data = yaml.safe_load(NTT.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _write(tmp_path: Path, data: dict[str, Any], name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_scenario_loads_and_matches_the_published_schema() -> None:
+    spec = load_scenario("ntt-2025")
+    assert spec.name == "ntt-2025" and spec.network.story_hosts["device_a"] == "ORD-AP02"
+    schema = json.loads((Path(__file__).parents[1] / "docs/schemas/scenario.schema.json").read_text("utf-8"))
+    assert schema == json.loads(json.dumps(config_schemas()["scenario.schema.json"]))
+    jsonschema.validate(_ntt(), schema)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["network"]["servers"][2].update(adress="10.1.1.1"), r"s\.yaml:\d+: .*unknown key"),
+    (lambda d: d["network"]["servers"][0].update(address="10.10.0.256"), "not a valid IPv4 address"),
+    (lambda d: d["network"]["servers"][1].update(address="10.10.0.10"), "addresses used by two hosts: 10.10.0.10"),
+    (lambda d: d["network"]["story_hosts"].update(db="DC01"), "story_hosts: db: DC01 has role dc, not db"),
+    (lambda d: d["network"]["story_hosts"].pop("firewall"), "story_hosts: firewall is missing"),
+    (lambda d: d["network"]["accounts"].update(stolen_admin="nobody"), "stolen_admin 'nobody' is not one of"),
+    (lambda d: d["network"]["servers"].append({"name": "X1", "address": "10.20.0.12", "role": "server"}),
+     "inside the workstations' network"),
+    (lambda d: d["network"]["workstations"].update(network="10.20.0.0/24"), "do not fit in 10.20.0.0/24"),
+])
+def test_a_wrong_scenario_is_refused_with_its_line(tmp_path: Path, change: Any, message: str) -> None:
+    data = _ntt()
+    change(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(ConfigError) as err:
+        load_scenario(str(path))
+    assert re.search(message, str(err.value)), str(err.value)
+    assert err.value.line is not None and err.value.line > 1, str(err.value)
+
+
+def test_an_unknown_scenario_name_says_what_exists(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="ntt-2025"):
+        load_scenario("no-such-breach")
+
+
+# --- another organization ------------------------------------------------------------------------------------
+def _renamed() -> tuple[dict[str, Any], dict[str, str]]:
+    """The built-in network with every name, address, account and the domain changed."""
+    data = _ntt()
+    net = data["network"]
+    names: dict[str, str] = {}
+    for i, h in enumerate(net["servers"]):
+        new = f"{h['role'].upper()}-{i:02d}" if h.get("os", "windows") == "windows" else f"{h['role']}-{i:02d}"
+        names[h["name"]] = new
+        h["name"] = new
+    for i, d in enumerate(net["devices"]):
+        names[d["name"]] = new = f"{d['role'][:2]}-edge{i}"
+        d["name"] = new
+
+    def moved(addr: str) -> str:  # 10.a.b.c -> 172.(16 + a % 16).b.c
+        o = [int(x) for x in addr.split(".")]
+        return f"172.{16 + o[1] % 16}.{o[2]}.{o[3]}"
+
+    for h in [*net["servers"], *net["devices"]]:
+        h["address"] = moved(h["address"])
+    net["log_collector"], net["admin_ssh_source"] = moved(net["log_collector"]), moved(net["admin_ssh_source"])
+    net["domain"] = {"netbios": "MEDI", "dns": "medi.example.org", "sid": "S-1-5-21-111111111-222222222-333333333"}
+    net["public_address"], net["payment_address"] = "198.51.100.110", "198.51.100.210"
+    net["portal"], net["maintenance_console"] = "orders-web", "ops-console"
+    net["workstations"].update(name="WS-{number}", first_number=500, network="172.20.0.0/16")
+    admins = ["it_ops1", "it_ops2", "dom_admin", "ops_admin3", "net_ops"]
+    net["accounts"] = {"admins": admins, "services": ["app_svc", "job_svc", "bkp_svc", "rpt_svc", "db_svc",
+                                                      "patch_svc", "mfp_svc"],
+                       "first_rid": 2001, "stolen_admin": "dom_admin", "network_admin": "net_ops"}
+    net["story_hosts"] = {k: names[v] for k, v in net["story_hosts"].items()}
+    data["name"] = "renamed"
+    return data, names
+
+
+@pytest.fixture(scope="module")
+def renamed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Any]:
+    tmp = tmp_path_factory.mktemp("renamed")
+    data, names = _renamed()
+    out = tmp / "sim"
+    run(SimConfig(out=out, scenario=str(_write(tmp, data, "renamed.yaml")), events=20_000, customers=2_000,
+                  seed=5, episodes=EPISODES, jobs=1).validate())
+    summary = ingest([str(out / "evidence")], tmp / "case", jobs=1)
+    return out, names, summary
+
+
+def test_another_network_replays_into_evidence_that_ingests_without_reject(renamed_run: Any) -> None:
+    out, names, summary = renamed_run
+    assert summary.records > 10_000 and summary.rejected == 0, [f for f in summary.files if f.rejected]
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    assert truth["scenario"] == "renamed"
+    assert truth["hosts"]["device_a"]["name"] == names["ORD-AP02"] == "APP-05"
+    assert truth["hosts"]["device_a"]["ip"] == "172.24.2.12"
+    assert truth["hosts"]["device_b"]["name"] == names["ORD-MNT01"]
+
+
+def test_another_network_names_nothing_of_the_built_in_one(renamed_run: Any) -> None:
+    out, names, _ = renamed_run
+    old_ips = [h["address"] for h in [*_ntt()["network"]["servers"], *_ntt()["network"]["devices"]]]
+    forbidden = re.compile("|".join([
+        *(rf"(?<![\w-]){re.escape(n)}(?![\w-])" for n in names),  # old host names as whole names
+        *(rf"(?<![\d.]){re.escape(ip)}(?![\d])" for ip in old_ips),
+        r"(?<![\d.])10\.20\.\d+\.\d+", r"corp\.example\.jp", r"(?-i:CORP\\\\)",
+        r"(?<![\d.])198\.51\.100\.(10|200)(?!\d)",
+        r"(?<!\w)(adm_suzuki|adm_tanaka|netadmin|svc_sql|svc_backup)(?!\w)", r"(?<!\w)PC1\d{4}(?!\w)",
+        r"ord-portal", r"ord-maint",
+    ]), re.IGNORECASE)
+    found: dict[str, str] = {}
+    for path in sorted((out / "evidence").rglob("*")):
+        if path.is_file() and path.suffix in (".log", ".ndjson", ".json", ".csv", ""):
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                m = forbidden.search(line)
+                if m:
+                    found.setdefault(m.group(0), f"{path.relative_to(out)}: {line[:200]}")
+    assert not found, found
