@@ -53,6 +53,11 @@ def test_the_shipped_scenario_loads_and_matches_the_published_schema() -> None:
     (lambda d: d["network"]["servers"].append({"name": "X1", "address": "10.20.0.12", "role": "server"}),
      "inside the workstations' network"),
     (lambda d: d["network"]["workstations"].update(network="10.20.0.0/24"), "do not fit in 10.20.0.0/24"),
+    (lambda d: d["attack"]["variants"]["pivot"][2].update(step="teleport"), r"pivot\.2.*does not match|teleport"),
+    (lambda d: d["attack"]["variants"]["pivot"][2].update(at="2025-06-01 01:00"), "outside the simulated period"),
+    (lambda d: d["attack"]["variants"]["pivot"][2].update(at="2025-02-30 01:00"), "day is out of range"),
+    (lambda d: d["attack"]["variants"]["pivot"][2].update(target="device_c"), "device_c"),
+    (lambda d: d["attack"]["variants"]["pivot"].pop(3), "no database_sessions step"),
 ])
 def test_a_wrong_scenario_is_refused_with_its_line(tmp_path: Path, change: Any, message: str) -> None:
     data = _ntt()
@@ -67,6 +72,50 @@ def test_a_wrong_scenario_is_refused_with_its_line(tmp_path: Path, change: Any, 
 def test_an_unknown_scenario_name_says_what_exists(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="ntt-2025"):
         load_scenario("no-such-breach")
+    with pytest.raises(UsageError, match="destination, pivot"):
+        SimConfig(out=tmp_path / "x", variant="sideways").validate()
+
+
+# --- another attack: other times, addresses, fewer steps -------------------------------------------------------
+def _shifted(text: str, days: int) -> str:
+    from datetime import datetime, timedelta
+
+    return (datetime.strptime(text, "%Y-%m-%d %H:%M") + timedelta(days=days)).strftime("%Y-%m-%d %H:%M")
+
+
+def test_an_attack_with_other_times_addresses_and_steps(tmp_path: Path) -> None:
+    data = _ntt()
+    attack = data["attack"]
+    attack["external"].update(initial_access="192.0.2.140", later_attempts="192.0.2.141", c2_address="192.0.2.150",
+                              c2_name="cdn-sync.example.com")
+    keep = ("exposed_console_exploit", "discovery", "smb_service_lateral", "database_sessions", "staging",
+            "smb_transfer", "archive_upload", "isolate_host")
+    steps = []
+    for step in attack["variants"]["destination"]:
+        if step["step"] not in keep:
+            continue
+        step = dict(step)
+        for key in ("at", "noticed_at"):
+            if key in step:
+                step[key] = _shifted(step[key], 3)
+        if "sessions" in step:
+            step["sessions"] = [_shifted(t, 3) for t in step["sessions"]]
+        steps.append(step)
+    attack["variants"] = {"quiet": steps}
+    out = tmp_path / "sim"
+    run(SimConfig(out=out, scenario=str(_write(tmp_path, data)), events=5_000, customers=2_000, seed=9,
+                  variant="quiet", jobs=1).validate())
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    stages = [e["stage"] for e in truth["timeline"]]
+    assert "denied_attempt" not in stages and "c2" not in stages and "restriction" not in stages, stages
+    assert stages[0] == "initial_access" and "exfiltration" in stages and stages[-1] == "isolation", stages
+    assert truth["timeline"][0]["ts"].startswith("2025-01-23T16:12"), truth["timeline"][0]  # 01-24 01:12 JST
+    assert truth["exfiltration"]["destination_ip"] == "192.0.2.150"
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in (out / "evidence").rglob("*.log"))
+    assert "cdn-sync.example.com" in text and "192.0.2.140" in text
+    assert "203.0.113.45" not in text and "update-check.example.net" not in text
+    summary = ingest([str(out / "evidence")], tmp_path / "case", jobs=1)
+    assert summary.rejected == 0
 
 
 # --- another organization ------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give identical files.")] = 2025,
     events: Annotated[int, typer.Option(help="Ordinary (noise) records to write, about.")] = DEFAULT_EVENTS,
     customers: Annotated[int, typer.Option(help="Corporate customers in the order database.")] = DEFAULT_CUSTOMERS,
-    variant: Annotated[str, typer.Option(help="Role of device B: pivot (entry) or destination.")] = "destination",
+    variant: Annotated[str, typer.Option(help="The scenario's attack variant; ntt-2025: destination (device B "
+                                              "reached from A) or pivot (the entry).")] = "destination",
     episodes: Annotated[str | None, typer.Option(help=f"Extra incidents, comma separated: {', '.join(EPISODES)} "
                                                       "(or all).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,

@@ -11,7 +11,6 @@ from breachscope.simulate.scenario_file import ScenarioFile, load_scenario, ship
 
 SCENARIOS = tuple(shipped())
 EPISODES = tuple(EPISODE_REGISTRY)  # simulate/episodes/__init__.py: one line per episode
-VARIANTS = ("pivot", "destination")
 
 #: The public figure the default run must reproduce exactly.
 NTT_TARGET_ORGANIZATIONS = 17_891
@@ -47,8 +46,8 @@ class SimConfig:
 
     def validate(self) -> SimConfig:
         spec = self.spec or load_scenario(self.scenario)
-        if self.variant not in VARIANTS:
-            raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}")
+        if self.variant not in spec.attack.variants:
+            raise UsageError(f"--variant must be one of {', '.join(spec.attack.variants)} (the scenario's variants)")
         unknown = [e for e in self.episodes if e not in EPISODES]
         if unknown:
             raise UsageError(f"--episodes: unknown {', '.join(unknown)}; known: {', '.join(EPISODES)}")

@@ -25,7 +25,7 @@ from breachscope.simulate import (
     snapshot,
     truth,
 )
-from breachscope.simulate.attack import NttAttack
+from breachscope.simulate.attack import Attack, StoryInputs
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.noise.devices import Firewall, Flows, Routers
 from breachscope.simulate.noise.postgres import DbRefs, Postgres
@@ -107,8 +107,9 @@ def run(cfg: SimConfig) -> SimSummary:
     phase("snapshot_and_truth_queries")
     report("the attack and the story around it")
     story = Story(net, rng_for(cfg.seed, "story"))
-    attack = NttAttack(net, story, cfg.variant, rng_for(cfg.seed, "attack", cfg.variant)).build(
-        queries, results, cfg.out)
+    spec = cfg.scenario_spec.attack
+    attack = Attack(net, story, spec, rng_for(cfg.seed, "attack", cfg.variant)).build(
+        spec.variants[cfg.variant], StoryInputs(queries, results, cfg.out))
     schedule.add(story, net, db, cfg.seed)
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
     sections = {}

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
+from breachscope.simulate.attack_file import AttackSpec
 
 SHIPPED = Path(__file__).with_name("scenarios")
 
@@ -178,9 +179,10 @@ class ScenarioFile(Strict):
     name: Annotated[str, Matching(r"[a-z0-9][a-z0-9._-]{0,63}", "a scenario name (lower case, digits, . _ -)")]
     title: Text
     description: Text = ""
-    story: Literal["ntt-2025"] = Field(description="the attack story replayed in this network (the catalogue has "
-                                                   "one story in version 1)")
+    story: Literal["ntt-2025"] = Field(description="the data the attack reads: the order database of the NTT "
+                                                   "story (the only one in version 1)")
     network: NetworkSpec
+    attack: AttackSpec
 
 
 def shipped() -> dict[str, Path]:

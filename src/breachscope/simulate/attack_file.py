@@ -1,0 +1,243 @@
+"""The attack of a scenario file: its outside addresses and accounts, and per variant the ordered steps,
+each a step of the catalogue (simulate/steps/) with its time and parameters.
+
+Times are local wall-clock times of the simulated organization, `YYYY-MM-DD HH:MM[:SS]`; a step's `at`
+gets up to 0.9 s of jitter from the seed (real steps never start on the second). Hosts are named by the
+part they play (`device_a`, `entry_router`: the network's `story_hosts`), so one attack replays in any
+network.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from breachscope.model.config import Matching, Strict, Text
+from breachscope.simulate import clock
+
+_LOCAL = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
+
+
+def _time_text(value: Any) -> Any:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
+
+
+def _valid_time(value: str) -> str:
+    m = _LOCAL.fullmatch(value)
+    if not m:
+        raise ValueError(f"not a local time YYYY-MM-DD HH:MM[:SS]: {value!r}")
+    y, mo, d, h, mi = (int(x) for x in m.groups()[:5])
+    day = datetime(y, mo, d, h, mi).date()  # raises on 2025-02-30 or 25:00
+    first, last = clock.FIRST_DAY, clock.FIRST_DAY + timedelta(days=clock.DAYS - 1)
+    if not first <= day <= last:  # the noise is written there (the period is fixed in version 1)
+        raise ValueError(f"{value} is outside the simulated period, {first} to {last}")
+    return value
+
+
+LocalTime = Annotated[str, BeforeValidator(_time_text), AfterValidator(_valid_time)]
+
+
+def local_parts(value: str) -> tuple[int, int, int, int, int, float]:
+    """'2025-01-21 01:12' -> (2025, 1, 21, 1, 12, 0.0)."""
+    m = _LOCAL.fullmatch(value)
+    if not m:
+        raise ValueError(value)
+    y, mo, d, h, mi = (int(x) for x in m.groups()[:5])
+    return y, mo, d, h, mi, float(m.group(6) or 0)
+
+
+Address = Annotated[str, Matching(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address")]
+Account = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9._-]{0,19}", "an account name (20 characters at most)")]
+#: the hosts a step may name: the network's story_hosts
+Part = Literal["device_a", "device_b", "db", "batch", "bi", "backup", "jump", "entry_router", "core_router",
+               "wan_router", "firewall", "payment", "fs", "export_share", "wsus", "printer"]
+#: who runs a step's commands: the web shell's application pool, the remote vendor, the stolen administrator
+#: or SYSTEM (a backdoor service); the parent process follows from it
+Actor = Literal["web_shell", "vendor", "admin", "system"]
+
+
+class ExposedConsoleExploit(Strict):
+    """Initial access: exploit of a console published to the internet, then web-shell commands (firewall,
+    Zeek conn/ssl, Sysmon/4688 on the host)."""
+
+    step: Literal["exposed_console_exploit"]
+    at: LocalTime
+    host: Part = "device_a"
+
+
+class VpnRdp(Strict):
+    """Initial access: VPN login with a stolen maintenance account, then RDP to the host (ASA, Zeek, 4624)."""
+
+    step: Literal["vpn_rdp"]
+    at: LocalTime
+    host: Part = "device_b"
+
+
+class Discovery(Strict):
+    """whoami, ipconfig, domain admins, DC list, the database's shares; a password search in files."""
+
+    step: Literal["discovery"]
+    at: LocalTime
+    host: Part
+    actor: Actor
+    search: Text = Field(description="where the findstr for passwords looks (Windows paths)")
+
+
+class SmbServiceLateral(Strict):
+    """Lateral movement: a backdoor service written over ADMIN$ with the stolen administrator's password."""
+
+    step: Literal["smb_service_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part
+
+
+class WmiLateral(Strict):
+    """Lateral movement over WMI (RPC 135, a network logon, a command under WmiPrvSE)."""
+
+    step: Literal["wmi_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part
+
+
+class DatabaseSessions(Strict):
+    """The attacker's database sessions from a host (psql, or the application's own script), one per
+    time in `sessions`; the statements come from the story's plan of the database."""
+
+    step: Literal["database_sessions"]
+    host: Part = "device_a"
+    actor: Actor
+    sessions: tuple[LocalTime, ...] = Field(min_length=1)
+
+
+class Staging(Strict):
+    """The statements' output files written on the host (Sysmon 11), kept as the staged files."""
+
+    step: Literal["staging"]
+    host: Part = "device_a"
+    actor: Actor
+    found_on: Part = Field(default="device_b", description="the host whose disk the files are found on (the "
+                                                           "copies written beside the evidence)")
+
+
+class SmbTransfer(Strict):
+    """The staged files copied over SMB with the stolen administrator's password: pushed from `source` to
+    `target`'s C$, or pulled by `target` (as the vendor's session there) from `source`'s C$."""
+
+    step: Literal["smb_transfer"]
+    at: LocalTime
+    source: Part
+    target: Part
+    direction: Literal["push", "pull"]
+
+
+class ArchiveUpload(Strict):
+    """7-Zip with a password, then an HTTPS upload with curl to the C2 name (DNS, Sysmon, Zeek, ASA, NetFlow)."""
+
+    step: Literal["archive_upload"]
+    at: LocalTime
+    host: Part
+    actor: Actor
+    archive: Annotated[str, Matching(r"[A-Za-z0-9_.-]{1,64}", "a file name")] = "upd_0205.7z"
+
+
+class AclRestriction(Strict):
+    """The defenders restrict access to a host at a router (SSH login, ACL commands, CONFIG_I)."""
+
+    step: Literal["acl_restriction"]
+    noticed_at: LocalTime = Field(description="when the defenders notice (a timeline entry, no record)")
+    at: LocalTime
+    router: Part = "entry_router"
+    host: Part = "device_a"
+    block: Literal["published_port", "internal_source"]
+    source: Part | None = None  # the internal source blocked (internal_source)
+
+
+class DeniedAttempts(Strict):
+    """Later attempts that the restriction denies, a few a day (router ACL log; ASA or Zeek)."""
+
+    step: Literal["denied_attempts"]
+    first_day: LocalTime
+    last_day: LocalTime
+    not_before: LocalTime
+    host: Part = "device_a"
+    router: Part = "entry_router"
+    origin: Literal["internet", "internal_source"]
+    source: Part | None = None
+
+
+class C2Beacons(Strict):
+    """Sparse HTTPS calls to the C2 name from a host that keeps a foothold."""
+
+    step: Literal["c2_beacons"]
+    start: LocalTime
+    until: LocalTime
+    host: Part
+    every_minutes: tuple[int, int] = Field(default=(90, 300), description="[least, most] between calls")
+
+
+class PasswordGuessing(Strict):
+    """Failed network logons against a server for several admin accounts, then a logon and a share access as
+    the stolen administrator."""
+
+    step: Literal["password_guessing"]
+    at: LocalTime
+    source: Part
+    target: Part = "fs"
+
+
+class IsolateHost(Strict):
+    """The defenders shut the host's switch port (the host writes nothing afterwards)."""
+
+    step: Literal["isolate_host"]
+    noticed_at: LocalTime
+    at: LocalTime
+    host: Part
+    router: Part = "entry_router"
+
+
+class Announcement(Strict):
+    """The public announcement (a timeline entry)."""
+
+    step: Literal["announcement"]
+    at: LocalTime
+    text: Text
+
+
+Step = Annotated[ExposedConsoleExploit | VpnRdp | Discovery | SmbServiceLateral | WmiLateral | DatabaseSessions
+                 | Staging | SmbTransfer | ArchiveUpload | AclRestriction | DeniedAttempts | C2Beacons
+                 | PasswordGuessing | IsolateHost | Announcement, Field(discriminator="step")]
+
+
+class External(Strict):
+    initial_access: Address
+    later_attempts: Address
+    c2_address: Address
+    c2_name: Annotated[str, Matching(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", "a DNS name")]
+    vpn_address: Address = Field(description="the address the VPN gives the attacker (vpn_rdp)")
+    published_console: Address = Field(description="public address of the exploited console")
+    published_port: int = Field(ge=1, le=65535)
+
+
+class AttackSpec(Strict):
+    external: External
+    vendor_account: Account = Field(description="the remote-maintenance account the attacker logs in with")
+    database_user: Account
+    web_shell_user: Text = Field(description="the account a web shell runs as, e.g. IIS APPPOOL\\OrderMaint")
+    variants: dict[Annotated[str, Matching(r"[a-z][a-z0-9-]*", "a variant name")], tuple[Step, ...]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> AttackSpec:
+        if not self.variants:
+            raise ValueError("variants: at least one")
+        for name, steps in self.variants.items():
+            kinds = [s.step for s in steps]
+            if not any(k in ("exposed_console_exploit", "vpn_rdp") for k in kinds):
+                raise ValueError(f"variants.{name}: no initial access step (exposed_console_exploit or vpn_rdp)")
+            if "database_sessions" not in kinds:
+                raise ValueError(f"variants.{name}: no database_sessions step")
+        return self
