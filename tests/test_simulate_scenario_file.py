@@ -18,7 +18,8 @@ from breachscope.ingest.pipeline import ingest
 from breachscope.model.errors import ConfigError, UsageError
 from breachscope.simulate import SimConfig, run
 from breachscope.simulate.config import EPISODES
-from breachscope.simulate.scenario_file import load_scenario, shipped
+from breachscope.simulate.scenario_file import load_scenario
+from breachscope.simulate.scenarios import shipped
 
 NTT = shipped()["ntt-2025"]
 

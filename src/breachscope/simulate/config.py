@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from breachscope.model.errors import UsageError
 from breachscope.simulate.episodes import REGISTRY as EPISODE_REGISTRY
-from breachscope.simulate.scenario_file import ScenarioFile, load_scenario, shipped
+from breachscope.simulate.scenarios import shipped
+
+if TYPE_CHECKING:
+    from breachscope.simulate.scenario_file import ScenarioFile
 
 SCENARIOS = tuple(shipped())
 EPISODES = tuple(EPISODE_REGISTRY)  # simulate/episodes/__init__.py: one line per episode
@@ -45,6 +49,8 @@ class SimConfig:
         return max(10, round(NTT_TARGET_ORGANIZATIONS * self.customers / DEFAULT_CUSTOMERS))
 
     def validate(self) -> SimConfig:
+        from breachscope.simulate.scenario_file import load_scenario  # pydantic and numpy: not for --help
+
         spec = self.spec or load_scenario(self.scenario)
         if self.variant not in spec.attack.variants:
             raise UsageError(f"--variant must be one of {', '.join(spec.attack.variants)} (the scenario's variants)")

@@ -19,8 +19,7 @@ from pydantic import Field, model_validator
 from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
 from breachscope.simulate.attack_file import AttackSpec
-
-SHIPPED = Path(__file__).with_name("scenarios")
+from breachscope.simulate.scenarios import shipped
 
 HostName = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]{0,14}", "a host name (letters, digits, '-'; 15 at most: "
                                    "NetBIOS)")]
@@ -183,11 +182,6 @@ class ScenarioFile(Strict):
                                                    "story (the only one in version 1)")
     network: NetworkSpec
     attack: AttackSpec
-
-
-def shipped() -> dict[str, Path]:
-    """Name -> file of every scenario shipped in the package."""
-    return {p.stem: p for p in sorted(SHIPPED.glob("*.yaml"))}
 
 
 def load_scenario(name_or_path: str) -> ScenarioFile:
