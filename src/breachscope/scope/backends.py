@@ -182,10 +182,16 @@ def lookup_sql(table: str, key: str, columns: list[str], keys_cond: str) -> str:
             f"FROM {_target(table)} WHERE CAST({quote_ident(key)} AS TEXT) {keys_cond}")
 
 
-#: Normalizations of a column for matching values found in files (the same on both engines).
+#: Full-width digits and plus as ASCII (the file side reads values through NFKC: see recognizers).
+_ASCII = "translate(CAST({col} AS TEXT), '０１２３４５６７８９＋', '0123456789+')"
+_DIGITS = f"regexp_replace({_ASCII}, '[^0-9]', '', 'g')"
+#: Normalizations of a column for matching values found in files (the same on both engines), as the
+#: recognizers normalize the file's values: digits only; phone numbers in the national form, so a
+#: number stored as '+81 80-1906-8441' or in full-width digits is the same number as 080-1906-8441.
 NORMALIZE = {
     "lower": "lower(trim(CAST({col} AS TEXT)))",
-    "digits": "regexp_replace(CAST({col} AS TEXT), '[^0-9]', '', 'g')",
+    "digits": _DIGITS,
+    "phone": f"CASE WHEN ltrim({_ASCII}) LIKE '+81%' THEN '0' || substr({_DIGITS}, 3) ELSE {_DIGITS} END",
 }
 
 

@@ -2,7 +2,8 @@
 
 Exact keys only: emails, phone numbers, corporate numbers, My Numbers, card numbers and contract-style
 identifiers are compared with the inventory columns of the same category, normalized the same way on
-both sides (lower-case for emails and identifiers, digits only for numbers). A value that belongs to
+both sides (lower-case for emails and identifiers, digits only for numbers, full-width digits read as
+ASCII, phone numbers in their national form: +81 80... is 080...). A value that belongs to
 more than one subject proves nothing about any of them: it goes to the review list, not into the
 exposure. Matched rows carry their exclusion flags like replayed rows do.
 """
@@ -26,7 +27,7 @@ from breachscope.scope.replay import HITS_SCHEMA
 #: recognizer kind -> (inventory category, normalization)
 KIND_CATEGORY = {
     rz.EMAIL: ("email", "lower"),
-    rz.PHONE: ("phone", "digits"),
+    rz.PHONE: ("phone", "phone"),
     rz.CORPORATE: ("corporate_number", "digits"),
     rz.MY_NUMBER: ("my_number", "digits"),
     rz.CARD: ("payment_card", "digits"),
