@@ -59,6 +59,8 @@ def test_the_shipped_scenario_loads_and_matches_the_published_schema() -> None:
     (lambda d: d["attack"]["variants"]["pivot"][2].update(at="2025-02-30 01:00"), "day is out of range"),
     (lambda d: d["attack"]["variants"]["pivot"][2].update(target="device_c"), "device_c"),
     (lambda d: d["attack"]["variants"]["pivot"].pop(3), "no database_sessions step"),
+    (lambda d: d["routine"]["admin_sweep"].update(nights=["2024-12-24"]), "outside the simulated period"),
+    (lambda d: d["routine"]["change_window"].update(weekdays=["tuesday"]), r"routine\.change_window\.weekdays"),
 ])
 def test_a_wrong_scenario_is_refused_with_its_line(tmp_path: Path, change: Any, message: str) -> None:
     data = _ntt()
@@ -117,6 +119,24 @@ def test_an_attack_with_other_times_addresses_and_steps(tmp_path: Path) -> None:
     assert "203.0.113.45" not in text and "update-check.example.net" not in text
     summary = ingest([str(out / "evidence")], tmp_path / "case", jobs=1)
     assert summary.rejected == 0
+
+
+def test_the_routine_jobs_are_the_scenarios_own(tmp_path: Path) -> None:
+    """Hard negatives: only the jobs the file lists run, at its times; the truth describes exactly those."""
+    data = _ntt()
+    data["routine"] = {"backup": {"at": "04:30"}, "change_window": {"at": "21:00", "weekdays": ["wed"]}}
+    out = tmp_path / "sim"
+    run(SimConfig(out=out, scenario=str(_write(tmp_path, data)), events=5_000, customers=2_000, seed=4,
+                  jobs=1).validate())
+    hard = json.loads((out / "truth.json").read_text(encoding="utf-8"))["hard_negatives"]
+    assert set(hard["descriptions"]) == set(hard["counts_by_tag"]) == {"benign:backup", "benign:change_window"}
+    assert hard["descriptions"]["benign:backup"].startswith("04:30 every night")
+    assert hard["descriptions"]["benign:change_window"].startswith("Wednesday 21:00-22:30")
+    starts: dict[str, str] = {}  # the first record of each night's backup: 04:30 JST = 19:30 UTC the day before
+    for r in hard["records"]:
+        if r["tag"] == "benign:backup":
+            starts[r["ts"][:10]] = min(starts.get(r["ts"][:10], r["ts"]), r["ts"])
+    assert len(starts) >= 50 and {t[11:16] for t in starts.values()} <= {"19:30", "19:31"}, starts  # 90 s jitter
 
 
 # --- another organization ------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def run(cfg: SimConfig) -> SimSummary:
     spec = cfg.scenario_spec.attack
     attack = Attack(net, story, spec, rng_for(cfg.seed, "attack", cfg.variant)).build(
         spec.variants[cfg.variant], StoryInputs(queries, results, cfg.out))
-    schedule.add(story, net, db, cfg.seed)
+    schedule.add(story, net, db, cfg.scenario_spec.routine)
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
     sections = {}
     for name in cfg.episodes:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
+from breachscope.simulate import clock
 from breachscope.simulate.attack_file import AttackSpec
 from breachscope.simulate.scenarios import shipped
 
@@ -171,6 +173,55 @@ class NetworkSpec(Strict):
         return self
 
 
+Clock = Annotated[str, Matching(r"([01]\d|2[0-3]):[0-5]\d", "a time of day HH:MM")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _in_period(value: str) -> str:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date YYYY-MM-DD: {value!r}") from None
+    last = clock.FIRST_DAY + timedelta(days=clock.DAYS - 1)
+    if not clock.FIRST_DAY <= day <= last:
+        raise ValueError(f"{value} is outside the simulated period, {clock.FIRST_DAY} to {last}")
+    return value
+
+
+Day = Annotated[str, BeforeValidator(lambda v: v.isoformat() if isinstance(v, date) else v),
+                AfterValidator(_in_period)]
+
+
+class Daily(Strict):
+    at: Clock
+
+
+class Weekly(Strict):
+    at: Clock
+    weekdays: tuple[Weekday, ...] = Field(min_length=1)
+
+
+class Nights(Strict):
+    at: Clock
+    nights: tuple[Day, ...] = Field(min_length=1)
+
+
+class Routine(Strict):
+    """The organization's own jobs that look like an attack and are not (hard negatives, tagged benign: in
+    the truth). A job left out does not run."""
+
+    backup: Daily | None = Field(default=None, description="every night: pg_dump of the database and the file "
+                                                            "servers' backup to the backup host")
+    nightly_export: Daily | None = Field(default=None, description="every night: the batch host exports all "
+                                                                   "customers and contracts to the export share")
+    bi_report: Daily | None = Field(default=None, description="workdays: the BI host reads every customer")
+    offsite_backup: Weekly | None = Field(default=None, description="the backup set uploaded to cloud storage")
+    change_window: Weekly | None = Field(default=None, description="routine router configuration changes")
+    admin_sweep: Nights | None = Field(default=None, description="patch nights: an administrator logs on to "
+                                                                 "every server from the jump host")
+
+
 class ScenarioFile(Strict):
     """A breachscope scenario (version 1)."""
 
@@ -181,6 +232,7 @@ class ScenarioFile(Strict):
     story: Literal["ntt-2025"] = Field(description="the data the attack reads: the order database of the NTT "
                                                    "story (the only one in version 1)")
     network: NetworkSpec
+    routine: Routine = Field(default_factory=Routine)
     attack: AttackSpec
 
 

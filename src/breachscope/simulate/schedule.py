@@ -12,25 +12,50 @@ from breachscope.simulate import clock
 from breachscope.simulate.customers import SCHEMA, OrderDB
 from breachscope.simulate.dbqueries import BACKUP_TABLES, BI_REPORTS, NIGHTLY_EXPORT
 from breachscope.simulate.network import Network
+from breachscope.simulate.scenario_file import WEEKDAYS, Routine
 from breachscope.simulate.story import PgSession, PgStatement, Story
 
+_DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+                      strict=True))
 
-def descriptions(net: Network) -> dict[str, str]:
+
+def _days(weekdays: tuple[str, ...], plural: bool = False) -> str:
+    return " and ".join(_DAY_NAMES[d] + ("s" if plural else "") for d in weekdays)
+
+
+def _later(at: str, minutes: int) -> str:
+    h, m = divmod(int(at[:2]) * 60 + int(at[3:]) + minutes, 60)
+    return f"{h % 24:02d}:{m:02d}"
+
+
+def descriptions(net: Network, r: Routine) -> dict[str, str]:
     """What each scheduled job does, by its tag (the truth lists them: they are the hard negatives)."""
     h = net.host
-    return {
-        "benign:nightly_export": f"02:00 every night: {h('batch').name} exports all customers and contracts (COPY) "
-                                 f"and copies the file to {h('export_share').name}",
-        "benign:bi_report": f"07:30 on workdays: {h('bi').name} runs reports that read every customer and contract",
-        "benign:backup": f"01:00 every night: pg_dump of the order database and file-server backup to "
-                         f"{h('backup').name}",
-        "benign:offsite_backup": f"03:00 on Sundays: {h('backup').name} uploads the backup set to cloud storage",
-        "benign:admin_sweep": "patch nights: an administrator logs on to every server from the jump host",
-        "benign:change_window": "Tuesday and Thursday 22:00-23:30: routine router configuration changes",
-    }
+    out = {}
+    if r.nightly_export:
+        out["benign:nightly_export"] = (f"{r.nightly_export.at} every night: {h('batch').name} exports all customers "
+                                        f"and contracts (COPY) and copies the file to {h('export_share').name}")
+    if r.bi_report:
+        out["benign:bi_report"] = (f"{r.bi_report.at} on workdays: {h('bi').name} runs reports that read every "
+                                   "customer and contract")
+    if r.backup:
+        out["benign:backup"] = (f"{r.backup.at} every night: pg_dump of the order database and file-server backup "
+                                f"to {h('backup').name}")
+    if r.offsite_backup:
+        out["benign:offsite_backup"] = (f"{r.offsite_backup.at} on {_days(r.offsite_backup.weekdays, True)}: "
+                                        f"{h('backup').name} uploads the backup set to cloud storage")
+    if r.admin_sweep:
+        out["benign:admin_sweep"] = "patch nights: an administrator logs on to every server from the jump host"
+    if r.change_window:
+        w = r.change_window
+        out["benign:change_window"] = (f"{_days(w.weekdays)} {w.at}-{_later(w.at, 90)}: routine router "
+                                       "configuration changes")
+    return out
 
 
-PATCH_NIGHTS = ((1, 15), (2, 12))
+def _offset(at: str) -> int:
+    """'02:00' -> microseconds after midnight."""
+    return int(at[:2]) * clock.HOUR + int(at[3:]) * clock.MINUTE
 
 
 def routine_commands(net: Network) -> tuple[tuple[str, ...], ...]:
@@ -47,8 +72,9 @@ def routine_commands(net: Network) -> tuple[tuple[str, ...], ...]:
     )
 
 
-def add(story: Story, net: Network, db: OrderDB, seed: int) -> None:
-    rng = story.rng
+def add(story: Story, net: Network, db: OrderDB, routine: Routine) -> None:
+    rng, r = story.rng, routine
+    nights = {date.fromisoformat(n) for n in r.admin_sweep.nights} if r.admin_sweep else set()
     n_nd = int(np.count_nonzero(np.asarray(db["contracts"]["provider_brand"]) != "docomo"))
     export_bytes = n_nd * 230
     dump_bytes = sum(t.nbytes for t in db.tables.values())
@@ -56,21 +82,26 @@ def add(story: Story, net: Network, db: OrderDB, seed: int) -> None:
     for d in range(clock.DAYS):
         day = clock.FIRST_DAY + timedelta(days=d)
         base = clock.day_start(d)
-        pid += 3
-        _backup(story, net, rng, base + clock.HOUR + int(rng.integers(0, 90)) * clock.US, pid, dump_bytes)
-        pid += 3
-        _export(story, net, rng, base + 2 * clock.HOUR + int(rng.integers(0, 180)) * clock.US, pid, n_nd,
-                export_bytes, day.strftime("%Y%m%d"))
-        if clock.is_workday(day):
+        weekday = WEEKDAYS[day.weekday()]
+        if r.backup:
             pid += 3
-            _bi(story, net, rng, base + 7 * clock.HOUR + 30 * clock.MINUTE + int(rng.integers(0, 60)) * clock.US,
-                pid, day)
-        if day.weekday() == 6:
-            _offsite(story, net, rng, base + 3 * clock.HOUR + int(rng.integers(0, 300)) * clock.US, dump_bytes)
-        if day.weekday() in (1, 3):
-            _change_window(story, net, rng, base + 22 * clock.HOUR + int(rng.integers(0, 1800)) * clock.US)
-        if (day.month, day.day) in PATCH_NIGHTS:
-            _admin_sweep(story, net, rng, base + 20 * clock.HOUR)
+            _backup(story, net, rng, base + _offset(r.backup.at) + int(rng.integers(0, 90)) * clock.US, pid,
+                    dump_bytes)
+        if r.nightly_export:
+            pid += 3
+            _export(story, net, rng, base + _offset(r.nightly_export.at) + int(rng.integers(0, 180)) * clock.US, pid,
+                    n_nd, export_bytes, day.strftime("%Y%m%d"))
+        if r.bi_report and clock.is_workday(day):
+            pid += 3
+            _bi(story, net, rng, base + _offset(r.bi_report.at) + int(rng.integers(0, 60)) * clock.US, pid, day)
+        if r.offsite_backup and weekday in r.offsite_backup.weekdays:
+            _offsite(story, net, rng, base + _offset(r.offsite_backup.at) + int(rng.integers(0, 300)) * clock.US,
+                     dump_bytes)
+        if r.change_window and weekday in r.change_window.weekdays:
+            _change_window(story, net, rng,
+                           base + _offset(r.change_window.at) + int(rng.integers(0, 1800)) * clock.US)
+        if day in nights and r.admin_sweep:
+            _admin_sweep(story, net, rng, base + _offset(r.admin_sweep.at))
 
 
 def _db_conn(story: Story, t: int, src: str, dst: str, dur_s: float, down: int, tag: str) -> None:

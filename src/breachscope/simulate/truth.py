@@ -119,7 +119,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "time_window": {"start": iso(first), "end": iso(last)},
         },
         "hard_negatives": {
-            "descriptions": descriptions(attack.story.net),
+            "descriptions": descriptions(attack.story.net, cfg.scenario_spec.routine),
             "counts_by_tag": dict(sorted(Counter(r.tag for r in located if r.tag.startswith("benign:")).items())),
             "records": _records([r for r in located if r.tag.startswith("benign:")]),
         },
