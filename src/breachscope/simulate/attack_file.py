@@ -208,9 +208,93 @@ class Announcement(Strict):
     text: Text
 
 
+# --- more of the catalogue: lateral movement, credential access and exfiltration techniques ------------------
+FileName = Annotated[str, Matching(r"[A-Za-z0-9_.-]{1,64}", "a file name")]
+DnsName = Annotated[str, Matching(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", "a DNS name")]
+
+
+class RdpLateral(Strict):
+    """Lateral movement over RDP with the stolen administrator's password (Zeek, 4648 on the source, 4624
+    type 10, the session's rdpclip and explorer on the target)."""
+
+    step: Literal["rdp_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part
+
+
+class WinrmLateral(Strict):
+    """Lateral movement over WinRM (HTTP 5985, POST /wsman), a command under wsmprovhost on the target."""
+
+    step: Literal["winrm_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part
+    command: Text = "whoami /all"
+
+
+class PsexecLateral(Strict):
+    """Lateral movement with PsExec: PSEXESVC.exe written to ADMIN$, installed as a service (4697) and
+    started by services.exe, the command under it."""
+
+    step: Literal["psexec_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part
+    command: Text = "cmd.exe /c ipconfig /all"
+
+
+class LsassDump(Strict):
+    """Credential access: lsass dumped with comsvcs.dll's MiniDump through rundll32 (Sysmon 1, 10, 11)."""
+
+    step: Literal["lsass_dump"]
+    at: LocalTime
+    host: Part
+    actor: Actor
+    dump: FileName = "lsass.dmp"
+
+
+class Kerberoasting(Strict):
+    """Credential access: RC4 service tickets requested for the domain's service accounts (4769 0x17 on the
+    first domain controller, Zeek kerberos) by the actor's account."""
+
+    step: Literal["kerberoasting"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "admin"
+
+
+class DnsTunnelExfiltration(Strict):
+    """The staged files sent as DNS queries with long base32 labels under an attacker's domain, through the
+    first domain controller as resolver (Zeek dns and conn), spread over minutes."""
+
+    step: Literal["dns_tunnel_exfiltration"]
+    at: LocalTime
+    host: Part
+    domain: DnsName
+    actor: Actor = "system"
+
+
+class CloudUpload(Strict):
+    """The staged archive uploaded over HTTPS to a cloud storage bucket (rclone or curl; DNS, Sysmon, Zeek
+    ssl with the bucket's name, ASA, NetFlow)."""
+
+    step: Literal["cloud_upload"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "system"
+    service: Literal["s3", "gcs"]
+    bucket: Annotated[str, Matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "a bucket name")]
+    tool: Literal["rclone", "curl"] = "rclone"
+    archive: FileName = "upd_0205.7z"
+    address: Address | None = Field(default=None, description="the storage's address (default: one of the "
+                                                               "service's own)")
+
+
 Step = Annotated[ExposedConsoleExploit | VpnRdp | Discovery | SmbServiceLateral | WmiLateral | DatabaseSessions
                  | Staging | SmbTransfer | ArchiveUpload | AclRestriction | DeniedAttempts | C2Beacons
-                 | PasswordGuessing | IsolateHost | Announcement, Field(discriminator="step")]
+                 | PasswordGuessing | IsolateHost | Announcement | RdpLateral | WinrmLateral | PsexecLateral
+                 | LsassDump | Kerberoasting | DnsTunnelExfiltration | CloudUpload, Field(discriminator="step")]
 
 
 class External(Strict):

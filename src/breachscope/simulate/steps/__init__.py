@@ -30,6 +30,13 @@ REGISTRY = {
     "denied_attempts": "foothold",
     "c2_beacons": "foothold",
     "password_guessing": "foothold",
+    "rdp_lateral": "lateral_tools",
+    "winrm_lateral": "lateral_tools",
+    "psexec_lateral": "lateral_tools",
+    "lsass_dump": "credentials",
+    "kerberoasting": "credentials",
+    "dns_tunnel_exfiltration": "exfiltration_channels",
+    "cloud_upload": "exfiltration_channels",
 }
 
 
