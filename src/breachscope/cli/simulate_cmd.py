@@ -27,8 +27,8 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give identical files.")] = 2025,
     events: Annotated[int, typer.Option(help="Ordinary (noise) records to write, about.")] = DEFAULT_EVENTS,
     customers: Annotated[int, typer.Option(help="Corporate customers in the order database.")] = DEFAULT_CUSTOMERS,
-    variant: Annotated[str, typer.Option(help="The scenario's attack variant; ntt-2025: destination (device B "
-                                              "reached from A) or pivot (the entry).")] = "destination",
+    variant: Annotated[str, typer.Option(help="The scenario's attack variant (default: its first); ntt-2025: "
+                                              "destination (device B reached from A) or pivot (the entry).")] = "",
     episodes: Annotated[str | None, typer.Option(help=f"Extra incidents, comma separated: {', '.join(EPISODES)} "
                                                       "(or all).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
@@ -40,7 +40,7 @@ def simulate(
     cfg = SimConfig(out=out, scenario=scenario, seed=seed, events=events, customers=customers, variant=variant,
                     episodes=parse_episodes(episodes), jobs=jobs or os.cpu_count() or 1).validate()
     if not json_out:
-        stderr.print(f"simulating {cfg.scenario_spec.name} ({variant}) into {quoted(out)} ...")
+        stderr.print(f"simulating {cfg.scenario_spec.name} ({cfg.variant}) into {quoted(out)} ...")
     with steps(show_progress(json_out)):
         summary = run(cfg)
     rate = summary.records / summary.seconds if summary.seconds else 0.0

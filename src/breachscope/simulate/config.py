@@ -30,7 +30,7 @@ class SimConfig:
     seed: int = 2025
     events: int = DEFAULT_EVENTS
     customers: int = DEFAULT_CUSTOMERS
-    variant: str = "destination"
+    variant: str = ""  # "": the scenario's first variant
     episodes: tuple[str, ...] = field(default_factory=tuple)
     jobs: int = 1
     spec: ScenarioFile | None = None  # the scenario file, loaded by validate()
@@ -52,7 +52,8 @@ class SimConfig:
         from breachscope.simulate.scenario_file import load_scenario  # pydantic and numpy: not for --help
 
         spec = self.spec or load_scenario(self.scenario)
-        if self.variant not in spec.attack.variants:
+        variant = self.variant or next(iter(spec.attack.variants))
+        if variant not in spec.attack.variants:
             raise UsageError(f"--variant must be one of {', '.join(spec.attack.variants)} (the scenario's variants)")
         unknown = [e for e in self.episodes if e not in EPISODES]
         if unknown:
@@ -65,7 +66,7 @@ class SimConfig:
             raise UsageError("--seed must be a non-negative 63-bit integer")
         if self.jobs < 1:
             raise UsageError("--jobs must be at least 1")
-        return replace(self, spec=spec)
+        return replace(self, spec=spec, variant=variant)
 
 
 def parse_episodes(text: str | None) -> tuple[str, ...]:
