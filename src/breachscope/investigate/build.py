@@ -188,10 +188,13 @@ def _movements(ctx: Context, alerts: list[Alert], suspect_hosts: set[str]) -> tu
         outside = a.kind == "exfiltration" and a.score >= EXFIL_SCORE
         if not (internal or outside):
             continue
+        src, dst = a.host or "", (a.dst_host or "") if internal else (a.dst_ip or "")
+        if internal:  # a transfer's addresses follow the data (a read moves files from the server to the reader)
+            src, dst = ctx.actor(None, a.src_ip) or src, ctx.actor(None, a.dst_ip) or dst
         out.append(DataMovement(
             kind="internal_transfer" if internal else "exfiltration",
-            src=ctx.display.get(a.host or "", a.host or ""),
-            dst=(ctx.display.get(a.dst_host or "", a.dst_host or "") if internal else (a.dst_ip or "")),
+            src=ctx.display.get(src, src),
+            dst=ctx.display.get(dst, dst) if internal else dst,
             src_ip=a.src_ip, dst_ip=a.dst_ip, bytes=int(a.bytes or 0), start=a.ts, end=a.end_ts, files=a.files,
             sensors=tuple(sorted({e.table for e in a.evidence})), evidence=a.evidence))
     return tuple(out)

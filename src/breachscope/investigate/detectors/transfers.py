@@ -32,13 +32,16 @@ def run(ctx: Context) -> list[Alert]:
     ORDER BY ts"""
     out = []
     for r in ctx.rows(sql):
+        # the acting host is the SMB client either way; the addresses follow the data: a read moves the
+        # files from the server (the responder) to the client
+        data_from, data_to = (r["src"], r["dst"]) if r["pushed"] else (r["dst"], r["src"])
         verb = "pushed to" if r["pushed"] else "read from"
         why = (f"{r['bytes']:,} bytes of files {verb} {ctx.name_of(r['dst']) or r['dst']} over SMB "
                f"({', '.join(str(x) for x in r['files'])}); these hosts exchange files on {r['pair_days']} "
                f"day(s) of the case")
         out.append(alert(r["ts"], "file_transfer", "staging", 35.0, why, r["ev"], nbytes=r["bytes"], files=r["files"],
                          end_ts=r["end_ts"], host=ctx.actor(None, r["src"]),
-                         src_ip=r["src"], dst_ip=r["dst"], dst_host=ctx.actor(None, r["dst"])))
+                         src_ip=data_from, dst_ip=data_to, dst_host=ctx.actor(None, r["dst"])))
     return out
 
 
