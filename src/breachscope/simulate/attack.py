@@ -62,6 +62,7 @@ class AttackOutput:
     statements: list[dict] = field(default_factory=list)
     staged: list[StagedFile] = field(default_factory=list)
     exfil_bytes: int = 0
+    exfil_paths: list[dict] = field(default_factory=list)  # per exfiltration step: source, bytes, destination
     hosts: dict = field(default_factory=dict)
     window: tuple[int, int] = (0, 0)
     silence: dict[str, int] = field(default_factory=dict)  # host -> time after which it writes nothing
@@ -131,6 +132,12 @@ class Attack:
         if self.first is None:
             self.first = ts
             self.out.hosts["entry"] = {"name": host.name, "ip": host.ip}
+
+    def exfiltrated(self, step: str, source: Host, size: int, ip: str | None, name: str | None) -> None:
+        """An exfiltration step's bytes and where they went (the truth's exfiltration)."""
+        self.out.exfil_bytes += size
+        self.out.exfil_paths.append({"step": step, "source": source.name, "bytes": size, "destination_ip": ip,
+                                     "destination_name": name})
 
     def contained(self, ts: int) -> None:
         self.cut = ts

@@ -37,6 +37,18 @@ def _records(located: list[Located]) -> list[dict]:
             for r in located]
 
 
+def _exfiltration(attack: AttackOutput) -> dict:
+    """Bytes out in all, and where they went: the first exfiltration step's destination, and every step's
+    when there are several (a DNS tunnel goes through the resolver: its destination is a name only)."""
+    paths = attack.exfil_paths
+    if not paths:
+        return {"bytes": 0, "destination_ip": None, "destination_name": None, "source": None}
+    first = paths[0]
+    out = {"bytes": attack.exfil_bytes, "destination_ip": first["destination_ip"],
+           "destination_name": first["destination_name"], "source": first["source"]}
+    return {**out, "paths": paths} if len(paths) > 1 else out
+
+
 def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ranges, scope: Scope,
           results: list[GroupResult], episodes: dict[str, dict], customer_ids: list[int]) -> dict:
     located = sorted((r for g in results for r in g.located), key=lambda r: (r.file, r.line))
@@ -83,8 +95,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "physical_order_of_probe": "customer_id, contact_id (the rows the server returned for the LIMIT "
                                        "without ORDER BY)",
         },
-        "exfiltration": {"bytes": attack.exfil_bytes, "destination_ip": ext["c2_and_exfiltration"],
-                         "destination_name": ext["c2_name"], "source": attack.hosts["device_b"]["name"]},
+        "exfiltration": _exfiltration(attack),
         "affected": {
             "organization_count": len(scope.organizations),
             "organizations": scope.organizations,
@@ -111,7 +122,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "suspect_ips": [attack.hosts["device_a"]["ip"], attack.hosts["device_b"]["ip"],
                             *[v for k, v in ext.items() if k != "c2_name"]],
             "database": "orders",
-            "database_users": ["app_order"],
+            "database_users": [attack.hosts["database"]["user"]],
             "database_clients": [attack.hosts["device_a"]["ip"]],
             # the attacker's database sessions (backend pids): device A also serves the application, whose
             # ordinary statements from the same client and account are not the attack

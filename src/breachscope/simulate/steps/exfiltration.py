@@ -64,6 +64,6 @@ def archive_upload(w: Attack, p: ArchiveUpload, _: StoryInputs) -> None:
     w.netconn(t2 - 100_000, b.name, IMAGE["curl"], user, b.ip, w.port(), c2, 443, c2_name, tag)
     up = archive + 4_200
     w.tls(t2, b.ip, c2, c2_name, up, 5_800, 41.7, tag)
-    w.out.exfil_bytes = up
+    w.exfiltrated("archive_upload", b, up, c2, c2_name)
     w.note(t2, "exfiltration", f"archive of the staged files ({archive} bytes) uploaded from device B to "
            f"{c2} ({c2_name}) over HTTPS")

@@ -51,7 +51,7 @@ def dns_tunnel_exfiltration(w: Attack, p: DnsTunnelExfiltration, inputs: StoryIn
                             "qtype": "16", "qtype_name": "TXT", "rcode": "0", "rcode_name": "NOERROR", "AA": "F",
                             "TC": "F", "RD": "T", "RA": "T", "Z": "0", "answers": f"TXT 6 a{seq % 65536:04x}0",
                             "TTLs": "0.000000", "rejected": "F"}, TAG)
-    w.out.exfil_bytes += len(data)
+    w.exfiltrated("dns_tunnel_exfiltration", h, len(data), None, p.domain)  # through the resolver: no address
     w.note(start, "exfiltration", f"staged files ({len(data)} bytes) sent from {h.name} as {seq + 1} DNS queries "
            f"under {p.domain} through {dc.name}")
 
@@ -78,6 +78,6 @@ def cloud_upload(w: Attack, p: CloudUpload, _: StoryInputs) -> None:
     w.netconn(t + 400_000, h.name, image, user, h.ip, w.port(), address, 443, sni, TAG)
     up = archive + 6_300
     w.tls(t + 500_000, h.ip, address, sni, up, 4_900, 23.4, TAG)
-    w.out.exfil_bytes += up
+    w.exfiltrated("cloud_upload", h, up, address, sni)
     w.note(t, "exfiltration", f"archive {p.archive} ({archive} bytes) uploaded from {h.name} to {sni} "
            f"({address}) with {p.tool}")
