@@ -59,7 +59,8 @@ class Group(Protocol):
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]: ...
 
     # optional: adopt(record) -> record, called for each story record as it is written (Windows groups give
-    # the event the host's next record number; routers the device's next sequence number)
+    # the event the host's next record number; routers the device's next sequence number), and
+    # expect(pending: output key -> story records) before the first slice, so the noise numbers leave room
 
 
 @dataclass
@@ -108,6 +109,9 @@ def run_group(cfg: SimConfig, group: Group, count: int, injected: dict[str, list
     unknown = set(injected) - set(pending)
     if unknown:
         raise ValueError(f"records for unknown outputs of {group.name}: {sorted(unknown)}")
+    expect = getattr(group, "expect", None)  # groups that number records leave room for the story's
+    if expect is not None:
+        expect(pending)
     writer = _DayFiles(cfg.out, outputs, result, getattr(group, "adopt", None))
     cursor = dict.fromkeys(pending, 0)
     weights = clock.minute_weights(group.profile)

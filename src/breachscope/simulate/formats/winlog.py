@@ -75,14 +75,3 @@ def lines(ts_us: np.ndarray, event_id: int, sysmon: bool, host: Col, record_id: 
               f'"provider_name":"{provider}","record_id":', strs(record_id), f',"task":"{json_escape(task)}"}}}}\n']
     return join(*parts)
 
-
-def sequence_numbers(host_index: np.ndarray, next_id: np.ndarray) -> np.ndarray:
-    """EventRecordID: each host's log counts its own events (rows are in time order). Updates next_id."""
-    order = np.argsort(host_index, kind="stable")
-    h = host_index[order]
-    starts = np.r_[0, np.flatnonzero(h[1:] != h[:-1]) + 1]
-    rank = np.arange(len(h)) - np.repeat(starts, np.diff(np.r_[starts, len(h)]))
-    out = np.empty(len(h), dtype=np.int64)
-    out[order] = next_id[h] + rank
-    np.add.at(next_id, host_index, 1)
-    return out

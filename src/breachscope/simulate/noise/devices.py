@@ -3,6 +3,7 @@ NetFlow export of the core router (internet-bound traffic, before address transl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +14,7 @@ import pyarrow as pa
 from breachscope.simulate import clock
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
-from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.common import Hosts, RecordNumbers, audible, choose, ports, zipf_index
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import fill, ipv4, join, lpad, pick, strs, where
 
@@ -43,18 +44,6 @@ def _date(day: int) -> str:
 def _daily(prefix: str, suffix: str) -> Callable[[int], str]:
     """day index -> `prefix<date>suffix`, the file of that day."""
     return lambda d: f"{prefix}{_date(d)}{suffix}"
-
-
-class SeqCounter:
-    """Cisco `service sequence-numbers`: each device numbers its messages."""
-
-    def __init__(self, n: int, start: int = 1000) -> None:
-        self.next = np.full(n, start, dtype=np.int64) + np.arange(n) * 7919
-
-    def take(self, device: np.ndarray) -> np.ndarray:
-        from breachscope.simulate.formats.winlog import sequence_numbers
-
-        return sequence_numbers(device, self.next)
 
 
 #: (template, weight); {admin}, {src}, {sport}, {port}, {n}, {if}, {at} are filled per line.
@@ -93,7 +82,8 @@ class Routers:
         self.routers = [r.name for r in routers]
         self.mgmt = pa.array([r.ip for r in routers])
         self.names = pa.array(self.routers)
-        self.seq = SeqCounter(len(routers))
+        # Cisco `service sequence-numbers`: each device numbers its messages
+        self.seq = RecordNumbers(1000 + np.arange(len(routers)) * 7919)
         self.jump = net.host("jump").ip
         self.neighbor = routers[1 % len(routers)].ip  # the core's OSPF neighbour
         others = net.other_admins
@@ -102,13 +92,17 @@ class Routers:
         self.mnemonic = pa.array(list(mnem))
         self.texts = list(texts)
 
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        for key, recs in pending.items():
+            times = [r.ts for r in recs if r.host]
+            if times:
+                self.seq.expect(self.routers.index(key.removeprefix("ios.")), times)
+
     def adopt(self, record: Injected) -> Injected:
-        """Story lines carry sequence number 0; they take the device's next number when written."""
+        """Story lines carry sequence number 0; they take their number in the device's sequence when written."""
         if not record.host:
             return record
-        i = self.routers.index(record.host)
-        seq = int(self.seq.next[i])
-        self.seq.next[i] += 1
+        seq = self.seq.take(self.routers.index(record.host))
         old = f" {record.host} 0: {record.host}: "
         return replace(record, text=record.text.replace(old, f" {record.host} {seq}: {record.host}: ", 1))
 
@@ -130,7 +124,8 @@ class Routers:
             "admin": pick(self.admins, (rng.random(n) < 0.3).astype(int)),
             "at": join(hms_jst(times), " JST ", login_date(times)),
         } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)})
-        lines = S.ios_lines(times, pick(self.names, dev), self.seq.take(dev), pick(self.mnemonic, kind), text,
+        seq = self.seq.number(dev, times, sl.end)
+        lines = S.ios_lines(times, pick(self.names, dev), seq, pick(self.mnemonic, kind), text,
                             rng.integers(500, 4000, n))
         out = {}
         for i, r in enumerate(self.routers):
@@ -140,6 +135,10 @@ class Routers:
 
 
 # ---------------------------------------------------------------------------------------------------------
+ASA_BUILT = re.compile(r"%ASA-6-30201[35]: Built \w+ \w+ connection (\d+) ")
+ASA_TEARDOWN = re.compile(r"%ASA-6-30201[46]: Teardown \w+ connection (\d+) ")
+
+
 class Firewall:
     """The edge firewall (Cisco ASA): connection build/teardown of outbound traffic, denied inbound probes,
     translations."""
@@ -155,29 +154,51 @@ class Firewall:
         sites = net.sites
         self.site_ip = pa.array([s.ips[0] for s in sites])
         self.site_w = np.array([s.weight for s in sites])
-        self.conn_id = 180_000_000
+        self.conn_ids = RecordNumbers(np.array([180_000_000]))  # one counter: the firewall's connection ids
+        self.renamed: dict[str, str] = {}  # a story connection's id -> the id the firewall gave it
         self.fw, self.nat = net.host("firewall").name, net.public_nat
 
     def outputs(self) -> list[Output]:
         fw = self.fw
         return [Output(f"asa.{fw}", lambda d: f"firewall/{fw}/{_date(d)}.log")]
 
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        times = [r.ts for recs in pending.values() for r in recs if ASA_BUILT.search(r.text)]
+        if times:
+            self.conn_ids.expect(0, times)
+
+    def adopt(self, record: Injected) -> Injected:
+        """A story connection takes the firewall's next connection id when built; its teardown follows."""
+        m = ASA_BUILT.search(record.text)
+        if m:
+            new = self.renamed[m[1]] = str(self.conn_ids.take(0))
+        else:
+            m = ASA_TEARDOWN.search(record.text)
+            if not m or m[1] not in self.renamed:
+                return record
+            new = self.renamed.pop(m[1])
+        return replace(record, text=record.text.replace(f" connection {m[1]} ", f" connection {new} ", 1))
+
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         n = len(times)
         kind = choose(rng, n, [40, 8, 10, 4])  # tcp pair, udp pair, deny, translation
         ts_parts: list[np.ndarray] = []
         line_parts: list[pa.Array] = []
+        # a pair (build, teardown) takes every other row of its kind: connections spread over the whole slice
+        built_at = {k: times[np.flatnonzero(kind == k)[::2][:np.count_nonzero(kind == k) // 2]] for k in (0, 1)}
+        all_built = np.concatenate([built_at[0], built_at[1]])
+        order = np.argsort(all_built, kind="stable")  # the firewall numbers connections as it builds them
+        all_ids = np.empty(len(all_built), dtype=np.int64)
+        all_ids[order] = self.conn_ids.number(np.zeros(len(order), dtype=np.int64), all_built[order], sl.end)
+        id_of = {0: all_ids[:len(built_at[0])], 1: all_ids[len(built_at[0]):]}
         for k, proto in ((0, "TCP"), (1, "UDP")):
-            idx = np.flatnonzero(kind == k)
-            m = len(idx) // 2
+            t, ids = built_at[k], id_of[k]
+            m = len(t)
             if not m:
                 continue
-            t = times[idx[:m]]
-            ids = self.conn_id + np.arange(m)
-            self.conn_id += m
             inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
             dst = pick(self.site_ip, choose(rng, m, self.site_w))
-            dport = np.where(proto == "TCP", np.where(rng.random(m) < 0.92, 443, 80), 53 if proto == "UDP" else 443)
+            dport = np.where(rng.random(m) < 0.92, 443, 80) if proto == "TCP" else np.full(m, 443)  # UDP: QUIC
             sport, nport = ports(rng, m), ports(rng, m)
             dur = np.minimum((rng.lognormal(np.log(6), 1.4, m) * clock.US).astype(np.int64), sl.end - 1 - t)
             dur = np.maximum(dur, 0)
@@ -247,7 +268,7 @@ class Flows:
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         m = max(1, len(times) // 2)
-        t = times[:m] if m * 2 <= len(times) else times
+        t = times[::2][:m]  # one row of two: the connections spread over the whole slice (each writes 2 records)
         m = len(t)
         inside = pick(self.h.ip, self.h.ws[zipf_index(rng, m, len(self.h.ws), 0.5)])
         dst = pick(self.site_ip, choose(rng, m, self.site_w))

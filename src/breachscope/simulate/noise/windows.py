@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from breachscope.simulate import clock
 from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.network import Network
-from breachscope.simulate.noise.common import Hosts, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.common import Hosts, Options, RecordNumbers, audible, choose, ports, zipf_index
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import (
@@ -61,44 +61,57 @@ class Emitter:
     def __init__(self, hosts: Hosts, seed: int, channel: str) -> None:
         rng = rng_for(seed, "windows-hosts", channel)
         self.hosts = hosts
-        self.next_id = rng.integers(50_000, 5_000_000, len(hosts.list))
+        self.numbers = RecordNumbers(rng.integers(50_000, 5_000_000, len(hosts.list)))
         pids = rng.integers(500, 1200, len(hosts.list)) // 4 * 4
         self.fragment = pa.array([W.host_fragment(h.fqdn, p) for h, p in zip(hosts.list, pids.tolist(), strict=True)])
 
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        """The story's events of each host, so that the noise numbers leave room for them."""
+        times: dict[int, list[int]] = {}
+        for recs in pending.values():
+            for r in recs:
+                if r.host and RECORD_PLACEHOLDER in r.text:
+                    times.setdefault(self.hosts.index[r.host], []).append(r.ts)
+        for host, ts in times.items():
+            self.numbers.expect(host, ts)
+
     def adopt(self, record: Injected) -> Injected:
-        """Story events carry `"record_id":0`; they get the host's next number when written."""
+        """Story events carry `"record_id":0`; they get the number their host's log gives them when written."""
         if not record.host or RECORD_PLACEHOLDER not in record.text:
             return record
-        i = self.hosts.index[record.host]
-        rid = int(self.next_id[i])
-        self.next_id[i] += 1
+        rid = self.numbers.take(self.hosts.index[record.host])
         return replace(record, text=record.text.replace(RECORD_PLACEHOLDER, f'"record_id":{rid},', 1))
 
     def lines(self, rng: np.random.Generator, ts: np.ndarray, host: np.ndarray, event_id: int,
-              data: Sequence[W.Field], sysmon: bool = False, failure: bool = False) -> pa.Array:
-        rec = W.sequence_numbers(host, self.next_id)
+              data: Sequence[W.Field], record_id: np.ndarray, sysmon: bool = False, failure: bool = False
+              ) -> pa.Array:
         tid = strs(rng.integers(100, 12000, len(ts)) // 4 * 4)
-        return W.lines(ts, event_id, sysmon, pick(self.fragment, host), rec, tid, data, failure)
+        return W.lines(ts, event_id, sysmon, pick(self.fragment, host), record_id, tid, data, failure)
 
 
 @dataclass
 class Parts:
-    """Events of several ids of one slice, merged back into time order."""
+    """Events of several ids of one slice, merged back into the slice's order (`pos`: their rows in it)."""
 
     ts: list[np.ndarray]
     lines: list[pa.Array]
+    pos: list[np.ndarray]
 
-    def add(self, ts: np.ndarray, lines: pa.Array) -> None:
+    def add(self, ts: np.ndarray, lines: pa.Array, pos: np.ndarray) -> None:
         if len(ts):
             self.ts.append(ts)
             self.lines.append(lines)
+            self.pos.append(pos)
 
     def chunk(self) -> Chunk:
         if not self.ts:
             return Chunk(np.zeros(0, dtype=np.int64), pa.array([], pa.string()))
-        ts = np.concatenate(self.ts)
-        order = np.argsort(ts, kind="stable")
-        return Chunk(ts[order], pa.chunked_array(self.lines).take(pa.array(order)))
+        order = np.argsort(np.concatenate(self.pos), kind="stable")  # the rows were drawn in time order
+        return Chunk(np.concatenate(self.ts)[order], pa.chunked_array(self.lines).take(pa.array(order)))
+
+
+def new_parts() -> Parts:
+    return Parts([], [], [])
 
 
 def logon_id(rng: np.random.Generator, n: int) -> pa.Array:
@@ -145,6 +158,9 @@ class DcSecurity:
     def outputs(self) -> list[Output]:
         return [Output("win.dc.security", _date_path("windows/dc/security"))]
 
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        self.emit.expect(pending)
+
     def adopt(self, record: Injected) -> Injected:
         return self.emit.adopt(record)
 
@@ -155,7 +171,8 @@ class DcSecurity:
         ws_pos = zipf_index(rng, n, len(self.h.ws), 0.5)
         client = self.h.ws[ws_pos]
         user = self.a.ws_user[ws_pos]
-        parts = Parts([], [])
+        rec = self.emit.numbers.number(dc, times, sl.end)
+        parts = new_parts()
         a, h = self.a, self.h
         for code, _ in self.MIX:
             idx = _sel(ev == code)
@@ -202,7 +219,7 @@ class DcSecurity:
             else:  # 4662: the other DC replicating (what DCSync imitates)
                 other = np.where(host == h.dcs[0], h.dcs[1], h.dcs[0])
                 data = _replication(rng, k, pick(a.machine, other), pick(a.machine_sid, other), a.domain)
-            parts.add(t, self.emit.lines(rng, t, host, code, data, failure=code == 4625))
+            parts.add(t, self.emit.lines(rng, t, host, code, data, rec[idx], failure=code == 4625), idx)
         return {"win.dc.security": parts.chunk()}
 
 
@@ -265,15 +282,21 @@ MEMBER_MIX = (
     ("srv", 4624, "3", 12), ("srv", 4624, "5", 4), ("srv", 4624, "10", 0.5), ("srv", 4634, "3", 12),
     ("srv", 4672, "", 5), ("srv", 4688, "", 6), ("srv", 5140, "", 2), ("srv", 5145, "", 4), ("srv", 4625, "3", 0.5),
 )
+#: image|command line|parent: services start from services.exe, the rest from the service host that runs them
+#: (WAS, DcomLaunch, Schedule), a console host from the console program
 SERVER_PROCS = json_vocab([
-    "C:\\Windows\\System32\\svchost.exe|C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule",
-    "C:\\Windows\\System32\\conhost.exe|\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1",
-    "C:\\Windows\\System32\\inetsrv\\w3wp.exe|c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"OrderApp\" -v \"v4.0\"",
-    "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe|C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding",
-    "C:\\Windows\\System32\\taskhostw.exe|taskhostw.exe",
-    "C:\\Windows\\System32\\gpupdate.exe|gpupdate.exe /target:computer",
+    "C:\\Windows\\System32\\svchost.exe|C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"
+    "|C:\\Windows\\System32\\services.exe",
+    "C:\\Windows\\System32\\conhost.exe|\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1"
+    "|C:\\Windows\\System32\\cmd.exe",
+    "C:\\Windows\\System32\\inetsrv\\w3wp.exe|c:\\windows\\system32\\inetsrv\\w3wp.exe -ap \"OrderApp\" -v \"v4.0\""
+    "|C:\\Windows\\System32\\svchost.exe",
+    "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe|C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding"
+    "|C:\\Windows\\System32\\svchost.exe",
+    "C:\\Windows\\System32\\taskhostw.exe|taskhostw.exe|C:\\Windows\\System32\\svchost.exe",
+    "C:\\Windows\\System32\\gpupdate.exe|gpupdate.exe /target:computer|C:\\Windows\\System32\\svchost.exe",
     "C:\\Program Files\\Windows Defender\\MpCmdRun.exe|\"C:\\Program Files\\Windows Defender\\MpCmdRun.exe\" "
-    "-SignatureUpdate -ScheduleJob",
+    "-SignatureUpdate -ScheduleJob|C:\\Windows\\System32\\svchost.exe",
 ])
 
 
@@ -292,11 +315,15 @@ class MemberSecurity:
         jump = net.host("jump")  # administrators' remote logons come from the jump host
         self.jump_ip, self.jump_name = jump.ip, jump.name
         self.emit = Emitter(self.h, cfg.seed, "member-security")
-        self.srv = np.array([i for i in self.h.servers])
+        # the domain controllers' Security log is DcSecurity's: one log per host, numbered once
+        self.srv = np.array([i for i in self.h.servers if i not in self.h.dcs])
 
     def outputs(self) -> list[Output]:
         return [Output("win.servers.security", _date_path("windows/servers/security")),
                 Output("win.workstations.security", _date_path("windows/workstations/security"))]
+
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        self.emit.expect(pending)
 
     def adopt(self, record: Injected) -> Injected:
         return self.emit.adopt(record)
@@ -313,7 +340,8 @@ class MemberSecurity:
         host_any = np.where(role_ws, h.ws[ws_pos], np.where(share_ev, files, srv))
         keep = audible(times, host_any, h, self.silence)
         times, kind, ws_pos, srv, files = times[keep], kind[keep], ws_pos[keep], srv[keep], files[keep]
-        out = {"ws": Parts([], []), "srv": Parts([], [])}
+        rec = self.emit.numbers.number(host_any[keep], times, sl.end)
+        out = {"ws": new_parts(), "srv": new_parts()}
         for j, (role, code, ltype, _) in enumerate(MEMBER_MIX):
             idx = _sel(kind == j)
             k = len(idx)
@@ -326,7 +354,7 @@ class MemberSecurity:
             host = h.ws[wp] if role == "ws" else files[idx] if code in (5140, 5145) else srv[idx]
             client_ip = pick(h.ip, h.ws[wp])
             data = self._data(rng, code, ltype, k, host, user, sid, client_ip, pick(h.name, h.ws[wp]))
-            out[role].add(t, self.emit.lines(rng, t, host, code, data, failure=code == 4625))
+            out[role].add(t, self.emit.lines(rng, t, host, code, data, rec[idx], failure=code == 4625), idx)
         return {"win.workstations.security": out["ws"].chunk(), "win.servers.security": out["srv"].chunk()}
 
     def _data(self, rng: np.random.Generator, code: int, ltype: str, k: int, host: np.ndarray, user: Col, sid: Col,
@@ -380,15 +408,19 @@ class MemberSecurity:
             split = pc.split_pattern(procs, "|")
             image = pc.list_element(split, 0)
             cmd = pc.list_element(split, 1)
+            parent = pc.list_element(split, 2)
             return [("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", machine), ("SubjectDomainName", a.domain),
                     ("SubjectLogonId", "0x3e7"), ("NewProcessId", join("0x", random_hex(rng, k, 4))),
                     ("NewProcessName", image), ("TokenElevationType", "%%1936"),
                     ("ProcessId", join("0x", random_hex(rng, k, 3))), ("CommandLine", cmd),
                     ("TargetUserSid", "S-1-0-0"), ("TargetUserName", "-"), ("TargetDomainName", "-"),
-                    ("TargetLogonId", "0x0"), ("ParentProcessName", "C:\\\\Windows\\\\System32\\\\services.exe"),
+                    ("TargetLogonId", "0x0"), ("ParentProcessName", parent),
                     ("MandatoryLabel", "S-1-16-16384")]
-        share = pick(json_vocab(["\\\\*\\Shared", "\\\\*\\Projects", "\\\\*\\Scan", "\\\\*\\Users"]),
-                     rng.integers(0, 4, k))
+        # the first file server holds Shared and Users, the second Projects and Scan (the shares Zeek sees)
+        files = self.h.files
+        second = (host == files[1 % len(files)]) & (len(files) > 1)
+        share = pick(json_vocab(["\\\\*\\Shared", "\\\\*\\Users", "\\\\*\\Projects", "\\\\*\\Scan"]),
+                     np.where(len(files) > 1, second * 2 + rng.integers(0, 2, k), rng.integers(0, 4, k)))
         local = pc.replace_substring(share, "\\\\\\\\*\\\\", "\\\\??\\\\D:\\\\")
         base = [("SubjectUserSid", sid), ("SubjectUserName", user), ("SubjectDomainName", a.domain),
                 ("SubjectLogonId", logon_id(rng, k)), ("ObjectType", "File"), ("IpAddress", client_ip),
@@ -492,11 +524,25 @@ class Sysmon:
         sites = net.sites
         self.site_name = pa.array([s.domain for s in sites])
         self.site_ip = pa.array([s.ips[0] for s in sites])
+        self.site_results = pa.array(["".join(f"::ffff:{ip};" for ip in s.ips) for s in sites])  # every A record
         self.site_w = np.array([s.weight for s in sites])
+        self.site_port = pa.array(["80" if s.service == "http" else "443" for s in sites])
+        self.site_pname = pa.array([s.service.replace("ssl", "https") for s in sites])
+        # who talks to a site: a browser for most, Office, Teams and Windows services for their own; servers run
+        # no browser or Office, only the services (update, certificate checks)
+        apps = [_site_apps(s.domain) for s in sites]
+        self.site_apps = Options(apps)
+        self.server_sites = np.array([i for i, x in enumerate(apps) if not any(self.as_user[x])])
+        self.system_procs = np.array([i for i, x in enumerate(p) if not x[7]])
+        self.is_ws = np.zeros(len(self.h.list), dtype=bool)
+        self.is_ws[self.h.ws] = True
 
     def outputs(self) -> list[Output]:
         return [Output("win.servers.sysmon", _date_path("windows/servers/sysmon")),
                 Output("win.workstations.sysmon", _date_path("windows/workstations/sysmon"))]
+
+    def expect(self, pending: dict[str, list[Injected]]) -> None:
+        self.emit.expect(pending)
 
     def adopt(self, record: Injected) -> Injected:
         return self.emit.adopt(record)
@@ -509,11 +555,13 @@ class Sysmon:
         host = np.where(on_ws, h.ws[ws_pos], self.srv[rng.integers(0, len(self.srv), n)])
         ev = np.array([c for c, _ in SYSMON_MIX])[choose(rng, n, [w for _, w in SYSMON_MIX])]
         proc = choose(rng, n, self.pw)
+        proc = np.where(on_ws, proc, self.system_procs[choose(rng, n, [self.pw[i] for i in self.system_procs])])
         keep = audible(times, host, h, self.silence)
         times, on_ws, ws_pos, host, ev, proc = times[keep], on_ws[keep], ws_pos[keep], host[keep], ev[keep], proc[keep]
         user_name = where(self.as_user[proc] & on_ws, pick(self.domain_users, a.ws_user[ws_pos]),
                           "NT AUTHORITY\\\\SYSTEM")
-        out = {True: Parts([], []), False: Parts([], [])}
+        rec = self.emit.numbers.number(host, times, sl.end)
+        out = {True: new_parts(), False: new_parts()}
         for code, _ in SYSMON_MIX:
             for ws_side in (True, False):
                 idx = _sel((ev == code) & (on_ws == ws_side))
@@ -526,7 +574,7 @@ class Sysmon:
                         ("ProcessId", strs(rng.integers(400, 30000, k) // 4 * 4))]
                 usr = user_name.take(pa.array(idx))
                 data = self._data(rng, code, k, t, pr, base, usr, host[idx])
-                out[ws_side].add(t, self.emit.lines(rng, t, host[idx], code, data, sysmon=True))
+                out[ws_side].add(t, self.emit.lines(rng, t, host[idx], code, data, rec[idx], sysmon=True), idx)
         return {"win.workstations.sysmon": out[True].chunk(), "win.servers.sysmon": out[False].chunk()}
 
     def _data(self, rng: np.random.Generator, code: int, k: int, t: np.ndarray, pr: np.ndarray,
@@ -538,15 +586,16 @@ class Sysmon:
                     (None, pick(self.frag_integrity, pr)), ("ParentProcessGuid", random_guid(rng, k)),
                     ("ParentProcessId", strs(rng.integers(400, 30000, k) // 4 * 4)),
                     (None, pick(self.frag_parent, pr)), ("ParentUser", usr)]
+        if code in (3, 22):  # the process is the one that talks to the site
+            site, image, usr = self._site_process(rng, k, host)
         if code == 3:
-            site = choose(rng, k, self.site_w)
             return [*base, ("Image", image), ("User", usr), ("Protocol", "tcp"), ("Initiated", "true"),
                     ("SourceIsIpv6", "false"), ("SourceIp", pick(self.h.ip, host)),
                     ("SourceHostname", pick(self.h.fqdn, host)), ("SourcePort", strs(ports(rng, k))),
                     ("SourcePortName", "-"), ("DestinationIsIpv6", "false"),
-                    ("DestinationIp", pick(self.site_ip, site)),
-                    ("DestinationHostname", pick(self.site_name, site)), ("DestinationPort", "443"),
-                    ("DestinationPortName", "https")]
+                    ("DestinationIp", pick(self.site_ip, site)), ("DestinationHostname", pick(self.site_name, site)),
+                    ("DestinationPort", pick(self.site_port, site)),
+                    ("DestinationPortName", pick(self.site_pname, site))]
         if code == 5:
             return [*base, ("Image", image), ("User", usr)]
         if code == 11:
@@ -560,9 +609,35 @@ class Sysmon:
             tgt = fill(REG_TARGETS, rng.integers(0, 3, k), {"s": pick(self.a.user_sid, owner)})
             return [("RuleName", "-"), ("EventType", "SetValue"), *base[1:], ("Image", image),
                     ("TargetObject", tgt), ("Details", "Binary Data"), ("User", usr)]
-        site = choose(rng, k, self.site_w)
         return [*base, ("QueryName", pick(self.site_name, site)), ("QueryStatus", "0"),
-                ("QueryResults", join("::ffff:", pick(self.site_ip, site), ";")), ("Image", image), ("User", usr)]
+                ("QueryResults", pick(self.site_results, site)), ("Image", image), ("User", usr)]
+
+    def _site_process(self, rng: np.random.Generator, k: int, host: np.ndarray) -> tuple[np.ndarray, pa.Array,
+                                                                                           pa.Array]:
+        """Sites of network events, with the process (image, user) that talks to each."""
+        on_ws = self.is_ws[host]
+        site = np.where(on_ws, choose(rng, k, self.site_w),
+                        self.server_sites[rng.integers(0, len(self.server_sites), k)])
+        proc = self.site_apps.draw(rng, site)
+        owner = self.a.ws_user[np.searchsorted(self.h.ws, host).clip(0, len(self.h.ws) - 1)]
+        usr = where(self.as_user[proc] & on_ws, pick(self.domain_users, owner), "NT AUTHORITY\\\\SYSTEM")
+        return site, pick(self.image, proc), usr
+
+
+#: the processes (original file names in PROCESSES) that talk to a site; a browser for the others
+SITE_APPS = {
+    "login.microsoftonline.com": ("outlook.exe", "msteams.exe", "onedrive.exe", "msedge.exe", "chrome.exe"),
+    "outlook.office365.com": ("outlook.exe",), "teams.microsoft.com": ("msteams.exe",),
+    "update.googleapis.com": ("chrome.exe",), "edge.microsoft.com": ("msedge.exe",),
+    "ctldl.windowsupdate.com": ("svchost.exe",), "www.msftconnecttest.com": ("svchost.exe",),
+    "ocsp.digicert.com": ("svchost.exe", "chrome.exe", "msedge.exe"),
+    "crl.globalsign.com": ("svchost.exe", "chrome.exe", "msedge.exe"),
+}
+_PROCESS = {x[1].lower(): i for i, x in enumerate(PROCESSES)}
+
+
+def _site_apps(domain: str) -> list[int]:
+    return [_PROCESS[x] for x in SITE_APPS.get(domain, ("chrome.exe", "msedge.exe"))]
 
 
 def _fake_hash(s: str) -> str:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from breachscope.simulate import clock
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
-from breachscope.simulate.noise.common import Hosts, choose, lognormal_int, ports, zipf_index
+from breachscope.simulate.noise.common import Hosts, Options, choose, lognormal_int, ports, zipf_index
 from breachscope.simulate.streams import Chunk, Context, Output
 from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
 
@@ -31,18 +31,31 @@ DERIVED_PER_CONN = (26 + 30 + 4 + 6 + 8 * 0.6 + 6 + 2) / 100
 STATES = ("SF", "S0", "RSTO", "RSTR", "REJ", "SH", "OTH")
 HISTORY = {"SF": ("ShADadFf", "ShADadfF", "ShADdaFf", "ShAdDaFf"), "S0": ("S",), "RSTO": ("ShADadR", "ShADR"),
            "RSTR": ("ShADadr", "ShADdar"), "REJ": ("Sr",), "SH": ("ShAF",), "OTH": ("CC", "DadA")}
-URIS = ("/", "/connecttest.txt", "/msdownload/update/v3/static/trustedr/en/authrootstl.cab", "/index.html",
-        "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTfqhLjKLEJQZPin0KCzkdAQpVYowQUsT7DaQP4v0cB1JgmGggC72NkK8MCEAx5qUSwjBGVIJJhX%2BJrHYM%3D",
-        "/pki/crl/products/MicCodSigPCA2011.crl", "/news/rss.xml", "/api/v1/status")
-AGENTS = ("Microsoft-CryptoAPI/10.0", "Microsoft NCSI",
-          "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.71",
-          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-          "Safari/537.36 Edg/131.0.0.0",
-          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 "
-          "Safari/537.36")
-MIME = pa.array(["text/plain", "text/html", "application/vnd.ms-cab-compressed", "application/ocsp-response"])
-FILES = ("Sales\\2025\\quote_{}.xlsx", "Ops\\minutes\\meeting_{}.docx", "Scan\\scan{}.pdf", "Users\\desktop.ini",
-         "Projects\\order-sys\\spec_v{}.pptx", "Finance\\invoices\\inv_{}.pdf")
+_CRYPTOAPI, _NCSI = "Microsoft-CryptoAPI/10.0", "Microsoft NCSI"
+_BROWSERS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+             "Safari/537.36 Edg/131.0.0.0",
+             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 "
+             "Safari/537.36")
+#: what is asked of each plain-HTTP site: (uri, user agent, response type); Windows fetches its certificate
+#: lists and revocation data with CryptoAPI and checks connectivity with NCSI, people browse
+HTTP_REQUESTS = {
+    "ctldl.windowsupdate.com": (
+        ("/msdownload/update/v3/static/trustedr/en/authrootstl.cab", _CRYPTOAPI, "application/vnd.ms-cab-compressed"),
+        ("/msdownload/update/v3/static/trustedr/en/disallowedcertstl.cab", _CRYPTOAPI,
+         "application/vnd.ms-cab-compressed")),
+    "www.msftconnecttest.com": (("/connecttest.txt", _NCSI, "text/plain"),),
+    "ocsp.digicert.com": (("/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTfqhLjKLEJQZPin0KCzkdAQpVYowQUsT7DaQP4v0cB1JgmGggC72Nk"
+                           "K8MCEAx5qUSwjBGVIJJhX%2BJrHYM%3D", _CRYPTOAPI, "application/ocsp-response"),),
+    "crl.globalsign.com": (("/gsrsaovsslca2018.crl", _CRYPTOAPI, "application/pkix-crl"),),
+}
+BROWSING = (("/", "text/html"), ("/index.html", "text/html"), ("/news/rss.xml", "text/xml"),
+            ("/api/v1/status", "application/json"))
+#: files of the disk shares (share name, name relative to the share)
+FILES = (("Shared", "Sales\\2025\\quote_{}.xlsx"), ("Shared", "Ops\\minutes\\meeting_{}.docx"),
+         ("Shared", "Finance\\invoices\\inv_{}.pdf"), ("Projects", "order-sys\\spec_v{}.pptx"),
+         ("Users", "desktop.ini"), ("Scan", "scan{}.pdf"))
+
+PORTAL = 4  # position of the application portal in InternalNames.dns
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ class Conns:
     dport: np.ndarray
     site: np.ndarray  # index of the outside site (meaningful for connections to the internet)
     src: np.ndarray  # index of the originating host
+    dst: np.ndarray  # index of the responding host (-1: the internet)
     rb: np.ndarray  # bytes from the responder
     ob: np.ndarray  # bytes from the originator
     dead: np.ndarray  # no answer (state S0)
@@ -94,8 +108,8 @@ class Conns:
         """The connections at positions `sel`, in that order."""
         rows = pa.array(sel)
         return Conns(self.line.take(rows), self.uid.take(rows), self.src_ip.take(rows), self.sport[sel],
-                     self.dst_ip.take(rows), self.dport[sel], self.site[sel], self.src[sel], self.rb[sel],
-                     self.ob[sel], self.dead[sel])
+                     self.dst_ip.take(rows), self.dport[sel], self.site[sel], self.src[sel], self.dst[sel],
+                     self.rb[sel], self.ob[sel], self.dead[sel])
 
 
 class ZeekGroup:
@@ -120,6 +134,30 @@ class ZeekGroup:
         self.site_fp = pa.array([f"{abs(hash_text(s.domain)):064x}"[:64] for s in sites])
         self.tls_sites = np.array([i for i, s in enumerate(sites) if s.service == "ssl"])
         self.http_sites = np.array([i for i, s in enumerate(sites) if s.service == "http"])
+        # each file server's shares, and the files of its disk shares (a server beyond the two that hold the
+        # shares serves the same ones)
+        shares = self.names.shares
+        by_fs = [[i for i, x in enumerate(shares) if x[0] == self.h.list[f].name] or list(range(len(shares)))
+                 for f in self.h.files]
+        self.fs_shares = Options(by_fs)
+        self.fs_files = Options([[i for i, (sh, _) in enumerate(FILES) if any(shares[j][1] == sh for j in x)]
+                                 for x in by_fs])
+        # (file server, file) -> the share the file is on
+        self.file_share = np.array([[next((j for j in x if shares[j][1] == sh), 0) for sh, _ in FILES] for x in by_fs])
+        # the requests of each plain-HTTP site (browsing for a site not in HTTP_REQUESTS)
+        reqs = [HTTP_REQUESTS.get(s.domain, tuple((u, b, m) for u, m in BROWSING for b in _BROWSERS)) for s in sites]
+        flat = [r for x in reqs for r in x]
+        first = np.cumsum([0, *(len(x) for x in reqs)])
+        self.site_requests = Options([list(range(first[i], first[i + 1])) for i in range(len(sites))])
+        self.req_uri, self.req_agent, self.req_mime = (pa.array([r[j] for r in flat]) for j in range(3))
+        self.update_site = next(i for i, s in enumerate(sites) if s.domain == "ctldl.windowsupdate.com")
+        # what the resolver answers for each internal name; the portal is round-robin over the application
+        # servers (its answers: every rotation of them, after the others)
+        apps = [self.h.list[i].ip for i in self.h.apps]
+        self.internal_answers = pa.array([*(self.h.list[i].ip for i in self.names.dns_hosts),
+                                          *(",".join(apps[k:] + apps[:k]) for k in range(len(apps)))])
+        self.internal_ttls = pa.array([",".join(["1200.000000"] * (a.count(",") + 1))
+                                       for a in self.internal_answers.to_pylist()])
         self.users = pa.array([u.sam for u in net.users])
         self.ws_user = np.array([i % len(net.people) for i in range(len(self.h.ws))])
         self.logs = list(Z.LOGS) if "ad-2020" in cfg.episodes else [x for x in Z.LOGS if x != "dce_rpc"]
@@ -165,6 +203,7 @@ class ZeekGroup:
         src = np.where(kind == _K["srv_tls"], self.wsus, src)
         site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
         site = np.where(kind == _K["web_http"], self.http_sites[rng.integers(0, len(self.http_sites), n)], site)
+        site = np.where(kind == _K["srv_tls"], self.update_site, site)  # WSUS synchronizing with Microsoft Update
         external = np.isin(kind, [_K["web_tls"], _K["web_http"], _K["srv_tls"], _K["icmp"]])
         dst_ip = where(external, pick(self.site_ip, site), pick(h.ip, np.maximum(dst_host, 0)))
         dport = np.select([kind == _K["dns"], kind == _K["web_http"], kind == _K["smb"], kind == _K["kerberos"],
@@ -202,22 +241,25 @@ class ZeekGroup:
             "orig_ip_bytes": strs(ob + opk * hdr), "resp_pkts": strs(rpk), "resp_ip_bytes": strs(rb + rpk * hdr),
             "tunnel_parents": "(empty)",
         })
-        return Conns(line, uid, src_ip, sport, dst_ip, dport, site, src, rb, ob, dead)
+        return Conns(line, uid, src_ip, sport, dst_ip, dport, site, src, dst_host, rb, ob, dead)
 
     def _dns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray, c: Conns) -> Chunk:
         n = len(ts)
         internal = rng.random(n) < 0.3
         site = self.tls_sites[zipf_index(rng, n, len(self.tls_sites), 0.9)]
+        # the plain-HTTP sites (update, OCSP/CRL, connectivity checks) are looked up too
+        site = np.where(rng.random(n) < 0.12, self.http_sites[rng.integers(0, len(self.http_sites), n)], site)
         names = self.names.dns
         iname = rng.integers(0, len(names), n)
         query = where(internal, pick(names, iname), pick(self.site_name, site))
         qtype = np.where(internal & (iname >= len(names) - 2), 33, np.where(rng.random(n) < 0.22, 28, 1))
         nx = rng.random(n) < 0.04
         aaaa = qtype == 28
-        internal_ip = pick(self.h.ip, self.names.dns_hosts[iname])
-        answers = where(internal, internal_ip, pick(self.site_answers, site))
+        # the answer of each internal name; the portal's: its servers, in the order the resolver rotates them
+        ans = np.where(iname == PORTAL, len(names) + rng.integers(0, len(self.h.apps), n), iname)
+        answers = where(internal, pick(self.internal_answers, ans), pick(self.site_answers, site))
         answers = where(aaaa | nx, "-", answers)
-        ttls = where(internal, "1200.000000", pick(self.site_ttls, site))
+        ttls = where(internal, pick(self.internal_ttls, ans), pick(self.site_ttls, site))
         ttls = where(aaaa | nx, "-", ttls)
         srv = qtype == 33
         answers = where(srv, self.names.srv_answer, answers)
@@ -245,7 +287,6 @@ class ZeekGroup:
         v13 = rng.random(n) < 0.72
         app = kind == _K["app_tls"]
         sni = where(app, self.names.portal, pick(self.site_name, c.site))
-        sni = where(kind == _K["srv_tls"], "ctldl.windowsupdate.com", sni)
         fps = where(v13, "(empty)", pick(self.site_fp, c.site))
         cipher = where(v13, pick(pa.array(["TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"]), rng.integers(0, 2, n)),
                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
@@ -268,19 +309,19 @@ class ZeekGroup:
         n = len(ts)
         t = ts + rng.integers(100, 20_000, n)
         order = np.argsort(t, kind="stable")
-        method = choose(rng, n, [90, 8, 2])
+        req = self.site_requests.draw(rng, c.site)
         status = choose(rng, n, [85, 8, 4, 3])
         body = np.where(status == 1, 0, c.rb // 2)
         line = Z.lines("http", t, {
             "uid": c.uid, "id.orig_h": c.src_ip, "id.orig_p": strs(c.sport), "id.resp_h": c.dst_ip,
-            "id.resp_p": "80", "trans_depth": "1", "method": pick(pa.array(["GET", "POST", "HEAD"]), method),
-            "host": pick(self.site_name, c.site), "uri": pick(pa.array(list(URIS)), rng.integers(0, len(URIS), n)),
-            "version": "1.1", "user_agent": pick(pa.array(list(AGENTS)), choose(rng, n, [4, 2, 2, 3, 3])),
-            "request_body_len": strs(np.where(method == 1, c.ob // 3, 0)), "response_body_len": strs(body),
+            "id.resp_p": "80", "trans_depth": "1", "method": "GET",
+            "host": pick(self.site_name, c.site), "uri": pick(self.req_uri, req),
+            "version": "1.1", "user_agent": pick(self.req_agent, req),
+            "request_body_len": "0", "response_body_len": strs(body),
             "status_code": pick(pa.array(["200", "304", "302", "404"]), status),
             "status_msg": pick(pa.array(["OK", "Not Modified", "Found", "Not Found"]), status), "tags": "(empty)",
             "resp_fuids": where(body > 0, random_b62(rng, n, 17, b"F"), "-"),
-            "resp_mime_types": where(body > 0, pick(MIME, rng.integers(0, len(MIME), n)), "-"),
+            "resp_mime_types": where(body > 0, pick(self.req_mime, req), "-"),
         })
         return Chunk(t[order], line.take(pa.array(order)))
 
@@ -313,7 +354,8 @@ class ZeekGroup:
         n = len(ts)
         out = {}
         shares = self.names.shares
-        share = rng.integers(0, len(shares), n)
+        fs = np.searchsorted(self.h.files, c.dst)  # the shares of the server the connection goes to
+        share = self.fs_shares.draw(rng, fs)
         paths = pa.array([f"\\\\\\\\{h}\\\\{s}" for h, s, _ in shares])
         m = rng.random(n) < 0.2
         idx = np.flatnonzero(m)
@@ -329,10 +371,10 @@ class ZeekGroup:
         f = np.flatnonzero(rng.random(n) < 0.4)
         t = ts[f] + 900
         k = len(f)
-        fi = rng.integers(0, len(FILES), k)
-        pre = pa.array([x.split("{}")[0].replace("\\", "\\\\") for x in FILES])
-        suf = pa.array([(x.split("{}")[1] if "{}" in x else "").replace("\\", "\\\\") for x in FILES])
-        has = np.array(["{}" in x for x in FILES])
+        fi = self.fs_files.draw(rng, fs[f])  # a file of a disk share of that server
+        pre = pa.array([x.split("{}")[0].replace("\\", "\\\\") for _, x in FILES])
+        suf = pa.array([(x.split("{}")[1] if "{}" in x else "").replace("\\", "\\\\") for _, x in FILES])
+        has = np.array(["{}" in x for _, x in FILES])
         num = where(has[fi], lpad(strs(rng.integers(0, 9999, k)), 4), pa.array([""] * k))
         fname = join(pick(pre, fi), num, pick(suf, fi))
         mtime = clock.epoch_s6(ts[f] - rng.integers(0, 400 * 86400, k) * 1_000_000)
@@ -342,7 +384,7 @@ class ZeekGroup:
             "fuid": random_b62(rng, k, 17, b"F"),
             "action": pick(pa.array(["SMB::FILE_OPEN", "SMB::FILE_READ", "SMB::FILE_WRITE", "SMB::FILE_CLOSE"]),
                            choose(rng, k, [55, 25, 10, 10])),
-            "path": pick(paths, share[f]), "name": fname,
+            "path": pick(paths, self.file_share[fs[f], fi]), "name": fname,
             "size": strs(lognormal_int(rng, k, 60_000, 1.5)), "times.modified": mtime, "times.accessed": mtime,
             "times.created": mtime, "times.changed": mtime,
         }))
