@@ -87,10 +87,28 @@ def entry_host(hosts: dict[str, HostScore]) -> HostScore | None:
         if times:
             candidates.append((min(times), -h.score, h.key))
     if candidates:
-        return hosts[min(candidates)[2]]
+        return hosts[_leading(sorted(candidates), hosts)]
     ranked = sorted(hosts.values(), key=lambda h: -h.score)
     top = ranked[0] if ranked else None
     return top if top and top.score >= 2 * SUSPICIOUS and any(a.score >= STRONG for a in top.alerts) else None
+
+
+def _leading(candidates: list[tuple[datetime, float, str]], hosts: dict[str, HostScore]) -> str:
+    """Of the entry candidates in time order, the first from which the movements, in time order, reach the
+    most suspicious host: an earlier strong sign on a host the attack never went through (a patch night's
+    logons to a domain controller) does not start the incident. None reaches it: the first."""
+    top = max(hosts.values(), key=lambda h: h.score).key
+    moves = sorted((a for h in hosts.values() for a in h.alerts
+                    if a.kind in MOVES and a.host and a.dst_host and a.ts is not None), key=_ts)
+    for when, _, key in candidates:
+        reached = {key: when}
+        for a in moves:
+            src, dst = str(a.host), str(a.dst_host)
+            if src in reached and a.ts is not None and a.ts >= reached[src] and dst not in reached:
+                reached[dst] = a.ts
+        if top in reached:
+            return key
+    return candidates[0][2]
 
 
 def movement_graph(alerts: list[Alert]) -> tuple[rx.PyDiGraph, dict[str, int]]:
