@@ -7,20 +7,10 @@ import numpy as np
 
 from breachscope.simulate import clock
 from breachscope.simulate.config import SimConfig
+from breachscope.simulate.kerberos import roast
 from breachscope.simulate.network import Network
 from breachscope.simulate.noise.windows import DOMAIN_GUID, DOMAIN_OBJECT, DS_REPLICATION, DS_REPLICATION_ALL
 from breachscope.simulate.story import Story
-
-
-def service_principals(net: Network) -> list[tuple[str, str]]:
-    """(service account, SPN) pairs the attacker roasts: SQL on the BI server, backup, BI web, scanning, WSUS
-    (each account found by its name's ending, else the services in order)."""
-    f, h, services = net.fqdn, net.host, net.spec.accounts.services
-    wanted = (("sql", f"MSSQLSvc/{h('bi').name}.{f}:1433"), ("backup", f"BackupExec/{h('backup').name}.{f}"),
-              ("bi", f"HTTP/{h('bi').name.lower()}.{f}"), ("scan", f"scan/{h('printer').name}.{f}"),
-              ("wsus", f"HTTP/{h('wsus').name.lower()}.{f}"))
-    return [(next((s for s in services if s.endswith(key)), services[i % len(services)]), spn)
-            for i, (key, spn) in enumerate(wanted)]
 
 UPLOAD_IP = "192.0.2.88"
 UPLOAD_NAME = "files.example.org"
@@ -30,31 +20,17 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     ws = net.workstations[min(23, len(net.workstations) - 1)]
     user = net.owner_of[ws.name]
     dc = net.with_role("dc")[0]
-    spns = service_principals(net)
-    dom, realm = net.domain, net.realm
+    dom = net.domain
     accounts = {u.sam: u for u in net.users}
     t = clock.jst(2025, 2, 24, 14, 2, 11.0)
     first = t
     tag = "episode:ad-2020:kerberoasting"
     _proc(story, rng, t - 3 * clock.US, ws.name, "C:\\Users\\Public\\r.exe", "r.exe kerberoast /rc4opsec /nowrap",
           f"{dom}\\{user}", tag)
-    for i, (svc, spn) in enumerate(spns):
-        ts = t + i * 1_700_000
-        sport = int(rng.integers(49152, 65536))
-        story.win(ts, dc.name, 4769, [
-            ("TargetUserName", f"{user}@{realm}"), ("TargetDomainName", realm), ("ServiceName", svc),
-            ("ServiceSid", accounts[svc].sid), ("TicketOptions", "0x40810000"), ("TicketEncryptionType", "0x17"),
-            ("IpAddress", f"::ffff:{ws.ip}"), ("IpPort", str(sport)), ("Status", "0x0"),
-            ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("TransmittedServices", "-")], tag)
-        uid = story.conn(ts - 2_000, ws.ip, sport, dc.ip, 88, "tcp", "krb_tcp", 0.01, 1_450, 1_630, tag=tag)
-        story.zeek("kerberos", ts, {"uid": uid, "id.orig_h": ws.ip, "id.orig_p": str(sport), "id.resp_h": dc.ip,
-                                    "id.resp_p": "88", "request_type": "TGS", "client": f"{user}/{realm}",
-                                    "service": spn, "success": "T", "error_msg": "-",
-                                    "till": clock.epoch_s6(np.array([ts + 10 * clock.HOUR]))[0].as_py(),
-                                    "cipher": "rc4-hmac", "forwardable": "T", "renewable": "T"}, tag)
+    roasted = roast(story, rng, t, ws, user, tag)
     t = clock.jst(2025, 2, 25, 10, 47, 30.0)
     tag = "episode:ad-2020:dcsync"
-    dcsync = accounts[spns[1][0]]  # the backup service account: it may replicate
+    dcsync = accounts[roasted[1]]  # the backup service account: it may replicate
     _proc(story, rng, t - 5 * clock.US, ws.name, "C:\\Users\\Public\\m.exe",
           f"m.exe \"lsadump::dcsync /domain:{net.fqdn} /all /csv\" exit", f"{dom}\\{user}", tag)
     story.win(t, dc.name, 4624, [
@@ -98,7 +74,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
               f"{ws.ip}/{sport + 1} duration 0:01:28 bytes {size + 41_000} TCP FINs from inside", tag)
     story.flow(t, t + 88 * clock.US, ws.ip, UPLOAD_IP, sport + 1, 443, 6, size, size // 1400, tag)
     return {"workstation": {"name": ws.name, "ip": ws.ip}, "user": user, "domain_controller": dc.name,
-            "kerberoasted_accounts": [s for s, _ in spns], "dcsync_account": dcsync.sam,
+            "kerberoasted_accounts": roasted, "dcsync_account": dcsync.sam,
             "upload": {"ip": UPLOAD_IP, "name": UPLOAD_NAME, "bytes": size}, "start": int(first)}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from breachscope.simulate import clock
 from breachscope.simulate.attack import PUBLIC_B, WORK_A, Attack, StoryInputs
 from breachscope.simulate.attack_file import Kerberoasting, LsassDump
-from breachscope.simulate.episodes.ad2020 import service_principals
+from breachscope.simulate.kerberos import roast
 
 RUNDLL32 = "C:\\Windows\\System32\\rundll32.exe"
 LSASS = "C:\\Windows\\system32\\lsass.exe"
@@ -50,28 +50,11 @@ def lsass_dump(w: Attack, p: LsassDump, _: StoryInputs) -> None:
 
 def kerberoasting(w: Attack, p: Kerberoasting, _: StoryInputs) -> None:
     h = w.host(p.host)
-    net, realm = w.net, w.net.realm
-    dc = net.with_role("dc")[0]
     # a web shell or a service asks with the computer's account, the others with their own
     client = w.user_of(p.actor).split("\\")[-1] if p.actor in ("admin", "vendor") else f"{h.name}$"
-    accounts = {u.sam: u for u in net.users}
-    spns = service_principals(net)
     t = w.at(p.at)
     w.proc(t - 3 * clock.US, h.name, f"{PUBLIC_B}\\r.exe", "r.exe kerberoast /rc4opsec /nowrap", w.parent_of(p.actor),
            w.user_of(p.actor), TAG)
-    for i, (svc, spn) in enumerate(spns):
-        ts = t + i * 1_700_000
-        sport = w.port()
-        w.s.win(ts, dc.name, 4769, [
-            ("TargetUserName", f"{client}@{realm}"), ("TargetDomainName", realm), ("ServiceName", svc),
-            ("ServiceSid", accounts[svc].sid), ("TicketOptions", "0x40810000"), ("TicketEncryptionType", "0x17"),
-            ("IpAddress", f"::ffff:{h.ip}"), ("IpPort", str(sport)), ("Status", "0x0"),
-            ("LogonGuid", "{" + w.rng.bytes(16).hex() + "}"), ("TransmittedServices", "-")], TAG)
-        uid = w.s.conn(ts - 2_000, h.ip, sport, dc.ip, 88, "tcp", "krb_tcp", 0.01, 1_450, 1_630, tag=TAG)
-        w.s.zeek("kerberos", ts, {"uid": uid, "id.orig_h": h.ip, "id.orig_p": str(sport), "id.resp_h": dc.ip,
-                                  "id.resp_p": "88", "request_type": "TGS", "client": f"{client}/{realm}",
-                                  "service": spn, "success": "T", "error_msg": "-",
-                                  "till": clock.epoch_s6(np.array([ts + 10 * clock.HOUR]))[0].as_py(),
-                                  "cipher": "rc4-hmac", "forwardable": "T", "renewable": "T"}, TAG)
+    roasted = roast(w.s, w.rng, t, h, client, TAG)
     w.note(t, "credential_access", f"Kerberoasting from {h.name} as {client}: RC4 service tickets for "
-           f"{', '.join(s for s, _ in spns)} from {dc.name}")
+           f"{', '.join(roasted)} from {w.net.with_role('dc')[0].name}")
