@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from breachscope.engines.case_tables import case_tables, event_table_names, merged_schemas
+from breachscope.engines.spark_stages import staged
 from breachscope.model.case_folder import CaseFolder
 from breachscope.model.errors import BreachscopeError
 from breachscope.model.sql import quote_ident
@@ -62,12 +63,16 @@ CONTEXT_CONF = {
     "spark.app.name": "breachscope",
     "spark.ui.showConsoleProgress": "false",
 }
-# only in local mode (the JVM is ours): lower() of non-ASCII text must not follow a Turkish locale
+DRIVER_MEMORY_ENV = "BREACHSCOPE_SPARK_DRIVER_MEMORY"
+# only in local mode (the JVM is ours): lower() of non-ASCII text must not follow a Turkish locale; a JVM
+# out of heap exits (else a thread dies and the query waits for it for ever); the driver is the executor
+# too here, so it gets more than Spark's 1 GB default
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
-    "spark.driver.extraJavaOptions": "-Duser.language=en -Duser.country=US",
+    "spark.driver.extraJavaOptions": "-Duser.language=en -Duser.country=US -XX:+ExitOnOutOfMemoryError",
     "spark.executor.extraJavaOptions": "-Duser.language=en -Duser.country=US",
 }
+DRIVER_MEMORY = "2g"
 
 
 class SparkUnavailable(BreachscopeError):
@@ -98,6 +103,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     settings = dict(CONTEXT_CONF)
     if master.startswith("local"):
         settings.update(LOCAL_CONF)
+        settings["spark.driver.memory"] = os.environ.get(DRIVER_MEMORY_ENV) or DRIVER_MEMORY
         # Python workers must be this interpreter (pyarrow, duckdb); a cluster sets its own
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings.update(conf or {})
@@ -127,6 +133,7 @@ class SparkEngine:
         self.tables: dict[str, pa.Schema] = {}
         self._views: set[str] = set()
         self._cached: dict[str, Any] = {}
+        self._queries = 0  # names each query's stages apart
 
     @classmethod
     def from_arrow(cls, tables: Mapping[str, pa.Table], session: Any = None) -> SparkEngine:
@@ -145,7 +152,23 @@ class SparkEngine:
         return dict(self.tables)
 
     def query(self, sql: str) -> pa.Table:
-        return self.spark.sql(sql).toArrow()
+        self._queries += 1
+        plan = staged(sql, f"bs_stage_{self._queries}_")
+        try:
+            for view, body in plan.stages:
+                # a checkpoint, not a cache: the later stages' plans start from its rows, not its plan
+                self.spark.sql(body).localCheckpoint(eager=True).createOrReplaceTempView(view)
+            return self.spark.sql(plan.final).toArrow()
+        except Exception as exc:
+            if not _jvm_gone(exc):
+                raise
+            raise SparkUnavailable(f"Spark's JVM stopped during a query ({type(exc).__name__}); in local mode it "
+                                   f"is most often out of heap: set {DRIVER_MEMORY_ENV} above "
+                                   f"{os.environ.get(DRIVER_MEMORY_ENV) or DRIVER_MEMORY}") from exc
+        finally:
+            for view, _ in plan.stages:
+                with suppress(Exception):
+                    self.spark.catalog.dropTempView(view)
 
     def register(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(_spark_ready(table)).createOrReplaceTempView(name)
@@ -185,7 +208,11 @@ class SparkEngine:
         with suppress(Exception):
             self.spark.catalog.clearCache()
         if self.owns_context:
-            self.spark.stop()
+            try:
+                self.spark.stop()
+            except Exception as exc:  # a JVM that already exited (see query) has nothing left to stop
+                if not _jvm_gone(exc):
+                    raise
 
     def __enter__(self) -> SparkEngine:
         return self
@@ -263,6 +290,11 @@ def open_spark_case(case_dir: str | Path, master: str | None = None, session: An
 
 
 # --- tables ----------------------------------------------------------------------------------------
+def _jvm_gone(exc: BaseException) -> bool:
+    # py4j is pyspark's dependency, imported only when Spark is used
+    return isinstance(exc, ConnectionError) or type(exc).__name__ == "Py4JNetworkError"
+
+
 def _ident(name: str) -> str:
     return quote_ident(name, "`")
 
