@@ -167,18 +167,27 @@ def test_kerberoasting(sim: Sim) -> None:
 
 def test_dns_tunnel_exfiltration(sim: Sim) -> None:
     queries = rows(sim, f"SELECT * FROM zeek_dns WHERE query LIKE '%.{TUNNEL}' ORDER BY ts")
-    assert len(queries) > 100 and min(len(r["query"]) for r in queries[:-1]) > 150
-    assert {r["id.resp_h"] for r in queries} == {"10.10.0.10"} and {r["qtype_name"] for r in queries} == {"TXT"}
+    asked = [r for r in queries if r["id.resp_h"] == "10.10.0.10"]  # the host asks the first DC
+    assert len(asked) > 100 and min(len(r["query"]) for r in asked[:-1]) > 150
+    assert {r["qtype_name"] for r in queries} == {"TXT"}
     assert (queries[-1]["ts"] - queries[0]["ts"]).total_seconds() > 60  # spread over minutes
+    # the DC forwards every new name to the domain's name server, the attacker's: where the data goes
+    ns = next(p for p in sim.truth["exfiltration"]["paths"] if p["step"] == "dns_tunnel_exfiltration")["destination_ip"]
+    forwarded = [r for r in queries if r not in asked]
+    assert {(r["id.orig_h"], r["id.resp_h"]) for r in forwarded} == {("10.10.0.10", ns)}
+    assert [r["query"] for r in forwarded] == [r["query"] for r in asked]
     conn = rows(sim, f"SELECT c.* FROM zeek_conn c JOIN zeek_dns d USING (uid) WHERE d.query LIKE '%.{TUNNEL}' "
                      "AND c.proto = 'udp' AND c.\"id.resp_p\" = 53")
     assert len(conn) == len(queries)
+    edge = rows(sim, f"SELECT * FROM syslog WHERE message LIKE '%Teardown UDP connection % for outside:{ns}/53 %'")
+    flows = rows(sim, f"SELECT * FROM flow WHERE dst_ip = '{ns}' AND dst_port = 53")
+    assert len(edge) == len(flows) == len(asked)
     # the query names carry the staged files, in order
-    text = "".join("".join(r["query"].split(".")[:-5]) for r in queries).upper()
+    text = "".join("".join(r["query"].split(".")[:-5]) for r in asked).upper()
     data = base64.b32decode(text + "=" * (-len(text) % 8))
     staged = b"".join((sim.out / f["path"]).read_bytes() for f in sim.truth["evidence"]["staged_files"])
     assert data == staged
-    for found in (queries, conn):
+    for found in (queries, conn, edge, flows):
         in_truth(sim, found, "attack:exfiltration")
     timeline(sim, f"DNS queries under {TUNNEL}")
     assert sim.truth["exfiltration"]["bytes"] > len(staged)  # with the HTTPS upload and the cloud upload

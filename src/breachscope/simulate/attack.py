@@ -40,7 +40,7 @@ IMAGE = {
     "w3wp": "C:\\Windows\\System32\\inetsrv\\w3wp.exe", "wmi": "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",
     "explorer": "C:\\Windows\\explorer.exe", "psql": f"{WORK_A}\\psql.exe", "7z": f"{PUBLIC_B}\\7za.exe",
     "curl": "C:\\Windows\\System32\\curl.exe", "rdp": "C:\\Windows\\System32\\rdpclip.exe",
-    "backdoor": "C:\\ProgramData\\SoftwareDistribution\\msupd.exe",
+    "backdoor": "C:\\ProgramData\\SoftwareDistribution\\msupd.exe", "svchost": "C:\\Windows\\System32\\svchost.exe",
 }
 
 
@@ -118,6 +118,7 @@ class Attack:
             steps_catalogue.run(self, step, inputs)
         if self.first is None:
             raise ValueError("the attack has no initial access step")
+        self._exfiltration_endpoint()
         last = self.cut if self.cut is not None else max(e["ts"] for e in self.out.timeline)
         self.out.window = (self.first, last)
         self.out.timeline.sort(key=lambda e: e["ts"])
@@ -139,18 +140,31 @@ class Attack:
         self.out.exfil_paths.append({"step": step, "source": source.name, "bytes": size, "destination_ip": ip,
                                      "destination_name": name})
 
+    def _exfiltration_endpoint(self) -> None:
+        """hosts.external's `c2_and_exfiltration` is where the data went: the first exfiltration step's address
+        when it is not the C2's (a storage service); the C2, if a step called it, is then kept in `c2`."""
+        ext, c2 = self.out.hosts["external"], self.spec.external.c2_address
+        to = next((p["destination_ip"] for p in self.out.exfil_paths if p["destination_ip"]), None)
+        if to is not None and to != c2:
+            ext["c2_and_exfiltration"] = to
+            if any(e["stage"] == "c2" for e in self.out.timeline):
+                ext["c2"] = c2
+
     def contained(self, ts: int) -> None:
         self.cut = ts
 
     def user_of(self, actor: str) -> str:
         """The account an actor's commands run as."""
         return {"web_shell": self.spec.web_shell_user, "vendor": f"{self.dom}\\{self.spec.vendor_account}",
-                "admin": f"{self.dom}\\{self.admin}", "system": "NT AUTHORITY\\SYSTEM"}[actor]
+                "admin": f"{self.dom}\\{self.admin}", "system": "NT AUTHORITY\\SYSTEM",
+                "it_admin": f"{self.dom}\\{next(iter(self.net.other_admins), self.admin)}",
+                "scheduled_task": "NT AUTHORITY\\SYSTEM"}[actor]
 
     @staticmethod
     def parent_of(actor: str) -> str:
         """The process an actor's commands start from: the web server, the vendor's desktop, WMI, the backdoor."""
-        return IMAGE[{"web_shell": "w3wp", "vendor": "explorer", "admin": "wmi", "system": "backdoor"}[actor]]
+        return IMAGE[{"web_shell": "w3wp", "vendor": "explorer", "admin": "wmi", "system": "backdoor",
+                      "it_admin": "explorer", "scheduled_task": "svchost"}[actor]]
 
     def at(self, text: str) -> int:
         """A step's local time with up to 0.9 s of jitter."""
@@ -186,6 +200,8 @@ class Attack:
             ("Hashes", "SHA256=" + hashlib.sha256(image.encode()).hexdigest().upper()),
             ("ParentProcessGuid", guid), ("ParentProcessId", "4242"), ("ParentImage", parent),
             ("ParentCommandLine", parent), ("ParentUser", user)], tag, sysmon=True)
+        if self.net.hosts[host].role == "workstation":  # their noise has no 4688: auditing is off there
+            return
         self.s.win(ts + 3_000, host, 4688, [
             ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{host}$"), ("SubjectDomainName", self.dom),
             ("SubjectLogonId", "0x3e7"), ("NewProcessId", "0x" + format(int(pid), "x")), ("NewProcessName", image),

@@ -55,8 +55,9 @@ Account = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9._-]{0,19}", "an account n
 Part = Literal["device_a", "device_b", "db", "batch", "bi", "backup", "jump", "entry_router", "core_router",
                "wan_router", "firewall", "payment", "fs", "export_share", "wsus", "printer"]
 #: who runs a step's commands: the web shell's application pool, the remote vendor, the stolen administrator
-#: or SYSTEM (a backdoor service); the parent process follows from it
-Actor = Literal["web_shell", "vendor", "admin", "system"]
+#: or SYSTEM (a backdoor service); for routine steps also an IT administrator at his desktop (the first admin
+#: with no part in the story) or a scheduled task; the parent process follows from it
+Actor = Literal["web_shell", "vendor", "admin", "system", "it_admin", "scheduled_task"]
 
 
 class ExposedConsoleExploit(Strict):
@@ -291,10 +292,138 @@ class CloudUpload(Strict):
                                                                "service's own)")
 
 
+# --- more initial access, credential access, SSH, FTP and account response -------------------------------------
+Email = Annotated[str, Matching(r"[A-Za-z0-9._%+-]{1,64}@[a-z0-9]([a-z0-9.-]*[a-z0-9])?", "an e-mail address")]
+
+
+class Phishing(Strict):
+    """Initial access: a phishing mail opened on a workstation (or a terminal server): the attachment in Word
+    or the link in the browser starts PowerShell, which fetches the payload over HTTP and runs it; the
+    implant calls the C2 name (Sysmon 1/3/11, 4688, DNS, Zeek conn/http/ssl, ASA, NetFlow)."""
+
+    step: Literal["phishing"]
+    at: LocalTime
+    host: Part | Literal["workstation"] = "workstation"
+    workstation: int = Field(default=0, ge=0, description="which workstation (its place in the network's list, "
+                                                          "modulo their number) when host is `workstation`")
+    user: Account | None = Field(default=None, description="who opens the mail (default: the workstation's "
+                                                            "owner; on a server, the vendor account)")
+    sender: Email
+    lure: Literal["attachment", "link"] = "attachment"
+    document: FileName = Field(default="Invoice_0127.docm", description="the attachment (a macro document) or, "
+                                                                        "for a link, the downloaded archive")
+    payload_host: DnsName = Field(description="the attacker's web server the payload is fetched from")
+    payload_address: Address | None = Field(default=None, description="its address (default: initial_access)")
+    payload: FileName = "OneDriveStandaloneUpdate.exe"
+
+
+class RdpBruteForce(Strict):
+    """Initial access through RDP published to the internet: a burst of failed logons (4625, unknown names
+    then wrong passwords), ASA inbound connections and Zeek conn/rdp per attempt, then the success (4624
+    type 3 for NLA, then type 10)."""
+
+    step: Literal["rdp_brute_force"]
+    at: LocalTime
+    host: Part = "device_b"
+    account: Account | None = Field(default=None, description="the account guessed (default: the vendor account)")
+    attempts: int = Field(default=60, ge=1, le=5000, description="failed attempts before the success")
+    source: Address | None = Field(default=None, description="the attacker's address (default: initial_access)")
+    public: Address | None = Field(default=None, description="the published address of the RDP port (default: "
+                                                             "published_console)")
+    unknown_names: tuple[Account, ...] = Field(default=("admin", "administrator1", "test", "scan", "user1"),
+                                               description="names tried first that the domain does not know")
+    nla: bool = Field(default=True, description="Network Level Authentication: failures are type 3 (else 10)")
+
+
+class DcSync(Strict):
+    """Credential access: DRSUAPI replication (DCSync) from a host that is no domain controller, as the
+    stolen administrator: 4624 type 3 and 4662 with the replication rights on the first domain controller,
+    Zeek conn to the endpoint mapper (135) and the DRSUAPI port, dce_rpc DRSBind/DRSGetNCChanges."""
+
+    step: Literal["dcsync"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "admin"
+    user: Account | None = Field(default=None, description="the one account asked for (default: all, /all)")
+
+
+class SshLateral(Strict):
+    """SSH from a host to a Linux host (OpenSSH on both ends): the client process on a Windows source (Sysmon
+    1/3), Zeek conn and ssh, the target's sshd and systemd-logind syslog lines. The session's commands are not
+    written (no auditd or shell history is simulated)."""
+
+    step: Literal["ssh_lateral"]
+    at: LocalTime
+    source: Part
+    target: Part = "db"
+    account: Account = Field(description="the Linux account logged in to")
+    method: Literal["password", "publickey"] = "password"
+    minutes: float = Field(default=14.0, gt=0, le=24 * 60, description="how long the session lasts")
+    actor: Actor = "admin"
+
+
+class FtpFile(Strict):
+    name: FileName
+    size: int = Field(ge=0)
+
+
+class FtpExfiltration(Strict):
+    """The staged files sent by FTP to an external server, one STOR each on a passive data connection: Zeek
+    conn (control 21 and data) and ftp, ASA build/teardown with bytes, NetFlow. As a routine step, the files
+    listed in `files` (an upload to a partner) instead of the staged ones."""
+
+    step: Literal["ftp_exfiltration"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "system"
+    address: Address | None = Field(default=None, description="the FTP server (default: c2_address)")
+    server_name: DnsName | None = Field(default=None, description="its DNS name (default: c2_name)")
+    account: Account = "upload"
+    files: tuple[FtpFile, ...] = Field(default=(), description="what is sent (default: the staged files)")
+    folder: Text = Field(default="C:\\Users\\Public", description="the Windows folder the files are sent from")
+    tool: Literal["curl", "winscp"] = Field(default="curl", description="curl with the files on its command line, "
+                                                                        "or WinSCP's console with a script")
+
+
+class DisableAccount(Strict):
+    """The defenders disable a domain account on the first domain controller (4725 and 4738, after the
+    administrator's network logon from the jump host)."""
+
+    step: Literal["disable_account"]
+    noticed_at: LocalTime | None = Field(default=None, description="when the defenders notice (a timeline entry)")
+    at: LocalTime
+    account: Account
+    by: Account | None = Field(default=None, description="the administrator (default: the first of the other "
+                                                          "admins)")
+
+
 Step = Annotated[ExposedConsoleExploit | VpnRdp | Discovery | SmbServiceLateral | WmiLateral | DatabaseSessions
                  | Staging | SmbTransfer | ArchiveUpload | AclRestriction | DeniedAttempts | C2Beacons
                  | PasswordGuessing | IsolateHost | Announcement | RdpLateral | WinrmLateral | PsexecLateral
-                 | LsassDump | Kerberoasting | DnsTunnelExfiltration | CloudUpload, Field(discriminator="step")]
+                 | LsassDump | Kerberoasting | DnsTunnelExfiltration | CloudUpload | Phishing | RdpBruteForce
+                 | DcSync | SshLateral | FtpExfiltration | DisableAccount, Field(discriminator="step")]
+INITIAL_ACCESS = ("exposed_console_exploit", "vpn_rdp", "phishing", "rdp_brute_force")
+#: the steps the organization's own people also do (routine steps, hard negatives): none of them needs the
+#: attack's state (its statements, staged files) or writes files beside the evidence
+ROUTINE_STEPS = ("rdp_lateral", "winrm_lateral", "psexec_lateral", "wmi_lateral", "ssh_lateral", "ftp_exfiltration",
+                 "disable_account")
+
+
+class RoutineStep(Strict):
+    """A catalogue step done by the organization itself (a hard negative): written like the attack's, its
+    records tagged `benign:<name>`, never part of the attack's truth (entry, timeline, exfiltration)."""
+
+    name: Annotated[str, Matching(r"[a-z][a-z0-9_]{0,39}", "a name (lower case, digits, _)")]
+    description: Text
+    action: Step
+
+    @model_validator(mode="after")
+    def _routine(self) -> RoutineStep:
+        if self.action.step not in ROUTINE_STEPS:
+            raise ValueError(f"{self.action.step} cannot be a routine step; these can: {', '.join(ROUTINE_STEPS)}")
+        if isinstance(self.action, FtpExfiltration) and not self.action.files:
+            raise ValueError("a routine ftp_exfiltration lists its files (there are no staged files)")
+        return self
 
 
 class External(Strict):
@@ -320,8 +449,8 @@ class AttackSpec(Strict):
             raise ValueError("variants: at least one")
         for name, steps in self.variants.items():
             kinds = [s.step for s in steps]
-            if not any(k in ("exposed_console_exploit", "vpn_rdp") for k in kinds):
-                raise ValueError(f"variants.{name}: no initial access step (exposed_console_exploit or vpn_rdp)")
+            if not any(k in INITIAL_ACCESS for k in kinds):
+                raise ValueError(f"variants.{name}: no initial access step ({', '.join(INITIAL_ACCESS)})")
             if "database_sessions" not in kinds:
                 raise ValueError(f"variants.{name}: no database_sessions step")
         return self

@@ -12,12 +12,13 @@ statements return exactly the target number of organizations once the exclusion 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow.compute as pc
 
 from breachscope.simulate.customers import OrderDB
+from breachscope.simulate.dbqueries import inline
 
 PAGE_DEFAULT = 5000
 PROBE_LIMIT_DEFAULT = 2000
@@ -65,6 +66,7 @@ class Query:
     client: str = "psql"  # psql (simple protocol) or script (Npgsql, extended protocol, bind parameters)
     session: int = 0  # which attacker session sent it
     output_file: str = ""  # \copy target file on device A
+    dialect: str = "postgres"  # sqlglot's dialect of `sql` and `select_sql`
 
 
 @dataclass
@@ -113,7 +115,30 @@ def choose_ranges(db: OrderDB, target: int) -> Ranges:
     return Ranges(0, e1, c1, a1, b1, u0, u1, page, limit)
 
 
-def plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:
+def plan(db: OrderDB, target: int, dialect: str = "postgres") -> tuple[Ranges, list[Query]]:
+    """The attacker's statements, as the server of the dialect receives them (see `in_mysql`)."""
+    r, qs = _plan(db, target)
+    return r, (in_mysql(qs) if dialect == "mysql" else qs)
+
+
+def in_mysql(qs: list[Query]) -> list[Query]:
+    """The same statements against MySQL or MariaDB: the mysql client sends a statement without its `;`;
+    the script's connector (MySql.Data) writes the values into the text; the exports are the mysql client's
+    batch output (`-B -e`) redirected to the file: MySQL has no COPY to the client, and SELECT ... INTO
+    OUTFILE would write on the database server, with a FILE privilege the application's account has not."""
+    out = []
+    for q in qs:
+        if q.kind == "recon":
+            sql = q.select_sql.replace("current_user,", "current_user(),")
+        elif q.copy:
+            sql = q.select_sql
+        else:
+            sql = inline(q.sql, [str(v) for v in q.params])
+        out.append(replace(q, sql=sql, select_sql=sql, params=[], copy=False, dialect="mysql"))
+    return out
+
+
+def _plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:
     r = choose_ranges(db, target)
     ids = np.asarray(db["customers"]["customer_id"])
     cid = lambda i: int(ids[i])  # noqa: E731

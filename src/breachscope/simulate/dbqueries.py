@@ -7,6 +7,7 @@ pgAudit (log_relation = on) writes one record per table: the order of the FROM l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -19,6 +20,11 @@ class Template:
     command: str = "SELECT"
     params: tuple[str, ...] = ()  # kinds of bind parameters, filled by the noise generator
     weight: float = 0.0
+    mysql: str = ""  # the text in MySQL's dialect where it differs ($n still marks the values)
+
+    def text(self, dialect: str) -> str:
+        """The statement as the clients of an engine (its sqlglot dialect) write it."""
+        return self.mysql or self.sql if dialect == "mysql" else self.sql
 
 
 APP_TEMPLATES = (
@@ -57,13 +63,21 @@ NIGHTLY_EXPORT = Template(
     "COPY (SELECT c.customer_id, c.company_name, c.postal_code, c.address, k.contract_no, k.contract_name, "
     "k.service_plan, k.status FROM customers c JOIN contracts k ON k.customer_id = c.customer_id "
     "WHERE k.provider_brand <> 'docomo' ORDER BY c.customer_id, k.contract_no) TO STDOUT WITH (FORMAT csv, HEADER)",
-    ("public.customers", "public.contracts"))
+    ("public.customers", "public.contracts"),
+    # MySQL has no COPY to the client: the export program reads the rows and writes the CSV itself
+    mysql="SELECT c.customer_id, c.company_name, c.postal_code, c.address, k.contract_no, k.contract_name, "
+          "k.service_plan, k.status FROM customers c JOIN contracts k ON k.customer_id = c.customer_id "
+          "WHERE k.provider_brand <> 'docomo' ORDER BY c.customer_id, k.contract_no")
 BI_REPORTS = (
     Template("bi_usage_by_plan", "SELECT c.prefecture, k.service_plan, count(*) AS contracts, "
              "sum(u.monthly_usage) AS usage\n  FROM contracts k\n  JOIN customers c ON c.customer_id = k.customer_id\n"
              "  JOIN service_usage u ON u.contract_id = k.contract_id\n WHERE u.usage_month = $1\n"
              " GROUP BY c.prefecture, k.service_plan\n ORDER BY 1, 2",
-             ("public.contracts", "public.customers", "public.service_usage"), params=("usage_month",)),
+             ("public.contracts", "public.customers", "public.service_usage"), params=("usage_month",),
+             mysql="SELECT c.prefecture, k.service_plan, count(*) AS contracts, sum(u.monthly_usage) AS `usage`\n"
+                   "  FROM contracts k\n  JOIN customers c ON c.customer_id = k.customer_id\n"
+                   "  JOIN service_usage u ON u.contract_id = k.contract_id\n WHERE u.usage_month = $1\n"
+                   " GROUP BY c.prefecture, k.service_plan\n ORDER BY 1, 2"),
     Template("bi_customer_list", "SELECT c.customer_id, c.company_name, c.prefecture, count(k.contract_id) AS "
              "contracts, sum(k.monthly_fee) AS monthly_fee\n  FROM customers c\n"
              "  JOIN contracts k ON k.customer_id = c.customer_id\n WHERE k.status = 'active'\n"
@@ -71,3 +85,40 @@ BI_REPORTS = (
              ("public.customers", "public.contracts")),
 )
 BACKUP_TABLES = ("contacts", "contracts", "customers", "orders", "service_usage")
+
+#: kinds of values written bare in MySQL's text (the others are quoted strings)
+NUMERIC_KINDS = frozenset({"customer_id", "contract_id", "new_order_id", "order_id"})
+_MARK = re.compile(r"\$(\d+)")
+
+
+def mysql_quote(value: str) -> str:
+    """A string literal as the MySQL connectors write it (backslash escapes)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def inline(sql: str, values: list[str]) -> str:
+    """$1, $2 ... replaced by the values' literal text (MySQL clients send the values inside the text)."""
+    return _MARK.sub(lambda m: values[int(m.group(1)) - 1], sql)
+
+
+def pieces(sql: str) -> tuple[list[str], list[int]]:
+    """The text around the $n marks and the 0-based value index of each mark (for vectorized inlining)."""
+    parts = _MARK.split(sql)
+    return parts[0::2], [int(i) - 1 for i in parts[1::2]]
+
+
+def mysqldump_statements(database: str, tables: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """What mysqldump --single-transaction sends (statement, tables it reads), abridged to the statements
+    that name the data: the session set-up, then per table its definition and its rows."""
+    out: list[tuple[str, tuple[str, ...]]] = [
+        ("/*!40100 SET @@SQL_MODE='' */", ()), ("/*!40103 SET TIME_ZONE='+00:00' */", ()),
+        ("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", ()),
+        ("START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */", ()),
+        ("SHOW VARIABLES LIKE 'gtid\\_mode'", ()), ("UNLOCK TABLES", ()),
+        (f"SHOW CREATE DATABASE IF NOT EXISTS `{database}`", ())]
+    for t in tables:
+        out += [(f"show table status like '{t}'", ()), ("SET SQL_QUOTE_SHOW_CREATE=1", ()),
+                ("SET SESSION character_set_results = 'binary'", ()), (f"show create table `{t}`", ()),
+                ("SET SESSION character_set_results = 'utf8mb4'", ()), (f"show fields from `{t}`", ()),
+                (f"SELECT /*!40001 SQL_NO_CACHE */ * FROM `{t}`", (f"public.{t}",))]
+    return out

@@ -42,9 +42,9 @@ def connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def projection(sql: str) -> list[tuple[str, str]]:
-    """(table, column) of every output column of a SELECT, from its text."""
-    tree = sqlglot.parse_one(sql, read="postgres")
+def projection(sql: str, dialect: str = "postgres") -> list[tuple[str, str]]:
+    """(table, column) of every output column of a SELECT, from its text (in the server's dialect)."""
+    tree = sqlglot.parse_one(sql, read=dialect)
     aliases = {t.alias_or_name: t.name for t in tree.find_all(exp.Table)}
     out = []
     for e in tree.expressions:
@@ -60,7 +60,25 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[int]) -> pa.Tab
     return con.sql(sql, params=params or None).to_arrow_table()
 
 
+def _as_written(con: duckdb.DuckDBPyConnection, q: Query) -> tuple[pa.Table, pa.Table | None]:
+    """A statement of another dialect than PostgreSQL's, run from its text as the server logged it (parsed
+    with sqlglot in its dialect, written for DuckDB): its rows, and for a LIMIT without ORDER BY the rows
+    in the server's physical order (what it returned) then every row it could have returned."""
+    tree = sqlglot.parse_one(q.select_sql, read=q.dialect)
+    if q.certain:
+        return _rows(con, tree.sql(dialect="duckdb"), []), None
+    if not isinstance(tree, exp.Select) or tree.args.get("order") is not None or tree.args.get("limit") is None:
+        raise ValueError("probe statement layout changed")
+    ordered = tree.copy().order_by(PROBE_PHYSICAL_ORDER, dialect=q.dialect)
+    unlimited = tree.copy()
+    unlimited.set("limit", None)
+    return _rows(con, ordered.sql(dialect="duckdb"), []), _rows(con, unlimited.sql(dialect="duckdb"), [])
+
+
 def run(con: duckdb.DuckDBPyConnection, q: Query, keep_rows: bool = False) -> StatementResult:
+    if q.dialect != "postgres":
+        table, maybe = _as_written(con, q)
+        return _result(q, table, maybe, projection(q.select_sql, q.dialect), keep_rows)
     table = _rows(con, q.select_sql, q.params)
     cols = projection(q.select_sql)
     if not q.certain:  # what the server returned: the first rows in its physical order
@@ -70,6 +88,11 @@ def run(con: duckdb.DuckDBPyConnection, q: Query, keep_rows: bool = False) -> St
             raise ValueError("probe statement layout changed")
         table = _rows(con, ordered, q.params)
         candidates = _rows(con, q.select_sql.replace("\n LIMIT $3", ""), q.params[:2])
+    return _result(q, table, None if q.certain else candidates, cols, keep_rows)
+
+
+def _result(q: Query, table: pa.Table, candidates: pa.Table | None, cols: list[tuple[str, str]],
+            keep_rows: bool) -> StatementResult:
     columns: dict[str, list[str]] = {}
     for t, c in cols:
         if t:
@@ -81,7 +104,7 @@ def run(con: duckdb.DuckDBPyConnection, q: Query, keep_rows: bool = False) -> St
             raise ValueError(f"{q.ref}: statement reads {t} without projecting its key {key}")
         pos = next(i for i, (tt, c) in enumerate(cols) if tt == t and c == key)
         res.keys[t] = set(table.column(pos).to_pylist())
-        if not q.certain:
+        if candidates is not None:
             res.candidate_keys[t] = set(candidates.column(pos).to_pylist())
     return res
 

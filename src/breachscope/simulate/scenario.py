@@ -16,6 +16,7 @@ from breachscope.model.outdir import claim_folder
 from breachscope.model.progress import report
 from breachscope.simulate import (
     attackdb,
+    benign,
     customers,
     episodes,
     exposure,
@@ -27,7 +28,9 @@ from breachscope.simulate import (
 )
 from breachscope.simulate.attack import Attack, StoryInputs
 from breachscope.simulate.config import SimConfig
+from breachscope.simulate.dbengine import engine
 from breachscope.simulate.noise.devices import Firewall, Flows, Routers
+from breachscope.simulate.noise.linux import LinuxSyslog
 from breachscope.simulate.noise.postgres import DbRefs, Postgres
 from breachscope.simulate.noise.windows import DcSecurity, MemberSecurity, Sysmon
 from breachscope.simulate.noise.zeek import ZeekGroup
@@ -36,7 +39,8 @@ from breachscope.simulate.story import Story
 from breachscope.simulate.streams import Context, GroupResult, Injected, noise_counts, run_group
 
 #: the log groups, most expensive first (they are spread over the worker processes in this order)
-GROUPS = {g.name: g for g in (Sysmon, ZeekGroup, MemberSecurity, DcSecurity, Firewall, Postgres, Flows, Routers)}
+GROUPS = {g.name: g for g in (Sysmon, ZeekGroup, MemberSecurity, DcSecurity, Firewall, Postgres, Flows, Routers,
+                               LinuxSyslog)}
 OUR_OUTPUTS = ("evidence", "snapshot", "inventory.yaml", "truth.json")
 
 
@@ -94,7 +98,8 @@ def run(cfg: SimConfig) -> SimSummary:
     phase("database")
     snapshot.write_parquet(db, cfg.out / "snapshot")
     inv = inventory.write(cfg.out / "inventory.yaml")
-    ranges, queries = attackdb.plan(db, cfg.target_organizations)
+    ranges, queries = attackdb.plan(db, cfg.target_organizations,
+                                    engine(cfg.scenario_spec.network.database).sql_dialect)
     con = exposure.connect(cfg.out / "snapshot")
     try:
         results = {q.ref: exposure.run(con, q, keep_rows=bool(q.output_file)) for q in queries}
@@ -111,6 +116,8 @@ def run(cfg: SimConfig) -> SimSummary:
     attack = Attack(net, story, spec, rng_for(cfg.seed, "attack", cfg.variant)).build(
         spec.variants[cfg.variant], StoryInputs(queries, results, cfg.out))
     schedule.add(story, net, db, cfg.scenario_spec.routine)
+    benign.add(story, net, spec, cfg.scenario_spec.routine.steps, StoryInputs(queries, results, cfg.out),
+               rng_for(cfg.seed, "routine steps"))
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
     sections = {}
     for name in cfg.episodes:

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
 from breachscope.simulate import clock
-from breachscope.simulate.attack_file import AttackSpec
+from breachscope.simulate.attack_file import AttackSpec, RoutineStep
 from breachscope.simulate.scenarios import shipped
 
 HostName = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]{0,14}", "a host name (letters, digits, '-'; 15 at most: "
@@ -133,6 +133,9 @@ class NetworkSpec(Strict):
     workstations: Workstations
     accounts: Accounts
     story_hosts: dict[str, str] = Field(description="the part each host plays in the story -> its name")
+    database: Literal["postgresql", "mysql", "mariadb"] = Field(
+        default="postgresql", description="the order database's engine and its audit log: postgresql (pgAudit "
+        "in the server log), mysql (MySQL 8 general query log) or mariadb (MariaDB server_audit plugin)")
 
     @model_validator(mode="after")
     def _consistent(self) -> NetworkSpec:
@@ -220,6 +223,16 @@ class Routine(Strict):
     change_window: Weekly | None = Field(default=None, description="routine router configuration changes")
     admin_sweep: Nights | None = Field(default=None, description="patch nights: an administrator logs on to "
                                                                  "every server from the jump host")
+    steps: tuple[RoutineStep, ...] = Field(default=(), description="catalogue steps done by the organization "
+                                                                   "itself, once each (simulate/benign.py)")
+
+    @model_validator(mode="after")
+    def _names(self) -> Routine:
+        names = [s.name for s in self.steps]
+        clash = sorted({n for n in names if names.count(n) > 1 or n in Routine.model_fields})
+        if clash:
+            raise ValueError(f"steps: name(s) used twice or by a routine job: {', '.join(clash)}")
+        return self
 
 
 class ScenarioFile(Strict):

@@ -10,7 +10,14 @@ import numpy as np
 
 from breachscope.simulate import clock
 from breachscope.simulate.customers import SCHEMA, OrderDB
-from breachscope.simulate.dbqueries import BACKUP_TABLES, BI_REPORTS, NIGHTLY_EXPORT
+from breachscope.simulate.dbqueries import (
+    BACKUP_TABLES,
+    BI_REPORTS,
+    NIGHTLY_EXPORT,
+    inline,
+    mysql_quote,
+    mysqldump_statements,
+)
 from breachscope.simulate.network import Network
 from breachscope.simulate.scenario_file import WEEKDAYS, Routine
 from breachscope.simulate.story import PgSession, PgStatement, Story
@@ -50,6 +57,7 @@ def descriptions(net: Network, r: Routine) -> dict[str, str]:
         w = r.change_window
         out["benign:change_window"] = (f"{_days(w.weekdays)} {w.at}-{_later(w.at, 90)}: routine router "
                                        "configuration changes")
+    out.update({f"benign:{s.name}": f"{s.action.step}: {s.description}" for s in r.steps})  # simulate/benign.py
     return out
 
 
@@ -105,7 +113,8 @@ def add(story: Story, net: Network, db: OrderDB, routine: Routine) -> None:
 
 
 def _db_conn(story: Story, t: int, src: str, dst: str, dur_s: float, down: int, tag: str) -> None:
-    story.conn(t, src, int(story.rng.integers(49152, 65536)), dst, 5432, "tcp", "-", dur_s, 3_000, down, tag=tag)
+    story.conn(t, src, int(story.rng.integers(49152, 65536)), dst, story.engine.port, "tcp", "-", dur_s, 3_000, down,
+               tag=tag)
 
 
 def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, dump_bytes: int) -> None:
@@ -113,12 +122,16 @@ def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
     bkp, dbh = net.host("backup"), net.host("db")
     stmts = []
     ts = t + 900_000
-    for name in BACKUP_TABLES:
+    if story.engine.name != "postgresql":  # mysqldump (mariadb-dump): set-up, then each table's definition and rows
+        for sql, rels in mysqldump_statements("orders", BACKUP_TABLES):
+            stmts.append(PgStatement(ts, sql, rels))
+            ts += int(rng.integers(2, 20)) * clock.US if rels else 2_000
+    for name in BACKUP_TABLES if story.engine.name == "postgresql" else ():
         cols = ", ".join(c for c, _, _, _ in SCHEMA[name])
         stmts.append(PgStatement(ts, f"COPY public.{name} ({cols}) TO stdout;", (f"public.{name}",)))
         ts += int(rng.integers(2, 20)) * clock.US
-    story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", "pg_dump", pid, t, ts + 400_000, stmts),
-             tag)
+    story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", story.engine.dump_tool, pid, t,
+                       ts + 400_000, stmts), tag)
     _db_conn(story, t, bkp.ip, dbh.ip, (ts - t) / clock.US, dump_bytes, tag)
     for fs in net.with_role("file")[:2]:
         size = int(rng.lognormal(np.log(6e9), 0.6))
@@ -145,7 +158,8 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
         ("ParentCommandLine", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
         ("ParentUser", "NT AUTHORITY\\SYSTEM")], tag, sysmon=True)
     dur = 45 + rows / 4000
-    st = PgStatement(t + 600_000, NIGHTLY_EXPORT.sql, NIGHTLY_EXPORT.relations, copy=True)
+    dialect = story.engine.sql_dialect
+    st = PgStatement(t + 600_000, NIGHTLY_EXPORT.text(dialect), NIGHTLY_EXPORT.relations, copy=dialect == "postgres")
     story.pg(PgSession(bat.ip, int(rng.integers(49152, 65536)), "batch_export", "order-export", pid, t,
                        t + int(dur * clock.US), [st]), tag)
     _db_conn(story, t, bat.ip, dbh.ip, dur, size, tag)
@@ -164,8 +178,14 @@ def _bi(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, 
     tag = "benign:bi_report"
     bi, dbh = net.host("bi"), net.host("db")
     month = "2025-01-01" if day.month < 3 else "2025-02-01"
-    stmts = [PgStatement(t + 800_000, BI_REPORTS[0].sql, BI_REPORTS[0].relations, [month]),
-             PgStatement(t + 9_500_000, BI_REPORTS[1].sql, BI_REPORTS[1].relations, ())]
+    dialect = story.engine.sql_dialect
+    if dialect == "postgres":
+        stmts = [PgStatement(t + 800_000, BI_REPORTS[0].sql, BI_REPORTS[0].relations, [month]),
+                 PgStatement(t + 9_500_000, BI_REPORTS[1].sql, BI_REPORTS[1].relations, ())]
+    else:  # the values inside the text
+        stmts = [PgStatement(t + 800_000, inline(BI_REPORTS[0].text(dialect), [mysql_quote(month)]),
+                             BI_REPORTS[0].relations),
+                 PgStatement(t + 9_500_000, BI_REPORTS[1].text(dialect), BI_REPORTS[1].relations)]
     story.pg(PgSession(bi.ip, int(rng.integers(49152, 65536)), "bi_reader", "bi-report", pid, t, t + 30 * clock.US,
                        stmts), tag)
     _db_conn(story, t, bi.ip, dbh.ip, 30.0, 6_000_000, tag)

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from breachscope.simulate.dbengine import Engine, engine
 from breachscope.simulate.formats import flows as F
+from breachscope.simulate.formats import mariadb_audit as MA
+from breachscope.simulate.formats import mysql_general as MG
 from breachscope.simulate.formats import pgaudit as P
 from breachscope.simulate.formats import syslog as S
 from breachscope.simulate.formats import winlog as W
@@ -49,6 +52,9 @@ class PgStatement:
 
 @dataclass
 class PgSession:
+    """A database session (PostgreSQL's backend pid, MySQL's thread id or MariaDB's connection id in
+    `pid`); written in the engine's log by `Story.pg`."""
+
     client_ip: str
     client_port: int
     user: str
@@ -87,6 +93,33 @@ class PgSession:
                                          np.array([self.closed - self.opened]))
             out.append((self.closed, _one(line), ""))
         return out
+
+    def mysql_lines(self) -> list[tuple[int, str, str]]:
+        """The general log's records of the session: Connect, a Query per statement (its text as sent,
+        values inside), Quit. Only Connect names the user and client (the reader carries them on)."""
+        rows = [(self.opened, "Connect", MG.connect_argument(self.user, self.client_ip, self.database), "")]
+        rows += [(st.ts, "Query", st.sql, st.ref) for st in self.statements]
+        if self.closed is not None:
+            rows.append((self.closed, "Quit", "", ""))
+        cols = list(zip(*rows, strict=True))
+        lines = MG.records(np.array(cols[0], dtype=np.int64), str(self.pid), pa.array(cols[1]), pa.array(cols[2]))
+        return list(zip(cols[0], lines.to_pylist(), cols[3], strict=True))
+
+    def mariadb_lines(self, server: str) -> list[tuple[int, str, str]]:
+        """server_audit's records of the session: CONNECT; per statement a READ or WRITE record per table
+        it opens, then its QUERY record (same query id); DISCONNECT."""
+        rows = [(self.opened, "0", "CONNECT", ",0", "")]
+        for st in self.statements:
+            qid = str(int(MA.query_ids(_ts(st.ts))[0]))
+            op = "WRITE" if st.klass == "WRITE" else "READ"
+            rows += [(st.ts, qid, op, f"{rel.rsplit('.', 1)[-1]},", st.ref) for rel in st.relations]
+            rows.append((st.ts, qid, "QUERY", MA.query_tail(MA.escape(st.sql)), st.ref))
+        if self.closed is not None:
+            rows.append((self.closed, "0", "DISCONNECT", ",0", ""))
+        cols = list(zip(*rows, strict=True))
+        lines = MA.records(np.array(cols[0], dtype=np.int64), server, self.user, self.client_ip, str(self.pid),
+                           pa.array(cols[1]), pa.array(cols[2]), self.database, pa.array(cols[3]))
+        return list(zip(cols[0], lines.to_pylist(), cols[4], strict=True))
 
 
 class Story:
@@ -183,8 +216,19 @@ class Story:
         self.add(key, start, _one(line), tag, ref)
 
     # --- database ----------------------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The order database's engine (the scenario's network.database)."""
+        return engine(self.net.spec.database)
+
     def pg(self, session: PgSession, tag: str = "", key: str | None = None) -> None:
-        key = key or f"pg.{self.net.host('db').name}"
-        for ts, text, ref in session.lines():
+        """A database session in the server's audit log, whatever the engine (the statements are
+        already in its dialect: see dbqueries.py and attackdb.py)."""
+        server = self.net.host("db").name
+        key = key or f"pg.{server}"
+        name = self.engine.name
+        lines = session.mysql_lines() if name == "mysql" else (
+            session.mariadb_lines(server) if name == "mariadb" else session.lines())
+        for ts, text, ref in lines:
             self.add(key, ts, text, tag if ref or not tag.startswith("attack:db_query") else tag.replace(
                 "db_query", "db_connection"), ref)

@@ -39,7 +39,7 @@ def _records(located: list[Located]) -> list[dict]:
 
 def _exfiltration(attack: AttackOutput) -> dict:
     """Bytes out in all, and where they went: the first exfiltration step's destination, and every step's
-    when there are several (a DNS tunnel goes through the resolver: its destination is a name only)."""
+    when there are several (a DNS tunnel's destination is the domain's name server, which its resolver asks)."""
     paths = attack.exfil_paths
     if not paths:
         return {"bytes": 0, "destination_ip": None, "destination_name": None, "source": None}

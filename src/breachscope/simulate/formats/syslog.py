@@ -1,5 +1,6 @@
 """Syslog lines as an rsyslog collector stores them (RSYSLOG_FileFormat: RFC 3339 time, host, message):
-Cisco IOS (sequence number, origin host name, device clock in JST) and Cisco ASA messages."""
+Cisco IOS (sequence number, origin host name, device clock in JST), Cisco ASA messages and Linux hosts'
+programs (sshd, systemd-logind)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def ios_lines(ts_us: np.ndarray, host: Col, seq: np.ndarray, mnemonic: Col, text
 def asa_lines(ts_us: np.ndarray, host: Col, level_and_id: Col, text: Col) -> pa.Array:
     """`<received> host %ASA-6-302013: text`."""
     return join(rfc3339_jst(np.asarray(ts_us, dtype=np.int64)), " ", host, " %ASA-", level_and_id, ": ", text, "\n")
+
+
+def linux_lines(ts_us: np.ndarray, host: Col, program: Col, pid: Col, text: Col) -> pa.Array:
+    """`<received> host program[pid]: text` (a Linux host's rsyslog forwarding to the collector)."""
+    return join(rfc3339_jst(np.asarray(ts_us, dtype=np.int64)), " ", host, " ", program, "[", pid, "]: ", text, "\n")

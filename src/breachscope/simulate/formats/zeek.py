@@ -46,6 +46,21 @@ FIELDS: dict[str, list[tuple[str, str]]] = {
                  ("server_cert_subject", "string"), ("server_cert_fuid", "string")],
     "dce_rpc": [("ts", "time"), *_ID, ("rtt", "interval"), ("named_pipe", "string"), ("endpoint", "string"),
                 ("operation", "string")],
+    # written by the story only (RDP brute force, SSH, FTP): the noise has no such sessions
+    "rdp": [("ts", "time"), *_ID, ("cookie", "string"), ("result", "string"), ("security_protocol", "string"),
+            ("client_channels", "vector[string]"), ("keyboard_layout", "string"), ("client_build", "string"),
+            ("client_name", "string"), ("client_dig_product_id", "string"), ("desktop_width", "count"),
+            ("desktop_height", "count"), ("requested_color_depth", "string"), ("cert_type", "string"),
+            ("cert_count", "count"), ("cert_permanent", "bool"), ("encryption_level", "string"),
+            ("encryption_method", "string")],
+    "ssh": [("ts", "time"), *_ID, ("version", "count"), ("auth_success", "bool"), ("auth_attempts", "count"),
+            ("direction", "enum"), ("client", "string"), ("server", "string"), ("cipher_alg", "string"),
+            ("mac_alg", "string"), ("compression_alg", "string"), ("kex_alg", "string"), ("host_key_alg", "string"),
+            ("host_key", "string")],
+    "ftp": [("ts", "time"), *_ID, ("user", "string"), ("password", "string"), ("command", "string"),
+            ("arg", "string"), ("mime_type", "string"), ("file_size", "count"), ("reply_code", "count"),
+            ("reply_msg", "string"), ("data_channel.passive", "bool"), ("data_channel.orig_h", "addr"),
+            ("data_channel.resp_h", "addr"), ("data_channel.resp_p", "port"), ("fuid", "string")],
 }
 LOGS = tuple(FIELDS)
 

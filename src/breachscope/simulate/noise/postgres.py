@@ -1,8 +1,12 @@
-"""The order database's server log: pgAudit records of the order application's connection pools.
+"""The order database's server log: the audit records of the order application's connection pools, in
+the engine's log (pgAudit, MySQL's general query log or MariaDB's server_audit; simulate/dbengine.py).
 
 Each app server keeps a few pooled connections; a connection opens before its first statement and
 is closed after 300 s idle (the driver's idle pruning), as `connection received/authorized` and
-`disconnection` lines. pgAudit numbers statements per connection.
+`disconnection` lines (pgAudit), Connect and Quit (general log), CONNECT and DISCONNECT (server_audit).
+pgAudit numbers statements per connection. MySQL's clients send the values inside the statement's text.
+The general log names a connection's user and client on its Connect line only and is rotated at midnight,
+when the application's pools are recycled (IIS's scheduled recycling): no pooled connection spans two files.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachscope.simulate import clock
-from breachscope.simulate.dbqueries import APP_TEMPLATES, ORDER_STATUSES, ORDER_TYPES
+from breachscope.simulate.dbengine import engine
+from breachscope.simulate.dbqueries import APP_TEMPLATES, NUMERIC_KINDS, ORDER_STATUSES, ORDER_TYPES, pieces
+from breachscope.simulate.formats import mariadb_audit as MA
+from breachscope.simulate.formats import mysql_general as MG
 from breachscope.simulate.formats import pgaudit as P
 from breachscope.simulate.noise.common import choose
 from breachscope.simulate.snapshot import pg_timestamptz
@@ -70,14 +78,38 @@ class Postgres:
         self.next_order = refs.next_order_id
         self.stmt = pa.array([P.statement_field(t.sql) for t in APP_TEMPLATES])
         self.weights = [t.weight for t in APP_TEMPLATES]
+        self.engine = engine(net.spec.database)
 
     def outputs(self) -> list[Output]:
-        return [Output(f"pg.{self.server}", pg_output_path(self.server), multiline=True)]
+        e = self.engine
+        if e.name == "postgresql":
+            return [Output(f"pg.{self.server}", pg_output_path(self.server), multiline=True)]
+        header = (lambda day: MG.HEADER) if e.name == "mysql" else None
+        return [Output(f"pg.{self.server}", lambda day: e.log_path(self.server, day), header=header,
+                       multiline=True)]
+
+    def _close_at(self, last: int) -> int:
+        """When a pooled connection used last at `last` closes: 300 s idle, and (general log) before the
+        midnight recycling of the pools."""
+        if not self.engine.connect_only_attribution:
+            return last + IDLE_US
+        midnight = clock.START + ((last - clock.START) // clock.DAY + 1) * clock.DAY
+        return min(last + IDLE_US, midnight - 1_000)
+
+    def _open_from(self, t: int, sl: clock.Slice) -> int:
+        """The earliest a connection for a statement at t may have opened (the slice; the day's start)."""
+        if not self.engine.connect_only_attribution:
+            return sl.start
+        return max(sl.start, clock.START + (t - clock.START) // clock.DAY * clock.DAY)
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         # statements of several relations write several records: draw fewer statements
         rel_per_stmt = np.array([len(t.relations) for t in APP_TEMPLATES], dtype=float)
+        if self.engine.name == "mariadb":  # a table record per relation and the QUERY record
+            rel_per_stmt += 1
         mean_rel = float(np.dot(rel_per_stmt, self.weights) / sum(self.weights))
+        if not self.engine.records_per_relation:
+            mean_rel = 1.0
         n = max(1, round(len(times) / mean_rel))
         ts = np.sort(rng.choice(times, n, replace=False)) if n < len(times) else times
         tpl = choose(rng, n, self.weights)
@@ -85,6 +117,8 @@ class Postgres:
         parts_ts: list[np.ndarray] = []
         parts_lines: list[pa.Array] = []
         stmt_id, sessions = self._sessions(rng, ts, slot, sl, parts_ts, parts_lines)
+        if self.engine.name != "postgresql":
+            return self._mysql_chunk(rng, ts, tpl, slot, sessions, parts_ts, parts_lines)
         pid = strs(self.pid_of[sessions]) if n else pa.array([], pa.string())
         client = join(pick(self.slot_ip, slot), "(", strs(self.port_of[sessions]), ")")
         for j, t in enumerate(APP_TEMPLATES):
@@ -98,9 +132,43 @@ class Postgres:
                 parts_lines.append(P.audit_lines(ts[idx], pid.take(take), APP_USER, DB_NAME, client.take(take),
                                                  APP_NAME, strs(stmt_id[idx]), "1", t.klass, t.command, "TABLE", rel,
                                                  self.stmt[j].as_py(), params))
+        return self._sorted(parts_ts, parts_lines)
+
+    def _sorted(self, parts_ts: list[np.ndarray], parts_lines: list[pa.Array]) -> dict[str, Chunk]:
         all_ts = np.concatenate(parts_ts)
         order = np.argsort(all_ts, kind="stable")
         return {f"pg.{self.server}": Chunk(all_ts[order], pa.chunked_array(parts_lines).take(pa.array(order)))}
+
+    def _mysql_chunk(self, rng: np.random.Generator, ts: np.ndarray, tpl: np.ndarray, slot: np.ndarray,
+                     sessions: np.ndarray, parts_ts: list[np.ndarray], parts_lines: list[pa.Array]) -> dict[str, Chunk]:
+        """MySQL and MariaDB: the values inside the text; server_audit adds a record per table before the
+        statement's QUERY record (same time and query id; the stable sort keeps them in that order)."""
+        thread = strs(self.pid_of[sessions]) if len(ts) else pa.array([], pa.string())
+        client = pick(self.slot_ip, slot)
+        for j, t in enumerate(APP_TEMPLATES):
+            idx = np.flatnonzero(tpl == j)
+            if not len(idx):
+                continue
+            values = [v if kind in NUMERIC_KINDS else join("'", v, "'")  # the generated values hold no quote
+                      for kind, v in zip(t.params, self._params(rng, t.params, ts[idx]), strict=True)]
+            texts, marks = pieces(t.text("mysql"))
+            sql: list = [texts[0]]
+            for k, text in zip(marks, texts[1:], strict=True):
+                sql += [values[k], text]
+            statement = join(*sql) if len(sql) > 1 else pa.array([texts[0]] * len(idx))
+            take = pa.array(idx)
+            if self.engine.name == "mysql":
+                parts_ts.append(ts[idx])
+                parts_lines.append(MG.records(ts[idx], thread.take(take), "Query", statement))
+                continue
+            qid = strs(MA.query_ids(ts[idx]))
+            audit = (self.server, APP_USER, client.take(take), thread.take(take), qid)
+            for rel in t.relations:
+                parts_ts.append(ts[idx])
+                parts_lines.append(MA.records(ts[idx], *audit, t.klass, DB_NAME, f"{rel.rsplit('.', 1)[-1]},"))
+            parts_ts.append(ts[idx])
+            parts_lines.append(MA.records(ts[idx], *audit, "QUERY", DB_NAME, MA.query_tail(MA.escape_arr(statement))))
+        return self._sorted(parts_ts, parts_lines)
 
     # --- pooled connections --------------------------------------------------------------------------------
     def _sessions(self, rng: np.random.Generator, ts: np.ndarray, slot: np.ndarray, sl: clock.Slice,
@@ -124,40 +192,42 @@ class Postgres:
             times = ts[rows].tolist()
             cur = -1
             if self.last[s] >= 0:  # a connection left open by an earlier slice
-                if not times or times[0] - self.last[s] > IDLE_US:
-                    if self.last[s] + IDLE_US < sl.end:
-                        closes.append((int(self.last[s]) + IDLE_US, current(s), int(self.opened[s])))
+                if not times or times[0] > self._close_at(int(self.last[s])):
+                    if self._close_at(int(self.last[s])) < sl.end:
+                        closes.append((self._close_at(int(self.last[s])), current(s), int(self.opened[s])))
                         self.last[s] = -1
                 else:
                     cur = current(s)
             for k, t in enumerate(times):
-                if cur >= 0 and t - self.last[s] > IDLE_US:
-                    closes.append((int(self.last[s]) + IDLE_US, cur, int(self.opened[s])))
+                if cur >= 0 and t > self._close_at(int(self.last[s])):
+                    closes.append((self._close_at(int(self.last[s])), cur, int(self.opened[s])))
                     cur = -1
                 if cur < 0:
                     self.next_pid += int(rng.integers(3, 60))
                     self.pid[s], self.port[s], self.count[s] = self.next_pid, int(rng.integers(49152, 65536)), 0
-                    self.opened[s] = max(sl.start, t - int(rng.integers(2_000, 40_000)))
+                    self.opened[s] = max(self._open_from(t, sl), t - int(rng.integers(2_000, 40_000)))
                     cur = current(s)
                     opens.append((int(self.opened[s]), cur))
                 self.count[s] += 1
                 self.last[s] = t
                 stmt_id[rows[k]] = self.count[s]
                 session[rows[k]] = cur
-            if cur >= 0 and self.last[s] + IDLE_US < sl.end:
-                closes.append((int(self.last[s]) + IDLE_US, cur, int(self.opened[s])))
+            if cur >= 0 and self._close_at(int(self.last[s])) < sl.end:
+                closes.append((self._close_at(int(self.last[s])), cur, int(self.opened[s])))
                 self.last[s] = -1
         self.pid_of = np.array([x[0] for x in sessions], dtype=np.int64)
         self.port_of = np.array([x[1] for x in sessions], dtype=np.int64)
         ip_of = pick(self.slot_ip, np.array([x[2] for x in sessions], dtype=np.int64))
-        if opens:
+        if self.engine.name != "postgresql":
+            self._mysql_connections(opens, closes, ip_of, out_ts, out_lines)
+        elif opens:
             t_open = np.array([o[0] for o in opens], dtype=np.int64)
             sid = pa.array(np.array([o[1] for o in opens], dtype=np.int64))
             rec, auth = P.connection_lines(t_open, t_open + 1_500, strs(self.pid_of).take(sid), ip_of.take(sid),
                                            strs(self.port_of).take(sid), APP_USER, DB_NAME, APP_NAME)
             out_ts += [t_open, t_open + 1_500]
             out_lines += [rec, auth]
-        if closes:
+        if closes and self.engine.name == "postgresql":
             t_close = np.array([c[0] for c in closes], dtype=np.int64)
             sid = pa.array(np.array([c[1] for c in closes], dtype=np.int64))
             opened = np.array([c[2] for c in closes], dtype=np.int64)
@@ -166,6 +236,24 @@ class Postgres:
                                                    strs(self.port_of).take(sid), APP_USER, DB_NAME, APP_NAME,
                                                    t_close - opened))
         return stmt_id, session
+
+    def _mysql_connections(self, opens: list[tuple[int, int]], closes: list[tuple[int, int, int]], ip_of: pa.Array,
+                           out_ts: list[np.ndarray], out_lines: list[pa.Array]) -> None:
+        """Connect/Quit (general log) or CONNECT/DISCONNECT (server_audit) lines of the pooled connections."""
+        for events, op in ((opens, 0), (closes, 1)):
+            if not events:
+                continue
+            t = np.array([e[0] for e in events], dtype=np.int64)
+            sid = pa.array(np.array([e[1] for e in events], dtype=np.int64))
+            thread = strs(self.pid_of).take(sid)
+            if self.engine.name == "mysql":
+                arg = MG.connect_argument(APP_USER, ip_of.take(sid), DB_NAME) if op == 0 else ""
+                lines = MG.records(t, thread, ("Connect", "Quit")[op], arg)
+            else:
+                lines = MA.records(t, self.server, APP_USER, ip_of.take(sid), thread, "0",
+                                   ("CONNECT", "DISCONNECT")[op], DB_NAME, ",0")
+            out_ts.append(t)
+            out_lines.append(lines)
 
     # --- bind parameters -----------------------------------------------------------------------------------
     def _params(self, rng: np.random.Generator, kinds: tuple[str, ...], ts: np.ndarray) -> list[pa.Array]:
@@ -193,6 +281,8 @@ class Postgres:
                 self.next_order += k
             elif kind == "order_id":
                 out.append(strs(rng.integers(500_001, self.next_order, k)))
+            elif kind == "now" and self.engine.name != "postgresql":  # DATETIME(6) in the server's local time
+                out.append(pc.replace_substring(pc.utf8_slice_codeunits(clock.rfc3339_jst(ts), 0, 26), "T", " "))
             elif kind == "now":
                 out.append(pg_timestamptz(pa.array(ts, pa.timestamp("us", tz="UTC"))))
             else:

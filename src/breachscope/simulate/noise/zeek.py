@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from breachscope.simulate import clock
+from breachscope.simulate.dbengine import engine
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, Options, choose, lognormal_int, ports, zipf_index
@@ -125,6 +126,7 @@ class ZeekGroup:
         self.h = Hosts(net)
         self.names = InternalNames.of(net, self.h)
         self.db, self.wsus = self.h.index[net.host("db").name], self.h.index[net.host("wsus").name]
+        self.db_port = engine(net.spec.database).port  # 5432, or 3306 for MySQL and MariaDB
         sites = net.sites
         self.site_w = np.array([s.weight for s in sites])
         self.site_name = pa.array([s.domain for s in sites])
@@ -160,7 +162,7 @@ class ZeekGroup:
                                        for a in self.internal_answers.to_pylist()])
         self.users = pa.array([u.sam for u in net.users])
         self.ws_user = np.array([i % len(net.people) for i in range(len(self.h.ws))])
-        self.logs = list(Z.LOGS) if "ad-2020" in cfg.episodes else [x for x in Z.LOGS if x != "dce_rpc"]
+        self.logs = list(Z.LOGS)  # a log nobody wrote to on a day leaves no file (the story's dce_rpc, rdp...)
 
     def outputs(self) -> list[Output]:
         def path(log: str) -> Callable[[int], str]:
@@ -208,7 +210,7 @@ class ZeekGroup:
         dst_ip = where(external, pick(self.site_ip, site), pick(h.ip, np.maximum(dst_host, 0)))
         dport = np.select([kind == _K["dns"], kind == _K["web_http"], kind == _K["smb"], kind == _K["kerberos"],
                            kind == _K["ldap"], kind == _K["db"], kind == _K["ntp"], kind == _K["rpc"],
-                           kind == _K["icmp"]], [53, 80, 445, 88, 389, 5432, 123, 135, 0], 443)
+                           kind == _K["icmp"]], [53, 80, 445, 88, 389, self.db_port, 123, 135, 0], 443)
         sport = np.where(kind == _K["ntp"], 123, np.where(kind == _K["icmp"], 8, ports(rng, n)))
         proto = np.array([k[2] for k in KINDS])[kind]
         state_w = {True: [97, 3, 0, 0, 0, 0, 0], False: [86, 3, 4, 3, 2, 1, 1]}

@@ -37,6 +37,12 @@ REGISTRY = {
     "kerberoasting": "credentials",
     "dns_tunnel_exfiltration": "exfiltration_channels",
     "cloud_upload": "exfiltration_channels",
+    "phishing": "phishing",
+    "rdp_brute_force": "brute_force",
+    "dcsync": "dcsync",
+    "ssh_lateral": "ssh",
+    "ftp_exfiltration": "exfiltration_ftp",
+    "disable_account": "accounts",
 }
 
 

@@ -25,14 +25,19 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
         t0 = w.at(p.sessions[session - 1])
         script = qs[0].client == "script"
         port = w.port()
+        engine = w.s.engine  # the database's engine: its client, port and statements (simulate/dbengine.py)
         if script:
             cmd = f"powershell.exe -NoProfile -ExecutionPolicy Bypass -File {WORK_A}\\sync.ps1 -Part {session}"
             image = IMAGE["ps"]
-        else:
+        elif engine.name == "postgresql":
             cmd = f"{IMAGE['psql']} -h {dbh.ip} -U {db_user} -d orders -f {WORK_A}\\r{session}.sql"
             image = IMAGE["psql"]
+        else:  # the mysql client in batch mode: `source` reads the file, the output is redirected
+            image = f"{WORK_A}\\{engine.client_image}"
+            cmd = (f"{image} --defaults-extra-file={WORK_A}\\c.cnf -h {dbh.ip} -u {db_user} -B orders "
+                   f"-e \"source {WORK_A}\\r{session}.sql\"")
         w.proc(t0 - 2 * clock.US, a.name, image, cmd, parent, user, "attack:db_query")
-        w.netconn(t0 - 1 * clock.US, a.name, image, user, a.ip, port, dbh.ip, 5432, f"{dbh.name}.{w.fqdn}",
+        w.netconn(t0 - 1 * clock.US, a.name, image, user, a.ip, port, dbh.ip, engine.port, f"{dbh.name}.{w.fqdn}",
                   "attack:db_query")
         t = t0
         stmts = []
@@ -46,9 +51,9 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
             t += int(rows * 120) + int(w.rng.integers(200_000, 900_000))  # fetching and writing the rows
         w.pid += int(w.rng.integers(5, 400))
         closed = t + int(w.rng.integers(50_000, 400_000))
-        app = "order-api" if script else "psql"
+        app = "order-api" if script else ("psql" if engine.name == "postgresql" else "mysql")
         w.s.pg(PgSession(a.ip, port, db_user, app, w.pid, t0, closed, stmts), "attack:db_query")
-        w.s.conn(t0, a.ip, port, dbh.ip, 5432, "tcp", "-", (closed - t0) / clock.US, 2_000 + 600 * len(qs),
+        w.s.conn(t0, a.ip, port, dbh.ip, engine.port, "tcp", "-", (closed - t0) / clock.US, 2_000 + 600 * len(qs),
                  200 + rows_total * 190, tag="attack:db_query")
         for st in stmts:
             q = next(x for x in qs if x.ref == st.ref)
@@ -71,7 +76,8 @@ def staging(w: Attack, p: Staging, inputs: StoryInputs) -> None:
         data = pg_csv(table)
         st = next(s for s in w.out.statements if s["ref"] == q.ref)
         t = st["ts"] + int(table.num_rows * 120) + 200_000
-        w.file_created(t, host.name, IMAGE["psql"], f"{WORK_A}\\{q.output_file}", user, "attack:staging")
+        client = IMAGE["psql"] if w.s.engine.name == "postgresql" else f"{WORK_A}\\{w.s.engine.client_image}"
+        w.file_created(t, host.name, client, f"{WORK_A}\\{q.output_file}", user, "attack:staging")
         rel = f"evidence/hosts/{found_on.name}/C/Users/Public/{q.output_file}"
         path = inputs.export_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
 """Other ways out for the staged files: DNS tunnelling through the domain's resolver, and an upload of the
-archive to a cloud storage bucket over HTTPS."""
+archive to a cloud storage bucket over HTTPS.
+
+The tunnel's names are unique, so the resolver (the first DC) forwards every query to the domain's
+authoritative server, the attacker's: the scenario's external `c2_address`. That is where the data goes."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ def _staged(w: Attack, step: str) -> int:
 
 def dns_tunnel_exfiltration(w: Attack, p: DnsTunnelExfiltration, inputs: StoryInputs) -> None:
     h, dc = w.host(p.host), w.net.with_role("dc")[0]  # the first domain controller resolves for the hosts
+    ns = w.spec.external.c2_address  # the domain's authoritative name server: the attacker's own
     _staged(w, "dns_tunnel_exfiltration")
     data = b"".join((inputs.export_dir / f.path).read_bytes() for f in w.out.staged)
     text = base64.b32encode(data).decode().rstrip("=").lower()
@@ -36,24 +40,46 @@ def dns_tunnel_exfiltration(w: Attack, p: DnsTunnelExfiltration, inputs: StoryIn
     per_query = labels * LABEL
     session = w.rng.bytes(2).hex()
     seq = 0
-    for seq, start in enumerate(range(0, len(text), per_query)):
-        chunk = text[start:start + per_query]
+    for seq, pos in enumerate(range(0, len(text), per_query)):
+        chunk = text[pos:pos + per_query]
         name = ".".join([*(chunk[i:i + LABEL] for i in range(0, len(chunk), LABEL)), f"{session}{seq:04x}",
                          p.domain])
         t += int(w.rng.integers(150_000, 650_000))
         sport = w.port()
         rtt = float(w.rng.uniform(0.03, 0.2))
+        answer = f"TXT 6 a{seq % 65536:04x}0"
         uid = w.s.conn(t, h.ip, sport, dc.ip, 53, "udp", "dns", rtt, len(name) + 29, len(name) + 51, tag=TAG,
                        history="Dd")
         w.s.zeek("dns", t, {"uid": uid, "id.orig_h": h.ip, "id.orig_p": str(sport), "id.resp_h": dc.ip,
                             "id.resp_p": "53", "proto": "udp", "trans_id": str(int(w.rng.integers(0, 65536))),
                             "rtt": f"{rtt:.6f}", "query": name, "qclass": "1", "qclass_name": "C_INTERNET",
                             "qtype": "16", "qtype_name": "TXT", "rcode": "0", "rcode_name": "NOERROR", "AA": "F",
-                            "TC": "F", "RD": "T", "RA": "T", "Z": "0", "answers": f"TXT 6 a{seq % 65536:04x}0",
+                            "TC": "F", "RD": "T", "RA": "T", "Z": "0", "answers": answer,
                             "TTLs": "0.000000", "rejected": "F"}, TAG)
-    w.exfiltrated("dns_tunnel_exfiltration", h, len(data), None, p.domain)  # through the resolver: no address
+        _forward(w, t + int(rtt * clock.US * 0.2), dc.ip, ns, name, answer, rtt * 0.7)
+    w.exfiltrated("dns_tunnel_exfiltration", h, len(data), ns, p.domain)
     w.note(start, "exfiltration", f"staged files ({len(data)} bytes) sent from {h.name} as {seq + 1} DNS queries "
            f"under {p.domain} through {dc.name}")
+
+
+def _forward(w: Attack, t: int, dc: str, ns: str, name: str, answer: str, rtt: float) -> None:
+    """The resolver's recursive query for a name nobody asked before, to the domain's authoritative server:
+    what the edge sees (Zeek conn and dns from the resolver, the firewall's UDP build and teardown, NetFlow
+    both ways)."""
+    sport, nport, size = w.port(), w.port(), len(name)
+    uid = w.s.conn(t, dc, sport, ns, 53, "udp", "dns", rtt, size + 40, size + 62, tag=TAG, history="Dd")
+    w.s.zeek("dns", t, {"uid": uid, "id.orig_h": dc, "id.orig_p": str(sport), "id.resp_h": ns, "id.resp_p": "53",
+                        "proto": "udp", "trans_id": str(int(w.rng.integers(0, 65536))), "rtt": f"{rtt:.6f}",
+                        "query": name, "qclass": "1", "qclass_name": "C_INTERNET", "qtype": "16",
+                        "qtype_name": "TXT", "rcode": "0", "rcode_name": "NOERROR", "AA": "T", "TC": "F", "RD": "F",
+                        "RA": "F", "Z": "0", "answers": answer, "TTLs": "0.000000", "rejected": "F"}, TAG)
+    cid, end = int(w.rng.integers(190_000_000, 199_000_000)), t + int(rtt * clock.US)
+    w.s.asa(t, "6-302015", f"Built outbound UDP connection {cid} for outside:{ns}/53 ({ns}/53) to "
+            f"inside:{dc}/{sport} ({w.nat}/{nport})", TAG)
+    w.s.asa(end, "6-302016", f"Teardown UDP connection {cid} for outside:{ns}/53 to inside:{dc}/{sport} "
+            f"duration 0:00:00 bytes {2 * size + 102}", TAG)
+    w.s.flow(t, end, dc, ns, sport, 53, 17, size + 40, 1, TAG)
+    w.s.flow(t + 300, end, ns, dc, 53, sport, 17, size + 62, 1, TAG, in_if="1", out_if="3")
 
 
 def cloud_upload(w: Attack, p: CloudUpload, _: StoryInputs) -> None:
