@@ -53,3 +53,37 @@ def test_with_no_chain_to_the_top_host_the_first_sign_wins() -> None:
     assert max(hosts.values(), key=lambda h: h.score).key == "app1"
     entry = entry_host(hosts)
     assert entry is not None and entry.key == "web9"
+
+
+def _incident(alerts: list[Alert]) -> list[str]:
+    """The hosts of the incident build() makes of the alerts, in rank order (no case needed: build reads
+    the alerts and the context's names only)."""
+    from breachscope.investigate.build import build
+    from breachscope.investigate.context import Context
+
+    ctx = Context(engine=None, columns={})  # type: ignore[arg-type]  # build runs no SQL
+    return [h.name for h in build(ctx, alerts, [], "case").hosts]
+
+
+def test_a_host_the_chain_never_reached_ranks_below_the_incidents_hosts() -> None:
+    """Another incident in the same evidence (the AD episode's workstation: Kerberoasting, a credential
+    switch to a controller, the analytic's finding) has more kinds of alerts than the pivot the attacker
+    used quietly (one LSASS dump, the logon into it): by score alone it ranked above the pivot."""
+    attack = [_a(100, "inbound", "initial_access", 80, "app1"),
+              _a(101, "process_tree", "execution", 90, "app1"),
+              _a(120, "lateral_movement", "lateral_movement", 75, "app1", "ops1"),
+              _a(121, "process_tree", "credential_access", 55, "ops1"),
+              _a(130, "db_session", "collection", 95, "app1")]
+    other = [_a(60, "lateral_movement", "lateral_movement", 60, "ws24", "dc1"),
+             _a(61, "process_tree", "credential_access", 50, "ws24"),
+             _a(61.1, "sigma", "credential_access", 35, "ws24")]
+    hosts = score_hosts(attack + other)
+    assert hosts["ws24"].score > hosts["ops1"].score  # the sample's shape: more evidence on the other incident
+    ranked = _incident(attack + other)
+    assert ranked[:2] == ["app1", "ops1"]
+    assert ranked.index("ws24") > ranked.index("ops1")
+
+
+def test_without_an_entry_the_hosts_rank_by_score() -> None:
+    alerts = [_a(1, "sigma", "execution", 30, "a1"), _a(2, "sigma", "execution", 40, "b1")]
+    assert _incident(alerts) == ["b1", "a1"]

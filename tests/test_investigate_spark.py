@@ -28,3 +28,18 @@ def test_spark_gives_the_same_incident(tmp_path: Path) -> None:
     assert len(on_duckdb.suspects.sessions) == 7
     assert _comparable(on_spark) == _comparable(on_duckdb)
     assert alerts_spark == alerts_duckdb
+
+
+def test_spark_finds_the_same_dns_tunnel_and_cloud_upload(tmp_path: Path) -> None:
+    """exfil_channels' SQL (the analytic's registered domains, the tunnel's names per client and server, the
+    storage uploads) on a case that has both channels and the weekly backup."""
+    from tests.conftest import run_ingest
+    from tests.test_investigate_exfil_channels import BUCKET_IP, NAME_SERVER, evidence
+
+    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
+    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
+    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
+    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {NAME_SERVER, BUCKET_IP}
+    assert _comparable(on_spark) == _comparable(on_duckdb)
+    assert alerts_spark == alerts_duckdb

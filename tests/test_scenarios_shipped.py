@@ -24,18 +24,27 @@ def short(name: str | None) -> str:
     return str(name or "").split(".")[0].rstrip("$").lower()
 
 
-@pytest.fixture(scope="module", params=sorted(shipped()))
+def _replays() -> list[tuple[str, str]]:
+    """Every shipped scenario with its first variant, and the variants that replay another attack in it."""
+    extra = [("logistics-vpn", "phish")]  # phishing, DCSync, SSH, FTP, an account disabled; routine steps
+    return [(name, "") for name in sorted(shipped())] + extra
+
+
+@pytest.fixture(scope="module", params=_replays(), ids=lambda p: "-".join(x for x in p if x))
 def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp(request.param)
+    name, variant = request.param
+    root = tmp_path_factory.mktemp(f"{name}-{variant}")
     sim, case = root / "sim", root / "case"
-    run(SimConfig(out=sim, scenario=request.param, events=20_000, customers=2_000, seed=5, jobs=1).validate())
+    # customers: enough that the staged archive is an upload worth an alert (>= 100 kB, detectors/external.py)
+    run(SimConfig(out=sim, scenario=name, variant=variant, events=20_000, customers=8_000, seed=5,
+                  jobs=1).validate())
     summary = ingest([str(sim / "evidence")], case, jobs=1)
     result = investigate(InvestigateRequest(case, database=load_inventory(sim / "inventory.yaml").database))
     done = subprocess.run([sys.executable, "-m", "breachscope.cli.main", "scope", "--case", str(case), "--inventory",
                            str(sim / "inventory.yaml"), "--snapshot", str(sim / "snapshot"), "--from-investigation",
                            "--json"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    return {"name": request.param, "summary": summary, "incident": result.incident, "case": case,
+    return {"name": name, "variant": variant, "summary": summary, "incident": result.incident, "case": case,
             "truth": json.loads((sim / "truth.json").read_text(encoding="utf-8"))}
 
 
@@ -70,3 +79,16 @@ def test_the_staged_files_move_the_way_the_attack_moved_them(replayed: dict[str,
     staged = sum(f["size"] for f in truth["evidence"]["staged_files"])
     moves = [m for m in inc.data_movements if m.kind == "internal_transfer" and m.bytes >= 0.8 * staged]
     assert moves and all((short(m.src), short(m.dst)) == (a, b) for m in moves), moves
+
+
+def test_the_data_goes_out_to_the_truths_address_with_its_bytes(replayed: dict[str, Any]) -> None:
+    """Where the data went (the C2, a storage bucket, the DNS tunnel's name server) is an external endpoint of
+    the incident, and the data movements to it carry the exfiltrated bytes (within 20 %, as the checker)."""
+    if replayed["variant"] == "phish":
+        pytest.xfail("ftp_exfiltration (one data connection per file) is not understood by the investigation yet")
+    truth, inc = replayed["truth"], replayed["incident"]
+    to, expected = truth["hosts"]["external"]["c2_and_exfiltration"], truth["exfiltration"]["bytes"]
+    assert to == truth["exfiltration"]["destination_ip"]
+    assert to in {e.ip for e in inc.external}, inc.external
+    moved = sum(m.bytes for m in inc.data_movements if m.kind == "exfiltration" and m.dst_ip == to)
+    assert 0.8 * expected <= moved <= 1.2 * expected, (moved, expected)

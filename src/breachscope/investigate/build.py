@@ -17,6 +17,7 @@ from breachscope.investigate.rank import (
     HostScore,
     entry_host,
     follow_chain,
+    rank_order,
     score_hosts,
 )
 from breachscope.model.incident import (
@@ -46,7 +47,7 @@ def build(ctx: Context, alerts: list[Alert], coverage: list[DetectorRun], case: 
     if entry:
         entry.add_role("entry")
     _roles(ctx, hosts, alerts, chain)
-    ranked = sorted((h for h in hosts.values() if h.score > 0), key=lambda h: (-h.score, h.key))
+    ranked = rank_order(hosts)
     # with an entry, every host reached or scoring high is a suspect; without one (no incident), only
     # hosts with a strong sign of their own are
     suspects_hosts = [h for h in ranked if h.reached_at is not None
@@ -188,7 +189,8 @@ def _movements(ctx: Context, alerts: list[Alert], suspect_hosts: set[str]) -> tu
         outside = a.kind == "exfiltration" and a.score >= EXFIL_SCORE
         if not (internal or outside):
             continue
-        src, dst = a.host or "", (a.dst_host or "") if internal else (a.dst_ip or "")
+        # outside: the address, else the name (a DNS tunnel whose name server no sensor saw)
+        src, dst = a.host or "", (a.dst_host or "") if internal else (a.dst_ip or a.dst_host or "")
         if internal:  # a transfer's addresses follow the data (a read moves files from the server to the reader)
             src, dst = ctx.actor(None, a.src_ip) or src, ctx.actor(None, a.dst_ip) or dst
         out.append(DataMovement(

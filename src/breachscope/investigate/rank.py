@@ -147,5 +147,14 @@ def follow_chain(entry: HostScore, hosts: dict[str, HostScore], alerts: list[Ale
     return chain
 
 
+def rank_order(hosts: dict[str, HostScore]) -> list[HostScore]:
+    """The hosts with a score, the incident's first: the hosts the chain reached from the entry (the attack
+    followed host to host), then the others, each group by score. A host the chain never reached is
+    suspicious on its own evidence (another incident in the same evidence: a beaconing workstation, a
+    Kerberoasting one) and may have more kinds of alerts than a pivot the attacker used quietly; its score
+    alone must not put it among the incident's hosts. Without an entry no host is reached: by score."""
+    return sorted((h for h in hosts.values() if h.score > 0), key=lambda h: (h.reached_at is None, -h.score, h.key))
+
+
 def _ts(a: Alert) -> datetime:
     return a.ts or datetime.min.replace(tzinfo=None)

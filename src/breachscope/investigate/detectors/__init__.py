@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from breachscope.investigate.detectors import (
     db_sessions,
+    exfil_channels,
     external,
     logons,
     process_tree,
@@ -22,5 +23,6 @@ DETECTORS: tuple[Detector, ...] = (
     smb_exec.DETECTOR,
     transfers.DETECTOR,
     external.DETECTOR,
+    exfil_channels.DETECTOR,
     sigma.DETECTOR,
 )

@@ -20,7 +20,8 @@ SHAPE = ("regexp_replace(regexp_replace(regexp_replace(lower(trim(statement)), '
 
 
 def session_sql(ctx: Context) -> str:
-    app = "application_name" if ctx.has("db_audit", "application_name") else "NULL"
+    # MySQL's and MariaDB's logs name no application: '' (not NULL, which the joins USING (app) would drop)
+    app = "coalesce(application_name, '')" if ctx.has("db_audit", "application_name") else "''"
     db = "database" if ctx.has("db_audit", "database") else "NULL"
     rows = "rows" if ctx.has("db_audit", "rows") else "NULL"
     return f"""
