@@ -43,3 +43,17 @@ def test_spark_finds_the_same_dns_tunnel_and_cloud_upload(tmp_path: Path) -> Non
     assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {NAME_SERVER, BUCKET_IP}
     assert _comparable(on_spark) == _comparable(on_duckdb)
     assert alerts_spark == alerts_duckdb
+
+
+def test_spark_finds_the_same_bulk_ftp_upload(tmp_path: Path) -> None:
+    """external's bulk transfers (the day's connections to a rare server summed) and ftp.log's stored files."""
+    from tests.conftest import run_ingest
+    from tests.test_investigate_bulk_uploads import FTP_SERVER, evidence
+
+    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
+    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
+    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
+    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {FTP_SERVER}
+    assert _comparable(on_spark) == _comparable(on_duckdb)
+    assert alerts_spark == alerts_duckdb

@@ -84,8 +84,6 @@ def test_the_staged_files_move_the_way_the_attack_moved_them(replayed: dict[str,
 def test_the_data_goes_out_to_the_truths_address_with_its_bytes(replayed: dict[str, Any]) -> None:
     """Where the data went (the C2, a storage bucket, the DNS tunnel's name server) is an external endpoint of
     the incident, and the data movements to it carry the exfiltrated bytes (within 20 %, as the checker)."""
-    if replayed["variant"] == "phish":
-        pytest.xfail("ftp_exfiltration (one data connection per file) is not understood by the investigation yet")
     truth, inc = replayed["truth"], replayed["incident"]
     to, expected = truth["hosts"]["external"]["c2_and_exfiltration"], truth["exfiltration"]["bytes"]
     assert to == truth["exfiltration"]["destination_ip"]

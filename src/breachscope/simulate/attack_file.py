@@ -317,6 +317,22 @@ class Phishing(Strict):
     payload: FileName = "OneDriveStandaloneUpdate.exe"
 
 
+class UacBypassService(Strict):
+    """Privilege escalation and persistence after a phishing foothold: the implant, run by a local administrator
+    at medium integrity, points the ms-settings handler at itself and starts fodhelper.exe (auto-elevated:
+    a UAC bypass); the high-integrity shell copies it to the backdoor's path and installs it as a LocalSystem
+    service, then reg.exe removes the handler (Sysmon 1/11/13, 4688, the Security log's 4697). Later steps with
+    actor `system` run under that service."""
+
+    step: Literal["uac_bypass_service"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "vendor"
+    implant: FileName = Field(default="OneDriveStandaloneUpdate.exe", description="the phishing payload, in the "
+                                                                                  "user's AppData\\Roaming")
+    service: Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9_]{0,31}", "a service name")] = "MsUpdSvc"
+
+
 class RdpBruteForce(Strict):
     """Initial access through RDP published to the internet: a burst of failed logons (4625, unknown names
     then wrong passwords), ASA inbound connections and Zeek conn/rdp per attempt, then the success (4624
@@ -401,7 +417,8 @@ Step = Annotated[ExposedConsoleExploit | VpnRdp | Discovery | SmbServiceLateral 
                  | Staging | SmbTransfer | ArchiveUpload | AclRestriction | DeniedAttempts | C2Beacons
                  | PasswordGuessing | IsolateHost | Announcement | RdpLateral | WinrmLateral | PsexecLateral
                  | LsassDump | Kerberoasting | DnsTunnelExfiltration | CloudUpload | Phishing | RdpBruteForce
-                 | DcSync | SshLateral | FtpExfiltration | DisableAccount, Field(discriminator="step")]
+                 | DcSync | SshLateral | FtpExfiltration | DisableAccount | UacBypassService,
+                 Field(discriminator="step")]
 INITIAL_ACCESS = ("exposed_console_exploit", "vpn_rdp", "phishing", "rdp_brute_force")
 #: the steps the organization's own people also do (routine steps, hard negatives): none of them needs the
 #: attack's state (its statements, staged files) or writes files beside the evidence

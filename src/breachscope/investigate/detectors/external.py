@@ -1,11 +1,17 @@
 """Traffic with the outside: uploads out of the ordinary (exfiltration), periodic calls to a rare address
 (C2 beaconing, RITA's idea: regular intervals, many connections, few hosts), and inbound connections
 to a service that outsiders rarely reach (initial access candidates). Connections come from every
-sensor without double counting (connections.py)."""
+sensor without double counting (connections.py).
+
+An upload is either one connection far above the usual of its pair (a C2 channel that suddenly carries a
+file), or a bulk transfer spread over several connections to one rarely used outside server on one day (FTP's
+control and per-file data connections, parallel HTTPS PUTs, SMB to outside): there every connection is an
+upload, so the pair's median is one too, and the day's connections are summed as one transfer."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from breachscope.detect.analytics.connections import connections_sql
 from breachscope.investigate.context import Context, epoch_us_sql
@@ -16,6 +22,9 @@ LARGE = 100_000  # bytes: an upload below this is not a transfer of data worth s
 UPLOAD_ALERT = 40.0  # a large upload to a known, shared destination is ordinary
 BASELINE_DAYS = 3  # "new destination" needs at least this much of the case before it
 HISTORY_DAYS = 3  # "never sent this much before" needs this much history of the host
+# a bulk transfer: >= 2 connections of one day to an outside address at most BULK_POPULARITY inside hosts
+# talk to (an update or SaaS service is shared, so never one), mostly upload; FTP_FILES names shown at most
+BULK_POPULARITY, FTP_FILES = 2, 5
 
 
 def _base(ctx: Context) -> str:
@@ -30,24 +39,45 @@ def _base(ctx: Context) -> str:
 def uploads(ctx: Context) -> list[Alert]:
     sql = _base(ctx) + f""",
     pair AS (SELECT src, dst, median(bytes_out) AS med FROM out_c GROUP BY ALL),
-    big AS (SELECT o.*, CAST(date_trunc('day', o.ts) AS DATE) AS d FROM out_c o JOIN pair p USING (src, dst)
-            WHERE o.bytes_out >= {LARGE} AND o.bytes_out >= 10 * p.med),
+    day_c AS (SELECT o.*, CAST(date_trunc('day', o.ts) AS DATE) AS d,
+                     CASE WHEN o.bytes_out >= {LARGE} AND o.bytes_out >= 10 * p.med THEN 1 ELSE 0 END AS spike
+              FROM out_c o JOIN pair p USING (src, dst)),
+    bulk AS (SELECT src, dst, d, 1 AS is_bulk FROM day_c JOIN pop USING (dst) GROUP BY src, dst, d
+             HAVING count(*) >= 2 AND max(spike) = 0 AND sum(bytes_out) >= {LARGE}
+               AND sum(bytes_out) >= 10 * sum(bytes_in) AND max(popularity) <= {BULK_POPULARITY}),
+    big AS (SELECT x.*, coalesce(k.is_bulk, 0) AS bulk FROM day_c x LEFT JOIN bulk k USING (src, dst, d)
+            WHERE x.spike = 1 OR k.is_bulk = 1),
     sched AS (SELECT src, dst, count(DISTINCT d) AS big_days FROM big GROUP BY ALL),
-    prior AS (SELECT b.src, b.d, max(o.bytes_out) AS before_max, min(o.ts) AS history_from FROM big b
-              LEFT JOIN out_c o ON o.src = b.src AND o.ts < b.ts GROUP BY ALL)
+    -- the history of a bulk transfer is what the host sent outside before it, not its own earlier connections
+    prior AS (SELECT b.src, b.d, b.bulk, max(o.bytes_out) AS before_max, min(o.ts) AS history_from FROM big b
+              LEFT JOIN out_c o ON o.src = b.src AND o.ts < b.ts
+                AND NOT (b.bulk = 1 AND o.dst = b.dst AND CAST(date_trunc('day', o.ts) AS DATE) = b.d)
+              GROUP BY ALL)
     SELECT b.src, b.dst, b.d, min(b.ts) AS ts, max(b.end_us) AS end_us,
-           sum(b.bytes_out) AS bytes_out,
+           sum(b.bytes_out) AS bytes_out, max(b.bulk) AS bulk, list(DISTINCT b.port) AS ports,
            sum(b.bytes_in) AS bytes_in, count(*) AS conns, list(DISTINCT b.sensor) AS sensors,
            any_value(s.big_days) AS big_days, any_value(p.popularity) AS popularity,
            any_value(p.dst_first) AS dst_first, any_value(bounds.t0) AS t0, any_value(bounds.t1) AS t1,
            max(pr.before_max) AS before_max, min(pr.history_from) AS history_from,
            {evidence_sql('', 'b.ts', 'b.sensor', 'b.')} AS ev
-    FROM big b JOIN sched s USING (src, dst) JOIN pop p USING (dst) JOIN prior pr USING (src, d)
+    FROM big b JOIN sched s USING (src, dst) JOIN pop p USING (dst) JOIN prior pr USING (src, d, bulk)
     CROSS JOIN bounds
     GROUP BY b.src, b.dst, b.d ORDER BY ts"""
-    out = []
+    out, stored = [], _ftp_stored(ctx)
     for r in ctx.rows(sql):
         s, why = 10.0, [f"{r['bytes_out']:,} bytes sent to {r['dst']} in {r['conns']} connection(s)"]
+        files: list[str] = []
+        if r["bulk"]:
+            ports = sorted(int(p) for p in r["ports"] or () if p is not None)
+            listed = ", ".join(map(str, ports[:6])) + (" ..." if len(ports) > 6 else "")
+            why[0] += f" on one day, a bulk transfer (ports {listed})"
+            ftp = stored.get((r["src"], r["dst"], r["d"]))
+            if ftp:
+                files = ftp["names"]
+                why.append(f"FTP STOR of {ftp['n']} file(s), {ftp['bytes']:,} bytes: "
+                           + ", ".join(files[:FTP_FILES]) + (" ..." if len(files) > FTP_FILES else ""))
+                # a data connection a sensor missed still counts: ftp.log has the stored size
+                r["bytes_out"] = max(r["bytes_out"], ftp["bytes"])
         if _new_destination(r):
             s += 25
             why.append("nobody inside contacted it before the case was well under way")
@@ -68,11 +98,25 @@ def uploads(ctx: Context) -> list[Alert]:
             continue
         name = ctx.name_of(r["dst"])
         out.append(alert(r["ts"], "exfiltration", "exfiltration", s, "; ".join(why), r["ev"],
-                         nbytes=r["bytes_out"], end_ts=_time(r["end_us"]),
+                         nbytes=r["bytes_out"], end_ts=_time(r["end_us"]), files=files,
                          host=ctx.actor(None, r["src"]),
                          src_ip=r["src"], dst_ip=r["dst"],
                          dst_host=name))
     return out
+
+
+def _ftp_stored(ctx: Context) -> dict[tuple[str, str, Any], dict[str, Any]]:
+    """Per (client, server, day): the files Zeek's ftp.log saw stored (STOR, 226 reply) with their sizes."""
+    if not ctx.has("zeek_ftp", "id.orig_h", "id.resp_h", "command", "arg", "reply_code", "file_size"):
+        return {}
+    sql = f"""
+    SELECT "id.orig_h" AS src, "id.resp_h" AS dst, CAST(date_trunc('day', ts) AS DATE) AS d, count(*) AS n,
+           sum(coalesce(TRY_CAST(file_size AS BIGINT), 0)) AS nbytes, list_sort(list(DISTINCT arg)) AS args
+    FROM zeek_ftp WHERE upper(command) = 'STOR' AND CAST(reply_code AS VARCHAR) = '226' AND {ctx.window()}
+    GROUP BY ALL"""
+    return {(r["src"], r["dst"], r["d"]): {"n": r["n"], "bytes": int(r["nbytes"] or 0),
+                                           "names": [str(a).rsplit("/", 1)[-1] for a in r["args"] or ()]}
+            for r in ctx.rows(sql)}
 
 
 def beacons(ctx: Context) -> list[Alert]:

@@ -43,6 +43,7 @@ REGISTRY = {
     "ssh_lateral": "ssh",
     "ftp_exfiltration": "exfiltration_ftp",
     "disable_account": "accounts",
+    "uac_bypass_service": "privilege",
 }
 
 
