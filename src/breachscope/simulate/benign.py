@@ -24,6 +24,7 @@ class _Tagged(Story):
     def __init__(self, story: Story, tag: str, rng: np.random.Generator) -> None:
         super().__init__(story.net, rng)
         self.records = story.records
+        self.pending = story.pending  # rendered with the story's own records
         self.tag = tag
 
     def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:

@@ -124,9 +124,12 @@ def run(cfg: SimConfig) -> SimSummary:
         sections[name] = episodes.builder(name)(story, net, cfg, rng_for(cfg.seed, "episode", name))
         for host, quiet_from, quiet_to in episodes.silenced(name, sections[name]):
             silence.setdefault(host, []).append((quiet_from, quiet_to))
+    story.render()
     phase("story")
     refs = _refs(db)
-    counts = noise_counts(cfg, {name: g.share for name, g in GROUPS.items()})
+    spec_net = cfg.scenario_spec.network  # a group whose volume depends on the scenario's noise settings
+    counts = noise_counts(cfg, {name: getattr(g, "share_for", lambda _, g=g: g.share)(spec_net)
+                                for name, g in GROUPS.items()})
     jobs: list[tuple] = []
     claimed: set[str] = set()
     for name, g in GROUPS.items():
