@@ -10,6 +10,9 @@ checked the way an analyst would notice a fake:
 4. no SigmaHQ rule of level high or critical fires on a record that is not a story record (attack, response,
    episode or hard negative), apart from the few listed in NOISE_FINDINGS_ALLOWED with the reason.
 
+The checks run on each variant of ntt-2025 and on ntt-2025 with the organization's administration as noise
+(`network.noise`: the Linux host's syslog, RDP, SSH and DCE/RPC; SigmaHQ's Linux rules then run too).
+
 Also: the network model's addresses at the largest size, and `simulate` keeping the affected count out of its
 output."""
 
@@ -32,10 +35,12 @@ from breachscope.cli.main import app
 from breachscope.detect.sigma.hunt import hunt
 from breachscope.engines.duckdb_case import open_case
 from breachscope.simulate import EPISODES, SimConfig, network, run
-from breachscope.simulate.scenario_file import load_scenario
+from breachscope.simulate.scenario_file import Noise, load_scenario
 from tests.conftest import SIGMA, run_ingest
 
 VARIANTS = ("destination", "pivot")
+NOISE = "destination+noise"  # the first variant with network.noise on
+SIMS = (*VARIANTS, NOISE)
 EVENTS, CUSTOMERS = 30_000, 1000
 SPEC = load_scenario("ntt-2025")
 #: internal addresses that are not hosts of the network, with why they appear (the scenario declares them)
@@ -49,6 +54,7 @@ NOISE_FINDINGS_ALLOWED: dict[str, str] = {}
 #: the rule folders of the families the simulator writes (Windows, network devices and sensors, SQL)
 RULE_DIRS = [*sorted(SIGMA.glob("rules*/windows")), *sorted(SIGMA.glob("rules*/network")),
              SIGMA / "rules" / "application" / "sql", SIGMA / "rules-emerging-threats"]
+LINUX_RULE_DIRS = sorted(SIGMA.glob("rules*/linux"))  # on the Linux host's syslog (network.noise)
 IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w]|\.\d)")
 LOOPBACK_OR_UNSET = {"", "-", "::1", "127.0.0.1", "0.0.0.0"}
 
@@ -67,12 +73,16 @@ class Sim:
 @pytest.fixture(scope="module")
 def sims(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sim]:
     out = {}
-    for variant in VARIANTS:
-        folder = tmp_path_factory.mktemp(f"sim-{variant}")
-        cfg = SimConfig(folder, events=EVENTS, customers=CUSTOMERS, variant=variant, episodes=EPISODES)
+    noisy = SPEC.model_copy(update={"network": SPEC.network.model_copy(update={
+        "noise": Noise(linux_syslog=True, admin_sessions=True)})})
+    for name in SIMS:
+        folder = tmp_path_factory.mktemp(f"sim-{name}")
+        variant = name.split("+")[0]
+        cfg = SimConfig(folder, events=EVENTS, customers=CUSTOMERS, variant=variant, episodes=EPISODES,
+                        spec=noisy if name == NOISE else None)
         run(cfg)
         files = sorted(p for p in (folder / "evidence").rglob("*") if p.is_file() and _family(p))
-        out[variant] = Sim(folder, network.build(SPEC.network, cfg.seed, cfg.events),
+        out[name] = Sim(folder, network.build(SPEC.network, cfg.seed, cfg.events),
                            orjson.loads((folder / "truth.json").read_bytes()), files)
     return out
 
@@ -81,7 +91,7 @@ def sims(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sim]:
 def _family(p: Path) -> str:
     parts = p.parts[p.parts.index("evidence") + 1:]
     return {"windows": "winlog", "zeek": "zeek", "network": "ios", "firewall": "asa", "flows": "netflow",
-            "db": "pgaudit"}.get(parts[0], "")
+            "db": "pgaudit", "syslog": "linux"}.get(parts[0], "")
 
 
 @dataclass(frozen=True)
@@ -156,7 +166,7 @@ STRUCTURED = {"winlog": ("IpAddress", "SourceIp", "DestinationIp"), "netflow": (
                                                                                "destinationIPv4Address")}
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", SIMS)
 def test_every_address_is_valid_and_internal_ones_belong_to_the_network(sims: dict[str, Sim], variant: str) -> None:
     sim = sims[variant]
     hosts = {h.ip for h in sim.net.hosts.values()}
@@ -223,7 +233,7 @@ def _jst_day(iso_utc: str) -> str:
     return (datetime.fromisoformat(iso_utc) + timedelta(hours=9)).date().isoformat()
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", SIMS)
 def test_a_name_has_one_address_at_a_time(sims: dict[str, Sim], variant: str) -> None:
     sim = sims[variant]
     fqdn = f".{sim.net.fqdn}"
@@ -271,7 +281,7 @@ def _dns_answers(sim: Sim) -> dict[tuple[str, str], set[str]]:
 
 
 # --- 3. record ids --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", SIMS)
 def test_record_ids_grow_in_time_order(sims: dict[str, Sim], variant: str) -> None:
     """Per Windows host and channel, and per router: one file a day holds its records (a host's log is one
     log), and in file order, day after day, the record ids strictly increase and the times do not go back."""
@@ -297,7 +307,7 @@ def test_record_ids_grow_in_time_order(sims: dict[str, Sim], variant: str) -> No
     assert not bad, f"{len(bad)} records out of order, e.g.:\n" + "\n".join(bad[:20])
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", SIMS)
 def test_firewall_connection_ids_grow_as_connections_are_built(sims: dict[str, Sim], variant: str) -> None:
     """The ASA numbers its connections as it builds them; a teardown names a connection built before."""
     sim = sims[variant]
@@ -326,7 +336,7 @@ def _story_tags(truth: dict) -> dict[tuple[str, int], str]:
     return {(x["file"], x["line"]): x["tag"] for sec in sections for x in sec}
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", SIMS)
 def test_no_high_sigma_finding_on_noise(sims: dict[str, Sim], variant: str, tmp_path: Path) -> None:
     sim = sims[variant]
     summary = run_ingest([sim.out / "evidence"], tmp_path / "case")
@@ -335,7 +345,7 @@ def test_no_high_sigma_finding_on_noise(sims: dict[str, Sim], variant: str, tmp_
     rejected = {f.path: f.first_rejects for f in read if f.rejected}
     assert not rejected, rejected
     with open_case(tmp_path / "case") as c:
-        result = hunt(c, RULE_DIRS, "high")
+        result = hunt(c, RULE_DIRS + (LINUX_RULE_DIRS if variant == NOISE else []), "high")
     tags = _story_tags(sim.truth)
     on_noise: dict[str, list[str]] = defaultdict(list)
     on_story = 0

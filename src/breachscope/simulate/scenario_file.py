@@ -118,6 +118,19 @@ class Accounts(Strict):
         return self
 
 
+class Noise(Strict):
+    """Ordinary activity beyond the default noise groups (off by default: a scenario written before keeps its
+    output byte for byte). docs/scenarios.md, "Noise"."""
+
+    linux_syslog: bool = Field(default=False, description="the Linux servers' own syslog: cron, systemd units, "
+                               "chrony, the administrators' and the backup job's SSH sessions with sudo, failed "
+                               "SSH logins")
+    admin_sessions: bool = Field(default=False, description="the administrators' RDP to servers and SSH to Linux "
+                                 "hosts and routers from the jump host in office hours (Zeek conn, rdp, ssh; the "
+                                 "routers' SSH logins become the same sessions) and the DCE/RPC of workstations and "
+                                 "domain controllers (epmapper, lsarpc, samr, netlogon, drsuapi replication)")
+
+
 class NetworkSpec(Strict):
     domain: Domain
     public_address: Address = Field(description="the organization's outbound (NAT) address")
@@ -136,6 +149,7 @@ class NetworkSpec(Strict):
     database: Literal["postgresql", "mysql", "mariadb"] = Field(
         default="postgresql", description="the order database's engine and its audit log: postgresql (pgAudit "
         "in the server log), mysql (MySQL 8 general query log) or mariadb (MariaDB server_audit plugin)")
+    noise: Noise = Field(default_factory=Noise, description="ordinary activity switched on by the scenario")
 
     @model_validator(mode="after")
     def _consistent(self) -> NetworkSpec:

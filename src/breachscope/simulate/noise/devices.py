@@ -15,6 +15,7 @@ from breachscope.simulate import clock
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
 from breachscope.simulate.noise.common import Hosts, RecordNumbers, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.sessions import SSH_ROUTER, Plan
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import fill, ipv4, join, lpad, pick, strs, where
 
@@ -68,6 +69,12 @@ ROUTER_LINES = (
     ("OSPF-5-ADJCHG|Process 1, Nbr {nbr} on GigabitEthernet0/0/1 from LOADING to FULL, Loading Done", 0.5),
 )
 
+SESSION_MNEMONICS = ("SSH-5-SSH2_SESSION", "SSH-5-SSH2_USERAUTH", "SEC_LOGIN-5-LOGIN_SUCCESS", "SSH-5-SSH2_CLOSE",
+                     "SYS-6-LOGOUT")
+#: a session's lines: µs after its start (>= 0) or after its end (< 0: -µs)
+SESSION_LINES = (("SSH-5-SSH2_SESSION", 180_000), ("SSH-5-SSH2_USERAUTH", 820_000),
+                 ("SEC_LOGIN-5-LOGIN_SUCCESS", 840_000), ("SSH-5-SSH2_CLOSE", -1), ("SYS-6-LOGOUT", -6_000))
+
 
 class Routers:
     name = "routers"
@@ -91,6 +98,11 @@ class Routers:
         mnem, texts = zip(*(t.split("|") for t, _ in ROUTER_LINES), strict=True)
         self.mnemonic = pa.array(list(mnem))
         self.texts = list(texts)
+        # with network.noise.admin_sessions the SSH logins are the sessions Zeek sees (noise/sessions.py), not
+        # lines drawn one by one
+        self.plan = Plan(net, ctx.cfg.seed, ctx.cfg.events) if net.spec.noise.admin_sessions else None
+        self.weights = [0.0 if self.plan and t.startswith(SESSION_MNEMONICS) else w for t, w in ROUTER_LINES]
+        self.dev_of = {int(i): d for d, i in enumerate(self.h.of(*self.routers))}
 
     def expect(self, pending: dict[str, list[Injected]]) -> None:
         for key, recs in pending.items():
@@ -114,14 +126,18 @@ class Routers:
         keep = audible(times, self.h.of(*self.routers)[dev], self.h, self.silence)
         times, dev = times[keep], dev[keep]
         n = len(times)
-        kind = choose(rng, n, [w for _, w in ROUTER_LINES])
+        kind = choose(rng, n, self.weights)
+        session = np.zeros(n, dtype=np.int64) - 1  # the admin (index in the plan's accounts) of a session line
+        if self.plan is not None:
+            times, dev, kind, session = self._sessions(times, dev, kind, session, sl)
+            n = len(times)
         src = where(rng.random(n) < 0.7, pick(self.h.ip, self.h.ws[rng.integers(0, len(self.h.ws), n)]),
                     ipv4(rng.integers(0xC6120000, 0xC6140000, n)))
         text = fill(self.texts, kind, {
             "src": src, "sport": strs(ports(rng, n)), "mgmt": pick(self.mgmt, dev),
             "port": pick(pa.array(["22", "23", "161", "443"]), choose(rng, n, [5, 2, 2, 1])),
             "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)),
-            "admin": pick(self.admins, (rng.random(n) < 0.3).astype(int)),
+            "admin": self._admins(pick(self.admins, (rng.random(n) < 0.3).astype(int)), session),
             "at": join(hms_jst(times), " JST ", login_date(times)),
         } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)})
         seq = self.seq.number(dev, times, sl.end)
@@ -132,6 +148,29 @@ class Routers:
             sel = np.flatnonzero(dev == i)
             out[f"ios.{r}"] = Chunk(times[sel], lines.take(pa.array(sel)))
         return out
+
+    def _admins(self, drawn: pa.Array, session: np.ndarray) -> pa.Array:
+        if self.plan is None:
+            return drawn
+        return where(session >= 0, pick(self.plan.accounts, np.maximum(session, 0)), drawn)
+
+    def _sessions(self, times: np.ndarray, dev: np.ndarray, kind: np.ndarray, session: np.ndarray,
+                  sl: clock.Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The slice's lines of the administrators' SSH sessions, merged into the drawn lines (time order)."""
+        assert self.plan is not None
+        s = self.plan.between(sl.start, sl.end)
+        s = s.take(np.flatnonzero(s.kind == SSH_ROUTER))
+        d = np.array([self.dev_of[int(x)] for x in s.dst], dtype=np.int64)
+        parts = [(times, dev, kind, session)]
+        for mnemonic, at in SESSION_LINES:
+            k = next(i for i, (t, _) in enumerate(ROUTER_LINES) if t.startswith(mnemonic))
+            t = (s.start if at >= 0 else s.end) + abs(at)
+            parts.append((t, d, np.full(len(t), k), s.account))
+        t, dv, kd, ss = (np.concatenate([p[j] for p in parts]) for j in range(4))
+        keep = (t >= sl.start) & (t < sl.end) & audible(t, self.h.of(*self.routers)[dv], self.h, self.silence)
+        sel = np.flatnonzero(keep)
+        order = sel[np.argsort(t[sel], kind="stable")]
+        return t[order], dv[order], kd[order], ss[order]
 
 
 # ---------------------------------------------------------------------------------------------------------

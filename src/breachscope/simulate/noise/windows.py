@@ -19,6 +19,7 @@ from breachscope.simulate import clock
 from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, Options, RecordNumbers, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.sessions import RDP, Plan
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import (
@@ -282,6 +283,7 @@ MEMBER_MIX = (
     ("srv", 4624, "3", 12), ("srv", 4624, "5", 4), ("srv", 4624, "10", 0.5), ("srv", 4634, "3", 12),
     ("srv", 4672, "", 5), ("srv", 4688, "", 6), ("srv", 5140, "", 2), ("srv", 5145, "", 4), ("srv", 4625, "3", 0.5),
 )
+RDP_LOGON = ("srv", 4624, "10")
 #: image|command line|parent: services start from services.exe, the rest from the service host that runs them
 #: (WAS, DcomLaunch, Schedule), a console host from the console program
 SERVER_PROCS = json_vocab([
@@ -317,6 +319,15 @@ class MemberSecurity:
         self.emit = Emitter(self.h, cfg.seed, "member-security")
         # the domain controllers' Security log is DcSecurity's: one log per host, numbered once
         self.srv = np.array([i for i in self.h.servers if i not in self.h.dcs])
+        # with network.noise.admin_sessions the RDP logons (type 10) on the servers are the administrators'
+        # sessions Zeek sees (noise/sessions.py), not drawn one by one for any user
+        self.plan = Plan(net, cfg.seed, cfg.events) if net.spec.noise.admin_sessions else None
+        self.weights = [0.0 if self.plan and m[:3] == RDP_LOGON else m[3] for m in MEMBER_MIX]
+        if self.plan is not None:
+            sid = {u.sam: u.sid for u in net.users}
+            names = self.plan.accounts.to_pylist()
+            self.plan_user = json_vocab(names)
+            self.plan_sid = pa.array([sid.get(n, "S-1-0-0") for n in names])
 
     def outputs(self) -> list[Output]:
         return [Output("win.servers.security", _date_path("windows/servers/security")),
@@ -330,7 +341,7 @@ class MemberSecurity:
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         n = len(times)
-        kind = choose(rng, n, [m[3] for m in MEMBER_MIX])
+        kind = choose(rng, n, self.weights)
         h, a = self.h, self.a
         ws_pos = zipf_index(rng, n, len(h.ws), 0.3)
         srv = self.srv[zipf_index(rng, n, len(self.srv), 0.8)]
@@ -340,7 +351,11 @@ class MemberSecurity:
         host_any = np.where(role_ws, h.ws[ws_pos], np.where(share_ev, files, srv))
         keep = audible(times, host_any, h, self.silence)
         times, kind, ws_pos, srv, files = times[keep], kind[keep], ws_pos[keep], srv[keep], files[keep]
-        rec = self.emit.numbers.number(host_any[keep], times, sl.end)
+        host_any, admin = host_any[keep], np.zeros(len(times), dtype=np.int64) - 1
+        if self.plan is not None:
+            times, kind, ws_pos, srv, files, host_any, admin = self._rdp_logons(
+                sl, times, kind, ws_pos, srv, files, host_any, admin)
+        rec = self.emit.numbers.number(host_any, times, sl.end)
         out = {"ws": new_parts(), "srv": new_parts()}
         for j, (role, code, ltype, _) in enumerate(MEMBER_MIX):
             idx = _sel(kind == j)
@@ -351,11 +366,30 @@ class MemberSecurity:
             wp = ws_pos[idx]
             us = a.ws_user[wp]
             user, sid = pick(a.user, us), pick(a.user_sid, us)
+            if self.plan is not None and (role, code, ltype) == RDP_LOGON:
+                user, sid = pick(self.plan_user, admin[idx]), pick(self.plan_sid, admin[idx])
             host = h.ws[wp] if role == "ws" else files[idx] if code in (5140, 5145) else srv[idx]
             client_ip = pick(h.ip, h.ws[wp])
             data = self._data(rng, code, ltype, k, host, user, sid, client_ip, pick(h.name, h.ws[wp]))
             out[role].add(t, self.emit.lines(rng, t, host, code, data, rec[idx], failure=code == 4625), idx)
         return {"win.workstations.security": out["ws"].chunk(), "win.servers.security": out["srv"].chunk()}
+
+    def _rdp_logons(self, sl: clock.Slice, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The administrators' RDP sessions of the slice as logons (type 10) merged into the drawn rows (time
+        order); cols: times, kind, ws_pos, srv, files, host, admin."""
+        assert self.plan is not None
+        s = self.plan.between(sl.start, sl.end)
+        t = s.start + 1_200_000  # NLA done, the session logs on
+        sel = np.flatnonzero((s.kind == RDP) & (t >= sl.start) & (t < sl.end) & np.isin(s.dst, self.srv))
+        t, dst = t[sel], s.dst[sel]
+        keep = audible(t, dst, self.h, self.silence)
+        t, dst, acct = t[keep], dst[keep], s.account[sel][keep]
+        j = next(i for i, m in enumerate(MEMBER_MIX) if m[:3] == RDP_LOGON)
+        m = len(t)
+        extra = (t, np.full(m, j), np.zeros(m, dtype=np.int64), dst, np.full(m, self.h.files[0]), dst, acct)
+        merged = [np.concatenate([a, b]) for a, b in zip(cols, extra, strict=True)]
+        order = np.argsort(merged[0], kind="stable")
+        return tuple(c[order] for c in merged)
 
     def _data(self, rng: np.random.Generator, code: int, ltype: str, k: int, host: np.ndarray, user: Col, sid: Col,
               client_ip: Col, client_name: Col) -> list[W.Field]:

@@ -17,6 +17,7 @@ from breachscope.simulate.dbengine import engine
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, Options, choose, lognormal_int, ports, zipf_index
+from breachscope.simulate.noise.zeek_admin import AdminTraffic, merge
 from breachscope.simulate.streams import Chunk, Context, Output
 from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
 
@@ -163,6 +164,9 @@ class ZeekGroup:
         self.users = pa.array([u.sam for u in net.users])
         self.ws_user = np.array([i % len(net.people) for i in range(len(self.h.ws))])
         self.logs = list(Z.LOGS)  # a log nobody wrote to on a day leaves no file (the story's dce_rpc, rdp...)
+        noise = net.spec.noise  # the administration's sessions and DCE/RPC (network.noise, off by default)
+        self.admin = (AdminTraffic(net, self.h, cfg.seed, cfg.events) if noise.admin_sessions or noise.linux_syslog
+                      else None)
 
     def outputs(self) -> list[Output]:
         def path(log: str) -> Callable[[int], str]:
@@ -186,6 +190,14 @@ class ZeekGroup:
             out[f"zeek.{log}"] = fn(rng, ts[sel], kind[sel], c.take(sel))
         sel = np.flatnonzero(kind == _K["smb"])
         out.update(self._smb(rng, ts[sel], c.take(sel)))
+        if self.admin is not None:
+            extra = self.admin.chunks(len(times), sl)
+            if self.admin.dce:
+                r = c.take(np.flatnonzero((kind == _K["rpc"]) & ~c.dead))
+                extra.setdefault("zeek.dce_rpc", []).append(self.admin.ept_map(sl, ts[np.flatnonzero(
+                    (kind == _K["rpc"]) & ~c.dead)], {"uid": r.uid, "id.orig_h": r.src_ip, "id.orig_p": strs(r.sport),
+                                                      "id.resp_h": r.dst_ip, "id.resp_p": "135"}))
+            out = merge(out, extra)
         return {k: v for k, v in out.items() if k in {f"zeek.{x}" for x in self.logs}}
 
     def _conns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray) -> Conns:
