@@ -4,7 +4,6 @@ sessions, rank device A and B first, and give exactly the truth's exposed organi
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -14,10 +13,10 @@ import pytest
 
 from breachscope.ingest.pipeline import ingest
 from breachscope.investigate.pipeline import InvestigateRequest, investigate
-from breachscope.model.case import CaseLayout
 from breachscope.model.inventory import load_inventory
 from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenarios import shipped
+from tests.simcase import affected_organizations
 
 
 def short(name: str | None) -> str:
@@ -63,11 +62,7 @@ def test_the_investigation_finds_the_sessions_and_ranks_both_devices_first(repla
 
 def test_scope_from_the_investigation_is_exact(replayed: dict[str, Any]) -> None:
     truth = replayed["truth"]
-    confirmed, potential = set(), set()
-    with CaseLayout(replayed["case"]).affected_csv.open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            if r["subject_type"] == "organization":
-                (confirmed if r["level"].startswith("CONFIRMED") else potential).add(r["subject_id"].lstrip("'"))
+    confirmed, potential = affected_organizations(replayed["case"])
     assert confirmed == set(map(str, truth["affected"]["organizations"]))
     assert potential == set(map(str, truth["affected"]["potential"]["organizations"]))
 

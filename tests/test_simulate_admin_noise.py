@@ -7,11 +7,8 @@ does not fire the DCSync rule or analytic; and ntt-2025 (the setting off) is unc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -21,11 +18,9 @@ from breachscope.detect.analytics.runner import run_analytics
 from breachscope.detect.casecontext import CaseContext, table_columns
 from breachscope.detect.packs import packs
 from breachscope.detect.sigma.hunt import hunt
-from breachscope.engines.duckdb_case import Case, open_case
-from breachscope.ingest.pipeline import ingest
-from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenario_file import Noise, load_scenario
 from breachscope.simulate.scenarios import shipped
+from tests.simcase import Sim, simulated
 
 DATA = yaml.safe_load(shipped()["logistics-vpn"].read_text(encoding="utf-8"))
 SERVERS = {s["name"]: s for s in DATA["network"]["servers"]}
@@ -35,27 +30,15 @@ DCS = {s["address"] for s in SERVERS.values() if s["role"] == "dc"}
 ROUTERS = {d["address"]: d["name"] for d in DATA["network"]["devices"] if d["role"] == "router"}
 
 
-@dataclass
-class Sim:
-    out: Path
-    truth: dict[str, Any]
-    case: Case
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    root = tmp_path_factory.mktemp("admin-noise")
-    out = root / "sim"
-    run(SimConfig(out=out, scenario="logistics-vpn", events=5_000, customers=2_000, seed=9, jobs=1).validate())
-    summary = ingest([str(out / "evidence")], root / "case", jobs=1)
-    assert summary.rejected == 0, [f.first_rejects for f in summary.files if f.rejected]
-    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
-    with open_case(root / "case") as case:
-        yield Sim(out, truth, case)
+    with simulated(tmp_path_factory.mktemp("admin-noise"), "logistics-vpn") as s:
+        yield s
 
 
-def rows(sim: Sim, sql: str) -> list[dict[str, Any]]:
-    return sim.case.query(sql).to_pylist()
+rows = Sim.rows
 
 
 def test_the_shipped_scenarios_turn_it_on_and_ntt_2025_does_not() -> None:

@@ -7,7 +7,6 @@ writer and the reader."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
@@ -20,13 +19,13 @@ import pytest
 
 from breachscope.ingest.pipeline import ingest
 from breachscope.investigate.pipeline import InvestigateRequest, investigate
-from breachscope.model.case import CaseLayout
 from breachscope.model.inventory import load_inventory
 from breachscope.simulate import SimConfig, run
 from breachscope.simulate.network import build as build_network
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
 from breachscope.simulate.story import PgSession, PgStatement, Story
+from tests.simcase import affected_organizations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MYSQL_SAMPLE = FIXTURES / "mysql_general" / "general_mysql8.log"
@@ -92,11 +91,7 @@ def test_the_database_log_ingests_with_every_row_attributed(replayed: dict[str, 
 def test_the_investigation_and_scope_find_exactly_the_truth(replayed: dict[str, Any]) -> None:
     truth, inc = replayed["truth"], replayed["incident"]
     assert set(inc.suspects.sessions) == set(truth["investigation_inputs"]["database_sessions"])
-    confirmed, potential = set(), set()
-    with CaseLayout(replayed["case"]).affected_csv.open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            if r["subject_type"] == "organization":
-                (confirmed if r["level"].startswith("CONFIRMED") else potential).add(r["subject_id"].lstrip("'"))
+    confirmed, potential = affected_organizations(replayed["case"])
     assert confirmed == set(map(str, truth["affected"]["organizations"]))
     assert potential == set(map(str, truth["affected"]["potential"]["organizations"]))
     assert potential  # the LIMIT without ORDER BY leaves some organizations potential on every engine

@@ -6,9 +6,7 @@ records listed under its tag), and SigmaHQ's Windows rules detect the lsass dump
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +14,10 @@ import pytest
 import yaml
 
 from breachscope.detect.sigma.hunt import hunt
-from breachscope.engines.duckdb_case import Case, open_case
-from breachscope.ingest.pipeline import ingest
-from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenarios import shipped
 from breachscope.simulate.steps.lateral_tools import image_of
 from tests.conftest import SIGMA
+from tests.simcase import Sim, simulated
 
 TUNNEL = "t.exfil-ns.example.com"
 BUCKET = "ord-sync-7f3a"
@@ -30,11 +26,6 @@ A, B, BI, BKP, DC = "ORD-AP02", "ORD-MNT01", "BI01", "BKP01", "DC01"  # device_a
 A_IP = "10.40.2.12"
 
 
-@dataclass
-class Sim:
-    out: Path
-    truth: dict[str, Any]
-    case: Case
 
 
 def _variant() -> dict[str, Any]:
@@ -57,21 +48,11 @@ def _variant() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    root = tmp_path_factory.mktemp("steps")
-    scenario = root / "tools.yaml"
-    scenario.write_text(yaml.safe_dump(_variant(), sort_keys=False), encoding="utf-8")
-    out = root / "sim"
-    run(SimConfig(out=out, scenario=str(scenario), events=5_000, customers=2_000, seed=9, variant="tools",
-                  jobs=1).validate())
-    summary = ingest([str(out / "evidence")], root / "case", jobs=1)
-    assert summary.rejected == 0
-    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
-    with open_case(root / "case") as case:
-        yield Sim(out, truth, case)
+    with simulated(tmp_path_factory.mktemp("steps"), _variant(), "tools") as s:
+        yield s
 
 
-def rows(sim: Sim, sql: str) -> list[dict[str, Any]]:
-    return sim.case.query(sql).to_pylist()
+rows = Sim.rows
 
 
 def in_truth(sim: Sim, found: list[dict[str, Any]], tag: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,13 @@ from breachscope.detect.analytics.runner import run_analytics
 from breachscope.detect.casecontext import CaseContext, table_columns
 from breachscope.detect.packs import packs
 from breachscope.detect.sigma.hunt import hunt
-from breachscope.engines.duckdb_case import Case, open_case
-from breachscope.ingest.pipeline import ingest
 from breachscope.investigate.pipeline import InvestigateRequest, run_detectors
 from breachscope.model.errors import ConfigError
 from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
 from tests.conftest import SIGMA
+from tests.simcase import Sim, simulated
 
 BRUTE_FROM, PAYLOAD_IP, FTP_IP = "192.0.2.77", "192.0.2.78", "192.0.2.79"
 FTP_NAME, PAYLOAD_HOST = "ftp.drop.example.org", "files.example-cdn.net"
@@ -42,11 +40,6 @@ DC = next(s["name"] for s in DATA["network"]["servers"] if s["role"] == "dc")
 VENDOR, ADMIN = DATA["attack"]["vendor_account"], DATA["network"]["accounts"]["stolen_admin"]
 
 
-@dataclass
-class Sim:
-    out: Path
-    truth: dict[str, Any]
-    case: Case
 
 
 def _variant() -> dict[str, Any]:
@@ -71,21 +64,11 @@ def _variant() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    root = tmp_path_factory.mktemp("steps-more")
-    scenario = root / "more.yaml"
-    scenario.write_text(yaml.safe_dump(_variant(), sort_keys=False), encoding="utf-8")
-    out = root / "sim"
-    run(SimConfig(out=out, scenario=str(scenario), events=5_000, customers=2_000, seed=9, variant="more",
-                  jobs=1).validate())
-    summary = ingest([str(out / "evidence")], root / "case", jobs=1)
-    assert summary.rejected == 0, [f.first_rejects for f in summary.files if f.rejected]
-    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
-    with open_case(root / "case") as case:
-        yield Sim(out, truth, case)
+    with simulated(tmp_path_factory.mktemp("steps-more"), _variant(), "more") as s:
+        yield s
 
 
-def rows(sim: Sim, sql: str) -> list[dict[str, Any]]:
-    return sim.case.query(sql).to_pylist()
+rows = Sim.rows
 
 
 def field(row: dict[str, Any], name: str) -> Any:
