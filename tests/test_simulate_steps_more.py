@@ -293,3 +293,17 @@ def test_routine_steps_leave_the_attack_as_it_was(tmp_path: Path) -> None:
         [s["sql"] for s in without["database"]["statements"]]
     gone = set(with_steps["hard_negatives"]["counts_by_tag"]) - set(without["hard_negatives"]["counts_by_tag"])
     assert gone == {f"benign:{s['name']}" for s in DATA["routine"]["steps"]}
+
+
+def test_a_routine_step_tags_batched_records_benign_too() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from breachscope.simulate.benign import _Tagged
+    from breachscope.simulate.story import Story
+
+    story = Story(None, np.random.default_rng(1))  # type: ignore[arg-type]  # no record here needs the network
+    _Tagged(story, "benign:x", np.random.default_rng(2)).add_many(
+        "zeek.conn", np.array([5, 6]), pa.array(["a\n", "b\n"]), "attack:y")
+    got = [(r.ts, r.text, r.tag) for r in story.records["zeek.conn"]]
+    assert got == [(5, "a\n", "benign:x"), (6, "b\n", "benign:x")]

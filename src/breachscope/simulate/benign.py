@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from breachscope.simulate import steps as catalogue
 from breachscope.simulate.attack import Attack, StoryInputs
@@ -30,8 +31,8 @@ class _Tagged(Story):
     def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:
         super().add(key, ts, text, self.tag, ref, host)
 
-    def add_many(self, key: str, ts: np.ndarray, lines: object, tag: str = "") -> None:
-        raise NotImplementedError("routine steps write single records")
+    def add_many(self, key: str, ts: np.ndarray, lines: pa.Array, tag: str = "") -> None:
+        super().add_many(key, ts, lines, self.tag)
 
 
 def add(story: Story, net: Network, spec: AttackSpec, routine: Sequence[RoutineStep], inputs: StoryInputs,
