@@ -71,9 +71,10 @@ def _named_sql(ctx: CaseContext) -> str:
               WHERE domain <> '')"""
 
 
-def _domains_sql(ctx: CaseContext) -> str:
+def domains_sql(ctx: CaseContext) -> str:
     """The candidate domains (enough unique subdomains), the likeliest channels first, each with up to SAMPLE
-    of its subdomains (for the entropy, computed in Python)."""
+    of its subdomains (for the entropy, computed in Python). Public: investigate's exfil_channels scores the
+    same candidates (with `score`) to measure the tunnels' payload."""
     return f"""
     WITH {_named_sql(ctx)},
     population AS (SELECT count(DISTINCT client) AS clients_all FROM nc),
@@ -107,6 +108,7 @@ def entropy(text: str) -> float:
 
 
 def score(r: dict[str, Any], subs: list[str]) -> tuple[float, dict[str, float]]:
+    """The score (0-100) of a row of `domains_sql` with its subdomains, and the parts it is made of."""
     h = sum(entropy(s.replace(".", "")) for s in subs) / len(subs) if subs else 0.0
     unique = clamp01(math.log10(r["uniq"]) / 3)  # 1000 unique subdomains: 1
     length = clamp01((r["avg_len"] - 10) / 30)  # 40 characters: 1
@@ -126,7 +128,7 @@ def run(ctx: CaseContext) -> list[Hit]:
     if not sources or not ctx.rows(f"SELECT 1 AS x FROM ({' UNION ALL '.join(sources)}) AS q LIMIT 1"):
         within = " in the --since/--until window" if ctx.since or ctx.until else ""
         raise Skipped(f"no DNS queries{within}: no zeek_dns records (query, id.orig_h) and no Sysmon event 22")
-    scored = [(score(r, sorted(r["subs"])), r) for r in ctx.rows(_domains_sql(ctx))]
+    scored = [(score(r, sorted(r["subs"])), r) for r in ctx.rows(domains_sql(ctx))]
     ranked = sorted((x for x in scored if x[0][0] >= REPORT), key=lambda x: (-x[0][0], x[1]["domain"]))[:MAX_HITS]
     return [_hit(ctx, s, parts, r, sorted(r["subs"])) for (s, parts), r in ranked]
 

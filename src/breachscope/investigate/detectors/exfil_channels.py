@@ -16,7 +16,7 @@ from typing import Any
 
 from breachscope.detect.analytics.connections import connections_sql
 from breachscope.detect.analytics.dns_tunnelling import REPORT as TUNNEL_REPORT
-from breachscope.detect.analytics.dns_tunnelling import _domains_sql as tunnel_domains_sql
+from breachscope.detect.analytics.dns_tunnelling import domains_sql as tunnel_domains_sql
 from breachscope.detect.analytics.dns_tunnelling import score as tunnel_score
 from breachscope.investigate.context import Context
 from breachscope.investigate.detectors.base import Detector, Skipped, alert, evidence_sql
