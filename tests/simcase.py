@@ -1,10 +1,14 @@
 """A small simulation, ingested, for the simulator's step and noise tests: the simulation folder, its
-truth and the open case (module-scoped fixtures build one and share it)."""
+truth and the open case (module-scoped fixtures build one and share it). And a scenario replayed end to end
+(simulate, ingest, investigate, `scope --from-investigation`) for the tests that check the stages find the
+truth."""
 
 from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +18,11 @@ from typing import Any
 import yaml
 
 from breachscope.engines.duckdb_case import Case, open_case
-from breachscope.ingest.pipeline import ingest
+from breachscope.ingest.pipeline import IngestSummary, ingest
+from breachscope.investigate.pipeline import InvestigateRequest, investigate
 from breachscope.model.case import CaseLayout
+from breachscope.model.incident import Incident
+from breachscope.model.inventory import load_inventory
 from breachscope.simulate import SimConfig, run
 
 
@@ -29,6 +36,27 @@ class Sim:
         return self.case.query(sql).to_pylist()
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A scenario replayed end to end under ROOT: the simulation (evidence, inventory, snapshot, truth), the
+    case, what ingest counted, the incident investigate found; scope's exposure is in the case."""
+    sim: Path
+    case: Path
+    summary: IngestSummary
+    incident: Incident
+    truth: dict[str, Any]
+
+
+def _simulate_and_ingest(root: Path, scenario: str, variant: str, events: int, seed: int,
+                         customers: int) -> tuple[Path, IngestSummary, dict[str, Any]]:
+    """Simulate into ROOT/sim and ingest its evidence into ROOT/case: (sim folder, ingest summary, truth)."""
+    out = root / "sim"
+    run(SimConfig(out=out, scenario=scenario, events=events, customers=customers, seed=seed, variant=variant,
+                  jobs=1).validate())
+    summary = ingest([str(out / "evidence")], root / "case", jobs=1)
+    return out, summary, json.loads((out / "truth.json").read_text(encoding="utf-8"))
+
+
 @contextmanager
 def simulated(root: Path, scenario: str | dict[str, Any], variant: str = "",
               events: int = 5_000, seed: int = 9) -> Iterator[Sim]:
@@ -38,14 +66,25 @@ def simulated(root: Path, scenario: str | dict[str, Any], variant: str = "",
         path = root / "scenario.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
         scenario = str(path)
-    out = root / "sim"
-    run(SimConfig(out=out, scenario=scenario, events=events, customers=2_000, seed=seed, variant=variant,
-                  jobs=1).validate())
-    summary = ingest([str(out / "evidence")], root / "case", jobs=1)
+    out, summary, truth = _simulate_and_ingest(root, scenario, variant, events, seed, customers=2_000)
     assert summary.rejected == 0, [f.first_rejects for f in summary.files if f.rejected]
-    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
     with open_case(root / "case") as case:
         yield Sim(out, truth, case)
+
+
+def replay(root: Path, scenario: str, variant: str = "", events: int = 5_000, seed: int = 9,
+           customers: int = 2_000) -> Replay:
+    """Simulate `scenario` (a shipped name or a scenario file) into ROOT/sim, ingest it into ROOT/case,
+    investigate it (told only the inventory's database), then run `scope --from-investigation --json` as a
+    user would, in its own process (it must succeed). Rejects are left for the caller to check."""
+    sim, summary, truth = _simulate_and_ingest(root, scenario, variant, events, seed, customers)
+    case = root / "case"
+    result = investigate(InvestigateRequest(case, database=load_inventory(sim / "inventory.yaml").database))
+    done = subprocess.run([sys.executable, "-m", "breachscope.cli.main", "scope", "--case", str(case), "--inventory",
+                           str(sim / "inventory.yaml"), "--snapshot", str(sim / "snapshot"), "--from-investigation",
+                           "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return Replay(sim, case, summary, result.incident, truth)
 
 
 def affected_organizations(case: Path) -> tuple[set[str], set[str]]:

@@ -4,19 +4,10 @@ sessions, rank device A and B first, and give exactly the truth's exposed organi
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from typing import Any
-
 import pytest
 
-from breachscope.ingest.pipeline import ingest
-from breachscope.investigate.pipeline import InvestigateRequest, investigate
-from breachscope.model.inventory import load_inventory
-from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenarios import shipped
-from tests.simcase import affected_organizations
+from tests.simcase import Replay, affected_organizations, replay
 
 
 def short(name: str | None) -> str:
@@ -30,56 +21,46 @@ def _replays() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module", params=_replays(), ids=lambda p: "-".join(x for x in p if x))
-def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Replay:
     name, variant = request.param
-    root = tmp_path_factory.mktemp(f"{name}-{variant}")
-    sim, case = root / "sim", root / "case"
     # customers: enough that the staged archive is an upload worth an alert (>= 100 kB, detectors/external.py)
-    run(SimConfig(out=sim, scenario=name, variant=variant, events=20_000, customers=8_000, seed=5,
-                  jobs=1).validate())
-    summary = ingest([str(sim / "evidence")], case, jobs=1)
-    result = investigate(InvestigateRequest(case, database=load_inventory(sim / "inventory.yaml").database))
-    done = subprocess.run([sys.executable, "-m", "breachscope.cli.main", "scope", "--case", str(case), "--inventory",
-                           str(sim / "inventory.yaml"), "--snapshot", str(sim / "snapshot"), "--from-investigation",
-                           "--json"], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return {"name": name, "variant": variant, "summary": summary, "incident": result.incident, "case": case,
-            "truth": json.loads((sim / "truth.json").read_text(encoding="utf-8"))}
+    return replay(tmp_path_factory.mktemp(f"{name}-{variant}"), name, variant, events=20_000, seed=5,
+                  customers=8_000)
 
 
-def test_the_evidence_ingests_with_no_reject(replayed: dict[str, Any]) -> None:
-    s = replayed["summary"]
+def test_the_evidence_ingests_with_no_reject(replayed: Replay) -> None:
+    s = replayed.summary
     assert s.records > 10_000 and s.rejected == 0, [f for f in s.files if f.rejected]
 
 
-def test_the_investigation_finds_the_sessions_and_ranks_both_devices_first(replayed: dict[str, Any]) -> None:
-    truth, inc = replayed["truth"], replayed["incident"]
+def test_the_investigation_finds_the_sessions_and_ranks_both_devices_first(replayed: Replay) -> None:
+    truth, inc = replayed.truth, replayed.incident
     assert set(inc.suspects.sessions) == set(truth["investigation_inputs"]["database_sessions"])
     internal = [h for h in inc.hosts if not h.role.startswith("external")]
     assert {short(h.name) for h in internal[:2]} == {short(truth["hosts"]["device_a"]["name"]),
                                                      short(truth["hosts"]["device_b"]["name"])}, internal[:4]
 
 
-def test_scope_from_the_investigation_is_exact(replayed: dict[str, Any]) -> None:
-    truth = replayed["truth"]
-    confirmed, potential = affected_organizations(replayed["case"])
+def test_scope_from_the_investigation_is_exact(replayed: Replay) -> None:
+    truth = replayed.truth
+    confirmed, potential = affected_organizations(replayed.case)
     assert confirmed == set(map(str, truth["affected"]["organizations"]))
     assert potential == set(map(str, truth["affected"]["potential"]["organizations"]))
 
 
-def test_the_staged_files_move_the_way_the_attack_moved_them(replayed: dict[str, Any]) -> None:
+def test_the_staged_files_move_the_way_the_attack_moved_them(replayed: Replay) -> None:
     """The internal transfer of the staged files, in the direction the data went (push or pull)."""
-    truth, inc = replayed["truth"], replayed["incident"]
+    truth, inc = replayed.truth, replayed.incident
     a, b = short(truth["hosts"]["device_a"]["name"]), short(truth["hosts"]["device_b"]["name"])
     staged = sum(f["size"] for f in truth["evidence"]["staged_files"])
     moves = [m for m in inc.data_movements if m.kind == "internal_transfer" and m.bytes >= 0.8 * staged]
     assert moves and all((short(m.src), short(m.dst)) == (a, b) for m in moves), moves
 
 
-def test_the_data_goes_out_to_the_truths_address_with_its_bytes(replayed: dict[str, Any]) -> None:
+def test_the_data_goes_out_to_the_truths_address_with_its_bytes(replayed: Replay) -> None:
     """Where the data went (the C2, a storage bucket, the DNS tunnel's name server) is an external endpoint of
     the incident, and the data movements to it carry the exfiltrated bytes (within 20 %, as the checker)."""
-    truth, inc = replayed["truth"], replayed["incident"]
+    truth, inc = replayed.truth, replayed.incident
     to, expected = truth["hosts"]["external"]["c2_and_exfiltration"], truth["exfiltration"]["bytes"]
     assert to == truth["exfiltration"]["destination_ip"]
     assert to in {e.ip for e in inc.external}, inc.external

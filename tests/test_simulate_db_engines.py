@@ -7,10 +7,8 @@ writer and the reader."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +16,11 @@ import duckdb
 import pytest
 
 from breachscope.ingest.pipeline import ingest
-from breachscope.investigate.pipeline import InvestigateRequest, investigate
-from breachscope.model.inventory import load_inventory
-from breachscope.simulate import SimConfig, run
 from breachscope.simulate.network import build as build_network
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
 from breachscope.simulate.story import PgSession, PgStatement, Story
-from tests.simcase import affected_organizations
+from tests.simcase import Replay, affected_organizations, replay
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MYSQL_SAMPLE = FIXTURES / "mysql_general" / "general_mysql8.log"
@@ -45,22 +40,20 @@ def scenario_on(engine: str, folder: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class OnEngine:
+    """The scenario replayed with its database on `engine`, and the database log files it wrote."""
+    engine: str
+    replay: Replay
+    db_files: list[Path]
+
+
 @pytest.fixture(scope="module", params=ENGINES)
-def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> OnEngine:
     root = tmp_path_factory.mktemp(request.param)
-    sim, case = root / "sim", root / "case"
-    scenario = scenario_on(request.param, root)
-    run(SimConfig(out=sim, scenario=str(scenario), events=5_000, customers=2_000, seed=11, jobs=1).validate())
-    summary = ingest([str(sim / "evidence")], case, jobs=1)
-    result = investigate(InvestigateRequest(case, database=load_inventory(sim / "inventory.yaml").database))
-    done = subprocess.run([sys.executable, "-m", "breachscope.cli.main", "scope", "--case", str(case), "--inventory",
-                           str(sim / "inventory.yaml"), "--snapshot", str(sim / "snapshot"), "--from-investigation",
-                           "--json"], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    db_files = sorted((sim / "evidence" / "db").rglob("*"))
-    return {"engine": request.param, "sim": sim, "case": case, "summary": summary, "incident": result.incident,
-            "truth": json.loads((sim / "truth.json").read_text(encoding="utf-8")),
-            "db_files": [f for f in db_files if f.is_file()]}
+    r = replay(root, str(scenario_on(request.param, root)), events=5_000, seed=11, customers=2_000)
+    db_files = sorted((r.sim / "evidence" / "db").rglob("*"))
+    return OnEngine(request.param, r, [f for f in db_files if f.is_file()])
 
 
 def _db_rows(case: Path) -> list[dict[str, Any]]:
@@ -73,32 +66,32 @@ def _db_rows(case: Path) -> list[dict[str, Any]]:
         con.close()
 
 
-def test_the_database_log_ingests_with_every_row_attributed(replayed: dict[str, Any]) -> None:
-    s = replayed["summary"]
+def test_the_database_log_ingests_with_every_row_attributed(replayed: OnEngine) -> None:
+    s, truth = replayed.replay.summary, replayed.replay.truth
     assert s.rejected == 0, [f for f in s.files if f.rejected]
-    rows = _db_rows(replayed["case"])
-    dialect = {"mysql": "mysql_general", "mariadb": "mariadb_audit"}[replayed["engine"]]
+    rows = _db_rows(replayed.replay.case)
+    dialect = {"mysql": "mysql_general", "mariadb": "mariadb_audit"}[replayed.engine]
     assert {r["dialect"] for r in rows} == {dialect}
     assert len(rows) > 300
     unattributed = [r for r in rows if not (r["user"] and r["src_ip"] and r["session_id"] and r["ts"])]
     assert not unattributed, unattributed[:3]
     # the attacker's sessions are there under their ids, with their statements
-    sessions = set(replayed["truth"]["investigation_inputs"]["database_sessions"])
+    sessions = set(truth["investigation_inputs"]["database_sessions"])
     attack = [r for r in rows if r["session_id"] in sessions and r["statement"]]
-    assert len(attack) == len(replayed["truth"]["database"]["statements"])
+    assert len(attack) == len(truth["database"]["statements"])
 
 
-def test_the_investigation_and_scope_find_exactly_the_truth(replayed: dict[str, Any]) -> None:
-    truth, inc = replayed["truth"], replayed["incident"]
+def test_the_investigation_and_scope_find_exactly_the_truth(replayed: OnEngine) -> None:
+    truth, inc = replayed.replay.truth, replayed.replay.incident
     assert set(inc.suspects.sessions) == set(truth["investigation_inputs"]["database_sessions"])
-    confirmed, potential = affected_organizations(replayed["case"])
+    confirmed, potential = affected_organizations(replayed.replay.case)
     assert confirmed == set(map(str, truth["affected"]["organizations"]))
     assert potential == set(map(str, truth["affected"]["potential"]["organizations"]))
     assert potential  # the LIMIT without ORDER BY leaves some organizations potential on every engine
 
 
-def test_the_statements_are_in_the_engines_dialect(replayed: dict[str, Any]) -> None:
-    statements = replayed["truth"]["database"]["statements"]
+def test_the_statements_are_in_the_engines_dialect(replayed: OnEngine) -> None:
+    statements = replayed.replay.truth["database"]["statements"]
     sql = "\n".join(s["sql"] for s in statements)
     # MySQL clients put the values in the text; no COPY (the exports are the mysql client's batch output)
     assert "$1" not in sql and "COPY" not in sql and not any(s["params"] for s in statements)
@@ -174,9 +167,9 @@ def _records(path: Path, engine: str) -> list[str]:
     return out
 
 
-def test_the_lines_have_the_real_servers_shapes(replayed: dict[str, Any]) -> None:
-    engine = replayed["engine"]
-    files = replayed["db_files"]
+def test_the_lines_have_the_real_servers_shapes(replayed: OnEngine) -> None:
+    engine = replayed.engine
+    files = replayed.db_files
     assert files
     if engine == "mysql":
         shapes = _mysql_shapes()
