@@ -119,10 +119,12 @@ def _bounded(root: yaml.Node, path: str, what: str) -> None:
             stack.extend(node.value)
 
 
-def validate(model: type[M], data: Any, node: yaml.Node | None, path: Path | str, what: str) -> M:
-    """`data` as a `model`, or ConfigError naming the file, the line and the key of the first errors."""
+def validate(model: type[M], data: Any, node: yaml.Node | None, path: Path | str, what: str,
+             context: dict[str, Any] | None = None) -> M:
+    """`data` as a `model`, or ConfigError naming the file, the line and the key of the first errors.
+    `context` reaches the validators that take a ValidationInfo (values checked against other parts)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         found: dict[tuple[Any, ...], list[str]] = {}  # the members of a union fail at one place: one error
         for e in exc.errors(include_url=False):

@@ -169,16 +169,16 @@ class Attack:
     def at(self, text: str) -> int:
         """A step's local time with up to 0.9 s of jitter."""
         y, mo, d, h, mi, s = local_parts(text)
-        return clock.jst(y, mo, d, h, mi, s) + int(self.rng.integers(0, 900_000))
+        return clock.local(y, mo, d, h, mi, s) + int(self.rng.integers(0, 900_000))
 
     def at_parts(self, day: date, h: int, m: int) -> int:
-        return clock.jst(day.year, day.month, day.day, h, m) + int(self.rng.integers(0, 900_000))
+        return clock.local(day.year, day.month, day.day, h, m) + int(self.rng.integers(0, 900_000))
 
     @staticmethod
     def jst(text: str) -> int:
         """A local time, exactly (the defenders' notes)."""
         y, mo, d, h, mi, s = local_parts(text)
-        return clock.jst(y, mo, d, h, mi, s)
+        return clock.local(y, mo, d, h, mi, s)
 
     def note(self, ts: int, stage: str, text: str, actor: str = "attacker") -> None:
         self.out.timeline.append({"ts": ts, "stage": stage, "actor": actor, "description": text})
@@ -287,7 +287,4 @@ def _hms(seconds: float) -> str:
 
 
 def cisco_at(us: int) -> str:
-    from breachscope.simulate.noise.devices import hms_jst, login_date
-
-    arr = np.array([us])
-    return f"{hms_jst(arr)[0].as_py()} JST {login_date(arr)[0].as_py()}"
+    return str(clock.cisco_login_at(np.array([us]))[0].as_py())

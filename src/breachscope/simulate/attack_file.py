@@ -10,10 +10,10 @@ network.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from breachscope.model.config import Matching, Strict, Text
 from breachscope.simulate import clock
@@ -25,15 +25,22 @@ def _time_text(value: Any) -> Any:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
 
 
-def _valid_time(value: str) -> str:
+def period_of(info: ValidationInfo) -> clock.Period:
+    """The scenario's period (load_scenario reads it first and passes it as the validation context)."""
+    context = info.context or {}
+    period = context.get("period", clock.PERIOD)
+    return period if isinstance(period, clock.Period) else clock.PERIOD
+
+
+def _valid_time(value: str, info: ValidationInfo) -> str:
     m = _LOCAL.fullmatch(value)
     if not m:
         raise ValueError(f"not a local time YYYY-MM-DD HH:MM[:SS]: {value!r}")
     y, mo, d, h, mi = (int(x) for x in m.groups()[:5])
     day = datetime(y, mo, d, h, mi).date()  # raises on 2025-02-30 or 25:00
-    first, last = clock.FIRST_DAY, clock.FIRST_DAY + timedelta(days=clock.DAYS - 1)
-    if not first <= day <= last:  # the noise is written there (the period is fixed in version 1)
-        raise ValueError(f"{value} is outside the simulated period, {first} to {last}")
+    period = period_of(info)
+    if not period.first_day <= day <= period.last_day:  # the noise is written there
+        raise ValueError(f"{value} is outside the simulated period, {period.first_day} to {period.last_day}")
     return value
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from breachscope.model.errors import UsageError
+from breachscope.simulate.episodes import FIRST_DAY as EPISODE_FIRST_DAY
+from breachscope.simulate.episodes import LAST_DAY as EPISODE_LAST_DAY
 from breachscope.simulate.episodes import REGISTRY as EPISODE_REGISTRY
 from breachscope.simulate.scenarios import shipped
 
@@ -58,6 +60,9 @@ class SimConfig:
         unknown = [e for e in self.episodes if e not in EPISODES]
         if unknown:
             raise UsageError(f"--episodes: unknown {', '.join(unknown)}; known: {', '.join(EPISODES)}")
+        if self.episodes and spec.period.days <= EPISODE_LAST_DAY:
+            raise UsageError(f"--episodes: the episodes fall on days {EPISODE_FIRST_DAY + 1} to {EPISODE_LAST_DAY + 1} "
+                             f"of the period; the scenario's period has {spec.period.days} days")
         if not 1_000 <= self.events <= MAX_EVENTS:
             raise UsageError(f"--events must be between 1000 and {MAX_EVENTS}")
         if not 1_000 <= self.customers <= 2_000_000:

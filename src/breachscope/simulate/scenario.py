@@ -17,6 +17,7 @@ from breachscope.model.progress import report
 from breachscope.simulate import (
     attackdb,
     benign,
+    clock,
     customers,
     episodes,
     exposure,
@@ -75,12 +76,19 @@ def _work(args: tuple) -> GroupResult | None:
         snapshot.write_dump(args[1])
         return None
     cfg, name, count, injected, silence, refs = args
+    clock.use(cfg.scenario_spec.period.clock_period())  # a worker process starts on the default period
     net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)
     group = GROUPS[name](Context(cfg, net, count, silence, refs))
     return run_group(cfg, group, count, injected)
 
 
 def run(cfg: SimConfig) -> SimSummary:
+    cfg = cfg.validate()
+    with clock.using(cfg.scenario_spec.period.clock_period()):
+        return _run(cfg)
+
+
+def _run(cfg: SimConfig) -> SimSummary:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     mark = [started]
@@ -90,7 +98,6 @@ def run(cfg: SimConfig) -> SimSummary:
         phases[name] = round(now - mark[0], 3)
         mark[0] = now
 
-    cfg = cfg.validate()
     _prepare(cfg)
     report("order database and snapshot")
     net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)

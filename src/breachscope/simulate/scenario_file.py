@@ -14,13 +14,23 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
 from breachscope.simulate import clock
-from breachscope.simulate.attack_file import AttackSpec, RoutineStep
+from breachscope.simulate.attack_file import AttackSpec, RoutineStep, period_of
 from breachscope.simulate.scenarios import shipped
 
 HostName = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]{0,14}", "a host name (letters, digits, '-'; 15 at most: "
@@ -195,14 +205,14 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _in_period(value: str) -> str:
+def _in_period(value: str, info: ValidationInfo) -> str:
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"not a date YYYY-MM-DD: {value!r}") from None
-    last = clock.FIRST_DAY + timedelta(days=clock.DAYS - 1)
-    if not clock.FIRST_DAY <= day <= last:
-        raise ValueError(f"{value} is outside the simulated period, {clock.FIRST_DAY} to {last}")
+    period = period_of(info)
+    if not period.first_day <= day <= period.last_day:
+        raise ValueError(f"{value} is outside the simulated period, {period.first_day} to {period.last_day}")
     return value
 
 
@@ -249,6 +259,57 @@ class Routine(Strict):
         return self
 
 
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone of the IANA database (e.g. Asia/Tokyo, Europe/Berlin, UTC): {name!r}") \
+            from None
+    if name not in available_timezones():  # ZoneInfo also opens paths like ../../etc/localtime
+        raise ValueError(f"not a time zone of the IANA database: {name!r}")
+    return name
+
+
+class PeriodSpec(Strict):
+    """The days the simulation covers, in the organization's time zone: every log is written in it (the
+    local-time formats with the zone's offset or abbreviation of the moment, summer time included), office
+    hours and days off follow it, and daily files turn over at its midnight."""
+
+    first_day: date = Field(description="the first simulated day (YYYY-MM-DD)")
+    days: int = Field(ge=7, le=366, description="how many days (the episodes need 45 or more)")
+    time_zone: Annotated[str, AfterValidator(_zone)] = Field(
+        default="UTC", description="IANA time zone of the organization (Asia/Tokyo, Europe/Berlin, America/New_York)")
+    holidays: tuple[date, ...] = Field(default=(), description="public holidays in the period (office-hours "
+                                                               "activity as on a Sunday)")
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays_inside(cls, holidays: tuple[date, ...], info: ValidationInfo) -> tuple[date, ...]:
+        first, days = info.data.get("first_day"), info.data.get("days")
+        if first is None or days is None:  # reported there
+            return holidays
+        last = first + timedelta(days=days - 1)
+        outside = [d.isoformat() for d in holidays if not first <= d <= last]
+        if outside:
+            raise ValueError(f"outside the period ({first} to {last}): {', '.join(outside)}")
+        return holidays
+
+    def clock_period(self) -> clock.Period:
+        return clock.Period(self.first_day, self.days, self.time_zone, frozenset(self.holidays))
+
+
+#: a file without `period:` replays the built-in story's weeks in Japan
+DEFAULT_PERIOD = PeriodSpec(first_day=clock.DEFAULT.first_day, days=clock.DEFAULT.days,
+                            time_zone=clock.DEFAULT.time_zone, holidays=tuple(sorted(clock.DEFAULT.holidays)))
+
+
+class _PeriodFirst(BaseModel):
+    """The period alone, read before the rest of the file (whose dates must fall inside it)."""
+
+    model_config = ConfigDict(extra="ignore")
+    period: PeriodSpec = DEFAULT_PERIOD
+
+
 class ScenarioFile(Strict):
     """A breachscope scenario (version 1)."""
 
@@ -258,6 +319,9 @@ class ScenarioFile(Strict):
     description: Text = ""
     story: Literal["ntt-2025"] = Field(description="the data the attack reads: the order database of the NTT "
                                                    "story (the only one in version 1)")
+    period: PeriodSpec = Field(default=DEFAULT_PERIOD, description="the simulated days and time zone (default: "
+                                                                   "the built-in story's, 2025-01-13 for 54 days in "
+                                                                   "Asia/Tokyo)")
     network: NetworkSpec
     routine: Routine = Field(default_factory=Routine)
     attack: AttackSpec
@@ -275,4 +339,5 @@ def load_scenario(name_or_path: str) -> ScenarioFile:
     data, node = load_yaml(path, "scenario")
     if not isinstance(data, dict):
         data = {}
-    return validate(ScenarioFile, data, node, path, "scenario")
+    period = validate(_PeriodFirst, data, node, path, "scenario").period.clock_period()
+    return validate(ScenarioFile, data, node, path, "scenario", context={"period": period})

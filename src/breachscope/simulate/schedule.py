@@ -61,9 +61,9 @@ def descriptions(net: Network, r: Routine) -> dict[str, str]:
     return out
 
 
-def _offset(at: str) -> int:
-    """'02:00' -> microseconds after midnight."""
-    return int(at[:2]) * clock.HOUR + int(at[3:]) * clock.MINUTE
+def _job_time(day: int, at: str) -> int:
+    """'02:00' on the period's day `day`, local time."""
+    return clock.on_day(day, int(at[:2]), int(at[3:]))
 
 
 def routine_commands(net: Network) -> tuple[tuple[str, ...], ...]:
@@ -89,27 +89,26 @@ def add(story: Story, net: Network, db: OrderDB, routine: Routine) -> None:
     pid = 20_000
     for d in range(clock.DAYS):
         day = clock.FIRST_DAY + timedelta(days=d)
-        base = clock.day_start(d)
         weekday = WEEKDAYS[day.weekday()]
         if r.backup:
             pid += 3
-            _backup(story, net, rng, base + _offset(r.backup.at) + int(rng.integers(0, 90)) * clock.US, pid,
+            _backup(story, net, rng, _job_time(d, r.backup.at) + int(rng.integers(0, 90)) * clock.US, pid,
                     dump_bytes)
         if r.nightly_export:
             pid += 3
-            _export(story, net, rng, base + _offset(r.nightly_export.at) + int(rng.integers(0, 180)) * clock.US, pid,
+            _export(story, net, rng, _job_time(d, r.nightly_export.at) + int(rng.integers(0, 180)) * clock.US, pid,
                     n_nd, export_bytes, day.strftime("%Y%m%d"))
         if r.bi_report and clock.is_workday(day):
             pid += 3
-            _bi(story, net, rng, base + _offset(r.bi_report.at) + int(rng.integers(0, 60)) * clock.US, pid, day)
+            _bi(story, net, rng, _job_time(d, r.bi_report.at) + int(rng.integers(0, 60)) * clock.US, pid, day)
         if r.offsite_backup and weekday in r.offsite_backup.weekdays:
-            _offsite(story, net, rng, base + _offset(r.offsite_backup.at) + int(rng.integers(0, 300)) * clock.US,
+            _offsite(story, net, rng, _job_time(d, r.offsite_backup.at) + int(rng.integers(0, 300)) * clock.US,
                      dump_bytes)
         if r.change_window and weekday in r.change_window.weekdays:
             _change_window(story, net, rng,
-                           base + _offset(r.change_window.at) + int(rng.integers(0, 1800)) * clock.US)
+                           _job_time(d, r.change_window.at) + int(rng.integers(0, 1800)) * clock.US)
         if day in nights and r.admin_sweep:
-            _admin_sweep(story, net, rng, base + _offset(r.admin_sweep.at))
+            _admin_sweep(story, net, rng, _job_time(d, r.admin_sweep.at))
 
 
 def _db_conn(story: Story, t: int, src: str, dst: str, dur_s: float, down: int, tag: str) -> None:
@@ -274,10 +273,7 @@ def _utc(us: int) -> str:
 
 
 def _at(us: int) -> str:
-    from breachscope.simulate.noise.devices import hms_jst, login_date
-
-    arr = np.array([us])
-    return f"{hms_jst(arr)[0].as_py()} JST {login_date(arr)[0].as_py()}"
+    return str(clock.cisco_login_at(np.array([us]))[0].as_py())
 
 
 __all__ = ["add", "descriptions"]

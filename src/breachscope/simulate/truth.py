@@ -74,7 +74,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
         "events_requested": cfg.events,
         "customers": cfg.customers,
         "episodes_requested": list(cfg.episodes),
-        "period": {"start": iso(clock.START), "end": iso(clock.END), "local_timezone": "Asia/Tokyo"},
+        "period": {"start": iso(clock.START), "end": iso(clock.END), "local_timezone": clock.PERIOD.time_zone},
         "hosts": attack.hosts,
         "timeline": [{**e, "ts": iso(e["ts"])} for e in attack.timeline],
         "evidence": {

@@ -22,6 +22,9 @@ REGISTRY: dict[str, str] = {
 }
 
 Silenced = list[tuple[str, int, int]]
+#: the days of the period the episodes use (0 = its first day): they come after the main breach of the
+#: built-in story, and a period must be longer than LAST_DAY for --episodes
+FIRST_DAY, LAST_DAY = 36, 44
 
 
 def _module(name: str) -> ModuleType:

@@ -18,8 +18,8 @@ VECTORS = (("ntp_reflection", 17, 123, 468, 0.45), ("dns_reflection", 17, 53, 14
 
 
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
-    start = clock.jst(2025, 2, 26, 20, 5, 12.0)
-    end = clock.jst(2025, 2, 26, 20, 47, 40.0)
+    start = clock.on_day(44, 20, 5, 12.0)
+    end = clock.on_day(44, 20, 47, 40.0)
     n = int(np.clip(cfg.events // 20, 5_000, 200_000))
     sources = rng.choice(np.arange(0xC6120000, 0xC6140000), size=min(6000, n // 3), replace=False)
     src = sources[rng.integers(0, len(sources), n)]

@@ -53,10 +53,9 @@ STEPS: tuple[tuple[str, str, str], ...] = (
 
 
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
-    from breachscope.simulate.noise.devices import hms_jst, login_date
 
     router = net.host("wan_router")
-    t = clock.jst(2025, 2, 19, 2, 13, 4.0)
+    t = clock.on_day(37, 2, 13, 4.0)
     first = t
     techniques: dict[str, int] = {}
     names = {"{admin}": net.network_admin, "{loghost}": net.spec.log_collector}
@@ -79,11 +78,11 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
                 story.conn(t + 500_000, router.ip, int(rng.integers(49152, 65536)), EXFIL, 21, "tcp", "ftp", 3.4,
                            1_020, 2_310, tag=tag)
         else:
-            at = f"{hms_jst(arr)[0].as_py()} JST {login_date(arr)[0].as_py()}"
+            at = clock.cisco_login_at(arr)[0].as_py()
             story.ios(t, router.name, mnemonic, text.replace("{at}", at), tag)
         techniques[technique] = techniques.get(technique, 0) + 1
     silent_from = t + 1_000
-    silent_to = clock.jst(2025, 2, 20, 5, 40, 0.0)
+    silent_to = clock.on_day(38, 5, 40, 0.0)
     tag = "episode:salt-typhoon:logging_disabled"
     story.ios(silent_to + 10_000, router.name, "SYS-6-LOGGINGHOST_STARTSTOP",
               f"Logging to host {net.spec.log_collector} port 514 started - CLI initiated", tag)

@@ -23,21 +23,6 @@ CIPHER = "using crypto cipher 'aes256-ctr', hmac 'hmac-sha2-256'"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def login_date(us: np.ndarray) -> pa.Array:
-    """'Wed Feb 5 2025' of a JST time (the date Cisco prints in login messages)."""
-    vocab = []
-    for i in range(-3, clock.DAYS + 3):
-        d = clock.FIRST_DAY + timedelta(days=i)
-        vocab.append(f"{_WEEKDAYS[d.weekday()]} {d.strftime('%b')} {d.day} {d.year}")
-    day = (np.asarray(us) + clock.JST_OFFSET - (clock.START + clock.JST_OFFSET)) // clock.DAY + 3
-    return pick(pa.array(vocab), day)
-
-
-def hms_jst(us: np.ndarray) -> pa.Array:
-    sod = ((np.asarray(us) + clock.JST_OFFSET) % clock.DAY) // clock.US
-    return join(lpad(strs(sod // 3600), 2), ":", lpad(strs(sod // 60 % 60), 2), ":", lpad(strs(sod % 60), 2))
-
-
 def _date(day: int) -> str:
     return (clock.FIRST_DAY + timedelta(days=day)).isoformat()
 
@@ -138,7 +123,7 @@ class Routers:
             "port": pick(pa.array(["22", "23", "161", "443"]), choose(rng, n, [5, 2, 2, 1])),
             "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)),
             "admin": self._admins(pick(self.admins, (rng.random(n) < 0.3).astype(int)), session),
-            "at": join(hms_jst(times), " JST ", login_date(times)),
+            "at": clock.cisco_login_at(times),
         } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)})
         seq = self.seq.number(dev, times, sl.end)
         lines = S.ios_lines(times, pick(self.names, dev), seq, pick(self.mnemonic, kind), text,

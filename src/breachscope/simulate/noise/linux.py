@@ -133,10 +133,12 @@ class LinuxSyslog:
             sel = np.flatnonzero(kind == k)
             t, hs = times[sel], host[sel]
             if period:  # once per host and period, at its time (+ the scheduler's second or so)
-                slot = (t - clock.START) // period
+                days = period // clock.DAY  # daily and weekly timers follow the local calendar
+                slot = clock.day_indexes(t) // days if days else (t - clock.START) // period
                 _, first = np.unique(slot * len(self.hosts) + hs, return_index=True)
                 slot, hs = slot[first], hs[first]
-                t = clock.START + slot * period + offset + rng.integers(0, 2 * clock.US, len(slot))
+                begin = clock.day_starts(slot * days) if days else clock.START + slot * period
+                t = begin + offset + rng.integers(0, 2 * clock.US, len(slot))
             pid = rng.integers(2_000, 400_000, len(t))
             for dt, program, text in lines:
                 out.add(t + dt, hs, program, "1" if program == "systemd" else pid, text.replace("{ntp}", self.ntp),

@@ -93,14 +93,14 @@ class Postgres:
         midnight recycling of the pools."""
         if not self.engine.connect_only_attribution:
             return last + IDLE_US
-        midnight = clock.START + ((last - clock.START) // clock.DAY + 1) * clock.DAY
+        midnight = clock.day_start(clock.day_index(last) + 1)
         return min(last + IDLE_US, midnight - 1_000)
 
     def _open_from(self, t: int, sl: clock.Slice) -> int:
         """The earliest a connection for a statement at t may have opened (the slice; the day's start)."""
         if not self.engine.connect_only_attribution:
             return sl.start
-        return max(sl.start, clock.START + (t - clock.START) // clock.DAY * clock.DAY)
+        return max(sl.start, clock.day_start(clock.day_index(t)))
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         # statements of several relations write several records: draw fewer statements
@@ -282,7 +282,7 @@ class Postgres:
             elif kind == "order_id":
                 out.append(strs(rng.integers(500_001, self.next_order, k)))
             elif kind == "now" and self.engine.name != "postgresql":  # DATETIME(6) in the server's local time
-                out.append(pc.replace_substring(pc.utf8_slice_codeunits(clock.rfc3339_jst(ts), 0, 26), "T", " "))
+                out.append(pc.replace_substring(pc.utf8_slice_codeunits(clock.rfc3339_local(ts), 0, 26), "T", " "))
             elif kind == "now":
                 out.append(pg_timestamptz(pa.array(ts, pa.timestamp("us", tz="UTC"))))
             else:

@@ -22,7 +22,7 @@ RDP, SSH_LINUX, SSH_ROUTER, SSH_BACKUP, SSH_FAILED = range(len(KINDS))
 RATE = 0.01  # office-hours sessions per noise record (--events), spread over the workdays
 WEIGHTS = (45, 25, 20, 0, 10)  # the office-hours kinds (the backup job runs once a night per Linux host)
 MEDIAN_S = (1200.0, 360.0, 240.0, 150.0, 4.0)
-BACKUP_AT = 1 * clock.HOUR + 10 * clock.MINUTE  # JST, after midnight
+BACKUP_AT = (1, 10)  # local time, after midnight
 BACKUP_ACCOUNT = "backup"  # the local account of the backup job on the Linux hosts
 
 
@@ -73,8 +73,8 @@ class Plan:
 
     def between(self, lo: int, hi: int) -> Sessions:
         """The sessions that may have a record in [lo, hi): those started that day or the day before."""
-        first = max(0, (lo - clock.START) // clock.DAY - 1)
-        last = min(clock.DAYS - 1, (hi - 1 - clock.START) // clock.DAY)
+        first = max(0, clock.day_index(lo) - 1)
+        last = min(clock.DAYS - 1, clock.day_index(hi - 1))
         days = [self._day(d) for d in range(first, last + 1)]
         return _concat(days)
 
@@ -89,7 +89,7 @@ class Plan:
         if not len(self.routers):
             w[SSH_ROUTER] = 0
         kind = choose(rng, n, w)
-        start = base + 9 * clock.HOUR + (rng.random(n) * 9.5 * clock.HOUR).astype(np.int64)
+        start = clock.on_day(day, 9) + (rng.random(n) * 9.5 * clock.HOUR).astype(np.int64)
         dst = np.select([kind == RDP, kind == SSH_ROUTER],
                         [self.windows[rng.integers(0, len(self.windows), n)],
                          self.routers[rng.integers(0, max(1, len(self.routers)), n) % max(1, len(self.routers))]
@@ -102,7 +102,8 @@ class Plan:
         # the backup job: one SSH session a night to each Linux host (rsync of the configuration and logs)
         k = len(self.linux)
         kind = np.r_[kind, np.full(k, SSH_BACKUP)]
-        start = np.r_[start, base + BACKUP_AT + rng.integers(0, 90 * clock.US, k) + np.arange(k) * 4 * clock.MINUTE]
+        backups = clock.on_day(day, *BACKUP_AT) + rng.integers(0, 90 * clock.US, k) + np.arange(k) * 4 * clock.MINUTE
+        start = np.r_[start, backups]
         dst = np.r_[dst, self.linux]
         account = np.r_[account, np.full(k, len(self.accounts) - 1)]
         src = np.r_[src, np.full(k, self.backup)]
