@@ -121,6 +121,24 @@ def test_an_attack_with_other_times_addresses_and_steps(tmp_path: Path) -> None:
     assert summary.rejected == 0
 
 
+def test_relative_times_count_from_the_time_written_before_them(tmp_path: Path) -> None:
+    data = _ntt()
+    steps = data["attack"]["variants"]["destination"]
+    steps[1]["at"] = "+23h28m"  # 2025-01-21 01:12 -> 2025-01-22 00:40
+    steps[2]["at"] = "+5d50m"  # -> 2025-01-27 01:30
+    steps[3]["sessions"] = ["+1d25m", "+23h25m", "+1d15m", "+1d30m", "+2d23h40m", "+1d25m", "+4m"]
+    relative = load_scenario(str(_write(tmp_path, data, "relative.yaml")))
+    assert relative.attack.variants == load_scenario("ntt-2025").attack.variants
+
+    steps[0]["at"] = "+1h"  # nothing before it
+    with pytest.raises(ConfigError, match=r"relative\.yaml:\d+: .*a relative time \(\+1h\) needs a time before it"):
+        load_scenario(str(_write(tmp_path, data, "relative.yaml")))
+    steps[0]["at"] = "2025-01-21 01:12"
+    steps[2]["at"] = "+60d"  # past the period's end
+    with pytest.raises(ConfigError, match=r"destination\[2\].*2025-03-23 00:40 is outside the simulated period"):
+        load_scenario(str(_write(tmp_path, data, "relative.yaml")))
+
+
 def test_the_routine_jobs_are_the_scenarios_own(tmp_path: Path) -> None:
     """Hard negatives: only the jobs the file lists run, at its times; the truth describes exactly those."""
     data = _ntt()

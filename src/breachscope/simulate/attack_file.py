@@ -1,8 +1,10 @@
 """The attack of a scenario file: its outside addresses and accounts, and per variant the ordered steps,
 each a step of the catalogue (simulate/steps/) with its time and parameters.
 
-Times are local wall-clock times of the simulated organization, `YYYY-MM-DD HH:MM[:SS]`; a step's `at`
-gets up to 0.9 s of jitter from the seed (real steps never start on the second). Hosts are named by the
+Times are local wall-clock times of the simulated organization, `YYYY-MM-DD HH:MM[:SS]`, or relative
+(`+1d`, `+2h30m`, `+45m10s`): that long after the time written just before it in the variant, in file
+order (wall-clock arithmetic: `+1d` is the same time the next day). A step's `at` gets up to 0.9 s of
+jitter from the seed (real steps never start on the second). Hosts are named by the
 part they play (`device_a`, `entry_router`: the network's `story_hosts`), so one attack replays in any
 network.
 """
@@ -10,10 +12,10 @@ network.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from breachscope.model.config import Matching, Strict, Text
 from breachscope.simulate import clock
@@ -25,6 +27,57 @@ def _time_text(value: Any) -> Any:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
 
 
+_RELATIVE = re.compile(r"\+(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+#: the steps' fields that hold local times (LocalTime below), in which a relative time may be written
+TIME_FIELDS = frozenset({"at", "noticed_at", "sessions", "start", "until", "first_day", "last_day", "not_before"})
+
+
+def resolve_relative(steps: Any) -> Any:
+    """A variant's steps with each relative time made a local time; anything else is left for the models
+    to judge (a relative time with no time before it is refused there)."""
+    if not isinstance(steps, list | tuple):
+        return steps
+    last: datetime | None = None
+    out = []
+    for step in steps:
+        if isinstance(step, dict):
+            step = dict(step)
+            for key, value in step.items():
+                if key in TIME_FIELDS:
+                    if isinstance(value, list | tuple):
+                        resolved = []
+                        for item in value:
+                            item, last = _resolve(item, last)
+                            resolved.append(item)
+                        step[key] = resolved
+                    else:
+                        step[key], last = _resolve(value, last)
+        out.append(step)
+    return out
+
+
+def _resolve(value: Any, last: datetime | None) -> tuple[Any, datetime | None]:
+    if isinstance(value, datetime):
+        return value, value
+    if not isinstance(value, str):
+        return value, last
+    rel = _RELATIVE.fullmatch(value)
+    if rel:
+        if last is None:
+            return value, last
+        d, h, m, s = (int(x or 0) for x in rel.groups())
+        when = last + timedelta(days=d, hours=h, minutes=m, seconds=s)
+        return when.strftime("%Y-%m-%d %H:%M:%S" if when.second or when.microsecond else "%Y-%m-%d %H:%M"), when
+    m_abs = _LOCAL.fullmatch(value)
+    if not m_abs:
+        return value, last
+    try:
+        y, mo, dd, hh, mi = (int(x) for x in m_abs.groups()[:5])
+        return value, datetime(y, mo, dd, hh, mi) + timedelta(seconds=float(m_abs.group(6) or 0))
+    except ValueError:  # 2025-02-30: refused by the model
+        return value, last
+
+
 def period_of(info: ValidationInfo) -> clock.Period:
     """The scenario's period (load_scenario reads it first and passes it as the validation context)."""
     context = info.context or {}
@@ -34,8 +87,10 @@ def period_of(info: ValidationInfo) -> clock.Period:
 
 def _valid_time(value: str, info: ValidationInfo) -> str:
     m = _LOCAL.fullmatch(value)
+    if not m and _RELATIVE.fullmatch(value):
+        raise ValueError(f"a relative time ({value}) needs a time before it in the variant")
     if not m:
-        raise ValueError(f"not a local time YYYY-MM-DD HH:MM[:SS]: {value!r}")
+        raise ValueError(f"not a local time YYYY-MM-DD HH:MM[:SS] or a relative time (+1d2h30m): {value!r}")
     y, mo, d, h, mi = (int(x) for x in m.groups()[:5])
     day = datetime(y, mo, d, h, mi).date()  # raises on 2025-02-30 or 25:00
     period = period_of(info)
@@ -466,6 +521,13 @@ class AttackSpec(Strict):
     database_user: Account
     web_shell_user: Text = Field(description="the account a web shell runs as, e.g. IIS APPPOOL\\OrderMaint")
     variants: dict[Annotated[str, Matching(r"[a-z][a-z0-9-]*", "a variant name")], tuple[Step, ...]]
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _relative_times(cls, variants: Any) -> Any:
+        if not isinstance(variants, dict):
+            return variants
+        return {name: resolve_relative(steps) for name, steps in variants.items()}
 
     @model_validator(mode="after")
     def _complete(self) -> AttackSpec:
