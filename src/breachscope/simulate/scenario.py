@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -25,6 +26,7 @@ from breachscope.simulate import (
     network,
     schedule,
     snapshot,
+    sources,
     truth,
 )
 from breachscope.simulate.attack import Attack, StoryInputs
@@ -79,7 +81,7 @@ def _work(args: tuple) -> GroupResult | None:
     clock.use(cfg.scenario_spec.period.clock_period())  # a worker process starts on the default period
     net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)
     group = GROUPS[name](Context(cfg, net, count, silence, refs))
-    return run_group(cfg, group, count, injected)
+    return run_group(cfg, group, count, injected, sources.of_network(net))
 
 
 def run(cfg: SimConfig) -> SimSummary:
@@ -135,16 +137,25 @@ def _run(cfg: SimConfig) -> SimSummary:
     phase("story")
     refs = _refs(db)
     spec_net = cfg.scenario_spec.network  # a group whose volume depends on the scenario's noise settings
-    counts = noise_counts(cfg, {name: getattr(g, "share_for", lambda _, g=g: g.share)(spec_net)
-                                for name, g in GROUPS.items()})
+    collected = sources.of_network(net)
+    outputs = {name: {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()} for name, g in GROUPS.items()}
+    active = [name for name, keys in outputs.items() if any(collected.collects(k) for k in keys)]
+    counts = noise_counts(cfg, {name: getattr(GROUPS[name], "share_for", lambda _, g=GROUPS[name]: g.share)(spec_net)
+                                for name in active})
     jobs: list[tuple] = []
-    claimed: set[str] = set()
-    for name, g in GROUPS.items():
-        keys = {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()}
-        claimed |= keys
-        injected: dict[str, list[Injected]] = {k: v for k, v in story.records.items() if k in keys}
+    not_collected: Counter[str] = Counter()  # the story's records in logs the organization does not keep, by tag
+    for name in active:
+        injected: dict[str, list[Injected]] = {}
+        for k in outputs[name] & set(story.records):
+            written, left_out = collected.story_records(k, story.records[k])
+            if collected.collects(k):
+                injected[k] = written
+            not_collected.update(r.tag for r in left_out if r.tag)
         jobs.append((cfg, name, counts[name], injected, silence, refs))
-    stray = set(story.records) - claimed
+    for name in set(GROUPS) - set(active):
+        for k in outputs[name] & set(story.records):
+            not_collected.update(r.tag for r in story.records[k] if r.tag)
+    stray = set(story.records) - set().union(*outputs.values())
     if stray:
         raise RuntimeError(f"story records for logs nobody writes: {sorted(stray)}")
     del db, results
@@ -153,7 +164,7 @@ def _run(cfg: SimConfig) -> SimSummary:
     phase("evidence")
     report("truth")
     ids = [int(x) for x in np.arange(customers.FIRST_CUSTOMER_ID, customers.FIRST_CUSTOMER_ID + cfg.customers)]
-    t = truth.build(cfg, attack, queries, ranges, scope, group_results, sections, ids)
+    t = truth.build(cfg, attack, queries, ranges, scope, group_results, sections, ids, dict(not_collected))
     truth.write(cfg.out / "truth.json", t)
     phase("truth")
     return SimSummary(str(cfg.out), t["output"]["records"], t["output"]["noise_records"], t["output"]["files"],

@@ -141,6 +141,35 @@ class Noise(Strict):
                                  "domain controllers (epmapper, lsarpc, samr, netlogon, drsuapi replication)")
 
 
+def _zeek_view(value: str) -> str:
+    if value in ("all", "internet"):
+        return value
+    try:
+        ipaddress.IPv4Network(value)
+    except ValueError:
+        raise ValueError(f"not all, internet or an IPv4 network (CIDR): {value!r}") from None
+    return value
+
+
+class LogSources(Strict):
+    """What the organization collects (default: everything). A source left out writes no file, neither its
+    noise nor the attack's records in it: the investigation must do without, as in a real network where it
+    was never forwarded. The database's audit log is always written (the scoping starts from it)."""
+
+    windows_security: tuple[Literal["dc", "servers", "workstations"], ...] = Field(
+        default=("dc", "servers", "workstations"), description="whose Security logs are forwarded")
+    sysmon: tuple[Literal["servers", "workstations"], ...] = Field(
+        default=("servers", "workstations"), description="where Sysmon runs and is forwarded")
+    zeek: tuple[Annotated[str, AfterValidator(_zeek_view)], ...] = Field(
+        default=("all",), description="what the Zeek sensors see: all (a sensor on every segment), internet "
+                                      "(the edge: connections with an outside end), or networks (CIDR: "
+                                      "connections with an end in one); [] = no Zeek")
+    netflow: bool = Field(default=True, description="the edge routers' NetFlow/IPFIX export")
+    firewall: bool = Field(default=True, description="the firewall's syslog")
+    router_syslog: bool = Field(default=True, description="the routers' syslog")
+    linux_syslog: bool = Field(default=True, description="the Linux servers' syslog")
+
+
 class NetworkSpec(Strict):
     domain: Domain
     public_address: Address = Field(description="the organization's outbound (NAT) address")
@@ -160,6 +189,7 @@ class NetworkSpec(Strict):
         default="postgresql", description="the order database's engine and its audit log: postgresql (pgAudit "
         "in the server log), mysql (MySQL 8 general query log) or mariadb (MariaDB server_audit plugin)")
     noise: Noise = Field(default_factory=Noise, description="ordinary activity switched on by the scenario")
+    log_sources: LogSources = Field(default_factory=LogSources, description="what the organization collects")
 
     @model_validator(mode="after")
     def _consistent(self) -> NetworkSpec:

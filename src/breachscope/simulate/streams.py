@@ -19,8 +19,9 @@ from breachscope.simulate.network import Network
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.text import count_newlines, write_lines
 
-if TYPE_CHECKING:  # noise.postgres imports this module
+if TYPE_CHECKING:  # noise.postgres and sources import this module
     from breachscope.simulate.noise.postgres import DbRefs
+    from breachscope.simulate.sources import Collection
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,11 @@ def noise_counts(cfg: SimConfig, shares: dict[str, float]) -> dict[str, int]:
     return dict(zip(names, (int(c) for c in counts), strict=True))
 
 
-def run_group(cfg: SimConfig, group: Group, count: int, injected: dict[str, list[Injected]]) -> GroupResult:
-    """Write every file of one group; `injected` maps an output key to its story records."""
+def run_group(cfg: SimConfig, group: Group, count: int, injected: dict[str, list[Injected]],
+              collected: Collection | None = None) -> GroupResult:
+    """Write every file of one group that is `collected`; `injected` maps an output key to its story records."""
     result = GroupResult(group.name)
-    outputs = group.outputs()
+    outputs = [o for o in group.outputs() if collected is None or collected.collects(o.key)]
     pending = {o.key: sorted(injected.get(o.key, []), key=lambda r: r.ts) for o in outputs}
     unknown = set(injected) - set(pending)
     if unknown:
@@ -119,6 +121,8 @@ def run_group(cfg: SimConfig, group: Group, count: int, injected: dict[str, list
         rng = rng_for(cfg.seed, "noise", group.name, sl.index)
         times = clock.draw_times(rng, sl, weights)
         chunks = group.chunk(rng, times, sl) if sl.count else {}
+        if collected is not None:  # what is not collected is not written
+            chunks = {k: collected.noise(k, c) for k, c in chunks.items() if k in pending}
         result.noise_records += sum(len(c.ts) for c in chunks.values())
         for c in chunks.values():  # a derived record a few ms after the slice's end stays with its slice
             c.ts = np.clip(c.ts, sl.start, sl.end - 1)

@@ -49,8 +49,15 @@ def _exfiltration(attack: AttackOutput) -> dict:
     return {**out, "paths": paths} if len(paths) > 1 else out
 
 
+def _log_sources(cfg: SimConfig) -> dict:
+    """What the organization collects, when it is not everything."""
+    spec = cfg.scenario_spec.network.log_sources
+    return {"log_sources": spec.model_dump(mode="json")} if spec != type(spec)() else {}
+
+
 def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ranges, scope: Scope,
-          results: list[GroupResult], episodes: dict[str, dict], customer_ids: list[int]) -> dict:
+          results: list[GroupResult], episodes: dict[str, dict], customer_ids: list[int],
+          not_collected: dict[str, int] | None = None) -> dict:
     located = sorted((r for g in results for r in g.located), key=lambda r: (r.file, r.line))
     attack_recs = [r for r in located if r.tag.startswith(("attack:", "response:"))]
     lines_of: dict[str, list[dict]] = defaultdict(list)
@@ -75,6 +82,7 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
         "customers": cfg.customers,
         "episodes_requested": list(cfg.episodes),
         "period": {"start": iso(clock.START), "end": iso(clock.END), "local_timezone": clock.PERIOD.time_zone},
+        **_log_sources(cfg),
         "hosts": attack.hosts,
         "timeline": [{**e, "ts": iso(e["ts"])} for e in attack.timeline],
         "evidence": {
@@ -83,6 +91,8 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "staged_files": [vars(f) for f in attack.staged],
             "note": "line = the line where the record starts (src_record after ingest); staged_files are files "
                     "found on device B, not logs",
+            # the story's records in logs the organization does not keep (network.log_sources), by tag
+            **({"not_collected": dict(sorted(not_collected.items()))} if not_collected else {}),
         },
         "database": {
             "database": "orders",
