@@ -128,6 +128,18 @@ class Attack:
     def host(self, part: str) -> Host:
         return self.net.host(part)
 
+    @property
+    def entry_acl(self) -> str:
+        """The access list of the defenders' restriction on the entry router."""
+        return self.spec.entry_acl or f"{self.host('device_a').name.upper()}-IN"
+
+    def called(self, host: Host) -> str:
+        """A host as the timeline names it: its name, and the part it plays when it is one of the story's two
+        devices (ORD-AP02 (device A))."""
+        parts = [f" (device {p[-1].upper()})" for p in ("device_a", "device_b") if self.net.key.get(p) == host.name]
+        part = parts[0] if parts else ""
+        return f"{host.name}{part}"
+
     def entered(self, host: Host, ts: int) -> None:
         """The initial access step's host and time (the truth's entry and the attack window's start)."""
         if self.first is None:

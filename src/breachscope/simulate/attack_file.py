@@ -517,6 +517,10 @@ class External(Strict):
 
 class AttackSpec(Strict):
     external: External
+    entry_acl: Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9_-]{0,63}", "an IOS access-list name")] | None = Field(
+        default=None, description="the access list the defenders apply on the entry router (acl_restriction) "
+                                  "and that logs the later denied attempts (default: device A's name, upper case, "
+                                  "and -IN)")
     vendor_account: Account = Field(description="the remote-maintenance account the attacker logs in with")
     database_user: Account
     web_shell_user: Text = Field(description="the account a web shell runs as, e.g. IIS APPPOOL\\OrderMaint")

@@ -83,6 +83,16 @@ class Network:
         return self.spec.accounts.stolen_admin
 
     @property
+    def payment_edge_router(self) -> str:
+        return self.spec.payment_edge_router or f"{self.host('payment').name.lower()}-edge"
+
+    @property
+    def batch_account(self) -> str:
+        """The service account of the nightly batch jobs: the first service account named for batches."""
+        services = self.spec.accounts.services
+        return next((s for s in services if "batch" in s.lower()), services[0])
+
+    @property
     def network_admin(self) -> str:
         return self.spec.accounts.network_admin
 

@@ -174,6 +174,9 @@ class NetworkSpec(Strict):
     domain: Domain
     public_address: Address = Field(description="the organization's outbound (NAT) address")
     payment_address: Address = Field(description="the public address of the payment service (DDoS episode)")
+    payment_edge_router: HostName | None = Field(
+        default=None, description="the payment platform's edge router, whose NetFlow the DDoS episode writes "
+                                  "(default: the payment host's name, lower case, and -edge)")
     log_collector: Address = Field(description="syslog and SNMP collector the network devices send to")
     admin_ssh_source: Address = Field(description="second management address allowed to SSH to the devices")
     portal: Annotated[str, Matching(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", "a DNS label")] = Field(

@@ -149,7 +149,7 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
         ("OriginalFileName", "OrderExport.exe"),
         ("CommandLine", f"C:\\OrderBatch\\OrderExport.exe /job:nightly /out:\\\\{fs.name}\\Exports\\"
                         f"orders_{stamp}.csv"),
-        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{net.domain}\\svc_batch"),
+        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{net.domain}\\{net.batch_account}"),
         ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x5e21a"), ("TerminalSessionId", "0"),
         ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
         ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "1288"),

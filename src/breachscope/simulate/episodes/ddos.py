@@ -12,7 +12,6 @@ from breachscope.simulate.network import Network
 from breachscope.simulate.story import Story
 from breachscope.simulate.text import ipv4
 
-OUTPUT = "flow.pay-edge-rtr01"
 VECTORS = (("ntp_reflection", 17, 123, 468, 0.45), ("dns_reflection", 17, 53, 1400, 0.25),
            ("memcached_reflection", 17, 11211, 1400, 0.05), ("syn_flood", 6, 0, 60, 0.25))
 
@@ -36,11 +35,11 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     vip = net.spec.payment_address
     lines = F.lines(t0, t0 + dur, ipv4(src), vip, sport, dport, proto, octets, pkts, flags, "1", "2")
     tag = "episode:ddos:flood"
-    story.add_many(OUTPUT, t0, lines, tag)
+    story.add_many(f"flow.{net.payment_edge_router}", t0, lines, tag)
     secs = (end - start) / clock.US
     return {"target": {"host": net.host("payment").name, "vip": net.spec.payment_address, "port": 443},
             "start": int(start), "end": int(end), "flow_records": n, "sources": len(np.unique(src)),
             "vectors": {v[0]: int(np.count_nonzero(vec == i)) for i, v in enumerate(VECTORS)},
             "bytes": int(octets.sum()), "packets": int(pkts.sum()),
-            "mean_bps": int(octets.sum() * 8 / secs), "exporter": "pay-edge-rtr01",
+            "mean_bps": int(octets.sum() * 8 / secs), "exporter": net.payment_edge_router,
             "sampled": "1:1000 (counters already scaled)"}

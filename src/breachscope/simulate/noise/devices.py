@@ -284,7 +284,7 @@ class Flows:
         # the payment platform's edge router exports too when the DDoS episode is simulated
         self.core = net.host("core_router").name
         self.payment_vip = net.spec.payment_address
-        self.exporters = [self.core] + (["pay-edge-rtr01"] if "ddos" in cfg.episodes else [])
+        self.exporters = [self.core] + ([net.payment_edge_router] if "ddos" in cfg.episodes else [])
 
     def outputs(self) -> list[Output]:
         return [Output(f"flow.{r}", _daily(f"flows/{r}/flows-", ".csv"), header=lambda d: F.HEADER)
@@ -325,5 +325,5 @@ class Flows:
                          down // 1300 + 2, np.full(k, 27), "2", "1")
             ts = np.concatenate([tp, tp + 200])
             order = np.argsort(ts, kind="stable")
-            out["flow.pay-edge-rtr01"] = Chunk(ts[order], pa.chunked_array([p1, p2]).take(pa.array(order)))
+            out[f"flow.{self.exporters[-1]}"] = Chunk(ts[order], pa.chunked_array([p1, p2]).take(pa.array(order)))
         return out

@@ -61,7 +61,7 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
                                      "ts": st.ts, "client": f"{a.ip}:{port}", "application": app,
                                      "user": db_user, "sql": q.sql, "params": q.params,
                                      "certain": q.certain, "output_file": q.output_file or None})
-        w.note(t0, "db_query", f"session {session} on device A through its database account {db_user}: "
+        w.note(t0, "db_query", f"session {session} on {w.called(a)} through its database account {db_user}: "
                f"{len(qs)} statement(s), {rows_total} rows returned ({app})")
 
 
@@ -84,4 +84,4 @@ def staging(w: Attack, p: Staging, inputs: StoryInputs) -> None:
         path.write_bytes(data)
         w.out.staged.append(StagedFile(q.output_file, rel, f"{PUBLIC_B}\\{q.output_file}", table.num_rows,
                                        len(data), hashlib.sha256(data).hexdigest(), q.ref))
-        w.note(t, "staging", f"{q.output_file} written on device A ({table.num_rows} rows, {len(data)} bytes)")
+        w.note(t, "staging", f"{q.output_file} written on {w.called(host)} ({table.num_rows} rows, {len(data)} bytes)")

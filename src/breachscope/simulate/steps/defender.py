@@ -23,7 +23,7 @@ def _configured(w: Attack, t: int, router: str, tag: str) -> None:
 
 def acl_restriction(w: Attack, p: AclRestriction, _: StoryInputs) -> None:
     r, a = w.host(p.router).name, w.host(p.host)
-    w.note(w.jst(p.noticed_at), "detection", "security team notices suspicious communications to device A",
+    w.note(w.jst(p.noticed_at), "detection", f"security team notices suspicious communications to {w.called(a)}",
            "defender")
     t = w.at(p.at)
     tag = f"response:restrict_{p.host}"
@@ -34,17 +34,18 @@ def acl_restriction(w: Attack, p: AclRestriction, _: StoryInputs) -> None:
         rule = f"10 deny ip host {w.host(p.source).ip} host {a.ip} log"
     else:
         rule = f"10 deny tcp any host {a.ip} eq {w.spec.external.published_port} log"
-    cmds = ["ip access-list extended ORD-A-IN", rule, "20 permit ip any any", "interface GigabitEthernet0/0/2",
-            "ip access-group ORD-A-IN in"]
+    cmds = [f"ip access-list extended {w.entry_acl}", rule, "20 permit ip any any",
+            "interface GigabitEthernet0/0/2", f"ip access-group {w.entry_acl} in"]
     for i, c in enumerate(cmds):
         _command(w, t + (20 + 9 * i) * clock.US, r, c, tag)
     _configured(w, t + 80 * clock.US, r, tag)
-    w.note(t, "restriction", f"access to device A's entry point restricted on {r} (ACL ORD-A-IN)", "defender")
+    w.note(t, "restriction", f"access to the entry point of {w.called(a)} restricted on {r} (ACL {w.entry_acl})",
+           "defender")
 
 
 def isolate_host(w: Attack, p: IsolateHost, _: StoryInputs) -> None:
     r, b = w.host(p.router).name, w.host(p.host)
-    w.note(w.jst(p.noticed_at), "detection", "unauthorized access involving device B found", "defender")
+    w.note(w.jst(p.noticed_at), "detection", f"unauthorized access involving {w.called(b)} found", "defender")
     t = w.at(p.at)
     tag = f"response:isolate_{p.host}"
     _login(w, t, r, tag)
@@ -58,7 +59,7 @@ def isolate_host(w: Attack, p: IsolateHost, _: StoryInputs) -> None:
     _configured(w, down + 40 * clock.US, r, tag)
     w.out.silence[b.name] = down
     w.contained(down)
-    w.note(down, "isolation", f"device B ({b.name}) cut off the network", "defender")
+    w.note(down, "isolation", f"{w.called(b)} cut off the network", "defender")
 
 
 def announcement(w: Attack, p: Announcement, _: StoryInputs) -> None:

@@ -41,7 +41,8 @@ def smb_transfer(w: Attack, p: SmbTransfer, _: StoryInputs) -> None:
         writer = IMAGE["explorer"] if pull else "System"
         w.file_created(ft + 200_000, dst.name, writer, f"{PUBLIC_B}\\{f.name}",
                        w.user_of("vendor") if pull else "NT AUTHORITY\\SYSTEM", tag)
-    direction = "pulled by device B from device A" if pull else "copied from device A to device B"
+    direction = (f"pulled by {w.called(dst)} from {w.called(src)}" if pull
+                 else f"copied from {w.called(src)} to {w.called(dst)}")
     w.note(t, "transfer", f"{len(w.out.staged)} staged files ({total} bytes) {direction} over SMB")
 
 
@@ -65,5 +66,5 @@ def archive_upload(w: Attack, p: ArchiveUpload, _: StoryInputs) -> None:
     up = archive + 4_200
     w.tls(t2, b.ip, c2, c2_name, up, 5_800, 41.7, tag)
     w.exfiltrated("archive_upload", b, up, c2, c2_name)
-    w.note(t2, "exfiltration", f"archive of the staged files ({archive} bytes) uploaded from device B to "
+    w.note(t2, "exfiltration", f"archive of the staged files ({archive} bytes) uploaded from {w.called(b)} to "
            f"{c2} ({c2_name}) over HTTPS")

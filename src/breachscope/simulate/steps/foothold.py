@@ -31,13 +31,13 @@ def denied_attempts(w: Attack, p: DeniedAttempts, _: StoryInputs) -> None:
                     raise ValueError("denied_attempts: origin internal_source needs a source")
                 b = w.host(p.source)
                 dport = int(w.rng.choice([445, 3389, 135]))
-                w.s.ios(t, r, "SEC-6-IPACCESSLOGP", f"list ORD-A-IN denied tcp {b.ip}({sport}) -> "
+                w.s.ios(t, r, "SEC-6-IPACCESSLOGP", f"list {w.entry_acl} denied tcp {b.ip}({sport}) -> "
                         f"{a.ip}({dport}), 1 packet", tag)
                 w.s.conn(t - 1_000, b.ip, sport, a.ip, dport, "tcp", "-", 3.0, 0, 0, "S0", tag=tag)
             else:
                 src = ext.initial_access if w.rng.random() < 0.5 else ext.later_attempts
                 port, public = ext.published_port, ext.published_console
-                w.s.ios(t, r, "SEC-6-IPACCESSLOGP", f"list ORD-A-IN denied tcp {src}({sport}) -> "
+                w.s.ios(t, r, "SEC-6-IPACCESSLOGP", f"list {w.entry_acl} denied tcp {src}({sport}) -> "
                         f"{a.ip}({port}), 1 packet", tag)
                 cid = int(w.rng.integers(190_000_000, 199_000_000))
                 w.s.asa(t - 2_000, "6-302013", f"Built inbound TCP connection {cid} for outside:{src}/{sport} "
@@ -45,7 +45,8 @@ def denied_attempts(w: Attack, p: DeniedAttempts, _: StoryInputs) -> None:
                 w.s.asa(t + 30 * clock.US, "6-302014", f"Teardown TCP connection {cid} for outside:{src}/"
                         f"{sport} to dmz:{a.ip}/{port} duration 0:00:30 bytes 0 SYN Timeout", tag)
         day += timedelta(days=1)
-    w.note(not_before, "denied_attempt", f"later attempts to reach device A are denied by {r} (ORD-A-IN)")
+    w.note(not_before, "denied_attempt",
+           f"later attempts to reach {w.called(a)} are denied by {r} ({w.entry_acl})")
 
 
 def c2_beacons(w: Attack, p: C2Beacons, _: StoryInputs) -> None:
@@ -56,7 +57,7 @@ def c2_beacons(w: Attack, p: C2Beacons, _: StoryInputs) -> None:
         t += int(w.rng.integers(least, most)) * 60 * clock.US
         w.tls(t, b.ip, ext.c2_address, ext.c2_name, int(w.rng.integers(900, 3000)), int(w.rng.integers(400, 9000)),
               float(w.rng.uniform(0.3, 2.5)), "attack:c2")
-    w.note(w.jst(p.start), "c2", f"device B keeps calling {ext.c2_name} every few hours")
+    w.note(w.jst(p.start), "c2", f"{w.called(b)} keeps calling {ext.c2_name} every few hours")
 
 
 def password_guessing(w: Attack, p: PasswordGuessing, _: StoryInputs) -> None:
@@ -76,4 +77,4 @@ def password_guessing(w: Attack, p: PasswordGuessing, _: StoryInputs) -> None:
     t2 = t + 20 * 60 * clock.US
     w.logon(t2, fs.name, w.admin, b.ip, "3", "attack:lateral_movement", workstation=b.name)
     w.share(t2 + clock.US, fs.name, w.admin, b.ip, "Shared", "Sales\\2025", False, "attack:lateral_movement")
-    w.note(t, "credential_access", f"password guessing from device B against {fs.name}, then access as {w.admin}")
+    w.note(t, "credential_access", f"password guessing from {w.called(b)} against {fs.name}, then access as {w.admin}")

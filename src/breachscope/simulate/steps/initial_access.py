@@ -27,7 +27,7 @@ def exposed_console_exploit(w: Attack, p: ExposedConsoleExploit, _: StoryInputs)
     w.proc(t + 31 * clock.US, a.name, IMAGE["cmd"], dl, IMAGE["w3wp"], pool, tag)
     w.netconn(t + 33 * clock.US, a.name, IMAGE["ps"], pool, a.ip, w.port(), src, 80, "-", tag)
     w.file_created(t + 34 * clock.US, a.name, IMAGE["ps"], f"{WORK_A}\\u.ps1", pool, tag)
-    w.note(t, "initial_access", f"exploit of device A's maintenance console ({public}:{port}) "
+    w.note(t, "initial_access", f"exploit of the maintenance console of {w.called(a)} ({public}:{port}) "
            f"from {src}; web shell commands under the application pool")
     w.entered(a, t)
 
@@ -43,6 +43,6 @@ def vpn_rdp(w: Attack, p: VpnRdp, _: StoryInputs) -> None:
     t1 = t + 40 * clock.US
     s.conn(t1, vpn, w.port(), b.ip, 3389, "tcp", "ssl", 3720.5, 2_400_000, 18_000_000, tag=tag)
     w.logon(t1 + 2 * clock.US, b.name, vendor, vpn, "10", tag, ntlm=False, workstation="VENDOR-PC")
-    w.note(t, "initial_access", f"VPN login as {vendor} from {src}, RDP to device B ({b.name})")
+    w.note(t, "initial_access", f"VPN login as {vendor} from {src}, RDP to {w.called(b)}")
     w.out.hosts["external"]["vpn_address"] = vpn
     w.entered(b, t)

@@ -15,7 +15,7 @@ def wmi_lateral(w: Attack, p: WmiLateral, _: StoryInputs) -> None:
     w.logon(t + 300_000, dst.name, w.admin, src.ip, "3", tag, workstation=src.name)
     w.proc(t + 2 * clock.US, dst.name, IMAGE["cmd"], f"cmd.exe /q /c mkdir {WORK_A}", IMAGE["wmi"],
            f"{w.dom}\\{w.admin}", tag)
-    w.note(t, "lateral_movement", f"from device B to device A over WMI as {w.admin}")
+    w.note(t, "lateral_movement", f"from {w.called(src)} to {w.called(dst)} over WMI as {w.admin}")
 
 
 def smb_service_lateral(w: Attack, p: SmbServiceLateral, _: StoryInputs) -> None:
@@ -33,4 +33,4 @@ def smb_service_lateral(w: Attack, p: SmbServiceLateral, _: StoryInputs) -> None
     w.file_created(t + 2 * clock.US, dst.name, "System", IMAGE["backdoor"], "NT AUTHORITY\\SYSTEM", tag)
     w.proc(t + 5 * clock.US, dst.name, IMAGE["backdoor"], f"{IMAGE['backdoor']} -svc",
            "C:\\Windows\\System32\\services.exe", "NT AUTHORITY\\SYSTEM", tag, "System")
-    w.note(t, "lateral_movement", f"from device A to device B ({dst.name}) as {w.admin}: backdoor service")
+    w.note(t, "lateral_movement", f"from {w.called(src)} to {w.called(dst)} as {w.admin}: backdoor service")
