@@ -296,11 +296,9 @@ def _vocabularies() -> _Vocabularies:
         np.array([is_workday(d) for d in days]))
 
 
-def _segment(us: np.ndarray) -> np.ndarray:
-    """Which of the zone's offset segments each instant falls in."""
-    if len(_SEG_FROM) == 1:
-        return np.zeros(len(us), dtype=np.int64)
-    return np.searchsorted(_SEG_FROM, us, side="right") - 1
+def _zone_text(texts: pa.Array, seg: np.ndarray | None) -> pa.Array | str:
+    """Each instant's zone text (abbreviation or offset); one text when the zone never changes in the period."""
+    return str(texts[0].as_py()) if seg is None else texts.take(seg)
 
 
 def _split_at(us: np.ndarray, offset: np.ndarray | int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,12 +313,13 @@ def _split_utc(us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _split_at(np.asarray(us, dtype=np.int64), 0)
 
 
-def _split_local(us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """As _split_utc in the period's zone, with each instant's offset segment."""
+def _split_local(us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """As _split_utc in the period's zone, with each instant's offset segment (None: the zone has one offset)."""
     us = np.asarray(us, dtype=np.int64)
-    seg = _segment(us)
-    offset = int(_SEG_OFFSET[0]) if len(_SEG_FROM) == 1 else _SEG_OFFSET[seg]
-    return (*_split_at(us, offset), seg)
+    if len(_SEG_FROM) == 1:
+        return (*_split_at(us, int(_SEG_OFFSET[0])), None)
+    seg = np.searchsorted(_SEG_FROM, us, side="right") - 1
+    return (*_split_at(us, _SEG_OFFSET[seg]), seg)
 
 
 def iso_utc_ms_parts(us: np.ndarray) -> list:
@@ -344,13 +343,14 @@ def pg_local(us: np.ndarray) -> pa.Array:
     """2025-02-05 09:25:00.101 JST (PostgreSQL %m with log_timezone set to the organization's zone)."""
     d, sod, frac, seg = _split_local(us)
     return join(_vocabularies().iso.take(d), " ", _HMS.take(sod), ".", lpad(strs(frac // 1000), 3), " ",
-                _SEG_ABBR.take(seg))
+                _zone_text(_SEG_ABBR, seg))
 
 
 def rfc3339_local(us: np.ndarray) -> pa.Array:
     """2025-02-05T09:02:11.125431+09:00 (rsyslog RSYSLOG_FileFormat on a host in the organization's zone)."""
     d, sod, frac, seg = _split_local(us)
-    return join(_vocabularies().iso.take(d), "T", _HMS.take(sod), ".", lpad(strs(frac), 6), _SEG_NUMERIC.take(seg))
+    return join(_vocabularies().iso.take(d), "T", _HMS.take(sod), ".", lpad(strs(frac), 6),
+                _zone_text(_SEG_NUMERIC, seg))
 
 
 def cisco_local(us: np.ndarray) -> pa.Array:
@@ -358,13 +358,13 @@ def cisco_local(us: np.ndarray) -> pa.Array:
     `clock timezone` and `clock summer-time` names are the zone's abbreviations)."""
     d, sod, frac, seg = _split_local(us)
     return join(_vocabularies().cisco.take(d), " ", _HMS.take(sod), ".", lpad(strs(frac // 1000), 3), " ",
-                _SEG_ABBR.take(seg))
+                _zone_text(_SEG_ABBR, seg))
 
 
 def cisco_login_at(us: np.ndarray) -> pa.Array:
     """09:12:01 JST Wed Feb 5 2025 (the time IOS prints in %SEC_LOGIN messages)."""
     d, sod, _, seg = _split_local(us)
-    return join(_HMS.take(sod), " ", _SEG_ABBR.take(seg), " ", _vocabularies().login.take(d))
+    return join(_HMS.take(sod), " ", _zone_text(_SEG_ABBR, seg), " ", _vocabularies().login.take(d))
 
 
 def epoch_s6(us: np.ndarray) -> pa.Array:
