@@ -5,6 +5,7 @@ against Python's own tz database, not against the simulator's clock."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from breachscope.model.errors import ConfigError, UsageError
-from breachscope.simulate import SimConfig, clock
+from breachscope.simulate import SimConfig, clock, run
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
 from tests.simcase import Sim, simulated
@@ -220,3 +221,27 @@ def test_episodes_need_a_period_long_enough(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="the episodes fall on days 37 to 45 of the period; the scenario's period "
                                          "has 44 days"):
         SimConfig(out=tmp_path / "no", scenario=str(path), episodes=("beacon",)).validate()
+
+
+def test_episodes_from_moves_the_episodes(tmp_path: Path) -> None:
+    data = _scenario({**PERIOD, "days": 30, "holidays": ["2025-01-20"]})  # to 2025-02-11: too short for the
+    # episodes' default days 37-45
+    data["episodes_from"] = "2025-01-16"
+    data["routine"]["admin_sweep"]["nights"] = ["2025-01-15"]
+    for variant, steps in data["attack"]["variants"].items():
+        data["attack"]["variants"][variant] = [s for s in steps if s["step"] in (
+            "exposed_console_exploit", "vpn_rdp", "discovery", "smb_service_lateral", "wmi_lateral",
+            "database_sessions", "staging", "smb_transfer", "archive_upload")]
+    path = _write(tmp_path, data)
+    cfg = SimConfig(out=tmp_path / "sim", scenario=str(path), events=3_000, customers=2_000, seed=3,
+                    episodes=("beacon", "ddos")).validate()
+    run(cfg)
+    truth = json.loads((tmp_path / "sim" / "truth.json").read_text(encoding="utf-8"))
+    beacon = datetime.fromisoformat(truth["episodes"]["beacon"]["first"]).astimezone(NEW_YORK)
+    assert beacon.replace(tzinfo=None) == datetime(2025, 1, 16, 9, 12, 5)  # day 0 of the episodes, 09:12:05 local
+    ddos = datetime.fromisoformat(truth["episodes"]["ddos"]["start"]).astimezone(NEW_YORK)
+    assert ddos.date() == date(2025, 1, 24)  # day 8
+
+    data["episodes_from"] = "2025-02-05"  # 9 days to 2025-02-13: past the period's end
+    with pytest.raises(ConfigError, match=r"the episodes' 9 days from 2025-02-05 \(to 2025-02-13\) must fall inside"):
+        load_scenario(str(_write(tmp_path, data)))

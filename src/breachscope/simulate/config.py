@@ -60,9 +60,10 @@ class SimConfig:
         unknown = [e for e in self.episodes if e not in EPISODES]
         if unknown:
             raise UsageError(f"--episodes: unknown {', '.join(unknown)}; known: {', '.join(EPISODES)}")
-        if self.episodes and spec.period.days <= EPISODE_LAST_DAY:
+        if self.episodes and spec.episodes_from is None and spec.period.days <= EPISODE_LAST_DAY:
             raise UsageError(f"--episodes: the episodes fall on days {EPISODE_FIRST_DAY + 1} to {EPISODE_LAST_DAY + 1} "
-                             f"of the period; the scenario's period has {spec.period.days} days")
+                             f"of the period; the scenario's period has {spec.period.days} days (or set "
+                             "episodes_from)")
         if not 1_000 <= self.events <= MAX_EVENTS:
             raise UsageError(f"--events must be between 1000 and {MAX_EVENTS}")
         if not 1_000 <= self.customers <= 2_000_000:

@@ -31,6 +31,7 @@ from breachscope.model.config import Matching, Strict, Text, load_yaml, validate
 from breachscope.model.errors import UsageError
 from breachscope.simulate import clock
 from breachscope.simulate.attack_file import AttackSpec, RoutineStep, period_of
+from breachscope.simulate.episodes import SPAN as EPISODE_SPAN
 from breachscope.simulate.scenarios import shipped
 
 HostName = Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9-]{0,14}", "a host name (letters, digits, '-'; 15 at most: "
@@ -355,9 +356,24 @@ class ScenarioFile(Strict):
     period: PeriodSpec = Field(default=DEFAULT_PERIOD, description="the simulated days and time zone (default: "
                                                                    "the built-in story's, 2025-01-13 for 54 days in "
                                                                    "Asia/Tokyo)")
+    episodes_from: date | None = Field(
+        default=None, description="the first day of the optional episodes (--episodes; they take 9 days from it); "
+                                  "default: the period's 37th day")
     network: NetworkSpec
     routine: Routine = Field(default_factory=Routine)
     attack: AttackSpec
+
+    @field_validator("episodes_from")
+    @classmethod
+    def _episodes_inside(cls, day: date | None, info: ValidationInfo) -> date | None:
+        period = info.data.get("period")
+        if day is None or period is None:
+            return day
+        last = day + timedelta(days=EPISODE_SPAN - 1)
+        if not period.first_day <= day or last > period.clock_period().last_day:
+            raise ValueError(f"the episodes' {EPISODE_SPAN} days from {day} (to {last}) must fall inside the period, "
+                             f"{period.first_day} to {period.clock_period().last_day}")
+        return day
 
 
 def load_scenario(name_or_path: str) -> ScenarioFile:

@@ -11,7 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from breachscope.simulate import clock
+
+if TYPE_CHECKING:
+    from breachscope.simulate.config import SimConfig
 
 #: --episodes name -> its module under simulate/episodes/, in the order `all` runs them
 REGISTRY: dict[str, str] = {
@@ -22,9 +27,23 @@ REGISTRY: dict[str, str] = {
 }
 
 Silenced = list[tuple[str, int, int]]
-#: the days of the period the episodes use (0 = its first day): they come after the main breach of the
-#: built-in story, and a period must be longer than LAST_DAY for --episodes
+#: the days of the period the episodes use by default (0 = its first day): after the main breach of the
+#: built-in story; a scenario's `episodes_from` moves them. They span SPAN days.
 FIRST_DAY, LAST_DAY = 36, 44
+SPAN = LAST_DAY - FIRST_DAY + 1
+
+
+def first_day(cfg: SimConfig) -> int:
+    """The period's day (0 = its first) on which the episodes begin."""
+    spec = cfg.scenario_spec
+    if spec.episodes_from is None:
+        return FIRST_DAY
+    return (spec.episodes_from - spec.period.first_day).days
+
+
+def at(cfg: SimConfig, day: int, h: int = 0, mi: int = 0, s: float = 0.0) -> int:
+    """A local time on the episodes' day `day` (0 = the first of their SPAN days)."""
+    return clock.on_day(first_day(cfg) + day, h, mi, s)
 
 
 def _module(name: str) -> ModuleType:

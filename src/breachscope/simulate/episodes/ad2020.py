@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from breachscope.simulate import clock
+from breachscope.simulate import clock, episodes
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.kerberos import roast
 from breachscope.simulate.network import Network
@@ -22,13 +22,13 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
     dc = net.with_role("dc")[0]
     dom = net.domain
     accounts = {u.sam: u for u in net.users}
-    t = clock.on_day(42, 14, 2, 11.0)
+    t = episodes.at(cfg, 6, 14, 2, 11.0)
     first = t
     tag = "episode:ad-2020:kerberoasting"
     _proc(story, rng, t - 3 * clock.US, ws.name, "C:\\Users\\Public\\r.exe", "r.exe kerberoast /rc4opsec /nowrap",
           f"{dom}\\{user}", tag)
     roasted = roast(story, rng, t, ws, user, tag)
-    t = clock.on_day(43, 10, 47, 30.0)
+    t = episodes.at(cfg, 7, 10, 47, 30.0)
     tag = "episode:ad-2020:dcsync"
     dcsync = accounts[roasted[1]]  # the backup service account: it may replicate
     _proc(story, rng, t - 5 * clock.US, ws.name, "C:\\Users\\Public\\m.exe",
@@ -58,7 +58,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
         story.zeek("dce_rpc", t, {"uid": uid, "id.orig_h": ws.ip, "id.orig_p": str(sport), "id.resp_h": dc.ip,
                                   "id.resp_p": "49667", "rtt": "0.004210", "named_pipe": "49667",
                                   "endpoint": "drsuapi", "operation": op}, tag)
-    t = clock.on_day(44, 9, 58, 2.0)
+    t = episodes.at(cfg, 8, 9, 58, 2.0)
     tag = "episode:ad-2020:exfiltration"
     _proc(story, rng, t - 60 * clock.US, ws.name, "C:\\Users\\Public\\7za.exe",
           "7za.exe a -p C:\\Users\\Public\\d.7z C:\\Users\\Public\\dcsync.csv", f"{dom}\\{user}", tag)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from breachscope.simulate import clock
+from breachscope.simulate import clock, episodes
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
@@ -21,8 +21,8 @@ JITTER = 0.2
 
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
     host = net.workstations[min(6, len(net.workstations) - 1)]
-    start = clock.on_day(36, 9, 12, 5.0)
-    end = clock.on_day(39, 18, 0)
+    start = episodes.at(cfg, 0, 9, 12, 5.0)
+    end = episodes.at(cfg, 3, 18, 0)
     gaps = rng.uniform(1 - JITTER, 1 + JITTER, int((end - start) / (PERIOD_S * clock.US)) + 10) * PERIOD_S
     t = start + np.cumsum(np.r_[0, gaps[:-1]] * clock.US).astype(np.int64)
     t = t[t < end]

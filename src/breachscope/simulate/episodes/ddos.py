@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from breachscope.simulate import clock
+from breachscope.simulate import clock, episodes
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.network import Network
@@ -17,8 +17,8 @@ VECTORS = (("ntp_reflection", 17, 123, 468, 0.45), ("dns_reflection", 17, 53, 14
 
 
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
-    start = clock.on_day(44, 20, 5, 12.0)
-    end = clock.on_day(44, 20, 47, 40.0)
+    start = episodes.at(cfg, 8, 20, 5, 12.0)
+    end = episodes.at(cfg, 8, 20, 47, 40.0)
     n = int(np.clip(cfg.events // 20, 5_000, 200_000))
     sources = rng.choice(np.arange(0xC6120000, 0xC6140000), size=min(6000, n // 3), replace=False)
     src = sources[rng.integers(0, len(sources), n)]

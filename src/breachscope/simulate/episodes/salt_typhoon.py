@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from breachscope.simulate import clock
+from breachscope.simulate import clock, episodes
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.network import Network
 from breachscope.simulate.story import Story
@@ -55,7 +55,7 @@ STEPS: tuple[tuple[str, str, str], ...] = (
 def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) -> dict:
 
     router = net.host("wan_router")
-    t = clock.on_day(37, 2, 13, 4.0)
+    t = episodes.at(cfg, 1, 2, 13, 4.0)
     first = t
     techniques: dict[str, int] = {}
     names = {"{admin}": net.network_admin, "{loghost}": net.spec.log_collector}
@@ -82,7 +82,7 @@ def build(story: Story, net: Network, cfg: SimConfig, rng: np.random.Generator) 
             story.ios(t, router.name, mnemonic, text.replace("{at}", at), tag)
         techniques[technique] = techniques.get(technique, 0) + 1
     silent_from = t + 1_000
-    silent_to = clock.on_day(38, 5, 40, 0.0)
+    silent_to = episodes.at(cfg, 2, 5, 40, 0.0)
     tag = "episode:salt-typhoon:logging_disabled"
     story.ios(silent_to + 10_000, router.name, "SYS-6-LOGGINGHOST_STARTSTOP",
               f"Logging to host {net.spec.log_collector} port 514 started - CLI initiated", tag)
