@@ -40,7 +40,9 @@ def simulate(
     cfg = SimConfig(out=out, scenario=scenario, seed=seed, events=events, customers=customers, variant=variant,
                     episodes=parse_episodes(episodes), jobs=jobs or os.cpu_count() or 1).validate()
     if not json_out:
-        stderr.print(f"simulating {cfg.scenario_spec.name} ({cfg.variant}) into {quoted(out)} ...")
+        period = cfg.scenario_spec.period
+        stderr.print(f"simulating {cfg.scenario_spec.name} ({cfg.variant}), {period.days} days from "
+                     f"{period.first_day} in {period.time_zone}, into {quoted(out)} ...")
     with steps(show_progress(json_out)):
         summary = run(cfg)
     rate = summary.records / summary.seconds if summary.seconds else 0.0
