@@ -140,6 +140,13 @@ class Noise(Strict):
                                  "hosts and routers from the jump host in office hours (Zeek conn, rdp, ssh; the "
                                  "routers' SSH logins become the same sessions) and the DCE/RPC of workstations and "
                                  "domain controllers (epmapper, lsarpc, samr, netlogon, drsuapi replication)")
+    partner_ftp: bool = Field(default=False, description="FTP uploads on workdays from the batch host (and one more "
+                              "server) to 1-3 partner FTP servers outside (Zeek conn and ftp, passive data "
+                              "connections; the firewall's build/teardown and NetFlow of the outside legs)")
+    scanner: bool = Field(default=False, description="an inside vulnerability scanner: a weekly night scan of the "
+                          "servers, routers and some workstations (Zeek conn REJ/S0/SF), SSH/telnet login attempts on "
+                          "the routers (their LOGIN_FAILED lines come from the scanner) and 4625 failures of its "
+                          "SMB/RDP probes on some servers")
 
 
 def _zeek_view(value: str) -> str:

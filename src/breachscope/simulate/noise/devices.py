@@ -14,8 +14,11 @@ import pyarrow as pa
 from breachscope.simulate import clock
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import syslog as S
+from breachscope.simulate.noise import partner_ftp as ftp
 from breachscope.simulate.noise.common import Hosts, RecordNumbers, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.scanner import LOGIN_FAILED_AFTER, ROUTER_USERS, ScanPlan
 from breachscope.simulate.noise.sessions import SSH_ROUTER, Plan
+from breachscope.simulate.noise.zeek_admin import merge
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
 from breachscope.simulate.text import fill, ipv4, join, lpad, pick, strs, where
 
@@ -54,6 +57,10 @@ ROUTER_LINES = (
     ("OSPF-5-ADJCHG|Process 1, Nbr {nbr} on GigabitEthernet0/0/1 from LOADING to FULL, Loading Done", 0.5),
 )
 
+LOGIN_FAILED = "SEC_LOGIN-4-LOGIN_FAILED"
+#: the scanner's login attempts (network.noise.scanner), a template beyond ROUTER_LINES: never drawn
+SCAN_LOGIN = ("Login failed [user: {user}] [Source: {scanner}] [localport: {lport}] [Reason: Login Authentication "
+              "Failed] at {at}")
 SESSION_MNEMONICS = ("SSH-5-SSH2_SESSION", "SSH-5-SSH2_USERAUTH", "SEC_LOGIN-5-LOGIN_SUCCESS", "SSH-5-SSH2_CLOSE",
                      "SYS-6-LOGOUT")
 #: a session's lines: µs after its start (>= 0) or after its end (< 0: -µs)
@@ -88,6 +95,13 @@ class Routers:
         self.plan = Plan(net, ctx.cfg.seed, ctx.cfg.events) if net.spec.noise.admin_sessions else None
         self.weights = [0.0 if self.plan and t.startswith(SESSION_MNEMONICS) else w for t, w in ROUTER_LINES]
         self.dev_of = {int(i): d for d, i in enumerate(self.h.of(*self.routers))}
+        # with network.noise.scanner the failed logins are the scanner's attempts Zeek sees, not drawn lines
+        self.scan = ScanPlan(net, ctx.cfg.seed, self.h, ctx.silence) if net.spec.noise.scanner else None
+        if self.scan is not None:
+            self.weights = [0.0 if t.startswith(LOGIN_FAILED) else w for t, w in zip(
+                (t for t, _ in ROUTER_LINES), self.weights, strict=True)]
+            self.texts.append(SCAN_LOGIN)
+            self.mnemonic = pa.array([*self.mnemonic.to_pylist(), LOGIN_FAILED])
 
     def expect(self, pending: dict[str, list[Injected]]) -> None:
         for key, recs in pending.items():
@@ -116,6 +130,13 @@ class Routers:
         if self.plan is not None:
             times, dev, kind, session = self._sessions(times, dev, kind, session, sl)
             n = len(times)
+        scan: dict[str, pa.Array] = {}
+        if self.scan is not None:  # session: the attempt's user and port (user + 10 for telnet)
+            times, dev, kind, session = self._scan_logins(times, dev, kind, session, sl)
+            n = len(times)
+            attempt = np.where(kind == len(ROUTER_LINES), session, 0)
+            scan = {"user": pick(pa.array(ROUTER_USERS), attempt % 10), "lport": where(attempt >= 10, "23", "22"),
+                    "scanner": pa.array([self.scan.ip] * n)}
         src = where(rng.random(n) < 0.7, pick(self.h.ip, self.h.ws[rng.integers(0, len(self.h.ws), n)]),
                     ipv4(rng.integers(0xC6120000, 0xC6140000, n)))
         text = fill(self.texts, kind, {
@@ -124,7 +145,7 @@ class Routers:
             "n": strs(rng.integers(1, 60, n)), "if": strs(rng.integers(1, 48, n)),
             "admin": self._admins(pick(self.admins, (rng.random(n) < 0.3).astype(int)), session),
             "at": clock.cisco_login_at(times),
-        } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)})
+        } | {"jump": pa.array([self.jump] * n), "nbr": pa.array([self.neighbor] * n)} | scan)
         seq = self.seq.number(dev, times, sl.end)
         lines = S.ios_lines(times, pick(self.names, dev), seq, pick(self.mnemonic, kind), text,
                             rng.integers(500, 4000, n))
@@ -137,7 +158,23 @@ class Routers:
     def _admins(self, drawn: pa.Array, session: np.ndarray) -> pa.Array:
         if self.plan is None:
             return drawn
-        return where(session >= 0, pick(self.plan.accounts, np.maximum(session, 0)), drawn)
+        return where(session >= 0, pick(self.plan.accounts, np.maximum(session, 0) % len(self.plan.accounts)), drawn)
+
+    def _scan_logins(self, times: np.ndarray, dev: np.ndarray, kind: np.ndarray, session: np.ndarray,
+                     sl: clock.Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The scanner's failed logins on the routers in the slice, merged into the drawn lines (time order)."""
+        assert self.scan is not None
+        s = self.scan.between(sl.start - LOGIN_FAILED_AFTER, sl.end - LOGIN_FAILED_AFTER)
+        s = s.take(np.flatnonzero(s.login == 1))
+        t = s.ts + LOGIN_FAILED_AFTER
+        d = np.array([self.dev_of[int(x)] for x in s.dst], dtype=np.int64)
+        attempt = s.user + 10 * (s.dport == 23)
+        t, dv, kd, ss = (np.concatenate(c) for c in ((times, t), (dev, d), (kind, np.full(len(t), len(ROUTER_LINES))),
+                                                     (session, attempt)))
+        keep = audible(t, self.h.of(*self.routers)[dv], self.h, self.silence)
+        sel = np.flatnonzero(keep)
+        order = sel[np.argsort(t[sel], kind="stable")]
+        return t[order], dv[order], kd[order], ss[order]
 
     def _sessions(self, times: np.ndarray, dev: np.ndarray, kind: np.ndarray, session: np.ndarray,
                   sl: clock.Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -181,6 +218,10 @@ class Firewall:
         self.conn_ids = RecordNumbers(np.array([180_000_000]))  # one counter: the firewall's connection ids
         self.renamed: dict[str, str] = {}  # a story connection's id -> the id the firewall gave it
         self.fw, self.nat = net.host("firewall").name, net.public_nat
+        # network.noise.partner_ftp: the uploads to partners (noise/partner_ftp.py) pass the firewall too
+        self.ftp = (ftp.FtpPlan(net, ctx.cfg.seed, ctx.cfg.scenario_spec, self.h.index, ctx.silence)
+                    if net.spec.noise.partner_ftp else None)
+        self.ftp_ids: dict[str, int] = {}  # an upload connection's uid -> its id, from its build to its teardown
 
     def outputs(self) -> list[Output]:
         fw = self.fw
@@ -211,10 +252,15 @@ class Firewall:
         # a pair (build, teardown) takes every other row of its kind: connections spread over the whole slice
         built_at = {k: times[np.flatnonzero(kind == k)[::2][:np.count_nonzero(kind == k) // 2]] for k in (0, 1)}
         all_built = np.concatenate([built_at[0], built_at[1]])
+        uploads = [] if self.ftp is None else self.ftp.between(sl.start, sl.end).conns
+        ftp_built = [c for c in uploads if c.outside and sl.start <= c.ts < sl.end]
+        if self.ftp is not None:
+            all_built = np.concatenate([all_built, np.array([c.ts for c in ftp_built], dtype=np.int64)])
         order = np.argsort(all_built, kind="stable")  # the firewall numbers connections as it builds them
         all_ids = np.empty(len(all_built), dtype=np.int64)
         all_ids[order] = self.conn_ids.number(np.zeros(len(order), dtype=np.int64), all_built[order], sl.end)
-        id_of = {0: all_ids[:len(built_at[0])], 1: all_ids[len(built_at[0]):]}
+        n_drawn = len(built_at[0]) + len(built_at[1])
+        id_of = {0: all_ids[:len(built_at[0])], 1: all_ids[len(built_at[0]):n_drawn]}
         for k, proto in ((0, "TCP"), (1, "UDP")):
             t, ids = built_at[k], id_of[k]
             m = len(t)
@@ -259,11 +305,30 @@ class Firewall:
                         f" to outside:{self.nat}/", strs(ports(rng, m)))
             ts_parts.append(t)
             line_parts.append(S.asa_lines(t, self.fw, "6-305011", text))
+        if self.ftp is not None:
+            rows = self._uploads(ftp_built, all_ids[n_drawn:], uploads, sl)
+            if rows:
+                c = ftp.asa_chunk(self.fw, rows)
+                ts_parts.append(c.ts)
+                line_parts.append(c.lines)
         if not ts_parts:
             return {}
         ts = np.concatenate(ts_parts)
         order = np.argsort(ts, kind="stable")
         return {f"asa.{self.fw}": Chunk(ts[order], pa.chunked_array(line_parts).take(pa.array(order)))}
+
+    def _uploads(self, built: list[ftp.Conn], ids: np.ndarray, uploads: list[ftp.Conn],
+                 sl: clock.Slice) -> list[tuple[int, str, str]]:
+        """The build and teardown lines of the partner uploads' connections in the slice: a connection keeps the
+        id it was built with until its teardown (which may fall in a later slice)."""
+        rows = []
+        for c, cid in zip(built, ids.tolist(), strict=True):
+            self.ftp_ids[c.uid] = cid
+            rows.append((c.ts, "6-302013", ftp.asa_built(c, cid, self.nat)))
+        for c in uploads:
+            if c.outside and sl.start <= c.end < sl.end and c.uid in self.ftp_ids:
+                rows.append((c.end, "6-302014", ftp.asa_teardown(c, self.ftp_ids.pop(c.uid))))
+        return rows
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -285,6 +350,8 @@ class Flows:
         self.core = net.host("core_router").name
         self.payment_vip = net.spec.payment_address
         self.exporters = [self.core] + ([net.payment_edge_router] if "ddos" in cfg.episodes else [])
+        self.ftp = (ftp.FtpPlan(net, cfg.seed, cfg.scenario_spec, self.h.index, ctx.silence)
+                    if net.spec.noise.partner_ftp else None)  # the uploads to partners (network.noise)
 
     def outputs(self) -> list[Output]:
         return [Output(f"flow.{r}", _daily(f"flows/{r}/flows-", ".csv"), header=lambda d: F.HEADER)
@@ -326,4 +393,8 @@ class Flows:
             ts = np.concatenate([tp, tp + 200])
             order = np.argsort(ts, kind="stable")
             out[f"flow.{self.exporters[-1]}"] = Chunk(ts[order], pa.chunked_array([p1, p2]).take(pa.array(order)))
+        if self.ftp is not None:
+            uploads = ftp.flow_chunk(self.ftp.between(sl.start, sl.end), sl)
+            if uploads is not None:
+                out = merge(out, {f"flow.{self.core}": [uploads]})
         return out

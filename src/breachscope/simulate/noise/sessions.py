@@ -42,11 +42,12 @@ class Sessions:
     down: np.ndarray
     pid: np.ndarray  # sshd's process on the Linux host
     session: np.ndarray  # systemd-logind's session number
+    logon: np.ndarray  # the Windows logon id of an RDP session (its 4624, 4647 and 4634 on the server)
 
     def take(self, sel: np.ndarray) -> Sessions:
         return Sessions(self.kind[sel], self.start[sel], self.end[sel], self.src[sel], self.dst[sel],
                         self.account[sel], self.sport[sel], self.uid.take(pa.array(sel, pa.int64())), self.up[sel],
-                        self.down[sel], self.pid[sel], self.session[sel])
+                        self.down[sel], self.pid[sel], self.session[sel], self.logon[sel])
 
 
 class Plan:
@@ -113,9 +114,11 @@ class Plan:
         order = np.argsort(start, kind="stable")
         up = (rng.lognormal(np.log(np.where(kind == RDP, 2e6, 2e4)), 0.9)).astype(np.int64) + 3000
         down = (rng.lognormal(np.log(np.where(kind == RDP, 9e6, 9e4)), 0.9)).astype(np.int64) + 3000
+        # the logon ids from a stream of their own: the other draws stay what they were
+        logon = rng_for(self.seed, "noise", "admin logon ids", day).integers(0x1000000, 0x10000000, m)
         s = Sessions(kind.astype(np.int64), start, end, src, dst, account.astype(np.int64), ports(rng, m),
                      random_b62(rng, m, 17, b"C"), up, down, rng.integers(2000, 400_000, m),
-                     rng.integers(30, 4000, m))
+                     rng.integers(30, 4000, m), logon)
         return s.take(order)
 
 

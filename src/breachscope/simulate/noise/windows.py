@@ -19,6 +19,7 @@ from breachscope.simulate import clock
 from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.network import Network
 from breachscope.simulate.noise.common import Hosts, Options, RecordNumbers, audible, choose, ports, zipf_index
+from breachscope.simulate.noise.scanner import FAILURE_AFTER, Scan, ScanPlan
 from breachscope.simulate.noise.sessions import RDP, Plan
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.streams import Chunk, Context, Injected, Output
@@ -137,6 +138,10 @@ class Accounts:
 
 def _sel(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
+
+
+def _logon_ids(values: np.ndarray) -> pa.Array:
+    return pa.array([f"0x{v:x}" for v in values.tolist()])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -284,6 +289,12 @@ MEMBER_MIX = (
     ("srv", 4672, "", 5), ("srv", 4688, "", 6), ("srv", 5140, "", 2), ("srv", 5145, "", 4), ("srv", 4625, "3", 0.5),
 )
 RDP_LOGON = ("srv", 4624, "10")
+#: the member servers' events of the noise settings (network.noise), written for the sessions and scans of
+#: noise/sessions.py and noise/scanner.py, never drawn: the RDP sessions' logoff (4634 type 10 and, when the user
+#: signs out, 4647 before it) and the scanner's failed logons
+EXTRA_MIX = (("srv", 4634, "10", 0), ("srv", 4647, "", 0), ("srv", 4625, "3", 0))
+RDP_LOGOFF, RDP_SIGNOUT, SCAN_FAILURE = range(len(MEMBER_MIX), len(MEMBER_MIX) + len(EXTRA_MIX))
+SIGNOUT_SHARE = 85  # sessions in 100 whose user signs out (4647); the others are logged off when they end
 #: image|command line|parent: services start from services.exe, the rest from the service host that runs them
 #: (WAS, DcomLaunch, Schedule), a console host from the console program
 SERVER_PROCS = json_vocab([
@@ -323,6 +334,8 @@ class MemberSecurity:
         # sessions Zeek sees (noise/sessions.py), not drawn one by one for any user
         self.plan = Plan(net, cfg.seed, cfg.events) if net.spec.noise.admin_sessions else None
         self.weights = [0.0 if self.plan and m[:3] == RDP_LOGON else m[3] for m in MEMBER_MIX]
+        self.mix = MEMBER_MIX + EXTRA_MIX
+        self.scan = ScanPlan(net, cfg.seed, self.h, ctx.silence) if net.spec.noise.scanner else None
         if self.plan is not None:
             sid = {u.sam: u.sid for u in net.users}
             names = self.plan.accounts.to_pylist()
@@ -352,12 +365,18 @@ class MemberSecurity:
         keep = audible(times, host_any, h, self.silence)
         times, kind, ws_pos, srv, files = times[keep], kind[keep], ws_pos[keep], srv[keep], files[keep]
         host_any, admin = host_any[keep], np.zeros(len(times), dtype=np.int64) - 1
+        ref = np.zeros(len(times), dtype=np.int64) - 1  # a session's logon id, a probe's row in `scan`
+        cols: tuple[np.ndarray, ...] = (times, kind, ws_pos, srv, files, host_any, admin, ref)
         if self.plan is not None:
-            times, kind, ws_pos, srv, files, host_any, admin = self._rdp_logons(
-                sl, times, kind, ws_pos, srv, files, host_any, admin)
+            cols = self._merge(cols, self._rdp_logons(sl))
+        scan = None
+        if self.scan is not None:
+            scan, extra = self._scan_failures(sl)
+            cols = self._merge(cols, extra)
+        times, kind, ws_pos, srv, files, host_any, admin, ref = cols
         rec = self.emit.numbers.number(host_any, times, sl.end)
         out = {"ws": new_parts(), "srv": new_parts()}
-        for j, (role, code, ltype, _) in enumerate(MEMBER_MIX):
+        for j, (role, code, ltype, _) in enumerate(self.mix):
             idx = _sel(kind == j)
             k = len(idx)
             if not k:
@@ -366,30 +385,79 @@ class MemberSecurity:
             wp = ws_pos[idx]
             us = a.ws_user[wp]
             user, sid = pick(a.user, us), pick(a.user_sid, us)
-            if self.plan is not None and (role, code, ltype) == RDP_LOGON:
+            session = j in (RDP_LOGOFF, RDP_SIGNOUT) or (self.plan is not None and (role, code, ltype) == RDP_LOGON)
+            if session:
                 user, sid = pick(self.plan_user, admin[idx]), pick(self.plan_sid, admin[idx])
             host = h.ws[wp] if role == "ws" else files[idx] if code in (5140, 5145) else srv[idx]
-            client_ip = pick(h.ip, h.ws[wp])
-            data = self._data(rng, code, ltype, k, host, user, sid, client_ip, pick(h.name, h.ws[wp]))
+            if j >= len(MEMBER_MIX):
+                data = self._noise_data(j, user, sid, ref[idx], scan)
+            else:
+                client_ip = pick(h.ip, h.ws[wp])
+                data = self._data(rng, code, ltype, k, host, user, sid, client_ip, pick(h.name, h.ws[wp]))
+            if session:  # the session's logon id, on its logon and logoff alike
+                data = [(f, _logon_ids(ref[idx]) if f == "TargetLogonId" else v) for f, v in data]
             out[role].add(t, self.emit.lines(rng, t, host, code, data, rec[idx], failure=code == 4625), idx)
         return {"win.workstations.security": out["ws"].chunk(), "win.servers.security": out["srv"].chunk()}
 
-    def _rdp_logons(self, sl: clock.Slice, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The administrators' RDP sessions of the slice as logons (type 10) merged into the drawn rows (time
-        order); cols: times, kind, ws_pos, srv, files, host, admin."""
-        assert self.plan is not None
-        s = self.plan.between(sl.start, sl.end)
-        t = s.start + 1_200_000  # NLA done, the session logs on
-        sel = np.flatnonzero((s.kind == RDP) & (t >= sl.start) & (t < sl.end) & np.isin(s.dst, self.srv))
-        t, dst = t[sel], s.dst[sel]
-        keep = audible(t, dst, self.h, self.silence)
-        t, dst, acct = t[keep], dst[keep], s.account[sel][keep]
-        j = next(i for i, m in enumerate(MEMBER_MIX) if m[:3] == RDP_LOGON)
+    def _merge(self, cols: tuple[np.ndarray, ...], rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                            np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Rows (times, kind, host, admin, ref) of a server's own events merged into the drawn rows (time order);
+        cols: times, kind, ws_pos, srv, files, host, admin, ref."""
+        t, kind, host, admin, ref = rows
         m = len(t)
-        extra = (t, np.full(m, j), np.zeros(m, dtype=np.int64), dst, np.full(m, self.h.files[0]), dst, acct)
+        extra = (t, kind, np.zeros(m, dtype=np.int64), host, np.full(m, self.h.files[0]), host, admin, ref)
         merged = [np.concatenate([a, b]) for a, b in zip(cols, extra, strict=True)]
         order = np.argsort(merged[0], kind="stable")
         return tuple(c[order] for c in merged)
+
+    def _rdp_logons(self, sl: clock.Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The administrators' RDP sessions of the slice on the servers: the logon (type 10), and at the end the
+        user's sign-out (4647, most sessions) and the logoff (4634 type 10), all with the session's logon id."""
+        assert self.plan is not None
+        s = self.plan.between(sl.start, sl.end)
+        s = s.take(np.flatnonzero((s.kind == RDP) & np.isin(s.dst, self.srv)))
+        logon = s.start + 1_200_000  # NLA done, the session logs on
+        signout = np.maximum(s.end - 2_500_000, logon + 500_000)
+        logoff = signout + 1_500_000
+        signs = s.logon % 100 < SIGNOUT_SHARE
+        j = next(i for i, m in enumerate(MEMBER_MIX) if m[:3] == RDP_LOGON)
+        parts = [(logon, np.full(len(logon), j), np.ones(len(logon), dtype=bool)),
+                 (signout, np.full(len(logon), RDP_SIGNOUT), signs),
+                 (logoff, np.full(len(logon), RDP_LOGOFF), np.ones(len(logon), dtype=bool))]
+        t, kind, use = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        dst, acct, lid = (np.tile(c, len(parts)) for c in (s.dst, s.account, s.logon))
+        keep = use & (t >= sl.start) & (t < sl.end) & audible(t, dst, self.h, self.silence)
+        sel = np.flatnonzero(keep)
+        return t[sel], kind[sel], dst[sel], acct[sel], lid[sel]
+
+    def _scan_failures(self, sl: clock.Slice) -> tuple[Scan, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                 np.ndarray]]:
+        """The scanner's SMB and RDP logons with a random account, failed (4625) on the servers it picked."""
+        assert self.scan is not None
+        s = self.scan.between(sl.start - FAILURE_AFTER, sl.end - FAILURE_AFTER)
+        s = s.take(np.flatnonzero(s.fail4625 & np.isin(s.dst, self.srv)))
+        t = s.ts + FAILURE_AFTER
+        m = len(t)
+        return s, (t, np.full(m, SCAN_FAILURE), s.dst, np.zeros(m, dtype=np.int64), np.arange(m, dtype=np.int64))
+
+    def _noise_data(self, j: int, user: Col, sid: Col, ref: np.ndarray, scan: Scan | None) -> list[W.Field]:
+        """EventData of the EXTRA_MIX events (the logon id is set by the caller for the sessions' events)."""
+        a = self.a
+        if j == RDP_LOGOFF:
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", a.domain),
+                    ("TargetLogonId", ""), ("LogonType", "10")]
+        if j == RDP_SIGNOUT:
+            return [("TargetUserSid", sid), ("TargetUserName", user), ("TargetDomainName", a.domain),
+                    ("TargetLogonId", "")]
+        assert scan is not None and self.scan is not None
+        rows = pa.array(ref)
+        return [("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
+                ("SubjectLogonId", "0x0"), ("TargetUserSid", "S-1-0-0"), ("TargetUserName", scan.account.take(rows)),
+                ("TargetDomainName", self.scan.name), ("Status", "0xc000006d"), ("FailureReason", "%%2313"),
+                ("SubStatus", "0xc0000064"), ("LogonType", "3"), ("LogonProcessName", "NtLmSsp "),
+                ("AuthenticationPackageName", "NTLM"), ("WorkstationName", self.scan.name),
+                ("TransmittedServices", "-"), ("LmPackageName", "-"), ("KeyLength", "0"), ("ProcessId", "0x0"),
+                ("ProcessName", "-"), ("IpAddress", self.scan.ip), ("IpPort", strs(scan.sport[ref]))]
 
     def _data(self, rng: np.random.Generator, code: int, ltype: str, k: int, host: np.ndarray, user: Col, sid: Col,
               client_ip: Col, client_name: Col) -> list[W.Field]:

@@ -16,8 +16,9 @@ from breachscope.simulate import clock
 from breachscope.simulate.dbengine import engine
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
+from breachscope.simulate.noise import partner_ftp, scanner
 from breachscope.simulate.noise.common import Hosts, Options, choose, lognormal_int, ports, zipf_index
-from breachscope.simulate.noise.zeek_admin import AdminTraffic, merge
+from breachscope.simulate.noise.zeek_admin import AdminTraffic, host_key, merge
 from breachscope.simulate.streams import Chunk, Context, Output
 from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
 
@@ -167,6 +168,11 @@ class ZeekGroup:
         noise = net.spec.noise  # the administration's sessions and DCE/RPC (network.noise, off by default)
         self.admin = (AdminTraffic(net, self.h, cfg.seed, cfg.events) if noise.admin_sessions or noise.linux_syslog
                       else None)
+        # the uploads to partners and the inside scanner (noise/partner_ftp.py, noise/scanner.py), off by default
+        self.ftp = (partner_ftp.FtpPlan(net, cfg.seed, cfg.scenario_spec, self.h.index, ctx.silence)
+                    if noise.partner_ftp else None)
+        self.scan = scanner.ScanPlan(net, cfg.seed, self.h, ctx.silence) if noise.scanner else None
+        self.host_keys = pa.array([host_key(x.name, x.os) for x in self.h.list] if self.scan else [], pa.string())
 
     def outputs(self) -> list[Output]:
         def path(log: str) -> Callable[[int], str]:
@@ -198,6 +204,13 @@ class ZeekGroup:
                     (kind == _K["rpc"]) & ~c.dead)], {"uid": r.uid, "id.orig_h": r.src_ip, "id.orig_p": strs(r.sport),
                                                       "id.resp_h": r.dst_ip, "id.resp_p": "135"}))
             out = merge(out, extra)
+        more: dict[str, list[Chunk]] = {}
+        if self.ftp is not None:
+            partner_ftp.zeek_chunks(self.ftp.between(sl.start, sl.end), sl, more)
+        if self.scan is not None:
+            scanner.zeek_chunks(self.scan, self.scan.between(sl.start, sl.end), self.host_keys, more)
+        if more:
+            out = merge(out, more)
         return {k: v for k, v in out.items() if k in {f"zeek.{x}" for x in self.logs}}
 
     def _conns(self, rng: np.random.Generator, ts: np.ndarray, kind: np.ndarray) -> Conns:

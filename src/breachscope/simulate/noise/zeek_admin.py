@@ -49,7 +49,7 @@ class AdminTraffic:
         self.dce = noise.admin_sessions
         ws_and_servers = np.r_[h.ws, h.servers]
         self.clients = ws_and_servers[~np.isin(ws_and_servers, h.dcs)]
-        self.host_key = pa.array([_key(x.name, x.os) for x in h.list])
+        self.host_key = pa.array([host_key(x.name, x.os) for x in h.list])
         self.client_ver = pa.array([CLIENT.get(x.os, CLIENT["linux"]) for x in h.list])
         self.server_ver = pa.array(["SSH-2.0-Cisco-1.25" if x.os == "ios" else "SSH-2.0-OpenSSH_8.7"
                                     for x in h.list])
@@ -159,7 +159,7 @@ def _conn(ts: np.ndarray, ids: dict[str, pa.Array | str], service: pa.Array | st
         "resp_ip_bytes": strs(down + rpk * 52), "tunnel_parents": "(empty)"})
 
 
-def _key(name: str, os: str) -> str:
+def host_key(name: str, os: str) -> str:
     """The host key's MD5 as Zeek prints it (as steps/ssh.py for the Linux hosts)."""
     digest = hashlib.md5(f"{name}#{'rsa' if os == 'ios' else 'ed25519'}".encode()).hexdigest()
     return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
@@ -171,6 +171,7 @@ def merge(out: dict[str, Chunk], extra: dict[str, list[Chunk]]) -> dict[str, Chu
         parts = ([out[key]] if key in out else []) + chunks
         ts = np.concatenate([c.ts for c in parts])
         order = np.argsort(ts, kind="stable")
-        lines = pa.concat_arrays([c.lines for c in parts]) if len(parts) > 1 else parts[0].lines
+        flat = [c.lines.combine_chunks() if isinstance(c.lines, pa.ChunkedArray) else c.lines for c in parts]
+        lines = pa.concat_arrays(flat) if len(parts) > 1 else parts[0].lines
         out[key] = Chunk(ts[order], lines.take(pa.array(order)))
     return out
