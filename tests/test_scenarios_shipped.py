@@ -4,6 +4,9 @@ sessions, rank device A and B first, and give exactly the truth's exposed organi
 
 from __future__ import annotations
 
+import ipaddress
+
+import duckdb
 import pytest
 
 from breachscope.simulate.scenarios import shipped
@@ -66,3 +69,17 @@ def test_the_data_goes_out_to_the_truths_address_with_its_bytes(replayed: Replay
     assert to in {e.ip for e in inc.external}, inc.external
     moved = sum(m.bytes for m in inc.data_movements if m.kind == "exfiltration" and m.dst_ip == to)
     assert 0.8 * expected <= moved <= 1.2 * expected, (moved, expected)
+
+
+def test_zeek_calls_local_what_the_organization_owns(replayed: Replay) -> None:
+    """local_orig/local_resp follow the network's addresses (RFC 1918 and its hosts), in the story's records
+    as in the noise: a detector cannot tell the attack by a different flag."""
+    private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+    path = str(replayed.case / "events" / "zeek_conn" / "*.parquet").replace("'", "''")
+    rows = duckdb.sql(f"SELECT DISTINCT \"id.orig_h\" AS ip, CAST(local_orig AS VARCHAR) AS flag FROM "
+                      f"read_parquet('{path}') UNION SELECT DISTINCT \"id.resp_h\", CAST(local_resp AS VARCHAR) "
+                      f"FROM read_parquet('{path}')").fetchall()
+    assert rows
+    wrong = [(ip, flag) for ip, flag in rows if flag is not None and
+             (flag.lower() in ("t", "true")) != any(ipaddress.ip_address(ip) in n for n in private)]
+    assert not wrong, wrong[:10]

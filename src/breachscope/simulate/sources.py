@@ -6,7 +6,7 @@ sensors can see. A source not collected writes nothing: neither its noise nor th
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,21 @@ class Collection:
                 span = ((int(net.network_address), int(net.broadcast_address)),)
                 seen |= _within(orig, span) | _within(resp, span)
         return seen
+
+
+def inside(net: Network) -> Callable[[str], bool]:
+    """Whether an address is the organization's (RFC 1918 or one of its hosts'): Zeek's Site::local_nets."""
+    own = {h.ip for h in net.hosts.values()}
+
+    def test(ip: str) -> bool:
+        if ip in own:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in n for n in _PRIVATE)
+    return test
 
 
 def of_network(net: Network) -> Collection:

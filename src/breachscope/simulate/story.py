@@ -22,6 +22,7 @@ from breachscope.simulate.formats import syslog as S
 from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
+from breachscope.simulate.sources import inside
 from breachscope.simulate.streams import Injected
 from breachscope.simulate.text import json_escape, random_b62
 
@@ -138,6 +139,7 @@ class Story:
     """Collects story records per output key (see the groups' outputs)."""
 
     def __init__(self, net: Network, rng: np.random.Generator) -> None:
+        self.inside = inside(net)  # Zeek's local_orig/local_resp: the organization's addresses
         self.net = net
         self.rng = rng
         self.records: dict[str, list[Injected]] = defaultdict(list)
@@ -204,7 +206,7 @@ class Story:
              duration: float = 1.0, orig_bytes: int = 0, resp_bytes: int = 0, state: str = "SF",
              tag: str = "", ref: str = "", uid: str | None = None, history: str | None = None) -> str:
         uid = uid or self.uid()
-        local = lambda ip: "T" if ip.startswith("10.") else "F"  # noqa: E731
+        local = lambda ip: "T" if self.inside(ip) else "F"  # noqa: E731
         opk = max(1, orig_bytes // 1200 + 3) if state != "S0" else 2
         rpk = max(1, resp_bytes // 1400 + 2) if state not in ("S0", "REJ") else 0
         hdr = 52 if proto == "tcp" else 28
