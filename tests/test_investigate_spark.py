@@ -46,7 +46,7 @@ def test_spark_finds_the_same_dns_tunnel_and_cloud_upload(tmp_path: Path) -> Non
 
 
 def test_spark_finds_the_same_bulk_ftp_upload(tmp_path: Path) -> None:
-    """external's bulk transfers (the day's connections to a rare server summed) and ftp.log's stored files."""
+    """external's bulk transfers (a session's connections to a rare server summed) and ftp.log's stored files."""
     from tests.conftest import run_ingest
     from tests.test_investigate_bulk_uploads import FTP_SERVER, evidence
 
@@ -55,5 +55,33 @@ def test_spark_finds_the_same_bulk_ftp_upload(tmp_path: Path) -> None:
     on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
     assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
     assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {FTP_SERVER}
+    assert _comparable(on_spark) == _comparable(on_duckdb)
+    assert alerts_spark == alerts_duckdb
+
+
+def test_spark_finds_the_same_single_upload_and_night_transfer(tmp_path: Path) -> None:
+    """external's sessions (window functions over a pair's connections) and one-connection uploads."""
+    from tests.conftest import run_ingest
+    from tests.test_investigate_single_uploads import DROP, NIGHT_DST, evidence
+
+    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
+    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
+    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
+    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {DROP, NIGHT_DST}
+    assert _comparable(on_spark) == _comparable(on_duckdb)
+    assert alerts_spark == alerts_duckdb
+
+
+def test_spark_leaves_out_the_same_dns_sequence_label(tmp_path: Path) -> None:
+    """exfil_channels' first-label sequence number (the regular expression in the per-client SQL)."""
+    from tests.conftest import run_ingest
+    from tests.test_investigate_dns_counter import HOST, evidence
+
+    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
+    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
+    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
+    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    assert [m.src_ip for m in on_duckdb.data_movements] == [HOST]
     assert _comparable(on_spark) == _comparable(on_duckdb)
     assert alerts_spark == alerts_duckdb

@@ -17,6 +17,7 @@ from breachscope.investigate.build import build
 from breachscope.investigate.context import DEFAULT_INTERNAL, Context, host_key, host_key_sql
 from breachscope.investigate.detectors import DETECTORS
 from breachscope.investigate.detectors.base import Skipped
+from breachscope.investigate.devices import device_addresses
 from breachscope.model.assets import Assets
 from breachscope.model.incident import Alert, DetectorRun, Incident, alerts_table
 from breachscope.model.runs import INCIDENT
@@ -80,6 +81,8 @@ def run_detectors(engine: Any, names_case: Any, request: InvestigateRequest) -> 
     ctx.artifacts = names_case
     _findings_columns(ctx)
     ctx.names = address_names(names_case)
+    # routers and switches are named by their syslog only: their logins give their addresses
+    ctx.names.update(device_addresses(ctx))
     ctx.engine.register("_inv_names", pa.table({
         "address": pa.array(list(ctx.names), pa.string()),
         "hkey": pa.array([host_key(n) for n in ctx.names.values()], pa.string())}))

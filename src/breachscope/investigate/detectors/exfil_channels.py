@@ -4,7 +4,9 @@
   candidate domains and their score come from detect's dns_tunnelling analytic). The host's resolver
   forwards each unseen name to the domain's authoritative server, the attacker's: that address (the
   resolver's queries at the edge) is where the data goes. Bytes: the payload the host's unique names carry
-  (their characters times the bits per character of their alphabet).
+  (their characters times the bits per character of their alphabet), without the zone's labels and without
+  a sequence label: tunnels number their queries (DNSExfiltrator's `<n>.<data>.domain`, a `<data>.<seq>`
+  label), a short first or last label that, query after query, counts up in small steps.
 - Uploads to cloud storage APIs (S3, GCS, Azure Blob, Dropbox...) recognised by TLS SNI or HTTP Host: a large
   upload from an inside host that does not upload there on other days (a weekly backup to a bucket recurs on
   several days and is left out). Bytes: the connections' (each counted once across sensors)."""
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from breachscope.detect.analytics.connections import connections_sql
@@ -29,6 +32,10 @@ ROUTINE_DAYS = 3  # a host uploading to storage on this many days of the case do
 # that uploads on one day only is reported; a workstation's upload through a browser is ordinary use
 UPLOAD_SCORE, SERVER_BONUS, ONE_DAY_BONUS, RARE_BONUS, ROUTINE_MALUS = 20.0, 30.0, 15.0, 5.0, 45.0
 SERVER_SHARE = 0.5
+# a sequence label: at most COUNTER_CHARS, a number in base 10, 16 or 32 (RFC 4648) that goes up by 1 to
+# COUNTER_STEP from a name to the next (in time order) for COUNTER_SHARE of the COUNTER_SAMPLE first names
+COUNTER_CHARS, COUNTER_STEP, COUNTER_SHARE, COUNTER_SAMPLE = 12, 4096, 0.9, 5000
+BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 TUNNEL_FLOOR = 50.0  # a tunnel reported at all is a data movement (build's exfiltration threshold)
 REPORTED = 50.0
 #: the public names of cloud storage APIs (a bucket's virtual host or the service's own), as regexes on
@@ -57,6 +64,51 @@ def _zone_labels(subs: list[str]) -> list[str]:
     return common[::-1]
 
 
+def _number(label: str, base: int) -> int | None:
+    """A label as a number in base 10, 16 or 32 (RFC 4648's alphabet: no 0, 1, 8, 9), else None."""
+    if not label.isascii() or not label.isalnum():  # int() would take "+1", " 1" or "1_0"
+        return None
+    if base == 32:
+        if not label or any(c not in BASE32 for c in label):
+            return None
+        n = 0
+        for c in label:
+            n = n * 32 + BASE32.index(c)
+        return n
+    try:
+        return int(label, base)
+    except ValueError:
+        return None
+
+
+def _counter_position(payloads: list[list[str]]) -> int | None:
+    """Which label of the names (their payload labels, in time order) is a sequence number: 0 (the first),
+    -1 (the last), or None. Random data never counts up in small steps query after query."""
+    if len(payloads) < 3 or any(len(x) < 2 for x in payloads):
+        return None  # a name of one label is all payload
+    for pos in (0, -1):
+        labels = [x[pos] for x in payloads]
+        if any(len(label) > COUNTER_CHARS for label in labels):
+            continue
+        for base in (10, 16, 32):
+            values = [_number(label, base) for label in labels]
+            steps = [b - a for a, b in pairwise(values) if a is not None and b is not None]
+            if sum(1 <= d <= COUNTER_STEP for d in steps) >= COUNTER_SHARE * (len(labels) - 1):
+                return pos
+    return None
+
+
+def _counter_sql(ctx: Context, domain: str, zone: str) -> str:
+    """The domain's first COUNTER_SAMPLE unique names in time order."""
+    return _tunnel_sql(ctx, {domain: zone}) + f"""
+    SELECT name, min(ts) AS ts FROM d GROUP BY name ORDER BY ts, name LIMIT {COUNTER_SAMPLE}"""
+
+
+def _counter(ctx: Context, domain: str, zone: str) -> int | None:
+    names = [str(r["name"]) for r in ctx.rows(_counter_sql(ctx, domain, zone))]
+    return _counter_position([n[:-len(zone) - 1].split(".") for n in names])
+
+
 def _bits_per_char(subs: list[str]) -> int:
     """The payload's encoding from its alphabet (DNS is case-insensitive): hex 4, base32/36 5, else 6."""
     chars = set("".join(subs).replace(".", "").lower())
@@ -65,9 +117,12 @@ def _bits_per_char(subs: list[str]) -> int:
     return 5 if chars <= set("abcdefghijklmnopqrstuvwxyz0123456789") else 6
 
 
-def _tunnel_sql(ctx: Context, domains: list[str]) -> str:
-    """CTE `d`: the queries for names under the domains, with their domain, client and server."""
-    case = " ".join(f"WHEN ends_with(name, {quote_literal('.' + d)}) THEN {quote_literal(d)}" for d in domains)
+def _tunnel_sql(ctx: Context, zones: dict[str, str]) -> str:
+    """CTE `d`: the queries for names in the tunnels' zones (domain -> zone: the labels all its names end
+    with), with their domain, client and server. Another name of the registered domain is no tunnel's (a host
+    that looks up ftp.example.org is not a client of the tunnel under cdn-metrics.example.org)."""
+    case = " ".join(f"WHEN ends_with(name, {quote_literal('.' + z)}) THEN {quote_literal(d)}"
+                    for d, z in sorted(zones.items()))
     parts = []
     if ctx.has("zeek_dns", "query", "id.orig_h", "id.resp_h"):
         parts.append(f"""SELECT ts, lower(rtrim(query, '.')) AS name, "id.orig_h" AS client, "id.resp_h" AS server,
@@ -80,12 +135,21 @@ def _tunnel_sql(ctx: Context, domains: list[str]) -> str:
     d AS (SELECT * FROM q WHERE domain IS NOT NULL)"""
 
 
-def _clients_sql(ctx: Context, domains: list[str]) -> str:
-    """Per domain and client: its unique names, their characters below the domain, the servers it asked."""
-    return _tunnel_sql(ctx, domains) + f""",
+def _clients_sql(ctx: Context, zones: dict[str, str], counters: dict[str, tuple[str, int]]) -> str:
+    """Per domain and client: its unique names, their characters below the domain and in their sequence
+    label (counters: domain -> its zone and the label's position; a name of one label below the zone has
+    none), the servers it asked."""
+    cases = " ".join(
+        f"WHEN domain = {quote_literal(d)} THEN length(regexp_extract(name, "
+        + quote_literal(("^([^.]+)[.].+[.]" if pos == 0 else "[.]([^.]+)[.]") + zone.replace(".", "[.]") + "$")
+        + ", 1))"
+        for d, (zone, pos) in sorted(counters.items()))
+    counted = f"CASE {cases} ELSE 0 END" if cases else "0"
+    return _tunnel_sql(ctx, zones) + f""",
     names AS (SELECT domain, client, name, min(ts) AS ts, max(ts) AS end_ts FROM d GROUP BY domain, client, name),
     per AS (SELECT domain, client, count(*) AS uniq, min(ts) AS ts, max(end_ts) AS end_ts,
-                   sum(length(replace(left(name, length(name) - length(domain) - 1), '.', ''))) AS chars
+                   sum(length(replace(left(name, length(name) - length(domain) - 1), '.', ''))) AS chars,
+                   sum({counted}) AS counter_chars
             FROM names GROUP BY domain, client),
     asked AS (SELECT domain, client, list(DISTINCT server) AS servers, {evidence_sql('', table_sql='t')} AS ev
               FROM d GROUP BY domain, client)
@@ -93,9 +157,9 @@ def _clients_sql(ctx: Context, domains: list[str]) -> str:
       AND per.client = asked.client ORDER BY per.domain, per.client"""
 
 
-def _servers_sql(ctx: Context, domains: list[str]) -> str:
+def _servers_sql(ctx: Context, zones: dict[str, str]) -> str:
     """Per domain and server: how many of the domain's names it was asked."""
-    return _tunnel_sql(ctx, domains) + """
+    return _tunnel_sql(ctx, zones) + """
     SELECT domain, server, count(DISTINCT name) AS uniq FROM d WHERE server IS NOT NULL
     GROUP BY domain, server ORDER BY domain, server"""
 
@@ -108,12 +172,20 @@ def tunnels(ctx: Context) -> list[Alert]:
         s, parts = tunnel_score(r, sorted(r["subs"]))
         if s >= TUNNEL_REPORT and parts["upstream"] >= parts["downstream"]:  # data carried in the names
             zone = _zone_labels(r["subs"])
+            full = ".".join([*zone, r["domain"]])
+            counter = _counter(ctx, r["domain"], full)
             payload = [x.rsplit(".", len(zone))[0] if zone else x for x in r["subs"]]
-            found[r["domain"]] = (s, {**parts, "avg_len": r["avg_len"], "zone": ".".join([*zone, r["domain"]]),
+            if counter is not None:  # the alphabet is the data's, not the sequence label's
+                cut = [x.split(".") for x in payload]
+                payload = [".".join(y[1:] if counter == 0 else y[:-1]) for y in cut if len(y) > 1]
+            found[r["domain"]] = (s, {**parts, "avg_len": r["avg_len"], "zone": full, "counter": counter,
                                       "zone_chars": sum(map(len, zone))}, _bits_per_char(payload))
     if not found:
         return []
-    clients, servers = ctx.rows(_clients_sql(ctx, sorted(found))), ctx.rows(_servers_sql(ctx, sorted(found)))
+    counters = {d: (f[1]["zone"], f[1]["counter"]) for d, f in found.items() if f[1]["counter"] is not None}
+    zones = {d: str(f[1]["zone"]) for d, f in found.items()}
+    clients = ctx.rows(_clients_sql(ctx, zones, counters))
+    servers = ctx.rows(_servers_sql(ctx, zones))
     out = []
     for domain in sorted(found):
         out += _tunnel_alerts(ctx, found[domain], [r for r in clients if r["domain"] == domain],
@@ -131,7 +203,7 @@ def _tunnel_alerts(ctx: Context, found: tuple[float, dict[str, Any], int], clien
     out = []
     for r in origin:
         client = str(r["client"])
-        nbytes = int((r["chars"] - r["uniq"] * parts["zone_chars"]) * bits / 8)
+        nbytes = int((r["chars"] - r["uniq"] * parts["zone_chars"] - (r["counter_chars"] or 0)) * bits / 8)
         where = f"to {to}, the domain's name server, through the resolver" if to else "(name server not seen)"
         why = (f"{r['uniq']:,} unique names under {parts['zone']} (mean subdomain length "
                f"{parts['avg_len']:.0f}, entropy {parts['entropy']:.1f} bits/char) from {client}: about "
