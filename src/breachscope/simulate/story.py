@@ -7,8 +7,9 @@ exactly the layout of the ordinary records it is merged with.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -139,11 +140,15 @@ class Story:
     """Collects story records per output key (see the groups' outputs)."""
 
     def __init__(self, net: Network, rng: np.random.Generator) -> None:
-        self.inside = inside(net)  # Zeek's local_orig/local_resp: the organization's addresses
         self.net = net
         self.rng = rng
         self.records: dict[str, list[Injected]] = defaultdict(list)
         self.pending = Pending()
+
+    @cached_property
+    def inside(self) -> Callable[[str], bool]:
+        """Zeek's local_orig/local_resp: whether an address is the organization's."""
+        return inside(self.net)
 
     def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:
         self.records[key].append(Injected(int(ts), text, tag, ref, host))
