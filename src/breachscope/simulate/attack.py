@@ -199,8 +199,8 @@ class Attack:
         return int(self.rng.integers(49152, 65536))
 
     def proc(self, ts: int, host: str, image: str, cmd: str, parent: str, user: str, tag: str,
-             integrity: str = "High") -> None:
-        """Sysmon 1 and, on servers (process auditing on), Security 4688."""
+             integrity: str = "High") -> int:
+        """Sysmon 1 and, on servers (process auditing on), Security 4688; the new process's id."""
         guid = "{" + "-".join(self.rng.bytes(n).hex() for n in (4, 2, 2, 2, 6)) + "}"
         pid = str(int(self.rng.integers(1000, 20000)) // 4 * 4)
         self.s.win(ts, host, 1, [
@@ -213,13 +213,14 @@ class Attack:
             ("ParentProcessGuid", guid), ("ParentProcessId", "4242"), ("ParentImage", parent),
             ("ParentCommandLine", parent), ("ParentUser", user)], tag, sysmon=True)
         if self.net.hosts[host].role == "workstation":  # their noise has no 4688: auditing is off there
-            return
+            return int(pid)
         self.s.win(ts + 3_000, host, 4688, [
             ("SubjectUserSid", "S-1-5-18"), ("SubjectUserName", f"{host}$"), ("SubjectDomainName", self.dom),
             ("SubjectLogonId", "0x3e7"), ("NewProcessId", "0x" + format(int(pid), "x")), ("NewProcessName", image),
             ("TokenElevationType", "%%1936"), ("ProcessId", "0x1096"), ("CommandLine", cmd),
             ("TargetUserSid", "S-1-0-0"), ("TargetUserName", user.split("\\")[-1]), ("TargetDomainName", self.dom),
             ("TargetLogonId", "0x0"), ("ParentProcessName", parent), ("MandatoryLabel", "S-1-16-12288")], tag)
+        return int(pid)
 
     def netconn(self, ts: int, host: str, image: str, user: str, src: str, sport: int, dst: str, dport: int,
                 dst_name: str, tag: str) -> None:

@@ -78,6 +78,15 @@ def _resolve(value: Any, last: datetime | None) -> tuple[Any, datetime | None]:
         return value, last
 
 
+def _of_the_network(account: str, info: ValidationInfo) -> str:
+    """An account the scenario's network has (load_scenario passes their names as the validation context)."""
+    known = (info.context or {}).get("accounts")
+    if known and account not in known:
+        raise ValueError(f"{account} is not an account of the network (the database user, a service account or an "
+                         f"administrator: {', '.join(sorted(known))})")
+    return account
+
+
 def period_of(info: ValidationInfo) -> clock.Period:
     """The scenario's period (load_scenario reads it first and passes it as the validation context)."""
     context = info.context or {}
@@ -475,11 +484,51 @@ class DisableAccount(Strict):
                                                           "admins)")
 
 
+# --- a password read in a configuration file, exfiltration to an outside SMB share --------------------------------
+WindowsPath = Annotated[str, Matching(r"[A-Za-z]:\\[^\r\n\t\"*?<>|]+", "a Windows path (C:\\...)")]
+
+
+class ConfigFilePassword(Strict):
+    """Credential access: configuration files searched for passwords (findstr, or PowerShell's Select-String)
+    and the one that holds a password read (type, Get-Content): Sysmon 1 and 4688, and where the host audits
+    reads of the file, a 4663 (ReadData) per read."""
+
+    step: Literal["config_file_password"]
+    at: LocalTime
+    host: Part = "device_a"
+    actor: Actor = "web_shell"
+    path: WindowsPath | None = Field(default=None, description="the file read (default: the web.config of the web "
+                                                               "shell's application, C:\\inetpub\\<pool>\\web.config)")
+    account: Annotated[Account, AfterValidator(_of_the_network)] | None = Field(
+        default=None, description="the account whose password the file holds: the database user, a service "
+                                  "account or an administrator of the network (default: the database user)")
+    tool: Literal["findstr", "powershell"] = "findstr"
+    audited: bool = Field(default=False, description="the host audits reads of the file (a SACL and Audit File "
+                                                     "System): a 4663 per read; most servers do not")
+
+
+class SmbExfiltration(Strict):
+    """The staged files (or `files`) copied to a share on a server outside (`net use`, then copy or robocopy):
+    Sysmon 1/3, 4688, Zeek conn, smb_mapping and smb_files, ASA build/teardown and NetFlow."""
+
+    step: Literal["smb_exfiltration"]
+    at: LocalTime
+    host: Part
+    actor: Actor = "system"
+    address: Address | None = Field(default=None, description="the SMB server (default: c2_address)")
+    share: Annotated[str, Matching(r"[A-Za-z0-9_.$-]{1,80}", "a share name")] = "transfer"
+    account: Account = Field(default="guest", description="the account `net use` gives the server")
+    files: tuple[FtpFile, ...] = Field(default=(), description="what is sent (default: the staged files)")
+    folder: WindowsPath = Field(default="C:\\Users\\Public", description="the Windows folder the files are sent from")
+    tool: Literal["copy", "robocopy"] = "copy"
+
+
 Step = Annotated[ExposedConsoleExploit | VpnRdp | Discovery | SmbServiceLateral | WmiLateral | DatabaseSessions
                  | Staging | SmbTransfer | ArchiveUpload | AclRestriction | DeniedAttempts | C2Beacons
                  | PasswordGuessing | IsolateHost | Announcement | RdpLateral | WinrmLateral | PsexecLateral
                  | LsassDump | Kerberoasting | DnsTunnelExfiltration | CloudUpload | Phishing | RdpBruteForce
-                 | DcSync | SshLateral | FtpExfiltration | DisableAccount | UacBypassService,
+                 | DcSync | SshLateral | FtpExfiltration | DisableAccount | UacBypassService
+                 | ConfigFilePassword | SmbExfiltration,
                  Field(discriminator="step")]
 INITIAL_ACCESS = ("exposed_console_exploit", "vpn_rdp", "phishing", "rdp_brute_force")
 #: the steps the organization's own people also do (routine steps, hard negatives): none of them needs the

@@ -396,4 +396,17 @@ def load_scenario(name_or_path: str) -> ScenarioFile:
     if not isinstance(data, dict):
         data = {}
     period = validate(_PeriodFirst, data, node, path, "scenario").period.clock_period()
-    return validate(ScenarioFile, data, node, path, "scenario", context={"period": period})
+    return validate(ScenarioFile, data, node, path, "scenario", context={"period": period,
+                                                                         "accounts": _accounts_named(data)})
+
+
+def _accounts_named(data: dict) -> frozenset[str]:
+    """The accounts the file gives the network (read raw, before validation: a wrong one is reported there)."""
+    network, attack = data.get("network"), data.get("attack")
+    accounts = network.get("accounts") if isinstance(network, dict) else None
+    names: list[object] = [attack.get("database_user")] if isinstance(attack, dict) else []
+    if isinstance(accounts, dict):
+        for key in ("services", "admins"):
+            if isinstance(accounts.get(key), list):
+                names += accounts[key]
+    return frozenset(n for n in names if isinstance(n, str))

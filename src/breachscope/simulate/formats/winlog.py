@@ -23,6 +23,7 @@ EVENTS: dict[int, tuple[str, str, str]] = {
     4647: ("Logoff", "User initiated logoff:", "Audit Success"),
     4648: ("Logon", "A logon was attempted using explicit credentials.", "Audit Success"),
     4662: ("Directory Service Access", "An operation was performed on an object.", "Audit Success"),
+    4663: ("File System", "An attempt was made to access an object.", "Audit Success"),  # a file's SACL
     4672: ("Special Logon", "Special privileges assigned to new logon.", "Audit Success"),
     4688: ("Process Creation", "A new process has been created.", "Audit Success"),
     4697: ("Security System Extension", "A service was installed in the system.", "Audit Success"),

@@ -44,6 +44,8 @@ REGISTRY = {
     "ftp_exfiltration": "exfiltration_ftp",
     "disable_account": "accounts",
     "uac_bypass_service": "privilege",
+    "config_file_password": "config_password",
+    "smb_exfiltration": "exfiltration_smb",
 }
 
 
