@@ -13,8 +13,6 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from breachscope.simulate import clock
-
 if TYPE_CHECKING:
     from breachscope.simulate.config import SimConfig
 
@@ -43,6 +41,8 @@ def first_day(cfg: SimConfig) -> int:
 
 def at(cfg: SimConfig, day: int, h: int = 0, mi: int = 0, s: float = 0.0) -> int:
     """A local time on the episodes' day `day` (0 = the first of their SPAN days)."""
+    from breachscope.simulate import clock  # numpy: not for the command line's --help (config.py imports this)
+
     return clock.on_day(first_day(cfg) + day, h, mi, s)
 
 
