@@ -35,6 +35,28 @@ class Sim:
     def rows(self, sql: str) -> list[dict[str, Any]]:
         return self.case.query(sql).to_pylist()
 
+    def tags_of(self, found: list[dict[str, Any]]) -> set[str | None]:
+        """The truth's tags (attack, episode or hard negative) of case rows, by their file and record."""
+        listed = {(r["file"], r["line"]): r["tag"] for r in (*self.truth["evidence"]["records"],
+                                                             *self.truth["hard_negatives"]["records"])}
+        return {listed.get((Path(r["src_file"]).relative_to(self.out).as_posix(), r["src_record"])) for r in found}
+
+    def in_truth(self, found: list[dict[str, Any]], tag: str) -> None:
+        """Rows were found, and the truth lists every one under `tag`."""
+        assert found
+        assert self.tags_of(found) == {tag}
+
+    def timeline(self, text: str) -> dict[str, Any]:
+        """The one timeline entry whose description holds `text`."""
+        entries = [e for e in self.truth["timeline"] if text in e["description"]]
+        assert len(entries) == 1, text
+        return entries[0]
+
+
+def field(row: dict[str, Any], name: str) -> Any:
+    """An event field, promoted to a column or kept in `extra`."""
+    return row[name] if name in row else dict(row["extra"])[name]
+
 
 @dataclass(frozen=True)
 class Replay:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,21 +52,12 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 
 
 rows = Sim.rows
+in_truth = Sim.in_truth
+timeline = Sim.timeline
 
 
-def in_truth(sim: Sim, found: list[dict[str, Any]], tag: str) -> None:
-    """Every record found is listed in the truth under the step's tag."""
-    assert found
-    listed = {(r["file"], r["line"]): r["tag"] for r in sim.truth["evidence"]["records"]}
-    for r in found:
-        file = Path(r["src_file"]).relative_to(sim.out).as_posix()
-        assert listed.get((file, r["src_record"])) == tag, (file, r["src_record"])
 
 
-def timeline(sim: Sim, text: str) -> dict[str, Any]:
-    entries = [e for e in sim.truth["timeline"] if text in e["description"]]
-    assert len(entries) == 1, text
-    return entries[0]
 
 
 def test_rdp_lateral(sim: Sim) -> None:

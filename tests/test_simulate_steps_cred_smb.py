@@ -24,7 +24,7 @@ from breachscope.simulate.attack_file import ConfigFilePassword
 from breachscope.simulate.scenarios import shipped
 from breachscope.simulate.steps.config_password import config_file_password, virtual_sid
 from tests.conftest import SIGMA
-from tests.simcase import Sim, simulated
+from tests.simcase import Sim, field, simulated
 
 DATA = yaml.safe_load(shipped()["ntt-2025"].read_text(encoding="utf-8"))
 NAMES = dict(DATA["network"]["story_hosts"])
@@ -62,27 +62,17 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 
 
 rows = Sim.rows
+tags_of = Sim.tags_of
+in_truth = Sim.in_truth
+timeline = Sim.timeline
 
 
-def field(row: dict[str, Any], name: str) -> Any:
-    """An event field, promoted to a column or kept in `extra`."""
-    return row[name] if name in row else dict(row["extra"])[name]
 
 
-def tags_of(sim: Sim, found: list[dict[str, Any]]) -> set[str | None]:
-    listed = {(r["file"], r["line"]): r["tag"] for r in sim.truth["evidence"]["records"]}
-    return {listed.get((Path(r["src_file"]).relative_to(sim.out).as_posix(), r["src_record"])) for r in found}
 
 
-def in_truth(sim: Sim, found: list[dict[str, Any]], tag: str) -> None:
-    assert found
-    assert tags_of(sim, found) == {tag}
 
 
-def timeline(sim: Sim, text: str) -> dict[str, Any]:
-    entries = [e for e in sim.truth["timeline"] if text in e["description"]]
-    assert len(entries) == 1, text
-    return entries[0]
 
 
 def raw(sim: Sim, row: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from breachscope.simulate import SimConfig, run
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
 from tests.conftest import SIGMA
-from tests.simcase import Sim, simulated
+from tests.simcase import Sim, field, simulated
 
 BRUTE_FROM, PAYLOAD_IP, FTP_IP = "192.0.2.77", "192.0.2.78", "192.0.2.79"
 FTP_NAME, PAYLOAD_HOST = "ftp.drop.example.org", "files.example-cdn.net"
@@ -69,28 +69,17 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 
 
 rows = Sim.rows
+tags_of = Sim.tags_of
+in_truth = Sim.in_truth
+timeline = Sim.timeline
 
 
-def field(row: dict[str, Any], name: str) -> Any:
-    """An event field, promoted to a column or kept in `extra`."""
-    return row[name] if name in row else dict(row["extra"])[name]
 
 
-def tags_of(sim: Sim, found: list[dict[str, Any]]) -> set[str | None]:
-    listed = {(r["file"], r["line"]): r["tag"] for r in (*sim.truth["evidence"]["records"],
-                                                         *sim.truth["hard_negatives"]["records"])}
-    return {listed.get((Path(r["src_file"]).relative_to(sim.out).as_posix(), r["src_record"])) for r in found}
 
 
-def in_truth(sim: Sim, found: list[dict[str, Any]], tag: str) -> None:
-    assert found
-    assert tags_of(sim, found) == {tag}
 
 
-def timeline(sim: Sim, text: str) -> dict[str, Any]:
-    entries = [e for e in sim.truth["timeline"] if text in e["description"]]
-    assert len(entries) == 1, text
-    return entries[0]
 
 
 def test_rdp_brute_force(sim: Sim) -> None:
