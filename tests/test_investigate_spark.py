@@ -4,6 +4,7 @@ written once and translated by sqlglot (Spark local mode)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from breachscope.investigate.pipeline import InvestigateRequest, find_incident
@@ -14,6 +15,19 @@ def _comparable(incident: Incident) -> dict:
     doc = json.loads(incident.to_json())
     doc.pop("generated_at")
     return doc
+
+
+def same_on_both_engines(evidence: Callable[[Path], Path], tmp_path: Path) -> Incident:
+    """Ingest a test's Zeek logs, investigate on DuckDB and on Spark; the same incident and alerts (DuckDB's)."""
+    from tests.conftest import run_ingest
+
+    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
+    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
+    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
+    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    assert _comparable(on_spark) == _comparable(on_duckdb)
+    assert alerts_spark == alerts_duckdb
+    return on_duckdb
 
 
 def test_spark_gives_the_same_incident(tmp_path: Path) -> None:
@@ -33,55 +47,31 @@ def test_spark_gives_the_same_incident(tmp_path: Path) -> None:
 def test_spark_finds_the_same_dns_tunnel_and_cloud_upload(tmp_path: Path) -> None:
     """exfil_channels' SQL (the analytic's registered domains, the tunnel's names per client and server, the
     storage uploads) on a case that has both channels and the weekly backup."""
-    from tests.conftest import run_ingest
     from tests.test_investigate_exfil_channels import BUCKET_IP, NAME_SERVER, evidence
 
-    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
-    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
-    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
-    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    on_duckdb = same_on_both_engines(evidence, tmp_path)
     assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {NAME_SERVER, BUCKET_IP}
-    assert _comparable(on_spark) == _comparable(on_duckdb)
-    assert alerts_spark == alerts_duckdb
 
 
 def test_spark_finds_the_same_bulk_ftp_upload(tmp_path: Path) -> None:
     """external's bulk transfers (a session's connections to a rare server summed) and ftp.log's stored files."""
-    from tests.conftest import run_ingest
     from tests.test_investigate_bulk_uploads import FTP_SERVER, evidence
 
-    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
-    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
-    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
-    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    on_duckdb = same_on_both_engines(evidence, tmp_path)
     assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {FTP_SERVER}
-    assert _comparable(on_spark) == _comparable(on_duckdb)
-    assert alerts_spark == alerts_duckdb
 
 
 def test_spark_finds_the_same_single_upload_and_night_transfer(tmp_path: Path) -> None:
     """external's sessions (window functions over a pair's connections) and one-connection uploads."""
-    from tests.conftest import run_ingest
     from tests.test_investigate_single_uploads import DROP, NIGHT_DST, evidence
 
-    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
-    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
-    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
-    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    on_duckdb = same_on_both_engines(evidence, tmp_path)
     assert {m.dst_ip for m in on_duckdb.data_movements if m.kind == "exfiltration"} == {DROP, NIGHT_DST}
-    assert _comparable(on_spark) == _comparable(on_duckdb)
-    assert alerts_spark == alerts_duckdb
 
 
 def test_spark_leaves_out_the_same_dns_sequence_label(tmp_path: Path) -> None:
     """exfil_channels' first-label sequence number (the regular expression in the per-client SQL)."""
-    from tests.conftest import run_ingest
     from tests.test_investigate_dns_counter import HOST, evidence
 
-    run_ingest([evidence(tmp_path / "zeek")], tmp_path / "case")
-    on_duckdb, alerts_duckdb = find_incident(InvestigateRequest(tmp_path / "case"))
-    on_spark, alerts_spark = find_incident(InvestigateRequest(tmp_path / "case", engine="spark"))
-    assert all(c.status != "failed" for c in on_spark.coverage), on_spark.coverage
+    on_duckdb = same_on_both_engines(evidence, tmp_path)
     assert [m.src_ip for m in on_duckdb.data_movements] == [HOST]
-    assert _comparable(on_spark) == _comparable(on_duckdb)
-    assert alerts_spark == alerts_duckdb
