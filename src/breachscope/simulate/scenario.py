@@ -144,17 +144,15 @@ def _run(cfg: SimConfig) -> SimSummary:
                                 for name in active})
     jobs: list[tuple] = []
     not_collected: Counter[str] = Counter()  # the story's records in logs the organization does not keep, by tag
-    for name in active:
+    for name, keys in outputs.items():
         injected: dict[str, list[Injected]] = {}
-        for k in outputs[name] & set(story.records):
+        for k in keys & set(story.records):
             written, left_out = collected.story_records(k, story.records[k])
             if collected.collects(k):
                 injected[k] = written
             not_collected.update(r.tag for r in left_out if r.tag)
-        jobs.append((cfg, name, counts[name], injected, silence, refs))
-    for name in set(GROUPS) - set(active):
-        for k in outputs[name] & set(story.records):
-            not_collected.update(r.tag for r in story.records[k] if r.tag)
+        if name in active:
+            jobs.append((cfg, name, counts[name], injected, silence, refs))
     stray = set(story.records) - set().union(*outputs.values())
     if stray:
         raise RuntimeError(f"story records for logs nobody writes: {sorted(stray)}")

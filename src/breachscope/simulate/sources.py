@@ -6,7 +6,7 @@ sensors can see. A source not collected writes nothing: neither its noise nor th
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachscope.simulate.streams import Chunk, Injected
+from breachscope.simulate.text import ip_int
 
 if TYPE_CHECKING:
     from breachscope.simulate.network import Network
@@ -45,6 +46,14 @@ class Collection:
         return {"zeek": bool(self.zeek_views), "flow": self.netflow, "asa": self.firewall,
                 "ios": self.router_syslog, "syslog": self.linux_syslog}.get(family, True)
 
+    def is_inside(self, ip: str) -> bool:
+        """Whether an address is the organization's (RFC 1918 or one of its hosts'): Zeek's Site::local_nets."""
+        try:
+            addr = ip_int(ip)
+        except ValueError:  # not a dotted IPv4 address
+            return False
+        return any(first <= addr <= last for first, last in self.inside)
+
     @property
     def zeek_sees_everything(self) -> bool:
         return "all" in self.zeek_views
@@ -55,7 +64,7 @@ class Collection:
             return [], records
         if not key.startswith("zeek.") or self.zeek_sees_everything or not records:
             return records, []
-        seen = self.zeek_visible(pa.array([r.text for r in records]))
+        seen = self.zeek_visible(pa.array([r.text for r in records])).tolist()
         return [r for r, s in zip(records, seen, strict=True) if s], [r for r, s in zip(records, seen, strict=True)
                                                                       if not s]
 
@@ -86,21 +95,6 @@ class Collection:
         return seen
 
 
-def inside(net: Network) -> Callable[[str], bool]:
-    """Whether an address is the organization's (RFC 1918 or one of its hosts'): Zeek's Site::local_nets."""
-    own = {h.ip for h in net.hosts.values()}
-
-    def test(ip: str) -> bool:
-        if ip in own:
-            return True
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in n for n in _PRIVATE)
-    return test
-
-
 def of_network(net: Network) -> Collection:
     """What `net`'s scenario collects (its hosts' addresses are inside, besides RFC 1918)."""
     return collection(net.spec.log_sources, (h.ip for h in net.hosts.values()))
@@ -109,7 +103,7 @@ def of_network(net: Network) -> Collection:
 def collection(spec: LogSources, host_addresses: Iterable[str]) -> Collection:
     """The Collection of a scenario's `network.log_sources`; `host_addresses` are inside besides RFC 1918."""
     inside = [(int(n.network_address), int(n.broadcast_address)) for n in _PRIVATE]
-    inside += [(int(ipaddress.ip_address(a)),) * 2 for a in host_addresses]
+    inside += [(ip_int(a),) * 2 for a in host_addresses]
     return Collection(frozenset(spec.windows_security), frozenset(spec.sysmon), tuple(spec.zeek), spec.netflow,
                       spec.firewall, spec.router_syslog, spec.linux_syslog, tuple(inside))
 
@@ -132,4 +126,3 @@ def _within(addr: np.ndarray, spans: Iterable[tuple[int, int]]) -> np.ndarray:
     for first, last in spans:
         hit |= (addr >= first) & (addr <= last)
     return hit
-

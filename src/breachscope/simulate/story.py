@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
+from breachscope.simulate import sources
 from breachscope.simulate.dbengine import Engine, engine
 from breachscope.simulate.formats import flows as F
 from breachscope.simulate.formats import mariadb_audit as MA
@@ -23,7 +24,6 @@ from breachscope.simulate.formats import syslog as S
 from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
-from breachscope.simulate.sources import inside
 from breachscope.simulate.streams import Injected
 from breachscope.simulate.text import json_escape, random_b62
 
@@ -148,7 +148,7 @@ class Story:
     @cached_property
     def inside(self) -> Callable[[str], bool]:
         """Zeek's local_orig/local_resp: whether an address is the organization's."""
-        return inside(self.net)
+        return sources.of_network(self.net).is_inside
 
     def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:
         self.records[key].append(Injected(int(ts), text, tag, ref, host))
