@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from stdnum.jp import cn as corporate_number
 
 from breachscope.simulate import names as N
+from breachscope.simulate.dbqueries import BACKUP_TABLES, Workload
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.text import join, lpad, pick, strs, where
 
@@ -121,6 +122,14 @@ def generate(seed: int, n_customers: int) -> OrderDB:
     orders = _orders(rng, contracts)
     return OrderDB({"customers": cust, "contracts": contracts, "contacts": contacts, "service_usage": usage,
                     "orders": orders})
+
+
+def workload(db: OrderDB, app_user: str) -> Workload:
+    """What the order database's own clients send (dbqueries.Workload's defaults): the application signs in as
+    `app_user`, the nightly export reads the contracts not of the carrier brand, the backup every table."""
+    n_nd = int(np.count_nonzero(np.asarray(db["contracts"]["provider_brand"]) != "docomo"))
+    return Workload(app_user=app_user, export_rows=n_nd,
+                    backup_tables=tuple((name, tuple(c for c, _, _, _ in SCHEMA[name])) for name in BACKUP_TABLES))
 
 
 # --- customers ----------------------------------------------------------------------------------------

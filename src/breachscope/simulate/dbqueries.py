@@ -8,7 +8,7 @@ pgAudit (log_relation = on) writes one record per table: the order of the FROM l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,26 @@ def mysqldump_statements(database: str, tables: tuple[str, ...]) -> list[tuple[s
                 ("SET SESSION character_set_results = 'utf8mb4'", ()), (f"show fields from `{t}`", ()),
                 (f"SELECT /*!40001 SQL_NO_CACHE */ * FROM `{t}`", (f"public.{t}",))]
     return out
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the database's own clients send, for a data story (the NTT order database's by default): the
+    application's statements (noise), the nightly export, the BI reports and the backup (hard negatives).
+
+    Bind parameter kinds of `app_templates` are the NTT story's (noise/postgres.py `_params`) or `pool:NAME`,
+    drawn uniformly from `pools[NAME]` (written bare in MySQL's text when NAME is in `numeric_pools`)."""
+
+    database: str = "orders"  # the database's name in the audit logs
+    app_user: str = "app_order"  # the application's database account (the attacker reuses it)
+    app_name: str = "order-api"  # the application's client name (pgAudit application_name)
+    app_templates: tuple[Template, ...] = APP_TEMPLATES
+    pools: dict[str, object] = field(default_factory=dict)  # NAME -> pyarrow string array of values
+    numeric_pools: frozenset[str] = frozenset()
+    nightly_export: Template = NIGHTLY_EXPORT
+    export_rows: int = 0  # rows the nightly export returns (sizes its transfer)
+    export_program: str = "C:\\OrderBatch\\OrderExport.exe"
+    export_file: str = "orders_{stamp}.csv"  # written to the export share; {stamp} = YYYYMMDD
+    bi_reports: tuple[Template, ...] = BI_REPORTS
+    backup_tables: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (table, its columns in order), for the dump
+    what: str = "customers and contracts"  # what the nightly export and reports read (hard-negative text)

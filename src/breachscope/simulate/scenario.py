@@ -124,7 +124,8 @@ def _run(cfg: SimConfig) -> SimSummary:
     spec = cfg.scenario_spec.attack
     attack = Attack(net, story, spec, rng_for(cfg.seed, "attack", cfg.variant)).build(
         spec.variants[cfg.variant], StoryInputs(queries, results, cfg.out))
-    schedule.add(story, net, db, cfg.scenario_spec.routine)
+    schedule.add(story, net, customers.workload(db, spec.database_user), sum(t.nbytes for t in db.tables.values()),
+                 cfg.scenario_spec.routine)
     benign.add(story, net, spec, cfg.scenario_spec.routine.steps, StoryInputs(queries, results, cfg.out),
                rng_for(cfg.seed, "routine steps"))
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
@@ -135,7 +136,7 @@ def _run(cfg: SimConfig) -> SimSummary:
             silence.setdefault(host, []).append((quiet_from, quiet_to))
     story.render()
     phase("story")
-    refs = _refs(db)
+    refs = _refs(db, cfg)
     spec_net = cfg.scenario_spec.network  # a group whose volume depends on the scenario's noise settings
     collected = sources.of_network(net)
     outputs = {name: {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()} for name, g in GROUPS.items()}
@@ -192,8 +193,9 @@ def _run_jobs(cfg: SimConfig, jobs: list[tuple]) -> list[GroupResult | None]:
         return [f.result() for f in futures]
 
 
-def _refs(db: customers.OrderDB) -> DbRefs:
+def _refs(db: customers.OrderDB, cfg: SimConfig) -> DbRefs:
     corp = db["customers"]["corporate_number"].drop_null().combine_chunks()
     return DbRefs(customers.FIRST_CUSTOMER_ID, db["customers"].num_rows, db["contracts"].num_rows,
                   db["contracts"]["contract_no"].combine_chunks(), corp.slice(0, 50_000),
-                  int(np.asarray(db["orders"]["order_id"]).max()) + 1)
+                  int(np.asarray(db["orders"]["order_id"]).max()) + 1,
+                  workload=customers.workload(db, cfg.scenario_spec.attack.database_user))

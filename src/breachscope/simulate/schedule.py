@@ -1,23 +1,17 @@
 """Scheduled activity that looks like an attack and is not (hard negatives): the nightly export of
 customer data, BI reports, database and file backups (one of them to cloud storage), administrators
-logging on to every server on patch nights, and router changes inside the change windows."""
+logging on to every server on patch nights, and router changes inside the change windows. What the
+database jobs send is the data story's `Workload` (dbqueries.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import numpy as np
 
 from breachscope.simulate import clock
-from breachscope.simulate.customers import SCHEMA, OrderDB
-from breachscope.simulate.dbqueries import (
-    BACKUP_TABLES,
-    BI_REPORTS,
-    NIGHTLY_EXPORT,
-    inline,
-    mysql_quote,
-    mysqldump_statements,
-)
+from breachscope.simulate.dbqueries import Template, Workload, inline, mysql_quote, mysqldump_statements
 from breachscope.simulate.network import Network
 from breachscope.simulate.scenario_file import WEEKDAYS, Routine
 from breachscope.simulate.story import PgSession, PgStatement, Story
@@ -35,18 +29,24 @@ def _later(at: str, minutes: int) -> str:
     return f"{h % 24:02d}:{m:02d}"
 
 
-def descriptions(net: Network, r: Routine) -> dict[str, str]:
-    """What each scheduled job does, by its tag (the truth lists them: they are the hard negatives)."""
+def descriptions(net: Network, r: Routine, what: str = Workload.what, database: str = Workload.database
+                 ) -> dict[str, str]:
+    """What each scheduled job does, by its tag (the truth lists them: they are the hard negatives). `what` is
+    what the export and the reports read (Workload.what, e.g. "all patients and their visits"), `database` the
+    database's name; the defaults keep the NTT story's wording."""
     h = net.host
+    ntt = what == Workload.what
+    exported = "all customers and contracts" if ntt else what
+    reported = "every customer and contract" if ntt else what
+    db_name = "the order database" if database == Workload.database else f"the {database} database"
     out = {}
     if r.nightly_export:
-        out["benign:nightly_export"] = (f"{r.nightly_export.at} every night: {h('batch').name} exports all customers "
-                                        f"and contracts (COPY) and copies the file to {h('export_share').name}")
+        out["benign:nightly_export"] = (f"{r.nightly_export.at} every night: {h('batch').name} exports {exported} "
+                                        f"(COPY) and copies the file to {h('export_share').name}")
     if r.bi_report:
-        out["benign:bi_report"] = (f"{r.bi_report.at} on workdays: {h('bi').name} runs reports that read every "
-                                   "customer and contract")
+        out["benign:bi_report"] = f"{r.bi_report.at} on workdays: {h('bi').name} runs reports that read {reported}"
     if r.backup:
-        out["benign:backup"] = (f"{r.backup.at} every night: pg_dump of the order database and file-server backup "
+        out["benign:backup"] = (f"{r.backup.at} every night: pg_dump of {db_name} and file-server backup "
                                 f"to {h('backup').name}")
     if r.offsite_backup:
         out["benign:offsite_backup"] = (f"{r.offsite_backup.at} on {_days(r.offsite_backup.weekdays, True)}: "
@@ -80,27 +80,27 @@ def routine_commands(net: Network) -> tuple[tuple[str, ...], ...]:
     )
 
 
-def add(story: Story, net: Network, db: OrderDB, routine: Routine) -> None:
-    rng, r = story.rng, routine
+def add(story: Story, net: Network, workload: Workload, dump_bytes: int, routine: Routine) -> None:
+    """The routine's scheduled jobs over the period; the database's ones send `workload`'s statements, the
+    backup moves `dump_bytes` (the database's size)."""
+    rng, r, w = story.rng, routine, workload
     nights = {date.fromisoformat(n) for n in r.admin_sweep.nights} if r.admin_sweep else set()
-    n_nd = int(np.count_nonzero(np.asarray(db["contracts"]["provider_brand"]) != "docomo"))
-    export_bytes = n_nd * 230
-    dump_bytes = sum(t.nbytes for t in db.tables.values())
+    export_bytes = w.export_rows * 230
     pid = 20_000
     for d in range(clock.DAYS):
         day = clock.FIRST_DAY + timedelta(days=d)
         weekday = WEEKDAYS[day.weekday()]
         if r.backup:
             pid += 3
-            _backup(story, net, rng, _job_time(d, r.backup.at) + int(rng.integers(0, 90)) * clock.US, pid,
+            _backup(story, net, w, rng, _job_time(d, r.backup.at) + int(rng.integers(0, 90)) * clock.US, pid,
                     dump_bytes)
         if r.nightly_export:
             pid += 3
-            _export(story, net, rng, _job_time(d, r.nightly_export.at) + int(rng.integers(0, 180)) * clock.US, pid,
-                    n_nd, export_bytes, day.strftime("%Y%m%d"))
+            _export(story, net, w, rng, _job_time(d, r.nightly_export.at) + int(rng.integers(0, 180)) * clock.US,
+                    pid, export_bytes, day.strftime("%Y%m%d"))
         if r.bi_report and clock.is_workday(day):
             pid += 3
-            _bi(story, net, rng, _job_time(d, r.bi_report.at) + int(rng.integers(0, 60)) * clock.US, pid, day)
+            _bi(story, net, w, rng, _job_time(d, r.bi_report.at) + int(rng.integers(0, 60)) * clock.US, pid, day)
         if r.offsite_backup and weekday in r.offsite_backup.weekdays:
             _offsite(story, net, rng, _job_time(d, r.offsite_backup.at) + int(rng.integers(0, 300)) * clock.US,
                      dump_bytes)
@@ -116,21 +116,21 @@ def _db_conn(story: Story, t: int, src: str, dst: str, dur_s: float, down: int, 
                tag=tag)
 
 
-def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, dump_bytes: int) -> None:
+def _backup(story: Story, net: Network, w: Workload, rng: np.random.Generator, t: int, pid: int,
+            dump_bytes: int) -> None:
     tag = "benign:backup"
     bkp, dbh = net.host("backup"), net.host("db")
     stmts = []
     ts = t + 900_000
     if story.engine.name != "postgresql":  # mysqldump (mariadb-dump): set-up, then each table's definition and rows
-        for sql, rels in mysqldump_statements("orders", BACKUP_TABLES):
+        for sql, rels in mysqldump_statements(w.database, tuple(name for name, _ in w.backup_tables)):
             stmts.append(PgStatement(ts, sql, rels))
             ts += int(rng.integers(2, 20)) * clock.US if rels else 2_000
-    for name in BACKUP_TABLES if story.engine.name == "postgresql" else ():
-        cols = ", ".join(c for c, _, _, _ in SCHEMA[name])
-        stmts.append(PgStatement(ts, f"COPY public.{name} ({cols}) TO stdout;", (f"public.{name}",)))
+    for name, columns in w.backup_tables if story.engine.name == "postgresql" else ():
+        stmts.append(PgStatement(ts, f"COPY public.{name} ({', '.join(columns)}) TO stdout;", (f"public.{name}",)))
         ts += int(rng.integers(2, 20)) * clock.US
     story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", story.engine.dump_tool, pid, t,
-                       ts + 400_000, stmts), tag)
+                       ts + 400_000, stmts, w.database), tag)
     _db_conn(story, t, bkp.ip, dbh.ip, (ts - t) / clock.US, dump_bytes, tag)
     for fs in net.with_role("file")[:2]:
         size = int(rng.lognormal(np.log(6e9), 0.6))
@@ -138,18 +138,38 @@ def _backup(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
                    "smb,gssapi", size / 9.0e7, 2_000_000, size, tag=tag)
 
 
-def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, rows: int, size: int,
+def _program_names(program: str) -> tuple[str, str]:
+    """Sysmon's Description and Product of the export program: the NTT story's, or made from its path
+    (C:\\Jobs\\clinic-export.exe: "Clinic export", "Jobs")."""
+    if program == Workload.export_program:
+        return "Order export", "OrderBatch"
+    folder, _, file = program.rpartition("\\")
+    stem = file.rsplit(".", 1)[0]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", re.sub(r"[-_.]+", " ", stem)).split()
+    description = " ".join(words).capitalize() or file
+    return description, folder.rpartition("\\")[2] or description
+
+
+def _export_app(w: Workload) -> str:
+    """The export program's client name: the application's with `-export` for `-api` (order-export)."""
+    return w.app_name.removesuffix("-api") + "-export"
+
+
+def _export(story: Story, net: Network, w: Workload, rng: np.random.Generator, t: int, pid: int, size: int,
             stamp: str) -> None:
     tag = "benign:nightly_export"
     bat, dbh, fs = net.host("batch"), net.host("db"), net.host("export_share")
+    program, rows, export = w.export_program, w.export_rows, w.nightly_export
+    folder, _, file = program.rpartition("\\")
+    out_file = w.export_file.format(stamp=stamp)
+    description, product = _program_names(program)
     story.win(t - 2 * clock.US, bat.name, 1, [
         ("RuleName", "-"), ("UtcTime", _utc(t)), ("ProcessGuid", "{" + rng.bytes(16).hex() + "}"),
-        ("ProcessId", "6120"), ("Image", "C:\\OrderBatch\\OrderExport.exe"), ("FileVersion", "3.4.1"),
-        ("Description", "Order export"), ("Product", "OrderBatch"), ("Company", "-"),
-        ("OriginalFileName", "OrderExport.exe"),
-        ("CommandLine", f"C:\\OrderBatch\\OrderExport.exe /job:nightly /out:\\\\{fs.name}\\Exports\\"
-                        f"orders_{stamp}.csv"),
-        ("CurrentDirectory", "C:\\OrderBatch\\"), ("User", f"{net.domain}\\{net.batch_account}"),
+        ("ProcessId", "6120"), ("Image", program), ("FileVersion", "3.4.1"),
+        ("Description", description), ("Product", product), ("Company", "-"),
+        ("OriginalFileName", file),
+        ("CommandLine", f"{program} /job:nightly /out:\\\\{fs.name}\\Exports\\{out_file}"),
+        ("CurrentDirectory", f"{folder}\\"), ("User", f"{net.domain}\\{net.batch_account}"),
         ("LogonGuid", "{" + rng.bytes(16).hex() + "}"), ("LogonId", "0x5e21a"), ("TerminalSessionId", "0"),
         ("IntegrityLevel", "High"), ("Hashes", "SHA256=" + rng.bytes(32).hex().upper()),
         ("ParentProcessGuid", "{" + rng.bytes(16).hex() + "}"), ("ParentProcessId", "1288"),
@@ -158,9 +178,9 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
         ("ParentUser", "NT AUTHORITY\\SYSTEM")], tag, sysmon=True)
     dur = 45 + rows / 4000
     dialect = story.engine.sql_dialect
-    st = PgStatement(t + 600_000, NIGHTLY_EXPORT.text(dialect), NIGHTLY_EXPORT.relations, copy=dialect == "postgres")
-    story.pg(PgSession(bat.ip, int(rng.integers(49152, 65536)), "batch_export", "order-export", pid, t,
-                       t + int(dur * clock.US), [st]), tag)
+    st = PgStatement(t + 600_000, export.text(dialect), export.relations, copy=dialect == "postgres")
+    story.pg(PgSession(bat.ip, int(rng.integers(49152, 65536)), "batch_export", _export_app(w), pid, t,
+                       t + int(dur * clock.US), [st], w.database), tag)
     _db_conn(story, t, bat.ip, dbh.ip, dur, size, tag)
     t2 = t + int(dur * clock.US) + 5 * clock.US
     sport = int(rng.integers(49152, 65536))
@@ -169,24 +189,30 @@ def _export(story: Story, net: Network, rng: np.random.Generator, t: int, pid: i
     story.zeek("smb_files", t2 + 300_000, {
         "uid": uid, "id.orig_h": bat.ip, "id.orig_p": str(sport), "id.resp_h": fs.ip, "id.resp_p": "445",
         "fuid": story.uid(b"F"), "action": "SMB::FILE_WRITE", "path": f"\\\\\\\\{fs.name}\\\\Exports",
-        "name": f"orders_{stamp}.csv", "size": str(size), "times.modified": stamp_t, "times.accessed": stamp_t,
+        "name": out_file, "size": str(size), "times.modified": stamp_t, "times.accessed": stamp_t,
         "times.created": stamp_t, "times.changed": stamp_t}, tag)
 
 
-def _bi(story: Story, net: Network, rng: np.random.Generator, t: int, pid: int, day: date) -> None:
+def _bi_statement(report: Template, ts: int, dialect: str, day: date) -> PgStatement:
+    """A report's statement; the one parameter a report may take is the month of usage it reports on."""
+    if report.params not in ((), ("usage_month",)):
+        raise ValueError(f"BI report {report.name}: parameters {report.params} (only usage_month is known)")
+    values = ["2025-01-01" if day.month < 3 else "2025-02-01"] if report.params else []
+    if dialect == "postgres":
+        return PgStatement(ts, report.sql, report.relations, values)
+    # the values inside the text
+    text = report.text(dialect)
+    return PgStatement(ts, inline(text, [mysql_quote(v) for v in values]) if values else text, report.relations)
+
+
+def _bi(story: Story, net: Network, w: Workload, rng: np.random.Generator, t: int, pid: int, day: date) -> None:
     tag = "benign:bi_report"
     bi, dbh = net.host("bi"), net.host("db")
-    month = "2025-01-01" if day.month < 3 else "2025-02-01"
     dialect = story.engine.sql_dialect
-    if dialect == "postgres":
-        stmts = [PgStatement(t + 800_000, BI_REPORTS[0].sql, BI_REPORTS[0].relations, [month]),
-                 PgStatement(t + 9_500_000, BI_REPORTS[1].sql, BI_REPORTS[1].relations, ())]
-    else:  # the values inside the text
-        stmts = [PgStatement(t + 800_000, inline(BI_REPORTS[0].text(dialect), [mysql_quote(month)]),
-                             BI_REPORTS[0].relations),
-                 PgStatement(t + 9_500_000, BI_REPORTS[1].text(dialect), BI_REPORTS[1].relations)]
+    # the reports run one after the other (0.8 s, 9.5 s, 18.2 s ... after the connection)
+    stmts = [_bi_statement(report, t + 800_000 + i * 8_700_000, dialect, day) for i, report in enumerate(w.bi_reports)]
     story.pg(PgSession(bi.ip, int(rng.integers(49152, 65536)), "bi_reader", "bi-report", pid, t, t + 30 * clock.US,
-                       stmts), tag)
+                       stmts, w.database), tag)
     _db_conn(story, t, bi.ip, dbh.ip, 30.0, 6_000_000, tag)
 
 

@@ -144,6 +144,7 @@ class Story:
         self.rng = rng
         self.records: dict[str, list[Injected]] = defaultdict(list)
         self.pending = Pending()
+        self.database = PgSession.database  # the database's name, for sessions that do not name theirs
 
     @cached_property
     def inside(self) -> Callable[[str], bool]:
@@ -276,6 +277,8 @@ class Story:
         server = self.net.host("db").name
         key = key or f"pg.{server}"
         name = self.engine.name
+        if session.database == PgSession.database:  # the dataclass default: the story's database
+            session = replace(session, database=self.database)
         lines = session.mysql_lines() if name == "mysql" else (
             session.mariadb_lines(server) if name == "mariadb" else session.lines())
         for ts, text, ref in lines:

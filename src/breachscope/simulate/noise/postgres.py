@@ -1,5 +1,6 @@
-"""The order database's server log: the audit records of the order application's connection pools, in
-the engine's log (pgAudit, MySQL's general query log or MariaDB's server_audit; simulate/dbengine.py).
+"""The database's server log: the audit records of its application's connection pools, in the engine's log
+(pgAudit, MySQL's general query log or MariaDB's server_audit; simulate/dbengine.py). What the application
+sends (statements, bind values, names) is the data story's `Workload` (dbqueries.py).
 
 Each app server keeps a few pooled connections; a connection opens before its first statement and
 is closed after 300 s idle (the driver's idle pruning), as `connection received/authorized` and
@@ -12,7 +13,7 @@ when the application's pools are recycled (IIS's scheduled recycling): no pooled
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 
 from breachscope.simulate import clock
 from breachscope.simulate.dbengine import engine
-from breachscope.simulate.dbqueries import APP_TEMPLATES, NUMERIC_KINDS, ORDER_STATUSES, ORDER_TYPES, pieces
+from breachscope.simulate.dbqueries import NUMERIC_KINDS, ORDER_STATUSES, ORDER_TYPES, Workload, pieces
 from breachscope.simulate.formats import mariadb_audit as MA
 from breachscope.simulate.formats import mysql_general as MG
 from breachscope.simulate.formats import pgaudit as P
@@ -31,21 +32,24 @@ from breachscope.simulate.streams import Chunk, Context, Output
 from breachscope.simulate.text import join, pick, strs
 
 IDLE_US = 300 * clock.US
-DB_NAME = "orders"
-APP_USER = "app_order"
-APP_NAME = "order-api"
+
+
+def _no_strings() -> pa.Array:
+    return pa.array([], pa.string())
 
 
 @dataclass
 class DbRefs:
-    """What the generators need to know of the database to write plausible bind parameters."""
+    """What the generators need to know of the database to write plausible bind parameters: the NTT order
+    database's facts (for its parameter kinds; a generic data story leaves them empty) and the workload."""
 
-    first_customer: int
-    customers: int
-    contracts: int
-    contract_nos: pa.Array
-    corporate_numbers: pa.Array
-    next_order_id: int
+    first_customer: int = 0
+    customers: int = 0
+    contracts: int = 0
+    contract_nos: pa.Array = field(default_factory=_no_strings)
+    corporate_numbers: pa.Array = field(default_factory=_no_strings)
+    next_order_id: int = 1
+    workload: Workload = field(kw_only=True)
 
 
 def pg_output_path(server: str) -> Callable[[int], str]:
@@ -63,6 +67,12 @@ class Postgres:
         if ctx.refs is None:
             raise ValueError("the database log needs the database's facts (Context.refs)")
         refs = self.refs = ctx.refs
+        w = self.workload = refs.workload
+        self.templates = w.app_templates
+        self.db_name, self.app_user, self.app_name = w.database, w.app_user, w.app_name
+        # pool:NAME kinds written bare in MySQL's text, beside the NTT story's numeric kinds
+        self.numeric = NUMERIC_KINDS | {f"pool:{name}" for name in w.numeric_pools}
+        self.pools: dict[str, pa.Array] = {}  # pool:NAME values, as strings
         self.apps = net.with_role("app")
         self.server = net.host("db").name
         self.slots_per_app = int(np.clip(count // 40_000, 1, 12))
@@ -76,8 +86,8 @@ class Postgres:
         self.opened = np.zeros(n_slots, dtype=np.int64)
         self.next_pid = 41_000
         self.next_order = refs.next_order_id
-        self.stmt = pa.array([P.statement_field(t.sql) for t in APP_TEMPLATES])
-        self.weights = [t.weight for t in APP_TEMPLATES]
+        self.stmt = pa.array([P.statement_field(t.sql) for t in self.templates])
+        self.weights = [t.weight for t in self.templates]
         self.engine = engine(net.spec.database)
 
     def outputs(self) -> list[Output]:
@@ -104,7 +114,7 @@ class Postgres:
 
     def chunk(self, rng: np.random.Generator, times: np.ndarray, sl: clock.Slice) -> dict[str, Chunk]:
         # statements of several relations write several records: draw fewer statements
-        rel_per_stmt = np.array([len(t.relations) for t in APP_TEMPLATES], dtype=float)
+        rel_per_stmt = np.array([len(t.relations) for t in self.templates], dtype=float)
         if self.engine.name == "mariadb":  # a table record per relation and the QUERY record
             rel_per_stmt += 1
         mean_rel = float(np.dot(rel_per_stmt, self.weights) / sum(self.weights))
@@ -121,7 +131,7 @@ class Postgres:
             return self._mysql_chunk(rng, ts, tpl, slot, sessions, parts_ts, parts_lines)
         pid = strs(self.pid_of[sessions]) if n else pa.array([], pa.string())
         client = join(pick(self.slot_ip, slot), "(", strs(self.port_of[sessions]), ")")
-        for j, t in enumerate(APP_TEMPLATES):
+        for j, t in enumerate(self.templates):
             idx = np.flatnonzero(tpl == j)
             if not len(idx):
                 continue
@@ -129,9 +139,9 @@ class Postgres:
             take = pa.array(idx)
             for rel in t.relations:
                 parts_ts.append(ts[idx])
-                parts_lines.append(P.audit_lines(ts[idx], pid.take(take), APP_USER, DB_NAME, client.take(take),
-                                                 APP_NAME, strs(stmt_id[idx]), "1", t.klass, t.command, "TABLE", rel,
-                                                 self.stmt[j].as_py(), params))
+                parts_lines.append(P.audit_lines(ts[idx], pid.take(take), self.app_user, self.db_name,
+                                                 client.take(take), self.app_name, strs(stmt_id[idx]), "1", t.klass,
+                                                 t.command, "TABLE", rel, self.stmt[j].as_py(), params))
         return self._sorted(parts_ts, parts_lines)
 
     def _sorted(self, parts_ts: list[np.ndarray], parts_lines: list[pa.Array]) -> dict[str, Chunk]:
@@ -145,11 +155,12 @@ class Postgres:
         statement's QUERY record (same time and query id; the stable sort keeps them in that order)."""
         thread = strs(self.pid_of[sessions]) if len(ts) else pa.array([], pa.string())
         client = pick(self.slot_ip, slot)
-        for j, t in enumerate(APP_TEMPLATES):
+        for j, t in enumerate(self.templates):
             idx = np.flatnonzero(tpl == j)
             if not len(idx):
                 continue
-            values = [v if kind in NUMERIC_KINDS else join("'", v, "'")  # the generated values hold no quote
+            values = [v if kind in self.numeric else join("'", _mysql_escape(v) if kind.startswith("pool:") else v,
+                                                          "'")  # the NTT kinds' values hold no quote
                       for kind, v in zip(t.params, self._params(rng, t.params, ts[idx]), strict=True)]
             texts, marks = pieces(t.text("mysql"))
             sql: list = [texts[0]]
@@ -162,12 +173,13 @@ class Postgres:
                 parts_lines.append(MG.records(ts[idx], thread.take(take), "Query", statement))
                 continue
             qid = strs(MA.query_ids(ts[idx]))
-            audit = (self.server, APP_USER, client.take(take), thread.take(take), qid)
+            audit = (self.server, self.app_user, client.take(take), thread.take(take), qid)
             for rel in t.relations:
                 parts_ts.append(ts[idx])
-                parts_lines.append(MA.records(ts[idx], *audit, t.klass, DB_NAME, f"{rel.rsplit('.', 1)[-1]},"))
+                parts_lines.append(MA.records(ts[idx], *audit, t.klass, self.db_name, f"{rel.rsplit('.', 1)[-1]},"))
             parts_ts.append(ts[idx])
-            parts_lines.append(MA.records(ts[idx], *audit, "QUERY", DB_NAME, MA.query_tail(MA.escape_arr(statement))))
+            parts_lines.append(MA.records(ts[idx], *audit, "QUERY", self.db_name,
+                                          MA.query_tail(MA.escape_arr(statement))))
         return self._sorted(parts_ts, parts_lines)
 
     # --- pooled connections --------------------------------------------------------------------------------
@@ -224,7 +236,8 @@ class Postgres:
             t_open = np.array([o[0] for o in opens], dtype=np.int64)
             sid = pa.array(np.array([o[1] for o in opens], dtype=np.int64))
             rec, auth = P.connection_lines(t_open, t_open + 1_500, strs(self.pid_of).take(sid), ip_of.take(sid),
-                                           strs(self.port_of).take(sid), APP_USER, DB_NAME, APP_NAME)
+                                           strs(self.port_of).take(sid), self.app_user, self.db_name,
+                                           self.app_name)
             out_ts += [t_open, t_open + 1_500]
             out_lines += [rec, auth]
         if closes and self.engine.name == "postgresql":
@@ -233,8 +246,8 @@ class Postgres:
             opened = np.array([c[2] for c in closes], dtype=np.int64)
             out_ts.append(t_close)
             out_lines.append(P.disconnection_lines(t_close, strs(self.pid_of).take(sid), ip_of.take(sid),
-                                                   strs(self.port_of).take(sid), APP_USER, DB_NAME, APP_NAME,
-                                                   t_close - opened))
+                                                   strs(self.port_of).take(sid), self.app_user, self.db_name,
+                                                   self.app_name, t_close - opened))
         return stmt_id, session
 
     def _mysql_connections(self, opens: list[tuple[int, int]], closes: list[tuple[int, int, int]], ip_of: pa.Array,
@@ -247,11 +260,11 @@ class Postgres:
             sid = pa.array(np.array([e[1] for e in events], dtype=np.int64))
             thread = strs(self.pid_of).take(sid)
             if self.engine.name == "mysql":
-                arg = MG.connect_argument(APP_USER, ip_of.take(sid), DB_NAME) if op == 0 else ""
+                arg = MG.connect_argument(self.app_user, ip_of.take(sid), self.db_name) if op == 0 else ""
                 lines = MG.records(t, thread, ("Connect", "Quit")[op], arg)
             else:
-                lines = MA.records(t, self.server, APP_USER, ip_of.take(sid), thread, "0",
-                                   ("CONNECT", "DISCONNECT")[op], DB_NAME, ",0")
+                lines = MA.records(t, self.server, self.app_user, ip_of.take(sid), thread, "0",
+                                   ("CONNECT", "DISCONNECT")[op], self.db_name, ",0")
             out_ts.append(t)
             out_lines.append(lines)
 
@@ -260,9 +273,13 @@ class Postgres:
         r = self.refs
         k = len(ts)
         out = []
-        contract = rng.integers(0, r.contracts, k)
+        # drawn for every statement, used or not (the NTT story's output depends on it); a generic story has none
+        contract = rng.integers(0, r.contracts, k) if r.contracts else np.zeros(k, dtype=np.int64)
         for kind in kinds:
-            if kind == "customer_id":
+            if kind.startswith("pool:"):
+                pool = self._pool(kind[5:])
+                out.append(pick(pool, rng.integers(0, len(pool), k)))
+            elif kind == "customer_id":
                 out.append(strs(r.first_customer + rng.integers(0, r.customers, k)))
             elif kind == "contract_id":
                 out.append(strs(contract + 1))
@@ -288,3 +305,19 @@ class Postgres:
             else:
                 raise ValueError(kind)
         return out
+
+    def _pool(self, name: str) -> pa.Array:
+        """The values of pool:NAME as strings (a table's column may come chunked or typed)."""
+        if name not in self.pools:
+            pool = self.workload.pools.get(name)
+            if isinstance(pool, pa.ChunkedArray):
+                pool = pool.combine_chunks()
+            if not isinstance(pool, pa.Array) or not len(pool):
+                raise ValueError(f"the workload has no values for pool:{name}")
+            self.pools[name] = pool if pa.types.is_string(pool.type) else pc.cast(pool, pa.string())
+        return self.pools[name]
+
+
+def _mysql_escape(values: pa.Array) -> pa.Array:
+    """The inside of MySQL string literals (dbqueries.mysql_quote, vectorized)."""
+    return pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), "'", "\\'")
