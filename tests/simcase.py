@@ -109,12 +109,12 @@ def replay(root: Path, scenario: str, variant: str = "", events: int = 5_000, se
     return Replay(sim, case, summary, result.incident, truth)
 
 
-def affected_organizations(case: Path) -> tuple[set[str], set[str]]:
-    """(confirmed, potential) organization ids of the case's affected_subjects.csv."""
+def affected_organizations(case: Path, kind: str = "organization") -> tuple[set[str], set[str]]:
+    """(confirmed, potential) ids of the case's affected_subjects.csv, of organizations (or `kind`)."""
     confirmed: set[str] = set()
     potential: set[str] = set()
     with CaseLayout(case).affected_csv.open(encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
-            if r["subject_type"] == "organization":
+            if r["subject_type"] == kind:
                 (confirmed if r["level"].startswith("CONFIRMED") else potential).add(r["subject_id"].lstrip("'"))
     return confirmed, potential

@@ -45,10 +45,16 @@ def test_the_investigation_finds_the_sessions_and_ranks_both_devices_first(repla
 
 
 def test_scope_from_the_investigation_is_exact(replayed: Replay) -> None:
+    """Organizations and persons alike (clinic-web's patient database has persons only)."""
     truth = replayed.truth
-    confirmed, potential = affected_organizations(replayed.case)
-    assert confirmed == set(map(str, truth["affected"]["organizations"]))
-    assert potential == set(map(str, truth["affected"]["potential"]["organizations"]))
+    affected = truth["affected"]
+    for kind, confirmed_ids, potential_ids in (
+            ("organization", affected["organizations"], affected["potential"]["organizations"]),
+            ("person", affected["confirmed"]["persons"], affected["potential"]["persons"])):
+        confirmed, potential = affected_organizations(replayed.case, kind)
+        assert confirmed == set(map(str, confirmed_ids)), kind
+        assert potential == set(map(str, potential_ids)), kind
+    assert truth["affected"]["organizations"] or truth["affected"]["persons"]
 
 
 def test_the_staged_files_move_the_way_the_attack_moved_them(replayed: Replay) -> None:

@@ -110,7 +110,8 @@ class Attack:
             "device_a": {"name": a.name, "ip": a.ip, "role": "order system application server"},
             "device_b": {"name": b.name, "ip": b.ip, "role": "maintenance terminal on the internal network"},
             "entry": {},
-            "database": {"name": dbh.name, "ip": dbh.ip, "database": "orders", "user": self.spec.database_user},
+            "database": {"name": dbh.name, "ip": dbh.ip, "database": self.s.database,
+                         "user": self.spec.database_user},
             "external": {"initial_access": ext.initial_access, "later_attempts": ext.later_attempts,
                          "c2_and_exfiltration": ext.c2_address, "c2_name": ext.c2_name},
         }

@@ -67,6 +67,7 @@ class Query:
     session: int = 0  # which attacker session sent it
     output_file: str = ""  # \copy target file on device A
     dialect: str = "postgres"  # sqlglot's dialect of `sql` and `select_sql`
+    physical_order: str = PROBE_PHYSICAL_ORDER  # uncertain statements: the order the server returned rows in
 
 
 @dataclass

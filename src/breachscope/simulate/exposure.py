@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from breachscope.model.sql import quote_literal
-from breachscope.simulate.attackdb import PROBE_PHYSICAL_ORDER, Query
+from breachscope.simulate.attackdb import Query
 
 ROW_KEYS = {"customers": "customer_id", "contracts": "contract_no", "contacts": "contact_id"}
 
@@ -33,10 +33,13 @@ class StatementResult:
     table: pa.Table | None = None  # the rows themselves (for \copy output files)
 
 
-def connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
+NTT_TABLES = ("customers", "contracts", "contacts", "service_usage", "orders")
+
+
+def connect(snapshot: Path, tables: tuple[str, ...] = NTT_TABLES) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
-    for name in ("customers", "contracts", "contacts", "service_usage", "orders"):
+    for name in tables:
         path = quote_literal(str(snapshot / f"{name}.parquet"))
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({path})")
     return con
@@ -69,37 +72,39 @@ def _as_written(con: duckdb.DuckDBPyConnection, q: Query) -> tuple[pa.Table, pa.
         return _rows(con, tree.sql(dialect="duckdb"), []), None
     if not isinstance(tree, exp.Select) or tree.args.get("order") is not None or tree.args.get("limit") is None:
         raise ValueError("probe statement layout changed")
-    ordered = tree.copy().order_by(PROBE_PHYSICAL_ORDER, dialect=q.dialect)
+    ordered = tree.copy().order_by(q.physical_order, dialect=q.dialect)
     unlimited = tree.copy()
     unlimited.set("limit", None)
     return _rows(con, ordered.sql(dialect="duckdb"), []), _rows(con, unlimited.sql(dialect="duckdb"), [])
 
 
-def run(con: duckdb.DuckDBPyConnection, q: Query, keep_rows: bool = False) -> StatementResult:
+def run(con: duckdb.DuckDBPyConnection, q: Query, keep_rows: bool = False,
+        row_keys: dict[str, str] = ROW_KEYS) -> StatementResult:
+    """The rows a statement returned; `row_keys` names the column that identifies a row of each table."""
     if q.dialect != "postgres":
         table, maybe = _as_written(con, q)
-        return _result(q, table, maybe, projection(q.select_sql, q.dialect), keep_rows)
+        return _result(q, table, maybe, projection(q.select_sql, q.dialect), keep_rows, row_keys)
     table = _rows(con, q.select_sql, q.params)
     cols = projection(q.select_sql)
     if not q.certain:  # what the server returned: the first rows in its physical order
         candidates = table
-        ordered = q.select_sql.replace("\n LIMIT $3", f"\n ORDER BY {PROBE_PHYSICAL_ORDER}\n LIMIT $3")
+        ordered = q.select_sql.replace("\n LIMIT $3", f"\n ORDER BY {q.physical_order}\n LIMIT $3")
         if ordered == q.select_sql:
             raise ValueError("probe statement layout changed")
         table = _rows(con, ordered, q.params)
         candidates = _rows(con, q.select_sql.replace("\n LIMIT $3", ""), q.params[:2])
-    return _result(q, table, None if q.certain else candidates, cols, keep_rows)
+    return _result(q, table, None if q.certain else candidates, cols, keep_rows, row_keys)
 
 
 def _result(q: Query, table: pa.Table, candidates: pa.Table | None, cols: list[tuple[str, str]],
-            keep_rows: bool) -> StatementResult:
+            keep_rows: bool, row_keys: dict[str, str]) -> StatementResult:
     columns: dict[str, list[str]] = {}
     for t, c in cols:
         if t:
             columns.setdefault(t, []).append(c)
     res = StatementResult(q.ref, table.num_rows, columns, {}, {}, table if keep_rows else None)
     for t in columns:
-        key = ROW_KEYS[t]
+        key = row_keys[t]
         if key not in columns[t]:
             raise ValueError(f"{q.ref}: statement reads {t} without projecting its key {key}")
         pos = next(i for i, (tt, c) in enumerate(cols) if tt == t and c == key)
@@ -122,6 +127,7 @@ class Scope:
     potential_organizations: list[int]  # may have been returned (uncertain statements), not confirmed
     potential_persons: list[int]
     by_statement: dict[str, dict[str, int]]
+    excluded_persons: dict[int, str] = field(default_factory=dict)  # person -> exclusion rule
 
 
 def resolve(con: duckdb.DuckDBPyConnection, results: list[StatementResult], certain: dict[str, bool],

@@ -11,18 +11,13 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 
-import numpy as np
-
 from breachscope.model.outdir import claim_folder
 from breachscope.model.progress import report
 from breachscope.simulate import (
-    attackdb,
     benign,
     clock,
-    customers,
+    datastory,
     episodes,
-    exposure,
-    inventory,
     network,
     schedule,
     snapshot,
@@ -31,10 +26,9 @@ from breachscope.simulate import (
 )
 from breachscope.simulate.attack import Attack, StoryInputs
 from breachscope.simulate.config import SimConfig
-from breachscope.simulate.dbengine import engine
 from breachscope.simulate.noise.devices import Firewall, Flows, Routers
 from breachscope.simulate.noise.linux import LinuxSyslog
-from breachscope.simulate.noise.postgres import DbRefs, Postgres
+from breachscope.simulate.noise.postgres import Postgres
 from breachscope.simulate.noise.windows import DcSecurity, MemberSecurity, Sysmon
 from breachscope.simulate.noise.zeek import ZeekGroup
 from breachscope.simulate.rng import rng_for
@@ -75,7 +69,7 @@ def _prepare(cfg: SimConfig) -> None:
 
 def _work(args: tuple) -> GroupResult | None:
     if args[0] == "dump":
-        snapshot.write_dump(args[1])
+        snapshot.write_dump(args[1], args[2])
         return None
     cfg, name, count, injected, silence, refs = args
     clock.use(cfg.scenario_spec.period.clock_period())  # a worker process starts on the default period
@@ -101,31 +95,19 @@ def _run(cfg: SimConfig) -> SimSummary:
         mark[0] = now
 
     _prepare(cfg)
-    report("order database and snapshot")
+    report("the database, its snapshot and the truth of the attacker's statements")
     net = network.build(cfg.scenario_spec.network, cfg.seed, cfg.events)
-    db = customers.generate(cfg.seed, cfg.customers)
-    phase("database")
-    snapshot.write_parquet(db, cfg.out / "snapshot")
-    inv = inventory.write(cfg.out / "inventory.yaml")
-    ranges, queries = attackdb.plan(db, cfg.target_organizations,
-                                    engine(cfg.scenario_spec.network.database).sql_dialect)
-    con = exposure.connect(cfg.out / "snapshot")
-    try:
-        results = {q.ref: exposure.run(con, q, keep_rows=bool(q.output_file)) for q in queries}
-        scope = exposure.resolve(con, list(results.values()), {q.ref: q.certain for q in queries}, inv)
-    finally:
-        con.close()
-    if len(scope.organizations) != cfg.target_organizations:
-        raise RuntimeError(f"the attacker's statements expose {len(scope.organizations)} organizations, "
-                           f"not {cfg.target_organizations}")
+    data = datastory.build_story(cfg, cfg.out)
     phase("snapshot_and_truth_queries")
     report("the attack and the story around it")
     story = Story(net, rng_for(cfg.seed, "story"))
+    story.database, story.app_name = data.database, data.refs.workload.app_name
+    queries, results = data.queries, data.results
     spec = cfg.scenario_spec.attack
     attack = Attack(net, story, spec, rng_for(cfg.seed, "attack", cfg.variant)).build(
         spec.variants[cfg.variant], StoryInputs(queries, results, cfg.out))
-    schedule.add(story, net, customers.workload(db, spec.database_user), sum(t.nbytes for t in db.tables.values()),
-                 cfg.scenario_spec.routine)
+    refs = data.refs
+    schedule.add(story, net, refs.workload, data.dump_bytes, cfg.scenario_spec.routine)
     benign.add(story, net, spec, cfg.scenario_spec.routine.steps, StoryInputs(queries, results, cfg.out),
                rng_for(cfg.seed, "routine steps"))
     silence = {h: [(t, 2**62)] for h, t in attack.silence.items()}
@@ -136,7 +118,6 @@ def _run(cfg: SimConfig) -> SimSummary:
             silence.setdefault(host, []).append((quiet_from, quiet_to))
     story.render()
     phase("story")
-    refs = _refs(db, cfg)
     spec_net = cfg.scenario_spec.network  # a group whose volume depends on the scenario's noise settings
     collected = sources.of_network(net)
     outputs = {name: {o.key for o in g(Context(cfg, net, 0, silence, refs)).outputs()} for name, g in GROUPS.items()}
@@ -157,17 +138,18 @@ def _run(cfg: SimConfig) -> SimSummary:
     stray = set(story.records) - set().union(*outputs.values())
     if stray:
         raise RuntimeError(f"story records for logs nobody writes: {sorted(stray)}")
-    del db, results
-    jobs.insert(2, ("dump", cfg.out / "snapshot"))  # the SQL dump is written beside the logs
+    dump, truth_data = data.dump, data.without_tables()
+    del data, results
+    jobs.insert(2, ("dump", cfg.out / "snapshot", dump))  # the SQL dump is written beside the logs
     group_results = [r for r in _run_jobs(cfg, jobs) if r is not None]
     phase("evidence")
     report("truth")
-    ids = [int(x) for x in np.arange(customers.FIRST_CUSTOMER_ID, customers.FIRST_CUSTOMER_ID + cfg.customers)]
-    t = truth.build(cfg, attack, queries, ranges, scope, group_results, sections, ids, dict(not_collected))
+    t = truth.build(cfg, attack, truth_data, group_results, sections, dict(not_collected))
     truth.write(cfg.out / "truth.json", t)
     phase("truth")
     return SimSummary(str(cfg.out), t["output"]["records"], t["output"]["noise_records"], t["output"]["files"],
-                      t["output"]["bytes"], time.perf_counter() - started, len(scope.organizations),
+                      t["output"]["bytes"], time.perf_counter() - started, t["affected"]["organization_count"] or
+                      t["affected"]["person_count"],
                       {g.name: g.records for g in group_results}, phases)
 
 
@@ -191,11 +173,3 @@ def _run_jobs(cfg: SimConfig, jobs: list[tuple]) -> list[GroupResult | None]:
         for i, _ in enumerate(as_completed(futures), start=1):
             report(step, i, len(jobs))
         return [f.result() for f in futures]
-
-
-def _refs(db: customers.OrderDB, cfg: SimConfig) -> DbRefs:
-    corp = db["customers"]["corporate_number"].drop_null().combine_chunks()
-    return DbRefs(customers.FIRST_CUSTOMER_ID, db["customers"].num_rows, db["contracts"].num_rows,
-                  db["contracts"]["contract_no"].combine_chunks(), corp.slice(0, 50_000),
-                  int(np.asarray(db["orders"]["order_id"]).max()) + 1,
-                  workload=customers.workload(db, cfg.scenario_spec.attack.database_user))

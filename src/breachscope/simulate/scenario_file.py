@@ -13,7 +13,7 @@ import ipaddress
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -351,6 +351,50 @@ class _PeriodFirst(BaseModel):
     period: PeriodSpec = DEFAULT_PERIOD
 
 
+def _inventory_document(value: object, info: ValidationInfo) -> object:
+    """`data.inventory`: a file (relative to the scenario's folder) is read here, with its own lines in errors."""
+    if not isinstance(value, str):
+        return value
+    from breachscope.model.inventory import load_inventory
+
+    folder = (info.context or {}).get("folder") or Path(".")
+    path = Path(value) if Path(value).is_absolute() else Path(folder) / value
+    if not path.is_file():
+        raise ValueError(f"no inventory file {str(path)!r}")
+    load_inventory(path)  # validated as `scope` validates it: its errors name its own lines
+    doc, _ = load_yaml(path, "inventory")
+    return doc
+
+
+ColumnType = Literal["bigint", "integer", "text", "date", "timestamp"]
+
+
+class DataSpec(Strict):
+    """The database the attack reads, built from a data inventory (docs/scenarios.md, "The data")."""
+
+    inventory: Annotated[dict[str, Any], BeforeValidator(_inventory_document, json_schema_input_type=str | dict)] = \
+        Field(description="the data inventory (docs/inventory.md) the database is built from: a file, relative to "
+                          "this scenario's folder, or the inventory itself. Its tables, columns and categories make "
+                          "the schema; its exclusions get rows to exclude")
+    rows: dict[str, Annotated[float, Field(gt=0, le=50)]] = Field(
+        default_factory=dict, description="rows of a table per subject of the main kind (organizations, else "
+                                          "persons; default 2)")
+    types: dict[str, ColumnType] = Field(
+        default_factory=dict, description="'table.column' -> SQL type, where the name and the categories do not "
+                                          "say it (default: *_id bigint, *_at timestamp, *_date date, amounts "
+                                          "integer, else text)")
+
+    @model_validator(mode="after")
+    def _buildable(self) -> DataSpec:
+        from breachscope.simulate.datamodel import build
+
+        try:
+            build(self.inventory, self.rows, self.types, "data.inventory")
+        except UsageError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+
 class ScenarioFile(Strict):
     """A breachscope scenario (version 1)."""
 
@@ -358,8 +402,10 @@ class ScenarioFile(Strict):
     name: Annotated[str, Matching(r"[a-z0-9][a-z0-9._-]{0,63}", "a scenario name (lower case, digits, . _ -)")]
     title: Text
     description: Text = ""
-    story: Literal["ntt-2025"] = Field(description="the data the attack reads: the order database of the NTT "
-                                                   "story (the only one in version 1)")
+    story: Literal["ntt-2025", "inventory"] = Field(
+        description="the data the attack reads: the order database of the NTT story, or a database built from a "
+                    "data inventory (`data:`)")
+    data: DataSpec | None = Field(default=None, description="with story: inventory, the database and its inventory")
     period: PeriodSpec = Field(default=DEFAULT_PERIOD, description="the simulated days and time zone (default: "
                                                                    "the built-in story's, 2025-01-13 for 54 days in "
                                                                    "Asia/Tokyo)")
@@ -369,6 +415,12 @@ class ScenarioFile(Strict):
     network: NetworkSpec
     routine: Routine = Field(default_factory=Routine)
     attack: AttackSpec
+
+    @model_validator(mode="after")
+    def _data_with_its_story(self) -> ScenarioFile:
+        if (self.story == "inventory") != (self.data is not None):
+            raise ValueError("story: inventory needs data: (its inventory), and only it does")
+        return self
 
     @field_validator("episodes_from")
     @classmethod
@@ -396,7 +448,7 @@ def load_scenario(name_or_path: str) -> ScenarioFile:
     if not isinstance(data, dict):
         data = {}
     period = validate(_PeriodFirst, data, node, path, "scenario").period.clock_period()
-    return validate(ScenarioFile, data, node, path, "scenario", context={"period": period,
+    return validate(ScenarioFile, data, node, path, "scenario", context={"period": period, "folder": path.parent,
                                                                          "accounts": _accounts_named(data)})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,7 +15,31 @@ from breachscope.simulate.customers import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, 
 from breachscope.simulate.text import Part, join, lpad, strs, write_lines
 
 PG_VERSION = "15.10 (Debian 15.10-0+deb12u1)"
-DUMP_NAME = "orders.sql"
+
+
+@dataclass(frozen=True)
+class DumpSchema:
+    """What pg_dump writes of a database's tables: columns (name, PostgreSQL type, NOT NULL) in order, keys,
+    unique constraints, indexes and foreign keys (table, column, referenced table)."""
+
+    database: str
+    tables: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...]
+    primary_keys: tuple[tuple[str, str], ...]
+    unique: tuple[tuple[str, str], ...] = ()
+    indexes: tuple[tuple[str, str], ...] = ()
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.database}.sql"
+
+    def columns(self, table: str) -> tuple[tuple[str, str, bool], ...]:
+        return dict(self.tables)[table]
+
+
+#: the NTT story's order database
+ORDERS = DumpSchema("orders", tuple((t, tuple((c, sql, nn) for c, _, sql, nn in cols)) for t, cols in SCHEMA.items()),
+                    tuple(PRIMARY_KEYS.items()), tuple(UNIQUE), tuple(INDEXES), tuple(FOREIGN_KEYS))
 _HEADER = f"""--
 -- PostgreSQL database dump
 --
@@ -41,21 +66,25 @@ SET default_table_access_method = heap;
 
 
 def write_parquet(db: OrderDB, folder: Path) -> dict[str, int]:
+    return write_parquet_tables(db.tables, folder)
+
+
+def write_parquet_tables(tables: dict[str, pa.Table], folder: Path) -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, table in db.tables.items():
+    for name, table in tables.items():
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd", row_group_size=256 * 1024)
-    return {name: t.num_rows for name, t in db.tables.items()}
+    return {name: t.num_rows for name, t in tables.items()}
 
 
-def write_dump(folder: Path) -> None:
-    """orders.sql from the Parquet files of the same folder (so it can run beside the log writers)."""
-    with (folder / DUMP_NAME).open("wb") as fh:
+def write_dump(folder: Path, schema: DumpSchema = ORDERS) -> None:
+    """DATABASE.sql from the Parquet files of the same folder (so it can run beside the log writers)."""
+    with (folder / schema.file_name).open("wb") as fh:
         fh.write(_HEADER.encode())
-        for name in SCHEMA:
-            fh.write(_create_table(name).encode())
-        for name in SCHEMA:
-            _copy_block(fh, name, pq.read_table(folder / f"{name}.parquet"))
-        fh.write(_constraints().encode())
+        for name, cols in schema.tables:
+            fh.write(_create_table(name, cols).encode())
+        for name, cols in schema.tables:
+            _copy_block(fh, name, cols, pq.read_table(folder / f"{name}.parquet"))
+        fh.write(_constraints(schema).encode())
         fh.write(b"--\n-- PostgreSQL database dump complete\n--\n\n")
 
 
@@ -65,37 +94,39 @@ def write(db: OrderDB, folder: Path) -> dict[str, int]:
     return counts
 
 
-def _create_table(name: str) -> str:
-    cols = ",\n".join(f"    {c} {sql}{' NOT NULL' if nn else ''}" for c, _, sql, nn in SCHEMA[name])
+def _create_table(name: str, columns: tuple[tuple[str, str, bool], ...]) -> str:
+    cols = ",\n".join(f"    {c} {sql}{' NOT NULL' if nn else ''}" for c, sql, nn in columns)
     return (f"--\n-- Name: {name}; Type: TABLE; Schema: public; Owner: -\n--\n\n"
             f"CREATE TABLE public.{name} (\n{cols}\n);\n\n\n")
 
 
-def _constraints() -> str:
+def _constraints(schema: DumpSchema) -> str:
     out = []
-    for table, key in PRIMARY_KEYS.items():
+    keys = dict(schema.primary_keys)
+    for table, key in schema.primary_keys:
         out.append(f"--\n-- Name: {table} {table}_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n"
                    f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_pkey PRIMARY KEY ({key});\n\n\n")
-    for table, col in UNIQUE:
+    for table, col in schema.unique:
         out.append(f"--\n-- Name: {table} {table}_{col}_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n"
                    f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_{col}_key UNIQUE ({col});\n\n\n")
-    for table, col in INDEXES:
+    for table, col in schema.indexes:
         out.append(f"--\n-- Name: {table}_{col}_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n"
                    f"CREATE INDEX {table}_{col}_idx ON public.{table} USING btree ({col});\n\n\n")
-    for table, col, ref in FOREIGN_KEYS:
+    for table, col, ref in schema.foreign_keys:
         out.append(f"--\n-- Name: {table} {table}_{col}_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n"
                    f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_{col}_fkey FOREIGN KEY ({col}) "
-                   f"REFERENCES public.{ref}({PRIMARY_KEYS[ref]});\n\n\n")
+                   f"REFERENCES public.{ref}({keys[ref]});\n\n\n")
     return "".join(out)
 
 
-def _copy_block(fh: BinaryIO, name: str, table: pa.Table, rows_per_chunk: int = 200_000) -> None:
-    cols = ", ".join(c for c, _, _, _ in SCHEMA[name])
+def _copy_block(fh: BinaryIO, name: str, columns: tuple[tuple[str, str, bool], ...], table: pa.Table,
+                rows_per_chunk: int = 200_000) -> None:
+    cols = ", ".join(c for c, _, _ in columns)
     fh.write((f"--\n-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n"
               f"COPY public.{name} ({cols}) FROM stdin;\n").encode())
     for start in range(0, table.num_rows, rows_per_chunk):
         part = table.slice(start, rows_per_chunk)
-        texts = [copy_text(part[c].combine_chunks(), sql) for c, _, sql, _ in SCHEMA[name]]
+        texts = [copy_text(part[c].combine_chunks(), sql) for c, sql, _ in columns]
         parts: list[Part] = []
         for i, t in enumerate(texts):
             parts += ([t] if i == 0 else ["\t", t])

@@ -145,6 +145,7 @@ class Story:
         self.records: dict[str, list[Injected]] = defaultdict(list)
         self.pending = Pending()
         self.database = PgSession.database  # the database's name, for sessions that do not name theirs
+        self.app_name = "order-api"  # the application's client name (the attacker's script passes for it)
 
     @cached_property
     def inside(self) -> Callable[[str], bool]:

@@ -10,9 +10,8 @@ import orjson
 
 from breachscope.simulate import clock
 from breachscope.simulate.attack import AttackOutput
-from breachscope.simulate.attackdb import Query, Ranges
 from breachscope.simulate.config import SimConfig
-from breachscope.simulate.exposure import Scope
+from breachscope.simulate.datastory import DataStory
 from breachscope.simulate.schedule import descriptions
 from breachscope.simulate.streams import GroupResult, Located
 
@@ -55,9 +54,9 @@ def _log_sources(cfg: SimConfig) -> dict:
     return {"log_sources": spec.model_dump(mode="json")} if spec != type(spec)() else {}
 
 
-def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ranges, scope: Scope,
-          results: list[GroupResult], episodes: dict[str, dict], customer_ids: list[int],
-          not_collected: dict[str, int] | None = None) -> dict:
+def build(cfg: SimConfig, attack: AttackOutput, data: DataStory, results: list[GroupResult],
+          episodes: dict[str, dict], not_collected: dict[str, int] | None = None) -> dict:
+    queries, scope = data.queries, data.scope
     located = sorted((r for g in results for r in g.located), key=lambda r: (r.file, r.line))
     attack_recs = [r for r in located if r.tag.startswith(("attack:", "response:"))]
     lines_of: dict[str, list[dict]] = defaultdict(list)
@@ -95,15 +94,10 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             **({"not_collected": dict(sorted(not_collected.items()))} if not_collected else {}),
         },
         "database": {
-            "database": "orders",
+            "database": data.database,
             "statements": statements,
-            "ranges": {"first_customer": customer_ids[ranges.a0], "export_to": customer_ids[ranges.e1],
-                       "contacts_to": customer_ids[ranges.c1], "pages_to": customer_ids[ranges.a1],
-                       "contracts_copy_to": customer_ids[ranges.b1], "probe_from": customer_ids[ranges.u0],
-                       "probe_to": customer_ids[ranges.u1], "page_size": ranges.page,
-                       "probe_limit": ranges.probe_limit},
-            "physical_order_of_probe": "customer_id, contact_id (the rows the server returned for the LIMIT "
-                                       "without ORDER BY)",
+            "ranges": data.ranges,
+            "physical_order_of_probe": data.probe_order,
         },
         "exfiltration": _exfiltration(attack),
         "affected": {
@@ -125,13 +119,16 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
                                      "organization was"},
             "excluded": {"organization_count": len(scope.excluded),
                          "organizations": [{"id": o, "rule": r} for o, r in scope.excluded.items()],
+                         **({"person_count": len(scope.excluded_persons),
+                             "persons": [{"id": p, "rule": r} for p, r in scope.excluded_persons.items()]}
+                            if scope.excluded_persons else {}),
                          "meaning": "every row of theirs that the statements returned matches an exclusion"},
         },
         "investigation_inputs": {
             "suspect_hosts": suspects,
             "suspect_ips": [attack.hosts["device_a"]["ip"], attack.hosts["device_b"]["ip"],
                             *[v for k, v in ext.items() if k != "c2_name"]],
-            "database": "orders",
+            "database": data.database,
             "database_users": [attack.hosts["database"]["user"]],
             "database_clients": [attack.hosts["device_a"]["ip"]],
             # the attacker's database sessions (backend pids): device A also serves the application, whose
@@ -140,7 +137,8 @@ def build(cfg: SimConfig, attack: AttackOutput, queries: list[Query], ranges: Ra
             "time_window": {"start": iso(first), "end": iso(last)},
         },
         "hard_negatives": {
-            "descriptions": descriptions(attack.story.net, cfg.scenario_spec.routine),
+            "descriptions": descriptions(attack.story.net, cfg.scenario_spec.routine, data.refs.workload.what,
+                                         data.database),
             "counts_by_tag": dict(sorted(Counter(r.tag for r in located if r.tag.startswith("benign:")).items())),
             "records": _records([r for r in located if r.tag.startswith("benign:")]),
         },

@@ -30,11 +30,11 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
             cmd = f"powershell.exe -NoProfile -ExecutionPolicy Bypass -File {WORK_A}\\sync.ps1 -Part {session}"
             image = IMAGE["ps"]
         elif engine.name == "postgresql":
-            cmd = f"{IMAGE['psql']} -h {dbh.ip} -U {db_user} -d orders -f {WORK_A}\\r{session}.sql"
+            cmd = f"{IMAGE['psql']} -h {dbh.ip} -U {db_user} -d {w.s.database} -f {WORK_A}\\r{session}.sql"
             image = IMAGE["psql"]
         else:  # the mysql client in batch mode: `source` reads the file, the output is redirected
             image = f"{WORK_A}\\{engine.client_image}"
-            cmd = (f"{image} --defaults-extra-file={WORK_A}\\c.cnf -h {dbh.ip} -u {db_user} -B orders "
+            cmd = (f"{image} --defaults-extra-file={WORK_A}\\c.cnf -h {dbh.ip} -u {db_user} -B {w.s.database} "
                    f"-e \"source {WORK_A}\\r{session}.sql\"")
         w.proc(t0 - 2 * clock.US, a.name, image, cmd, parent, user, "attack:db_query")
         w.netconn(t0 - 1 * clock.US, a.name, image, user, a.ip, port, dbh.ip, engine.port, f"{dbh.name}.{w.fqdn}",
@@ -51,7 +51,7 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
             t += int(rows * 120) + int(w.rng.integers(200_000, 900_000))  # fetching and writing the rows
         w.pid += int(w.rng.integers(5, 400))
         closed = t + int(w.rng.integers(50_000, 400_000))
-        app = "order-api" if script else ("psql" if engine.name == "postgresql" else "mysql")
+        app = w.s.app_name if script else ("psql" if engine.name == "postgresql" else "mysql")
         w.s.pg(PgSession(a.ip, port, db_user, app, w.pid, t0, closed, stmts), "attack:db_query")
         w.s.conn(t0, a.ip, port, dbh.ip, engine.port, "tcp", "-", (closed - t0) / clock.US, 2_000 + 600 * len(qs),
                  200 + rows_total * 190, tag="attack:db_query")

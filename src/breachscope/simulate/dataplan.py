@@ -1,0 +1,162 @@
+"""The attacker's statements against a database described by an inventory (datamodel.py), and the ranges of
+subjects they cover: what attackd.py does for the NTT order database, for any tables.
+
+The attacker counts the tables, pages through the main subjects' table and the tables that hold the main
+subject's key by key range (a script, bind parameters), probes with a LIMIT without ORDER BY (the log cannot
+tell which rows it returned), and exports two files with psql's \\copy. The ranges, in the main subjects'
+order (indexes into their keys), are chosen so that exactly `target` subjects of the main kind are affected
+once the inventory's exclusions apply:
+
+    [a0 ...... e1 ...... c1 ........ a1][a1+1 ........ b1][b1+1 .. u1]
+     pages: main table                   COPY main table   (probe candidates only)
+     pages: linked tables (to c1)                 [u0 ............. u1]  LIMIT without ORDER BY
+     COPY main joined with the first linked table (to e1)
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import sqlglot
+
+from breachscope.model.sql import quote_literal
+from breachscope.simulate.attackdb import PAGE_DEFAULT, PROBE_LIMIT_DEFAULT, Query, in_mysql, psql_copy
+from breachscope.simulate.config import NTT_TARGET_ORGANIZATIONS
+from breachscope.simulate.datamodel import DataModel, TableModel
+
+
+def linked(model: DataModel) -> list[TableModel]:
+    """The tables other than the main one that hold the main subject's key (ranges reach them)."""
+    return [t for t in model.tables if t.name != model.main and model.owner_column(t)]
+
+
+def excluded_mask(con: duckdb.DuckDBPyConnection, model: DataModel, table: str, rows: int) -> np.ndarray:
+    """Rows of `table` (in stored order) that one of the inventory's exclusions takes out of scope."""
+    mask = np.zeros(rows, dtype=bool)
+    for e in model.inventory.exclusions_for(table):
+        predicate = sqlglot.transpile(e.where, read="postgres", write="duckdb")[0]
+        hit = con.sql(f"SELECT row_number() OVER () - 1 AS i, ({predicate}) AS x FROM {table}").fetchnumpy()
+        mask[np.asarray(hit["i"])[np.asarray(hit["x"], dtype=bool)]] = True
+    return mask
+
+
+def plan(model: DataModel, tables: dict[str, pa.Table], target: int,
+         dialect: str = "postgres") -> tuple[dict, list[Query]]:
+    """(the ranges as the truth reports them, the statements as the server of the dialect receives them)."""
+    con = duckdb.connect()
+    try:
+        for name, t in tables.items():
+            con.register(name, t)
+        r = _ranges(con, model, tables, target)
+    finally:
+        con.close()
+    qs = _statements(model, tables, r)
+    ids = np.asarray(tables[model.main][model.main_table.key])
+    shown = {"first": ids[r["a0"]], "export_to": ids[r["e1"]], "linked_pages_to": ids[r["c1"]],
+             "pages_to": ids[r["a1"]], "copy_to": ids[r["b1"]], "probe_from": ids[r["u0"]],
+             "probe_to": ids[r["u1"]]}
+    ranges = {"subject_table": model.main, "subject_key": model.main_table.key,
+              **{k: int(v) for k, v in shown.items()}, "page_size": r["page"], "probe_limit": r["limit"]}
+    return ranges, (in_mysql(qs) if dialect == "mysql" else qs)
+
+
+def _ranges(con: duckdb.DuckDBPyConnection, model: DataModel, tables: dict[str, pa.Table],
+            target: int) -> dict[str, int]:
+    main = model.main_table
+    ids = np.asarray(tables[main.name][main.key])
+    n = len(ids)
+    main_ok = ~excluded_mask(con, model, main.name, n)
+    child_ok = np.zeros(n, dtype=bool)  # the subject has a row in a linked table that no exclusion takes out
+    for t in linked(model):
+        owner = np.asarray(tables[t.name][main.key]) - ids[0]
+        ok = ~excluded_mask(con, model, t.name, len(owner))
+        child_ok[np.unique(owner[ok])] = True
+    either = np.cumsum(main_ok | child_ok)
+    if either[-1] < target + 20:
+        raise ValueError(f"the database holds only {either[-1]} subjects in scope, fewer than the target {target}")
+    c1 = round(0.5 * int(np.searchsorted(either, target)))
+    base = int(np.count_nonzero((child_ok & ~main_ok)[:c1 + 1]))  # affected through linked rows only
+    # the first b1 where the main table's rows in scope make up the rest (the count grows by 0 or 1 per row)
+    b1 = max(c1, int(np.searchsorted(np.cumsum(main_ok), target - base)))
+    if int(np.count_nonzero(main_ok[:b1 + 1])) + base != target:
+        raise ValueError("no range of the main subjects gives the target exactly")
+    scale = target / NTT_TARGET_ORGANIZATIONS
+    page = max(100, int(round(PAGE_DEFAULT * scale, -2)))
+    limit = max(40, round(PROBE_LIMIT_DEFAULT * scale))
+    a1 = round(0.8 * b1)
+    u0 = b1 - limit - max(5, limit // 7) + 1  # the probe's first `limit` rows (key order) all lie in [u0, b1]
+    if u0 <= a1:
+        raise ValueError("the database is too small for the probe statement")
+    u1 = min(n - 1, b1 + max(10, round(0.02 * b1)))
+    return {"a0": 0, "e1": max(1, round(0.16 * b1)), "c1": c1, "a1": a1, "b1": b1, "u0": u0, "u1": u1,
+            "page": page, "limit": limit}
+
+
+def _cols(t: TableModel, alias: str = "") -> list[str]:
+    """The row's key, the main subject's key when the table holds it, then its personal columns."""
+    first = [t.key] + [c for c in (t.subject_key,) if c != t.key]
+    rest = [c for c in t.personal if c not in first]
+    return [f"{alias}{c}" for c in first + rest]
+
+
+def _statements(model: DataModel, tables: dict[str, pa.Table], r: dict[str, int]) -> list[Query]:
+    main = model.main_table
+    key = main.key
+    ids = np.asarray(tables[main.name][key])
+    cid = lambda i: int(ids[i])  # noqa: E731
+    qs: list[Query] = []
+
+    def ref() -> str:
+        return f"q{len(qs) + 1:02d}"
+
+    reads = [main, *linked(model)]
+    qs.append(Query(ref(), "recon", "SELECT current_user, version();", "SELECT current_user, version()", session=1))
+    for t in reads:
+        sql = f"SELECT count(*) FROM {t.name};"
+        qs.append(Query(ref(), "recon", sql, sql.rstrip(";"), relations=(f"public.{t.name}",), session=1))
+    page_main = (f"SELECT {', '.join(_cols(main))}\n  FROM {main.name}\n WHERE {key} BETWEEN $1 AND $2\n"
+                 f" ORDER BY {key}\n LIMIT $3 OFFSET $4")
+    rows = r["a1"] - r["a0"] + 1
+    pages = rows // r["page"] + 1  # the script stops after the first short page
+    for p in range(pages):
+        qs.append(Query(ref(), "page_main", page_main, page_main,
+                        [cid(r["a0"]), cid(r["a1"]), r["page"], p * r["page"]], (f"public.{main.name}",),
+                        client="script", session=2 if p < (pages + 1) // 2 else 3))
+    for t in linked(model):
+        sql = (f"SELECT {', '.join(_cols(t))}\n  FROM {t.name}\n WHERE {key} BETWEEN $1 AND $2\n"
+               f" ORDER BY {t.key}\n LIMIT $3 OFFSET $4")
+        owner = np.asarray(tables[t.name][key])
+        n_rows = int(np.count_nonzero((owner >= cid(r["a0"])) & (owner <= cid(r["c1"]))))
+        for p in range(n_rows // r["page"] + 1):
+            qs.append(Query(ref(), f"page_{t.name}", sql, sql, [cid(r["a0"]), cid(r["c1"]), r["page"], p * r["page"]],
+                            (f"public.{t.name}",), client="script", session=4))
+    probe = f"SELECT {', '.join(_cols(main))}\n  FROM {main.name}\n WHERE {key} BETWEEN $1 AND $2\n LIMIT $3"
+    qs.append(Query(ref(), "probe_limit", probe, probe, [cid(r["u0"]), cid(r["u1"]), r["limit"]],
+                    (f"public.{main.name}",), certain=False, client="script", session=5, physical_order=key))
+    inner = (f"SELECT {', '.join(_cols(main))} FROM {main.name} WHERE {key} BETWEEN {cid(r['a1'] + 1)} "
+             f"AND {cid(r['b1'])} ORDER BY {key}")
+    qs.append(Query(ref(), "copy_main", psql_copy(inner), inner, relations=(f"public.{main.name}",), copy=True,
+                    session=6, output_file=f"{main.name}.csv"))
+    first = linked(model)[:1]
+    if first:
+        t = first[0]
+        theirs = [f"x.{c}" for c in [t.key, *t.personal] if c != key and c not in main.personal]
+        inner = (f"SELECT {', '.join(_cols(main, 's.') + list(dict.fromkeys(theirs)))} FROM {main.name} s "
+                 f"JOIN {t.name} x ON x.{key} = s.{key} WHERE s.{key} BETWEEN {cid(r['a0'])} AND {cid(r['e1'])} "
+                 f"ORDER BY s.{key}, x.{t.key}")
+        rel: tuple[str, ...] = (f"public.{main.name}", f"public.{t.name}")
+    else:
+        inner = (f"SELECT {', '.join(_cols(main))} FROM {main.name} WHERE {key} BETWEEN {cid(r['a0'])} "
+                 f"AND {cid(r['e1'])} ORDER BY {key}")
+        rel = (f"public.{main.name}",)
+    qs.append(Query(ref(), "copy_export", psql_copy(inner), inner, relations=rel, copy=True, session=7,
+                    output_file=f"{main.name}_export.csv"))
+    return qs
+
+
+def snapshot_views(con: duckdb.DuckDBPyConnection, folder: object, model: DataModel) -> None:
+    """The model's tables as views over the snapshot's Parquet files."""
+    for t in model.tables:
+        path = quote_literal(f"{folder}/{t.name}.parquet")
+        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM read_parquet({path})")
