@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,22 @@ def test_another_network_names_nothing_of_the_built_in_one(renamed_run: Any) -> 
                 if m:
                     found.setdefault(m.group(0), f"{path.relative_to(out)}: {line[:200]}")
     assert not found, found
+
+
+def test_the_steps_jitter_is_the_scenarios(tmp_path: Path) -> None:
+    """`attack.jitter` delays each written step time by up to its value (0.9 s by default)."""
+    data = _ntt()
+    data["attack"]["jitter"] = "5m"
+    written = datetime.fromisoformat("2025-01-20T16:12:00+00:00")  # the first step, 2025-01-21 01:12 JST
+    delays = []
+    for seed in (1, 2, 3):
+        out = tmp_path / f"s{seed}"
+        run(SimConfig(out=out, scenario=str(_write(tmp_path, data)), events=3_000, customers=2_000, seed=seed,
+                      jobs=1).validate())
+        first = json.loads((out / "truth.json").read_text(encoding="utf-8"))["timeline"][0]
+        delays.append(datetime.fromisoformat(first["ts"]) - written)
+    assert all(timedelta(0) <= d < timedelta(minutes=5) for d in delays), delays
+    assert max(delays) > timedelta(seconds=1), delays  # beyond the default's 0.9 s
+    data["attack"]["jitter"] = "15m"
+    with pytest.raises(ConfigError, match=r"s\.yaml:\d+: .*jitter 15m: between 1ms and 10m"):
+        load_scenario(str(_write(tmp_path, data)))

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from breachscope.simulate import clock
 from breachscope.simulate import steps as steps_catalogue
-from breachscope.simulate.attack_file import AttackSpec, Step, local_parts
+from breachscope.simulate.attack_file import AttackSpec, Step, jitter_us, local_parts
 from breachscope.simulate.attackdb import Query
 from breachscope.simulate.network import Host, Network
 from breachscope.simulate.story import Story
@@ -94,6 +94,7 @@ class Attack:
     def __init__(self, net: Network, story: Story, spec: AttackSpec, rng: np.random.Generator) -> None:
         self.net = net
         self.s = story
+        self.jitter = jitter_us(spec.jitter)
         self.spec = spec
         self.rng = rng
         self.out = AttackOutput(story)
@@ -180,12 +181,12 @@ class Attack:
                       "it_admin": "explorer", "scheduled_task": "svchost"}[actor]]
 
     def at(self, text: str) -> int:
-        """A step's local time with up to 0.9 s of jitter."""
+        """A step's local time with the scenario's jitter (up to 0.9 s by default)."""
         y, mo, d, h, mi, s = local_parts(text)
-        return clock.local(y, mo, d, h, mi, s) + int(self.rng.integers(0, 900_000))
+        return clock.local(y, mo, d, h, mi, s) + int(self.rng.integers(0, self.jitter))
 
     def at_parts(self, day: date, h: int, m: int) -> int:
-        return clock.local(day.year, day.month, day.day, h, m) + int(self.rng.integers(0, 900_000))
+        return clock.local(day.year, day.month, day.day, h, m) + int(self.rng.integers(0, self.jitter))
 
     @staticmethod
     def jst(text: str) -> int:

@@ -3,7 +3,7 @@ each a step of the catalogue (simulate/steps/) with its time and parameters.
 
 Times are local wall-clock times of the simulated organization, `YYYY-MM-DD HH:MM[:SS]`, or relative
 (`+1d`, `+2h30m`, `+45m10s`): that long after the time written just before it in the variant, in file
-order (wall-clock arithmetic: `+1d` is the same time the next day). A step's `at` gets up to 0.9 s of
+order (wall-clock arithmetic: `+1d` is the same time the next day). A step's `at` gets up to `jitter` (0.9 s) of
 jitter from the seed (real steps never start on the second). Hosts are named by the
 part they play (`device_a`, `entry_router`: the network's `story_hosts`), so one attack replays in any
 network.
@@ -564,8 +564,29 @@ class External(Strict):
     published_port: int = Field(ge=1, le=65535)
 
 
+_JITTER = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
+
+
+def jitter_us(text: str) -> int:
+    """'0.9s', '250ms', '2m' -> microseconds."""
+    m = _JITTER.fullmatch(text)
+    if not m:
+        raise ValueError(f"not a duration such as 0.9s, 250ms or 2m: {text!r}")
+    return round(float(m.group(1)) * {"ms": 1_000, "s": 1_000_000, "m": 60_000_000}[m.group(2)])
+
+
+def _jitter(text: str) -> str:
+    if not 1 <= jitter_us(text) <= 10 * 60_000_000:
+        raise ValueError(f"jitter {text}: between 1ms and 10m")
+    return text
+
+
 class AttackSpec(Strict):
     external: External
+    jitter: Annotated[str, AfterValidator(_jitter)] = Field(
+        default="0.9s", description="each step time written gets a random delay from 0 up to this (from the seed): "
+                                    "0.9s (default), 250ms, 2m (10m at most); a step may then pass the next one "
+                                    "if they were written closer than this")
     entry_acl: Annotated[str, Matching(r"[A-Za-z][A-Za-z0-9_-]{0,63}", "an IOS access-list name")] | None = Field(
         default=None, description="the access list the defenders apply on the entry router (acl_restriction) "
                                   "and that logs the later denied attempts (default: device A's name, upper case, "
