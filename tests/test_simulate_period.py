@@ -245,3 +245,22 @@ def test_episodes_from_moves_the_episodes(tmp_path: Path) -> None:
     data["episodes_from"] = "2025-02-05"  # 9 days to 2025-02-13: past the period's end
     with pytest.raises(ConfigError, match=r"the episodes' 9 days from 2025-02-05 \(to 2025-02-13\) must fall inside"):
         load_scenario(str(_write(tmp_path, data)))
+
+
+def test_the_order_database_is_dated_by_the_period() -> None:
+    """The NTT story's customer base moves with the period: its last update two weeks in, three months of usage
+    up to that month, contracts and orders before it (the default period keeps the story's own dates)."""
+    from breachscope.simulate import customers
+
+    with clock.using(clock.Period(date(2026, 6, 1), 40, "Europe/London", frozenset())):
+        db = customers.generate(3, 2_000)
+        assert customers.snapshot_day() == date(2026, 6, 15)
+        assert customers.report_month(date(2026, 7, 10)) == date(2026, 6, 1)
+    months = sorted(set(db["service_usage"]["usage_month"].to_pylist()))
+    assert months == [date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)]
+    last = datetime(2026, 6, 15, tzinfo=UTC)
+    for table, column in (("customers", "updated_at"), ("orders", "requested_at")):
+        stamps = db[table][column].to_pylist()
+        assert max(stamps) < last and max(stamps) > last - timedelta(days=400), (table, max(stamps))
+    assert max(db["contracts"]["start_date"].to_pylist()) < date(2026, 6, 15)
+    assert customers.usage_months()[-1] == date(2025, 1, 1)  # the default period again

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.jp import cn as corporate_number
 
+from breachscope.simulate import clock
 from breachscope.simulate import names as N
 from breachscope.simulate.dbqueries import BACKUP_TABLES, Workload
 from breachscope.simulate.rng import rng_for
@@ -78,7 +79,33 @@ PLANS = {
 SITES = ("本社", "本店", "大阪支店", "名古屋支店", "横浜営業所", "福岡営業所", "データセンター", "物流センター", "工場")
 #: share of customers whose contracts are all provided by the mobile carrier brand, and mixed ones
 DOCOMO_ONLY, MIXED = 0.07, 0.10
-SNAPSHOT_AT = date(2025, 1, 27)
+STORY_FIRST_DAY = date(2025, 1, 13)  # the dates below are the NTT story's; they move with the period's first day
+
+
+def dated(d: date) -> date:
+    """A date of the built-in story, moved by as many days as the period starts after the story's."""
+    return d + (clock.FIRST_DAY - STORY_FIRST_DAY)
+
+
+def snapshot_day() -> date:
+    """The day the customer base was last updated (two weeks into the period)."""
+    return dated(date(2025, 1, 27))
+
+
+def _add_months(d: date, k: int) -> date:
+    return date(d.year + (d.month - 1 + k) // 12, (d.month - 1 + k) % 12 + 1, 1)
+
+
+def report_month(day: date) -> date:
+    """The usage month the monthly report of `day` reads: the database's last, then the next once that is over."""
+    last = usage_months()[-1]
+    return last if day < _add_months(last, 2) else _add_months(last, 1)
+
+
+def usage_months() -> tuple[date, ...]:
+    """The three months of usage the database holds: the snapshot's month and the two before it."""
+    s = snapshot_day()
+    return tuple(_add_months(s, -k) for k in (2, 1, 0))
 
 
 @dataclass
@@ -181,8 +208,8 @@ def _customers(rng: np.random.Generator, n: int) -> pa.Table:
     address = join(pref, city, town, block, building)
     area = pick(pa.array([x[3] for x in locs]), loc_i)
     phone = _landline(rng, area, loc_i)
-    created = _ts(rng, n, date(2005, 4, 1), date(2024, 6, 1))
-    last = np.datetime64(SNAPSHOT_AT, "us").astype(np.int64)
+    created = _ts(rng, n, dated(date(2005, 4, 1)), dated(date(2024, 6, 1)))
+    last = np.datetime64(snapshot_day(), "us").astype(np.int64)
     updated = created + (rng.random(n) ** 2 * (last - created)).astype(np.int64)
     return _table("customers", {
         "customer_id": pa.array(np.arange(FIRST_CUSTOMER_ID, FIRST_CUSTOMER_ID + n, dtype=np.int64)),
@@ -255,14 +282,15 @@ def _contracts(rng: np.random.Generator, cust: pa.Table) -> tuple[pa.Table, np.n
     plan_base = np.cumsum([0] + [len(PLANS[b]) for b in BRANDS])[:-1]
     plan_count = np.array([len(PLANS[b]) for b in BRANDS])
     plan_i = plan_base[brand] + (rng.random(m) * plan_count[brand]).astype(np.int64)
-    start = rng.integers(np.datetime64("2010-04-01").astype(np.int64), np.datetime64("2024-12-20").astype(np.int64), m)
+    start = rng.integers(np.datetime64(dated(date(2010, 4, 1))).astype(np.int64),
+                         np.datetime64(dated(date(2024, 12, 20))).astype(np.int64), m)
     order = np.lexsort((np.arange(m), start))  # contract ids follow their start dates
     owner, brand, plan_i, start = owner[order], brand[order], plan_i[order], start[order]
     status_u = rng.random(m)
     status = np.select([status_u < 0.85, status_u < 0.88, status_u < 0.96], [0, 1, 2], 3)
     status_txt = pa.array(["active", "suspended", "terminated", "pending"])
     end = np.where(status == 2, np.minimum(start + rng.integers(180, 3000, m),
-                                           np.datetime64(SNAPSHOT_AT).astype(np.int64) - 1), -1)
+                                           np.datetime64(snapshot_day()).astype(np.int64) - 1), -1)
     names = pc.take(cust["company_name"], pa.array(owner))
     site = pick(pa.array(list(SITES)), rng.integers(0, len(SITES), m))
     contract_name = join(names.combine_chunks() if isinstance(names, pa.ChunkedArray) else names, " ", site)
@@ -330,14 +358,12 @@ def _emails(rng: np.random.Generator, owner: np.ndarray, sur: np.ndarray, giv: n
 
 
 # --- usage and orders ------------------------------------------------------------------------------------
-USAGE_MONTHS = (date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1))
-
-
 def _usage(rng: np.random.Generator, contracts: pa.Table) -> pa.Table:
     live = np.flatnonzero(np.isin(np.asarray(contracts["status"]), ["active", "suspended"]))
-    rows = np.repeat(live, len(USAGE_MONTHS))
+    months = usage_months()
+    rows = np.repeat(live, len(months))
     m = len(rows)
-    month = np.tile(np.array(USAGE_MONTHS, dtype="datetime64[D]"), len(live))
+    month = np.tile(np.array(months, dtype="datetime64[D]"), len(live))
     plan = np.asarray(contracts["service_plan"])[rows]
     unit = np.where(np.char.find(plan.astype(str), "Voice") >= 0, "分",
                     np.where(np.char.find(plan.astype(str), "IoT") >= 0, "回線", "GB"))
@@ -357,7 +383,7 @@ def _orders(rng: np.random.Generator, contracts: pa.Table) -> pa.Table:
     m = contracts.num_rows
     k = m // 2
     rows = np.sort(rng.integers(0, m, k))
-    req = np.sort(_ts(rng, k, date(2023, 1, 1), SNAPSHOT_AT))
+    req = np.sort(_ts(rng, k, dated(date(2023, 1, 1)), snapshot_day()))
     return _table("orders", {
         "order_id": pa.array(np.arange(500_001, 500_001 + k, dtype=np.int64)),
         "customer_id": pa.array(np.asarray(contracts["customer_id"])[rows]),

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from breachscope.simulate import clock
+from breachscope.simulate.customers import report_month
 from breachscope.simulate.dbqueries import Template, Workload, inline, mysql_quote, mysqldump_statements
 from breachscope.simulate.network import Network
 from breachscope.simulate.scenario_file import WEEKDAYS, Routine
@@ -197,7 +198,7 @@ def _bi_statement(report: Template, ts: int, dialect: str, day: date) -> PgState
     """A report's statement; the one parameter a report may take is the month of usage it reports on."""
     if report.params not in ((), ("usage_month",)):
         raise ValueError(f"BI report {report.name}: parameters {report.params} (only usage_month is known)")
-    values = ["2025-01-01" if day.month < 3 else "2025-02-01"] if report.params else []
+    values = [report_month(day).isoformat()] if report.params else []
     if dialect == "postgres":
         return PgStatement(ts, report.sql, report.relations, values)
     # the values inside the text
