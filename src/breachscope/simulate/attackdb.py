@@ -12,6 +12,7 @@ statements return exactly the target number of organizations once the exclusion 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -135,8 +136,18 @@ def in_mysql(qs: list[Query]) -> list[Query]:
             sql = q.select_sql
         else:
             sql = inline(q.sql, [str(v) for v in q.params])
-        out.append(replace(q, sql=sql, select_sql=sql, params=[], copy=False, dialect="mysql"))
+        out.append(replace(q, sql=backquoted(sql), select_sql=backquoted(sql), params=[], copy=False, dialect="mysql",
+                           physical_order=backquoted(q.physical_order)))
     return out
+
+
+_QUOTED = re.compile(r'"([A-Za-z_][A-Za-z0-9_$]*)"')
+
+
+def backquoted(sql: str) -> str:
+    """PostgreSQL's quoted names ("order") as MySQL writes them (`order`); the statements hold no string
+    literal in double quotes."""
+    return _QUOTED.sub(r"`\1`", sql)
 
 
 def _plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:

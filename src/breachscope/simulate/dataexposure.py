@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 
 from breachscope.simulate.attackdb import Query
-from breachscope.simulate.datamodel import DataModel
+from breachscope.simulate.datamodel import DataModel, ident
 from breachscope.simulate.dataplan import excluded_mask
 from breachscope.simulate.exposure import Scope, StatementResult, run
 
@@ -39,7 +39,7 @@ class _Rows:
 def _rows(con: duckdb.DuckDBPyConnection, model: DataModel) -> _Rows:
     out = _Rows()
     for t in model.tables:
-        got = con.sql(f"SELECT {t.key} AS k, {t.subject_key} AS s FROM {t.name}").fetchnumpy()
+        got = con.sql(f"SELECT {ident(t.key)} AS k, {ident(t.subject_key)} AS s FROM {ident(t.name)}").fetchnumpy()
         k = np.asarray(got["k"])
         out.subject_of[t.name] = dict(zip(k.tolist(), np.asarray(got["s"]).tolist(), strict=True))
         out.excluded[t.name] = set(k[excluded_mask(con, model, t.name, len(k))].tolist())
@@ -47,7 +47,8 @@ def _rows(con: duckdb.DuckDBPyConnection, model: DataModel) -> _Rows:
         out.rule[t.name] = rules[0].name if rules else ""
     person = model.inventory.subject("person")
     if person and person.organization and model.inventory.subject("organization"):
-        got = con.sql(f"SELECT {person.key} AS p, {person.organization} AS o FROM {person.table}").fetchnumpy()
+        got = con.sql(f"SELECT {ident(person.key)} AS p, {ident(person.organization)} AS o "
+                      f"FROM {ident(person.table)}").fetchnumpy()
         out.organization_of = dict(zip(np.asarray(got["p"]).tolist(), np.asarray(got["o"]).tolist(), strict=True))
     return out
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from breachscope.model.errors import UsageError
 from breachscope.model.inventory import Inventory, parse_inventory
+from breachscope.simulate.sqlnames import ident as ident
 
 SQL_TYPES = {"bigint": "bigint", "integer": "integer", "text": "text", "date": "date",
              "timestamp": "timestamp with time zone"}
@@ -25,8 +26,6 @@ _TIMESTAMP = re.compile(r"(_at|_time|^created|^updated|^modified)$")
 _DATE = re.compile(r"(_date|_on|^date|_day)$")
 _NUMBER = re.compile(r"(amount|fee|price|cost|total|count|qty|quantity|^age$|_age$|minutes|duration|score)")
 FIRST_ID = 1_000_001
-
-
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -77,14 +76,16 @@ class DataModel:
 
     def owner_column(self, table: TableModel) -> str | None:
         """The column of `table` holding the main subject's key (for ranges over the main subjects)."""
-        key = self.main_table.key
-        return key if any(c.name == key for c in table.columns) else None
+        if table.name == self.main:
+            return table.key
+        return next((c.name for c in table.columns if c.references == self.main), None)
 
 
 def build(doc: dict, rows: Mapping[str, float], types: Mapping[str, str], where: str) -> DataModel:
     """The model of the database an inventory document describes (validated as `scope` validates it)."""
     inv = parse_inventory(doc, where)
-    listed = {d["table"]: list((d.get("columns") or {}).items()) for d in doc.get("datasets") or []}
+    listed = {str(d["table"]).lower(): [(str(c).lower(), cats) for c, cats in (d.get("columns") or {}).items()]
+              for d in doc.get("datasets") or []}
     for t in listed:
         if "." in t:
             raise UsageError(f"{where}: datasets: {t}: the simulator writes the tables of one schema (public); "
@@ -113,6 +114,8 @@ def build(doc: dict, rows: Mapping[str, float], types: Mapping[str, str], where:
         if person and person.organization and d.table == person.table and "organization" in kinds:
             links[person.organization] = subject_table["organization"]
         for name in names:
+            if name == keys[d.table]:  # the table's own key links nowhere, even if another table's has its name
+                continue
             other = next((t for t, k in keys.items() if k == name and t != d.table), None)
             if other and name not in links:
                 links[name] = other

@@ -20,10 +20,9 @@ import numpy as np
 import pyarrow as pa
 import sqlglot
 
-from breachscope.model.sql import quote_literal
 from breachscope.simulate.attackdb import PAGE_DEFAULT, PROBE_LIMIT_DEFAULT, Query, in_mysql, psql_copy
 from breachscope.simulate.config import NTT_TARGET_ORGANIZATIONS
-from breachscope.simulate.datamodel import DataModel, TableModel
+from breachscope.simulate.datamodel import DataModel, TableModel, ident
 
 
 def linked(model: DataModel) -> list[TableModel]:
@@ -36,7 +35,7 @@ def excluded_mask(con: duckdb.DuckDBPyConnection, model: DataModel, table: str, 
     mask = np.zeros(rows, dtype=bool)
     for e in model.inventory.exclusions_for(table):
         predicate = sqlglot.transpile(e.where, read="postgres", write="duckdb")[0]
-        hit = con.sql(f"SELECT row_number() OVER () - 1 AS i, ({predicate}) AS x FROM {table}").fetchnumpy()
+        hit = con.sql(f"SELECT row_number() OVER () - 1 AS i, ({predicate}) AS x FROM {ident(table)}").fetchnumpy()
         mask[np.asarray(hit["i"])[np.asarray(hit["x"], dtype=bool)]] = True
     return mask
 
@@ -69,7 +68,7 @@ def _ranges(con: duckdb.DuckDBPyConnection, model: DataModel, tables: dict[str, 
     main_ok = ~excluded_mask(con, model, main.name, n)
     child_ok = np.zeros(n, dtype=bool)  # the subject has a row in a linked table that no exclusion takes out
     for t in linked(model):
-        owner = np.asarray(tables[t.name][main.key]) - ids[0]
+        owner = np.asarray(tables[t.name][str(model.owner_column(t))]) - ids[0]
         ok = ~excluded_mask(con, model, t.name, len(owner))
         child_ok[np.unique(owner[ok])] = True
     either = np.cumsum(main_ok | child_ok)
@@ -94,69 +93,63 @@ def _ranges(con: duckdb.DuckDBPyConnection, model: DataModel, tables: dict[str, 
 
 
 def _cols(t: TableModel, alias: str = "") -> list[str]:
-    """The row's key, the main subject's key when the table holds it, then its personal columns."""
-    first = [t.key] + [c for c in (t.subject_key,) if c != t.key]
-    rest = [c for c in t.personal if c not in first]
-    return [f"{alias}{c}" for c in first + rest]
+    """The row's key, its subject's key when that is another column, then its personal columns."""
+    names = dict.fromkeys([t.key, t.subject_key, *t.personal])
+    return [f"{alias}{ident(c)}" for c in names]
 
 
 def _statements(model: DataModel, tables: dict[str, pa.Table], r: dict[str, int]) -> list[Query]:
     main = model.main_table
-    key = main.key
-    ids = np.asarray(tables[main.name][key])
+    key, table = ident(main.key), ident(main.name)
+    ids = np.asarray(tables[main.name][main.key])
     cid = lambda i: int(ids[i])  # noqa: E731
     qs: list[Query] = []
 
     def ref() -> str:
         return f"q{len(qs) + 1:02d}"
 
-    reads = [main, *linked(model)]
     qs.append(Query(ref(), "recon", "SELECT current_user, version();", "SELECT current_user, version()", session=1))
-    for t in reads:
-        sql = f"SELECT count(*) FROM {t.name};"
-        qs.append(Query(ref(), "recon", sql, sql.rstrip(";"), relations=(f"public.{t.name}",), session=1))
-    page_main = (f"SELECT {', '.join(_cols(main))}\n  FROM {main.name}\n WHERE {key} BETWEEN $1 AND $2\n"
+    for t in [main, *linked(model)]:
+        sql = f"SELECT count(*) FROM {ident(t.name)};"
+        qs.append(Query(ref(), "recon", sql, sql.rstrip(";"), relations=(f"public.{ident(t.name)}",), session=1))
+    page_main = (f"SELECT {', '.join(_cols(main))}\n  FROM {table}\n WHERE {key} BETWEEN $1 AND $2\n"
                  f" ORDER BY {key}\n LIMIT $3 OFFSET $4")
     rows = r["a1"] - r["a0"] + 1
     pages = rows // r["page"] + 1  # the script stops after the first short page
     for p in range(pages):
         qs.append(Query(ref(), "page_main", page_main, page_main,
-                        [cid(r["a0"]), cid(r["a1"]), r["page"], p * r["page"]], (f"public.{main.name}",),
+                        [cid(r["a0"]), cid(r["a1"]), r["page"], p * r["page"]], (f"public.{ident(main.name)}",),
                         client="script", session=2 if p < (pages + 1) // 2 else 3))
     for t in linked(model):
-        sql = (f"SELECT {', '.join(_cols(t))}\n  FROM {t.name}\n WHERE {key} BETWEEN $1 AND $2\n"
-               f" ORDER BY {t.key}\n LIMIT $3 OFFSET $4")
-        owner = np.asarray(tables[t.name][key])
-        n_rows = int(np.count_nonzero((owner >= cid(r["a0"])) & (owner <= cid(r["c1"]))))
+        owner = str(model.owner_column(t))
+        sql = (f"SELECT {', '.join(_cols(t))}\n  FROM {ident(t.name)}\n WHERE {ident(owner)} BETWEEN $1 AND $2\n"
+               f" ORDER BY {ident(t.key)}\n LIMIT $3 OFFSET $4")
+        of = np.asarray(tables[t.name][owner])
+        n_rows = int(np.count_nonzero((of >= cid(r["a0"])) & (of <= cid(r["c1"]))))
         for p in range(n_rows // r["page"] + 1):
             qs.append(Query(ref(), f"page_{t.name}", sql, sql, [cid(r["a0"]), cid(r["c1"]), r["page"], p * r["page"]],
-                            (f"public.{t.name}",), client="script", session=4))
-    probe = f"SELECT {', '.join(_cols(main))}\n  FROM {main.name}\n WHERE {key} BETWEEN $1 AND $2\n LIMIT $3"
+                            (f"public.{ident(t.name)}",), client="script", session=4))
+    probe = f"SELECT {', '.join(_cols(main))}\n  FROM {table}\n WHERE {key} BETWEEN $1 AND $2\n LIMIT $3"
     qs.append(Query(ref(), "probe_limit", probe, probe, [cid(r["u0"]), cid(r["u1"]), r["limit"]],
-                    (f"public.{main.name}",), certain=False, client="script", session=5, physical_order=key))
-    inner = (f"SELECT {', '.join(_cols(main))} FROM {main.name} WHERE {key} BETWEEN {cid(r['a1'] + 1)} "
+                    (f"public.{ident(main.name)}",), certain=False, client="script", session=5, physical_order=key))
+    inner = (f"SELECT {', '.join(_cols(main))} FROM {table} WHERE {key} BETWEEN {cid(r['a1'] + 1)} "
              f"AND {cid(r['b1'])} ORDER BY {key}")
-    qs.append(Query(ref(), "copy_main", psql_copy(inner), inner, relations=(f"public.{main.name}",), copy=True,
+    qs.append(Query(ref(), "copy_main", psql_copy(inner), inner, relations=(f"public.{ident(main.name)}",), copy=True,
                     session=6, output_file=f"{main.name}.csv"))
     first = linked(model)[:1]
+    rel: tuple[str, ...] = (f"public.{ident(main.name)}",)
     if first:
         t = first[0]
-        theirs = [f"x.{c}" for c in [t.key, *t.personal] if c != key and c not in main.personal]
-        inner = (f"SELECT {', '.join(_cols(main, 's.') + list(dict.fromkeys(theirs)))} FROM {main.name} s "
-                 f"JOIN {t.name} x ON x.{key} = s.{key} WHERE s.{key} BETWEEN {cid(r['a0'])} AND {cid(r['e1'])} "
-                 f"ORDER BY s.{key}, x.{t.key}")
-        rel: tuple[str, ...] = (f"public.{main.name}", f"public.{t.name}")
+        owner = str(model.owner_column(t))
+        theirs = [f"x.{ident(c)}" for c in dict.fromkeys([t.key, *t.personal])
+                  if c != owner and c not in main.personal and c != main.key]
+        inner = (f"SELECT {', '.join(_cols(main, 's.') + theirs)} FROM {table} s "
+                 f"JOIN {ident(t.name)} x ON x.{ident(owner)} = s.{key} "
+                 f"WHERE s.{key} BETWEEN {cid(r['a0'])} AND {cid(r['e1'])} ORDER BY s.{key}, x.{ident(t.key)}")
+        rel = (f"public.{ident(main.name)}", f"public.{ident(t.name)}")
     else:
-        inner = (f"SELECT {', '.join(_cols(main))} FROM {main.name} WHERE {key} BETWEEN {cid(r['a0'])} "
+        inner = (f"SELECT {', '.join(_cols(main))} FROM {table} WHERE {key} BETWEEN {cid(r['a0'])} "
                  f"AND {cid(r['e1'])} ORDER BY {key}")
-        rel = (f"public.{main.name}",)
     qs.append(Query(ref(), "copy_export", psql_copy(inner), inner, relations=rel, copy=True, session=7,
                     output_file=f"{main.name}_export.csv"))
     return qs
-
-
-def snapshot_views(con: duckdb.DuckDBPyConnection, folder: object, model: DataModel) -> None:
-    """The model's tables as views over the snapshot's Parquet files."""
-    for t in model.tables:
-        path = quote_literal(f"{folder}/{t.name}.parquet")
-        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM read_parquet({path})")

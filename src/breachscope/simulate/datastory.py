@@ -17,7 +17,7 @@ from breachscope.simulate import attackdb, customers, datagen, dataplan, exposur
 from breachscope.simulate import dataexposure as dx
 from breachscope.simulate.attackdb import Query
 from breachscope.simulate.config import SimConfig
-from breachscope.simulate.datamodel import DataModel, build
+from breachscope.simulate.datamodel import DataModel, TableModel, build, ident
 from breachscope.simulate.dbengine import engine
 from breachscope.simulate.dbqueries import Template, Workload
 from breachscope.simulate.exposure import Scope, StatementResult
@@ -117,36 +117,49 @@ def dump_schema(model: DataModel) -> snapshot.DumpSchema:
         foreign_keys=tuple((t.name, c.name, c.references) for t in model.tables for c in t.columns if c.references))
 
 
+def _template(name: str, sql: str, relations: tuple[str, ...], **kw: Any) -> Template:
+    """A statement in PostgreSQL's text, and MySQL's where quoted names differ."""
+    mysql = attackdb.backquoted(kw.pop("mysql", sql))
+    return Template(name, sql, relations, mysql=mysql if mysql != sql else "", **kw)
+
+
 def workload(model: DataModel, tables: dict[str, pa.Table], app_user: str) -> Workload:
     """The application's lookups by the main subject's key (one template per table that holds it), an update
     of the main table's timestamp where it has one, the nightly export of the main table, a report per table
     counting by a column that is not personal, and the backup of every table."""
     main = model.main_table
-    key = main.key
-    cols = lambda t: ", ".join(dict.fromkeys([t.key, *(c.name for c in t.columns if c.name != t.key)]))  # noqa: E731
-    templates = [Template(f"{main.name}_by_key", f"SELECT {cols(main)} FROM {main.name} WHERE {key} = $1",
-                          (f"public.{main.name}",), params=("pool:key",), weight=30)]
+    key, table = ident(main.key), ident(main.name)
+
+    def cols(t: TableModel) -> str:
+        return ", ".join(ident(c) for c in dict.fromkeys([t.key, *(c.name for c in t.columns)]))
+
+    templates = [_template(f"{main.name}_by_key", f"SELECT {cols(main)} FROM {table} WHERE {key} = $1",
+                           (f"public.{ident(main.name)}",), params=("pool:key",), weight=30)]
     for t in dataplan.linked(model):
-        templates.append(Template(f"{t.name}_of_subject", f"SELECT {cols(t)} FROM {t.name} WHERE {key} = $1 "
-                                  f"ORDER BY {t.key}", (f"public.{t.name}",), params=("pool:key",), weight=15))
+        owner = ident(str(model.owner_column(t)))
+        templates.append(_template(f"{t.name}_of_subject", f"SELECT {cols(t)} FROM {ident(t.name)} WHERE {owner} = $1 "
+                                   f"ORDER BY {ident(t.key)}", (f"public.{ident(t.name)}",), params=("pool:key",),
+                                   weight=15))
     stamp = next((c.name for c in main.columns if c.sql_type.startswith("timestamp") and not c.categories), "")
     if stamp:
-        templates.append(Template(f"touch_{main.name}", f"UPDATE {main.name} SET {stamp} = $1 WHERE {key} = $2",
-                                  (f"public.{main.name}",), "WRITE", "UPDATE", ("now", "pool:key"), weight=8))
-    inner = f"SELECT {cols(main)} FROM {main.name} ORDER BY {key}"
-    export = Template("nightly_export", f"COPY ({inner}) TO STDOUT WITH (FORMAT csv, HEADER)", (f"public.{main.name}",),
-                      mysql=inner)
+        templates.append(_template(f"touch_{main.name}", f"UPDATE {table} SET {ident(stamp)} = $1 WHERE {key} = $2",
+                                   (f"public.{ident(main.name)}",), klass="WRITE", command="UPDATE",
+                                   params=("now", "pool:key"), weight=8))
+    inner = f"SELECT {cols(main)} FROM {table} ORDER BY {key}"
+    export = _template("nightly_export", f"COPY ({inner}) TO STDOUT WITH (FORMAT csv, HEADER)",
+                       (f"public.{ident(main.name)}",), mysql=inner)
     reports = []
     for t in model.tables:
         group = next((c.name for c in t.columns if c.sql_type == "text" and not c.categories), "")
         if group:
-            reports.append(Template(f"report_{t.name}", f"SELECT {group}, count(*) AS n\n  FROM {t.name}\n"
-                                    f" GROUP BY {group}\n ORDER BY 2 DESC", (f"public.{t.name}",)))
+            reports.append(_template(f"report_{t.name}", f"SELECT {ident(group)}, count(*) AS n\n  FROM "
+                                     f"{ident(t.name)}\n GROUP BY {ident(group)}\n ORDER BY 2 DESC",
+                                     (f"public.{ident(t.name)}",)))
     return Workload(
         database=model.database, app_user=app_user, app_name=f"{model.database}-api", app_templates=tuple(templates),
-        pools={"key": strs(np.asarray(tables[main.name][key]))}, numeric_pools=frozenset({"key"}),
+        pools={"key": strs(np.asarray(tables[main.name][main.key]))}, numeric_pools=frozenset({"key"}),
         nightly_export=export, export_rows=tables[main.name].num_rows,
         export_program=f"C:\\Jobs\\{model.database}-export.exe", export_file=f"{main.name}_{{stamp}}.csv",
         bi_reports=tuple(reports[:2]),
-        backup_tables=tuple((t.name, tuple(c.name for c in t.columns)) for t in model.tables),
+        backup_tables=tuple((t.name, tuple(ident(c.name) for c in t.columns)) for t in model.tables),
         what=f"all {main.name}")

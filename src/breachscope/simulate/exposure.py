@@ -41,7 +41,7 @@ def connect(snapshot: Path, tables: tuple[str, ...] = NTT_TABLES) -> duckdb.Duck
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar goes to stdout, even a pipe
     for name in tables:
         path = quote_literal(str(snapshot / f"{name}.parquet"))
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({path})")
+        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({path})')
     return con
 
 

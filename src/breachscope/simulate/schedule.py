@@ -15,6 +15,7 @@ from breachscope.simulate.customers import report_month
 from breachscope.simulate.dbqueries import Template, Workload, inline, mysql_quote, mysqldump_statements
 from breachscope.simulate.network import Network
 from breachscope.simulate.scenario_file import WEEKDAYS, Routine
+from breachscope.simulate.sqlnames import ident
 from breachscope.simulate.story import PgSession, PgStatement, Story
 
 _DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -128,7 +129,8 @@ def _backup(story: Story, net: Network, w: Workload, rng: np.random.Generator, t
             stmts.append(PgStatement(ts, sql, rels))
             ts += int(rng.integers(2, 20)) * clock.US if rels else 2_000
     for name, columns in w.backup_tables if story.engine.name == "postgresql" else ():
-        stmts.append(PgStatement(ts, f"COPY public.{name} ({', '.join(columns)}) TO stdout;", (f"public.{name}",)))
+        table = f"public.{ident(name)}"  # pg_dump quotes a reserved name, and pgAudit logs it so
+        stmts.append(PgStatement(ts, f"COPY {table} ({', '.join(columns)}) TO stdout;", (table,)))
         ts += int(rng.integers(2, 20)) * clock.US
     story.pg(PgSession(bkp.ip, int(rng.integers(40000, 60000)), "backup", story.engine.dump_tool, pid, t,
                        ts + 400_000, stmts, w.database), tag)

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from breachscope.simulate.customers import FOREIGN_KEYS, INDEXES, PRIMARY_KEYS, SCHEMA, UNIQUE, OrderDB
+from breachscope.simulate.sqlnames import ident
 from breachscope.simulate.text import Part, join, lpad, strs, write_lines
 
 PG_VERSION = "15.10 (Debian 15.10-0+deb12u1)"
@@ -95,9 +96,9 @@ def write(db: OrderDB, folder: Path) -> dict[str, int]:
 
 
 def _create_table(name: str, columns: tuple[tuple[str, str, bool], ...]) -> str:
-    cols = ",\n".join(f"    {c} {sql}{' NOT NULL' if nn else ''}" for c, sql, nn in columns)
+    cols = ",\n".join(f"    {ident(c)} {sql}{' NOT NULL' if nn else ''}" for c, sql, nn in columns)
     return (f"--\n-- Name: {name}; Type: TABLE; Schema: public; Owner: -\n--\n\n"
-            f"CREATE TABLE public.{name} (\n{cols}\n);\n\n\n")
+            f"CREATE TABLE public.{ident(name)} (\n{cols}\n);\n\n\n")
 
 
 def _constraints(schema: DumpSchema) -> str:
@@ -105,25 +106,28 @@ def _constraints(schema: DumpSchema) -> str:
     keys = dict(schema.primary_keys)
     for table, key in schema.primary_keys:
         out.append(f"--\n-- Name: {table} {table}_pkey; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n"
-                   f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_pkey PRIMARY KEY ({key});\n\n\n")
+                   f"ALTER TABLE ONLY public.{ident(table)}\n"
+                   f"    ADD CONSTRAINT {table}_pkey PRIMARY KEY ({ident(key)});\n\n\n")
     for table, col in schema.unique:
         out.append(f"--\n-- Name: {table} {table}_{col}_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\n"
-                   f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_{col}_key UNIQUE ({col});\n\n\n")
+                   f"ALTER TABLE ONLY public.{ident(table)}\n"
+                   f"    ADD CONSTRAINT {table}_{col}_key UNIQUE ({ident(col)});\n\n\n")
     for table, col in schema.indexes:
         out.append(f"--\n-- Name: {table}_{col}_idx; Type: INDEX; Schema: public; Owner: -\n--\n\n"
-                   f"CREATE INDEX {table}_{col}_idx ON public.{table} USING btree ({col});\n\n\n")
+                   f"CREATE INDEX {table}_{col}_idx ON public.{ident(table)} USING btree ({ident(col)});\n\n\n")
     for table, col, ref in schema.foreign_keys:
         out.append(f"--\n-- Name: {table} {table}_{col}_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\n"
-                   f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {table}_{col}_fkey FOREIGN KEY ({col}) "
-                   f"REFERENCES public.{ref}({keys[ref]});\n\n\n")
+                   f"ALTER TABLE ONLY public.{ident(table)}\n"
+                   f"    ADD CONSTRAINT {table}_{col}_fkey FOREIGN KEY ({ident(col)}) "
+                   f"REFERENCES public.{ident(ref)}({ident(keys[ref])});\n\n\n")
     return "".join(out)
 
 
 def _copy_block(fh: BinaryIO, name: str, columns: tuple[tuple[str, str, bool], ...], table: pa.Table,
                 rows_per_chunk: int = 200_000) -> None:
-    cols = ", ".join(c for c, _, _ in columns)
+    cols = ", ".join(ident(c) for c, _, _ in columns)
     fh.write((f"--\n-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n"
-              f"COPY public.{name} ({cols}) FROM stdin;\n").encode())
+              f"COPY public.{ident(name)} ({cols}) FROM stdin;\n").encode())
     for start in range(0, table.num_rows, rows_per_chunk):
         part = table.slice(start, rows_per_chunk)
         texts = [copy_text(part[c].combine_chunks(), sql) for c, sql, _ in columns]

@@ -78,10 +78,10 @@ class PgSession:
         for number, st in enumerate(self.statements, start=1):
             stmt = P.statement_field(st.sql)
             params = P.params_text(st.params)
-            records = [(st.klass, st.command, "TABLE", rel, "1") for rel in st.relations] or \
+            records = [(st.klass, st.command, "TABLE", P.csv_field(rel), "1") for rel in st.relations] or \
                 [(st.klass, st.command, "", "", "1")]
             if st.copy:
-                records = [*([("READ", "SELECT", "TABLE", rel, "1") for rel in st.relations]),
+                records = [*([("READ", "SELECT", "TABLE", P.csv_field(rel), "1") for rel in st.relations]),
                            ("READ", "COPY", "", "", "2")]
             rows += [(st.ts, str(number), sub, klass, command, otype, oname, stmt, params, st.ref)
                      for klass, command, otype, oname, sub in records]
@@ -114,7 +114,7 @@ class PgSession:
         for st in self.statements:
             qid = str(int(MA.query_ids(_ts(st.ts))[0]))
             op = "WRITE" if st.klass == "WRITE" else "READ"
-            rows += [(st.ts, qid, op, f"{rel.rsplit('.', 1)[-1]},", st.ref) for rel in st.relations]
+            rows += [(st.ts, qid, op, f"{MA.table_of(rel)},", st.ref) for rel in st.relations]
             rows.append((st.ts, qid, "QUERY", MA.query_tail(MA.escape(st.sql)), st.ref))
         if self.closed is not None:
             rows.append((self.closed, "0", "DISCONNECT", ",0", ""))

@@ -71,3 +71,8 @@ def query_ids(ts_us: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["QUERY_LOG_LIMIT", "escape", "escape_arr", "local_time", "query_ids", "query_tail", "records"]
+
+
+def table_of(relation: str) -> str:
+    """The table field of a TABLE record: the table's bare name (`public."order"` -> order)."""
+    return relation.rsplit(".", 1)[-1].strip('"')

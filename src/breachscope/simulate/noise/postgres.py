@@ -141,7 +141,7 @@ class Postgres:
                 parts_ts.append(ts[idx])
                 parts_lines.append(P.audit_lines(ts[idx], pid.take(take), self.app_user, self.db_name,
                                                  client.take(take), self.app_name, strs(stmt_id[idx]), "1", t.klass,
-                                                 t.command, "TABLE", rel, self.stmt[j].as_py(), params))
+                                                 t.command, "TABLE", P.csv_field(rel), self.stmt[j].as_py(), params))
         return self._sorted(parts_ts, parts_lines)
 
     def _sorted(self, parts_ts: list[np.ndarray], parts_lines: list[pa.Array]) -> dict[str, Chunk]:
@@ -176,7 +176,7 @@ class Postgres:
             audit = (self.server, self.app_user, client.take(take), thread.take(take), qid)
             for rel in t.relations:
                 parts_ts.append(ts[idx])
-                parts_lines.append(MA.records(ts[idx], *audit, t.klass, self.db_name, f"{rel.rsplit('.', 1)[-1]},"))
+                parts_lines.append(MA.records(ts[idx], *audit, t.klass, self.db_name, f"{MA.table_of(rel)},"))
             parts_ts.append(ts[idx])
             parts_lines.append(MA.records(ts[idx], *audit, "QUERY", self.db_name,
                                           MA.query_tail(MA.escape_arr(statement))))
