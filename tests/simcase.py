@@ -118,3 +118,14 @@ def affected_organizations(case: Path, kind: str = "organization") -> tuple[set[
             if r["subject_type"] == kind:
                 (confirmed if r["level"].startswith("CONFIRMED") else potential).add(r["subject_id"].lstrip("'"))
     return confirmed, potential
+
+
+def assert_scope_exact(done: Replay) -> None:
+    """The case's confirmed and potential organizations and persons are exactly the truth's."""
+    affected = done.truth["affected"]
+    for kind, confirmed_ids, potential_ids in (
+            ("organization", affected["organizations"], affected["potential"]["organizations"]),
+            ("person", affected["confirmed"]["persons"], affected["potential"]["persons"])):
+        confirmed, potential = affected_organizations(done.case, kind)
+        assert confirmed == set(map(str, confirmed_ids)), kind
+        assert potential == set(map(str, potential_ids)), kind

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from breachscope.simulate.scenarios import shipped
-from tests.simcase import Replay, affected_organizations, replay
+from tests.simcase import Replay, assert_scope_exact, replay
 
 
 def short(name: str | None) -> str:
@@ -47,13 +47,7 @@ def test_the_investigation_finds_the_sessions_and_ranks_both_devices_first(repla
 def test_scope_from_the_investigation_is_exact(replayed: Replay) -> None:
     """Organizations and persons alike (clinic-web's patient database has persons only)."""
     truth = replayed.truth
-    affected = truth["affected"]
-    for kind, confirmed_ids, potential_ids in (
-            ("organization", affected["organizations"], affected["potential"]["organizations"]),
-            ("person", affected["confirmed"]["persons"], affected["potential"]["persons"])):
-        confirmed, potential = affected_organizations(replayed.case, kind)
-        assert confirmed == set(map(str, confirmed_ids)), kind
-        assert potential == set(map(str, potential_ids)), kind
+    assert_scope_exact(replayed)
     assert truth["affected"]["organizations"] or truth["affected"]["persons"]
 
 

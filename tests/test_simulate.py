@@ -440,6 +440,18 @@ class RealServer:
                     cur.fetchall()
         return pid
 
+    def attacker_session(self, stmts: list[dict], tmp: Path, user: str = "app_order") -> int:
+        """One of the attacker's sessions (the truth's statements) sent again, as psql or as the script did;
+        the backend's pid."""
+        before = len(self.log())
+        if stmts[0]["application"] == "psql":
+            script = "\n".join(s["sql"] if not s["sql"].startswith("COPY  ( ") else
+                               "\\copy (" + s["sql"][len("COPY  ( "):s["sql"].rindex(" ) TO STDOUT")] +
+                               f") to '{tmp / 'out.csv'}' csv header" for s in stmts) + "\n"
+            self.psql_session(user, "psql", script, tmp)
+            return int(re.search(r"\[(\d+)\] \[unknown\]@\[unknown\]", self.log()[before:]).group(1))  # type: ignore[union-attr]
+        return self.script_session(user, stmts[0]["application"], [(s["sql"], s["params"]) for s in stmts])
+
     def psql_session(self, user: str, app: str, script: str, tmp: Path) -> None:
         f = tmp / "session.sql"
         f.write_text(script, encoding="utf-8")
@@ -455,28 +467,7 @@ def test_pgaudit_lines_match_a_real_server(pg_server: object, small: tuple[Path,
     out, truth = small
     _, case = small_case
     real = RealServer(pg_server, out / "snapshot" / "orders.sql", "sim_realism")
-    evidence: dict[str, str] = {}
-    sessions: dict[int, list[dict]] = {}
-    for st in truth["database"]["statements"]:
-        sessions.setdefault(st["session"], []).append(st)
-    compared = 0
-    for _, stmts in sorted(sessions.items()):
-        file = stmts[0]["records"][0]["file"]
-        evidence.setdefault(file, (out / file).read_text(encoding="utf-8"))
-        simulated = _entries_of_pid(evidence[file], stmts[0]["pid"])
-        before = len(real.log())
-        if stmts[0]["application"] == "psql":
-            script = "\n".join(s["sql"] if not s["sql"].startswith("COPY  ( ") else
-                               "\\copy (" + s["sql"][len("COPY  ( "):s["sql"].rindex(" ) TO STDOUT")] +
-                               f") to '{tmp_path / 'out.csv'}' csv header" for s in stmts) + "\n"
-            real.psql_session("app_order", "psql", script, tmp_path)
-            pid = int(re.search(r"\[(\d+)\] \[unknown\]@\[unknown\]", real.log()[before:]).group(1))  # type: ignore[union-attr]
-        else:
-            pid = real.script_session("app_order", "order-api", [(s["sql"], s["params"]) for s in stmts])
-        _wait_disconnect(real, pid)
-        logged = _entries_of_pid(real.log()[before:], pid)
-        assert _mask(simulated) == _mask(logged), f"session {stmts[0]['session']}"
-        compared += len(logged)
+    compared = attacker_sessions_as_logged(real, out, truth, tmp_path)
     assert compared > 30
     # ordinary statements: each template as the noise wrote it, replayed with the parameters it logged
     for t in APP_TEMPLATES:
@@ -515,6 +506,27 @@ def test_pgaudit_lines_match_a_real_server(pg_server: object, small: tuple[Path,
         logged = _entries_of_pid(real.log()[before:], pid)
         sim = PgSession("127.0.0.1", 1, user, app, pid, t0 - 10, t0 + 10, [stmt], database="sim_realism")
         assert _mask([x for _, text, _ in sim.lines() for x in text.rstrip("\n").split("\n")]) == _mask(logged)
+
+
+def attacker_sessions_as_logged(real: RealServer, out: Path, truth: dict, tmp_path: Path) -> int:
+    """Each of the truth's attacker sessions, sent again to the real server, logs the lines the simulator wrote
+    (masked: times, pids, clients, database); the number of lines compared."""
+    evidence: dict[str, str] = {}
+    sessions: dict[int, list[dict]] = {}
+    for st in truth["database"]["statements"]:
+        sessions.setdefault(st["session"], []).append(st)
+    compared = 0
+    for _, stmts in sorted(sessions.items()):
+        file = stmts[0]["records"][0]["file"]
+        evidence.setdefault(file, (out / file).read_text(encoding="utf-8"))
+        simulated = _entries_of_pid(evidence[file], stmts[0]["pid"])
+        before = len(real.log())
+        pid = real.attacker_session(stmts, tmp_path)
+        _wait_disconnect(real, pid)
+        logged = _entries_of_pid(real.log()[before:], pid)
+        assert _mask(simulated) == _mask(logged), f"session {stmts[0]['session']}"
+        compared += len(logged)
+    return compared
 
 
 def _wait_disconnect(real: RealServer, pid: int) -> None:

@@ -6,7 +6,6 @@ sessions, replayed there, log the lines the simulator wrote."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import pytest
 import yaml
 
 from breachscope.simulate.scenarios import shipped
-from tests.simcase import Replay, affected_organizations, replay
-from tests.test_simulate import RealServer, _entries_of_pid, _mask, _wait_disconnect
+from tests.simcase import Replay, assert_scope_exact, replay
+from tests.test_simulate import RealServer, attacker_sessions_as_logged
 
 SHOP: dict[str, Any] = {
     "version": 1, "name": "Shop with awkward names", "database": "shop", "default_jurisdiction": "US",
@@ -72,12 +71,7 @@ def test_the_evidence_ingests_and_scope_is_exact(shop: Replay) -> None:
     affected = shop.truth["affected"]
     assert affected["organization_count"] == round(17_891 * 6_000 / 60_000) and affected["persons"]
     assert affected["excluded"]["person_count"] > 0  # the closed members' only rows
-    for kind, confirmed_ids, potential_ids in (
-            ("organization", affected["organizations"], affected["potential"]["organizations"]),
-            ("person", affected["confirmed"]["persons"], affected["potential"]["persons"])):
-        confirmed, potential = affected_organizations(shop.case, kind)
-        assert confirmed == set(map(str, confirmed_ids)), kind
-        assert potential == set(map(str, potential_ids)), kind
+    assert_scope_exact(shop)
     texts = [s["sql"] for s in shop.truth["database"]["statements"]]
     quote = "`" if shop.truth["hosts"]["database"]["name"].startswith("lg-") else '"'
     assert any(f"FROM {quote}user{quote}" in t for t in texts) and any(f"FROM {quote}order{quote}" in t for t in texts)
@@ -91,24 +85,5 @@ def test_the_dump_and_the_attackers_sessions_match_a_real_postgresql(pg_server: 
     for t in ("user", "members", "order"):
         n = int(pg_server.psql(f'SELECT count(*) FROM "{t}"', db="sim_shop"))  # type: ignore[attr-defined]
         assert n == pq.read_metadata(out / "snapshot" / f"{t}.parquet").num_rows > 0
-    sessions: dict[int, list[dict]] = {}
-    for st in truth["database"]["statements"]:
-        sessions.setdefault(st["session"], []).append(st)
-    compared = 0
-    for _, stmts in sorted(sessions.items()):
-        file = stmts[0]["records"][0]["file"]
-        simulated = _entries_of_pid((out / file).read_text(encoding="utf-8"), stmts[0]["pid"])
-        before = len(real.log())
-        if stmts[0]["application"] == "psql":
-            script = "\n".join(s["sql"] if not s["sql"].startswith("COPY  ( ") else
-                               "\\copy (" + s["sql"][len("COPY  ( "):s["sql"].rindex(" ) TO STDOUT")] +
-                               f") to '{tmp_path / 'out.csv'}' csv header" for s in stmts) + "\n"
-            real.psql_session("app_order", "psql", script, tmp_path)
-            pid = int(re.search(r"\[(\d+)\] \[unknown\]@\[unknown\]", real.log()[before:]).group(1))  # type: ignore[union-attr]
-        else:
-            pid = real.script_session("app_order", stmts[0]["application"],
-                                      [(s["sql"], s["params"]) for s in stmts])
-        _wait_disconnect(real, pid)
-        assert _mask(simulated) == _mask(_entries_of_pid(real.log()[before:], pid)), f"session {stmts[0]['session']}"
-        compared += len(simulated)
+    compared = attacker_sessions_as_logged(real, out, truth, tmp_path)
     assert compared > 20
