@@ -264,3 +264,30 @@ def test_the_order_database_is_dated_by_the_period() -> None:
         assert max(stamps) < last and max(stamps) > last - timedelta(days=400), (table, max(stamps))
     assert max(db["contracts"]["start_date"].to_pylist()) < date(2026, 6, 15)
     assert customers.usage_months()[-1] == date(2025, 1, 1)  # the default period again
+
+
+def test_a_scenario_redraws_the_hours_of_its_noise(tmp_path: Path) -> None:
+    """`period.activity`: a night-shift organization's office noise (here Zeek) falls in its local night."""
+    data = yaml.safe_load(shipped()["ntt-2025"].read_text(encoding="utf-8"))
+    night = [1.0] * 6 + [0.05] * 16 + [1.0] * 2  # busy 22:00-06:00
+    data["period"] = {"first_day": "2025-01-13", "days": 54, "time_zone": "Asia/Tokyo",
+                      "activity": {"office": {"workday": night, "day_off": night}}}
+    path = tmp_path / "night.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    period = load_scenario(str(path)).period.clock_period()
+    with clock.using(period):
+        w = clock.minute_weights("office").reshape(-1, 24 * 60)[0].reshape(24, 60).sum(axis=1)
+        assert w[2] > 10 * w[12] and clock.minute_weights("server").reshape(-1, 1440)[0][600] > 0  # others kept
+    out = tmp_path / "sim"
+    run(SimConfig(out=out, scenario=str(path), events=6_000, customers=2_000, seed=2, jobs=1).validate())
+    hours = []
+    for f in (out / "evidence" / "zeek").rglob("conn.log"):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                hours.append(datetime.fromtimestamp(float(line.split("\t")[0]), ZoneInfo("Asia/Tokyo")).hour)
+    at_night = sum(h >= 22 or h < 6 for h in hours)
+    assert len(hours) > 500 and at_night > 0.7 * len(hours), (at_night, len(hours))
+    data["period"]["activity"] = {"office": {"workday": [0] * 24, "day_off": night}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"night\.yaml:\d+: .*needs some activity"):
+        load_scenario(str(path))

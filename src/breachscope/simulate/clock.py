@@ -36,6 +36,8 @@ class Period:
     #: days off besides Saturdays and Sundays (default: Japan's in the default window, 天皇誕生日's substitute too)
     holidays: frozenset[date] = field(
         default_factory=lambda: frozenset({date(2025, 1, 13), date(2025, 2, 11), date(2025, 2, 24)}))
+    #: activity profiles the scenario redraws: (name, workday hours 0..23, day-off hours 0..23)
+    activity: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
     @property
     def last_day(self) -> date:
@@ -185,9 +187,14 @@ _PROFILES: dict[str, tuple[list[float], list[float]]] = {
 }
 
 
+PROFILE_NAMES = tuple(_PROFILES)
+
+
 def minute_weights(profile: str) -> np.ndarray:
-    """Weight of every minute of the window (float64, length MINUTES), by the local hour and day."""
-    work, off = (np.asarray(h, dtype=np.float64) for h in _PROFILES[profile])
+    """Weight of every minute of the window (float64, length MINUTES), by the local hour and day; the period's
+    own shape of the profile where the scenario gives one."""
+    shape = next(((w, o) for name, w, o in PERIOD.activity if name == profile), _PROFILES[profile])
+    work, off = (np.asarray(h, dtype=np.float64) for h in shape)
     d, sod, _, _ = _split_local(START + np.arange(MINUTES, dtype=np.int64) * MINUTE)
     hour = sod // 3600
     workday = _vocabularies().workdays[d]

@@ -311,6 +311,22 @@ def _zone(name: str) -> str:
     return name
 
 
+Hours = Annotated[tuple[Annotated[float, Field(ge=0, le=100)], ...], Field(min_length=24, max_length=24)]
+
+
+class Activity(Strict):
+    """How busy one kind of log is in each local hour, relative to its busiest (24 numbers, hour 0 first)."""
+
+    workday: Hours
+    day_off: Hours = Field(description="Saturdays, Sundays and holidays")
+
+    @model_validator(mode="after")
+    def _some_activity(self) -> Activity:
+        if not any(self.workday) or not any(self.day_off):
+            raise ValueError("an activity profile needs some activity on workdays and on days off")
+        return self
+
+
 class PeriodSpec(Strict):
     """The days the simulation covers, in the organization's time zone: every log is written in it (the
     local-time formats with the zone's offset or abbreviation of the moment, summer time included), office
@@ -322,6 +338,12 @@ class PeriodSpec(Strict):
         default="UTC", description="IANA time zone of the organization (Asia/Tokyo, Europe/Berlin, America/New_York)")
     holidays: tuple[date, ...] = Field(default=(), description="public holidays in the period (office-hours "
                                                                "activity as on a Sunday)")
+    activity: dict[Literal["office", "server", "app"], Activity] = Field(
+        default_factory=dict,
+        description="the hourly shape of a kind of noise, by local hour: office (Windows Security and Sysmon, "
+                    "Zeek, the firewall, NetFlow), server (router and Linux syslog), app (the database's "
+                    "application); default: an office day from 8 to 19 with a lunch dip, servers busy around "
+                    "the clock, the application mostly in office hours")
 
     @field_validator("holidays")
     @classmethod
@@ -336,7 +358,8 @@ class PeriodSpec(Strict):
         return holidays
 
     def clock_period(self) -> clock.Period:
-        return clock.Period(self.first_day, self.days, self.time_zone, frozenset(self.holidays))
+        return clock.Period(self.first_day, self.days, self.time_zone, frozenset(self.holidays),
+                            tuple((name, a.workday, a.day_off) for name, a in sorted(self.activity.items())))
 
 
 #: a file without `period:` replays the built-in story's weeks in Japan
