@@ -206,8 +206,11 @@ def test_a_dns_tunnel_is_found_browsing_is_not(tmp_path: Path) -> None:
     for k in range(300):  # data out in the names: base32 labels under one domain, from one host
         label = base64.b32encode(rng.randbytes(30)).decode().rstrip("=").lower()
         rows.append(_dns_row(T0 + 3600 + k * 2.0, "10.1.0.8", f"{label[:40]}.{label[40:]}.{k}.c2-tunnel.net"))
+    rows.append(_dns_row(T0 - 5 * DAY, "10.1.0.3", "www.c2-tunnel.net"))  # its web site, days before: not the tunnel
+    rows.sort(key=lambda r: r[0])
     fs = findings(tmp_path, {"dns.log": zeek_log("dns", DNS_FIELDS, DNS_TYPES, rows)}, [DNS])
     assert fs and fs[0]["rule_title"] == "DNS tunnelling via c2-tunnel.net" and fs[0]["level"] == "high", fs[:1]
+    assert fs[0]["first_ts"].timestamp() == pytest.approx(T0 + 3600), fs[0]["first_ts"]
     assert fs[0]["src_ip"] == "10.1.0.8" and fs[0]["evidence"]
     assert not [f for f in fs if "c2-tunnel.net" not in f["rule_title"]], [f["rule_title"] for f in fs]
 

@@ -21,6 +21,7 @@ CANDIDATES = 200  # domains whose subdomains are fetched for the entropy
 SAMPLE = 300  # subdomains per candidate domain for the entropy
 REPORT = 40.0
 MAX_HITS = 50
+LONG_SUB = 16  # a subdomain this long (or half the domain's mean) carries data
 #: second-level labels that are public suffixes under a two-letter country code (co.jp, com.au, ac.uk...)
 SECOND_LEVEL = ("co", "com", "ac", "ne", "or", "go", "net", "org", "gov", "edu", "ed", "lg", "gr", "ad", "mil")
 TUNNEL_TYPES = ("TXT", "NULL", "KEY", "ANY", "*", "PRIVATE")
@@ -74,16 +75,22 @@ def _named_sql(ctx: CaseContext) -> str:
 def domains_sql(ctx: CaseContext) -> str:
     """The candidate domains (enough unique subdomains), the likeliest channels first, each with up to SAMPLE
     of its subdomains (for the entropy, computed in Python). Public: investigate's exfil_channels scores the
-    same candidates (with `score`) to measure the tunnels' payload."""
+    same candidates (with `score`) to measure the tunnels' payload. The times and the clients are those of the
+    names that carry data (long subdomains, TXT/NULL queries): a look-up of the domain's web site days before, or
+    by another host, is not the tunnel."""
+    carrying = f"length(named.sub) >= greatest({LONG_SUB}, shape.avg_len / 2) OR nc.tunnel_n > 0"
     return f"""
     WITH {_named_sql(ctx)},
     population AS (SELECT count(DISTINCT client) AS clients_all FROM nc),
     shape AS (SELECT domain, count(*) AS uniq, avg(length(sub)) AS avg_len, max(length(sub)) AS max_len
               FROM named GROUP BY domain HAVING count(*) >= {MIN_UNIQUE}),
-    traffic AS (SELECT named.domain, sum(nc.n) AS n, count(DISTINCT nc.client) AS clients,
-                       mode(nc.client) AS top_client, sum(nc.tunnel_n) / nullif(sum(nc.typed_n), 0) AS tunnel_share,
-                       sum(nc.answer_sum) / nullif(sum(nc.answer_n), 0) AS answer_len, min(nc.first_ts) AS first_ts,
-                       max(nc.last_ts) AS last_ts
+    traffic AS (SELECT named.domain, sum(nc.n) AS n,
+                       coalesce(nullif(count(DISTINCT nc.client) FILTER (WHERE {carrying}), 0),
+                                count(DISTINCT nc.client)) AS clients,
+                       coalesce(mode(nc.client) FILTER (WHERE {carrying}), mode(nc.client)) AS top_client, sum(nc.tunnel_n) / nullif(sum(nc.typed_n), 0) AS tunnel_share,
+                       sum(nc.answer_sum) / nullif(sum(nc.answer_n), 0) AS answer_len,
+                       coalesce(min(nc.first_ts) FILTER (WHERE {carrying}), min(nc.first_ts)) AS first_ts,
+                       coalesce(max(nc.last_ts) FILTER (WHERE {carrying}), max(nc.last_ts)) AS last_ts
                 FROM nc JOIN named ON nc.name = named.name JOIN shape ON named.domain = shape.domain
                 GROUP BY named.domain),
     top AS (SELECT shape.*, traffic.n, traffic.clients, traffic.top_client, traffic.tunnel_share,
