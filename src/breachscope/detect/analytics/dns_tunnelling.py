@@ -87,7 +87,8 @@ def domains_sql(ctx: CaseContext) -> str:
     traffic AS (SELECT named.domain, sum(nc.n) AS n,
                        coalesce(nullif(count(DISTINCT nc.client) FILTER (WHERE {carrying}), 0),
                                 count(DISTINCT nc.client)) AS clients,
-                       coalesce(mode(nc.client) FILTER (WHERE {carrying}), mode(nc.client)) AS top_client, sum(nc.tunnel_n) / nullif(sum(nc.typed_n), 0) AS tunnel_share,
+                       coalesce(mode(nc.client) FILTER (WHERE {carrying}), mode(nc.client)) AS top_client,
+                       sum(nc.tunnel_n) / nullif(sum(nc.typed_n), 0) AS tunnel_share,
                        sum(nc.answer_sum) / nullif(sum(nc.answer_n), 0) AS answer_len,
                        coalesce(min(nc.first_ts) FILTER (WHERE {carrying}), min(nc.first_ts)) AS first_ts,
                        coalesce(max(nc.last_ts) FILTER (WHERE {carrying}), max(nc.last_ts)) AS last_ts
