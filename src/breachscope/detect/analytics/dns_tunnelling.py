@@ -173,7 +173,7 @@ ANALYTIC = Analytic(
     title="DNS tunnelling",
     about="Per registered domain: unique subdomains, their length and Shannon entropy, the share of TXT/NULL "
           "queries and the length of their answers, weighed by how few clients ask (Zeek dns.log, Sysmon 22); "
-          "reverse lookups are left out.",
+          "reverse lookups are left out. Dated, and its clients counted, by the names that carry data.",
     tables=("zeek_dns", "windows"),
     run=run,
     attack=("T1071.004", "T1048.003"),
