@@ -100,7 +100,31 @@ def test_collecting_everything_is_the_default_and_not_in_the_truth() -> None:
     assert load_scenario("ntt-2025").network.log_sources == LogSources()
 
 
+@pytest.fixture(scope="module")
+def per_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    data = _scenario({"not_from": {"ORD-MNT01": ["sysmon", "windows_security"], "wan-rtr01": ["router_syslog"]}})
+    assert data["network"]["story_hosts"]["device_b"] == "ORD-MNT01"
+    with simulated(tmp_path_factory.mktemp("per-host"), data, events=8_000, seed=6) as sim:
+        yield sim
+
+
+def test_a_host_left_out_writes_none_of_its_records(per_host: Sim) -> None:
+    """`not_from`: device B's Windows logs and one router's syslog are not collected; the other servers' logs
+    and the other routers' files are, and the truth counts the attack's records left out."""
+    ev = per_host.out / "evidence"
+    servers = "".join(p.read_text(encoding="utf-8") for p in (ev / "windows" / "servers").rglob("*.ndjson"))
+    assert '"computer_name":"ORD-MNT01.' not in servers and '"computer_name":"ORD-AP02.' in servers
+    assert not (ev / "network" / "wan-rtr01").exists() and (ev / "network" / "core-rtr01").is_dir()
+    assert per_host.rows("SELECT count(*) AS n FROM windows WHERE host LIKE 'ORD-MNT01%'")[0]["n"] == 0
+    missing = per_host.truth["evidence"]["not_collected"]
+    assert missing.get("attack:lateral_movement", 0) > 0 or missing.get("attack:staging", 0) > 0, missing
+    assert per_host.truth["log_sources"]["not_from"] == {"ORD-MNT01": ["sysmon", "windows_security"],
+                                                         "wan-rtr01": ["router_syslog"]}
+
+
 @pytest.mark.parametrize(("log_sources", "message"), [
+    ({"not_from": {"NOPE01": ["sysmon"]}}, "no server or device named 'NOPE01'"),
+    ({"not_from": {"wan-rtr01": ["sysmon"]}}, r"wan-rtr01 \(router\) writes no sysmon"),
     ({"zeek": ["edge"]}, "not all, internet or an IPv4 network"),
     ({"sysmon": ["dc"]}, "sysmon"),
     ({"netflow": "maybe"}, "netflow"),

@@ -159,6 +159,12 @@ def _zeek_view(value: str) -> str:
     return value
 
 
+HostSource = Literal["windows_security", "sysmon", "router_syslog", "netflow", "firewall", "linux_syslog"]
+#: which sources a host of each kind writes (role, os)
+_SOURCES_OF_KIND = {"windows": {"windows_security", "sysmon"}, "linux": {"linux_syslog"},
+                    "router": {"router_syslog", "netflow"}, "firewall": {"firewall"}}
+
+
 class LogSources(Strict):
     """What the organization collects (default: everything). A source left out writes no file, neither its
     noise nor the attack's records in it: the investigation must do without, as in a real network where it
@@ -176,6 +182,10 @@ class LogSources(Strict):
     firewall: bool = Field(default=True, description="the firewall's syslog")
     router_syslog: bool = Field(default=True, description="the routers' syslog")
     linux_syslog: bool = Field(default=True, description="the Linux servers' syslog")
+    not_from: dict[HostName, tuple[HostSource, ...]] = Field(
+        default_factory=dict, description="hosts (servers and devices) whose own logs of these sources are not "
+                                          "collected, besides the parts left out above: e.g. {CL-OPS: [sysmon]}, "
+                                          "{wan-rtr01: [router_syslog, netflow]}")
 
 
 class NetworkSpec(Strict):
@@ -238,6 +248,15 @@ class NetworkSpec(Strict):
             raise ValueError(f"story_hosts: unknown part(s) {', '.join(unknown)}; known: {', '.join(STORY_HOSTS)}")
         if len({self.story_hosts['device_a'], self.story_hosts['device_b']}) < 2:
             raise ValueError("story_hosts: device_a and device_b must be two hosts")
+        for name, sources in self.log_sources.not_from.items():
+            host = next((h for h in hosts if h.name.upper() == name.upper()), None)
+            if host is None:
+                raise ValueError(f"log_sources.not_from: no server or device named {name!r}")
+            kind = host.os if isinstance(host, Server) else ("firewall" if host.role == "firewall" else "router")
+            wrong = [x for x in sources if x not in _SOURCES_OF_KIND[kind]]
+            if wrong:
+                raise ValueError(f"log_sources.not_from: {name} ({kind}) writes no {', '.join(wrong)}; its sources: "
+                                 f"{', '.join(sorted(_SOURCES_OF_KIND[kind]))}")
         return self
 
 

@@ -37,14 +37,38 @@ class Collection:
     router_syslog: bool
     linux_syslog: bool
     inside: tuple[tuple[int, int], ...]  # (first, last) address ranges of the organization
+    #: source -> hosts (lower case) whose own logs of it are not collected (`log_sources.not_from`)
+    hosts_off: tuple[tuple[str, frozenset[str]], ...] = ()
 
     def collects(self, key: str) -> bool:
         family, _, rest = key.partition(".")
         if family == "win":
             part, _, channel = rest.partition(".")
             return part in (self.windows_security if channel == "security" else self.sysmon)
+        if rest.lower() in self._off(family):  # a device's or a Linux host's own file
+            return False
         return {"zeek": bool(self.zeek_views), "flow": self.netflow, "asa": self.firewall,
                 "ios": self.router_syslog, "syslog": self.linux_syslog}.get(family, True)
+
+    def _off(self, family: str) -> frozenset[str]:
+        source = _SOURCE_OF.get(family, "")
+        return next((hosts for name, hosts in self.hosts_off if name == source), frozenset())
+
+    def _windows_off(self, key: str) -> frozenset[str]:
+        """Hosts whose records of Windows output `key` are left out (none for any other output)."""
+        if not key.startswith("win."):
+            return frozenset()
+        source = "windows_security" if key.endswith(".security") else "sysmon"
+        return next((hosts for name, hosts in self.hosts_off if name == source), frozenset())
+
+    def _windows_kept(self, key: str, lines: pa.Array) -> np.ndarray | None:
+        """Which winlogbeat lines of `key` come from a host whose log is collected (None: all of them)."""
+        off = self._windows_off(key)
+        if not off:
+            return None
+        found = pc.extract_regex(lines, r'"computer_name":"(?P<h>[^".]*)')
+        names = pc.utf8_lower(pc.struct_field(found, "h"))
+        return ~np.asarray(pc.fill_null(pc.is_in(names, pa.array(sorted(off))), False))
 
     def is_inside(self, ip: str) -> bool:
         """Whether an address is the organization's (RFC 1918 or one of its hosts'): Zeek's Site::local_nets."""
@@ -62,6 +86,10 @@ class Collection:
         """(written, left out) of the story's records for output `key`."""
         if not self.collects(key):
             return [], records
+        kept = self._windows_kept(key, pa.array([r.text for r in records], pa.string())) if records else None
+        if kept is not None:
+            return ([r for r, k in zip(records, kept.tolist(), strict=True) if k],
+                    [r for r, k in zip(records, kept.tolist(), strict=True) if not k])
         if not key.startswith("zeek.") or self.zeek_sees_everything or not records:
             return records, []
         seen = self.zeek_visible(pa.array([r.text for r in records])).tolist()
@@ -70,6 +98,9 @@ class Collection:
 
     def noise(self, key: str, chunk: Chunk) -> Chunk:
         """The part of a noise chunk for output `key` that is written."""
+        kept = self._windows_kept(key, chunk.lines) if len(chunk.ts) else None
+        if kept is not None:
+            return chunk if kept.all() else Chunk(chunk.ts[kept], chunk.lines.filter(pa.array(kept)))
         if not key.startswith("zeek.") or self.zeek_sees_everything or not len(chunk.ts):
             return chunk
         seen = self.zeek_visible(chunk.lines)
@@ -104,8 +135,17 @@ def collection(spec: LogSources, host_addresses: Iterable[str]) -> Collection:
     """The Collection of a scenario's `network.log_sources`; `host_addresses` are inside besides RFC 1918."""
     inside = [(int(n.network_address), int(n.broadcast_address)) for n in _PRIVATE]
     inside += [(ip_int(a),) * 2 for a in host_addresses]
+    off: dict[str, set[str]] = {}
+    for host, sources in spec.not_from.items():
+        for source in sources:
+            off.setdefault(source, set()).add(host.lower())
     return Collection(frozenset(spec.windows_security), frozenset(spec.sysmon), tuple(spec.zeek), spec.netflow,
-                      spec.firewall, spec.router_syslog, spec.linux_syslog, tuple(inside))
+                      spec.firewall, spec.router_syslog, spec.linux_syslog, tuple(inside),
+                      tuple((source, frozenset(hosts)) for source, hosts in sorted(off.items())))
+
+
+#: output key family -> the log source of `log_sources.not_from` it is
+_SOURCE_OF = {"ios": "router_syslog", "asa": "firewall", "flow": "netflow", "syslog": "linux_syslog"}
 
 
 def _ipv4_int(text: pa.Array) -> np.ndarray:
