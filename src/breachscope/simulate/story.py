@@ -6,6 +6,7 @@ exactly the layout of the ordinary records it is merged with.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from breachscope.simulate.formats import winlog as W
 from breachscope.simulate.formats import zeek as Z
 from breachscope.simulate.network import Network
 from breachscope.simulate.streams import Injected
-from breachscope.simulate.text import json_escape, random_b62
+from breachscope.simulate.text import B62, json_escape
 
 _HISTORY = {"SF": "ShADadFf", "S0": "S", "REJ": "Sr", "RSTO": "ShADadR", "OTH": "Dd"}
 
@@ -149,8 +150,9 @@ class Story:
 
     @cached_property
     def inside(self) -> Callable[[str], bool]:
-        """Zeek's local_orig/local_resp: whether an address is the organization's."""
-        return sources.of_network(self.net).is_inside
+        """Zeek's local_orig/local_resp: whether an address is the organization's (a few addresses, asked
+        for every connection of the story: remembered)."""
+        return functools.lru_cache(maxsize=4096)(sources.of_network(self.net).is_inside)
 
     def add(self, key: str, ts: int, text: str, tag: str = "", ref: str = "", host: str = "") -> None:
         self.records[key].append(Injected(int(ts), text, tag, ref, host))
@@ -164,8 +166,9 @@ class Story:
         """Write the text of every pending record (call once the story is complete, before reading it)."""
         p, self.pending = self.pending, Pending()
         for log, items in p.zeek.items():
-            names = sorted({name for *_, fields in items for name in fields})
-            cols: dict[str, pa.Array | str] = {n: pa.array([f.get(n, "-") for *_, f in items]) for n in names}
+            rows = [item[3] for item in items]  # (key, index, ts, fields)
+            names = sorted({name for fields in rows for name in fields})
+            cols: dict[str, pa.Array | str] = {n: pa.array([f.get(n, "-") for f in rows]) for n in names}
             self._fill([(k, i) for k, i, *_ in items], Z.lines(log, np.array([t for _, _, t, _ in items]), cols))
         if p.asa:
             host, code, text = (pa.array([row[j] for row in p.asa]) for j in (3, 4, 5))
@@ -180,7 +183,8 @@ class Story:
 
     def _fill(self, where: list[tuple[str, int]], lines: pa.Array) -> None:
         for (key, index), text in zip(where, lines.to_pylist(), strict=True):
-            self.records[key][index] = replace(self.records[key][index], text=text)
+            r = self.records[key][index]
+            self.records[key][index] = Injected(r.ts, text, r.tag, r.ref, r.host)
 
     def add_many(self, key: str, ts: np.ndarray, lines: pa.Array, tag: str = "") -> None:
         """Many records of one log at once (built with the vectorized writers)."""
@@ -203,7 +207,8 @@ class Story:
 
     # --- Zeek ------------------------------------------------------------------------------------------------
     def uid(self, prefix: bytes = b"C") -> str:
-        return _one(random_b62(self.rng, 1, 17, prefix))
+        """A Zeek uid: the draws of random_b62(rng, 1, 17, prefix), without building an Arrow array for one."""
+        return prefix.decode() + B62[self.rng.integers(0, 62, size=17, dtype=np.uint8)].tobytes().decode()
 
     def zeek(self, log: str, ts: int, fields: dict[str, str], tag: str = "", ref: str = "") -> None:
         key = f"zeek.{log}"

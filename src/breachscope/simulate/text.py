@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 Part: TypeAlias = str | pa.Array | pa.ChunkedArray
 #: a field's values: one text per row, or one literal for every row
 Col: TypeAlias = pa.Array | str
-_B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+B62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
@@ -95,7 +95,7 @@ def json_escape_arr(arr: pa.Array) -> pa.Array:
 
 def random_b62(rng: np.random.Generator, n: int, length: int, prefix: bytes = b"") -> pa.Array:
     """Random base-62 tokens (Zeek uids `C...`, file ids `F...`)."""
-    body = _B62[rng.integers(0, 62, size=(n, length), dtype=np.uint8)]
+    body = B62[rng.integers(0, 62, size=(n, length), dtype=np.uint8)]
     if prefix:
         body = np.concatenate([np.tile(np.frombuffer(prefix, dtype=np.uint8), (n, 1)), body], axis=1)
     return _fixed_to_str(body)
