@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from breachscope.model.errors import UsageError
 from breachscope.simulate import attackdb, customers, datagen, dataplan, exposure, inventory, snapshot
 from breachscope.simulate import dataexposure as dx
 from breachscope.simulate.attackdb import Query
@@ -23,6 +24,8 @@ from breachscope.simulate.dbqueries import Template, Workload
 from breachscope.simulate.exposure import Scope, StatementResult
 from breachscope.simulate.noise.postgres import DbRefs
 from breachscope.simulate.text import strs
+
+MAX_ROWS = 30_000_000  # rows of all tables of an inventory story (held in memory while generated)
 
 
 @dataclass
@@ -88,6 +91,10 @@ def _inventory_story(cfg: SimConfig, folder: Path, dialect: str) -> DataStory:
     data = cfg.scenario_spec.data
     assert data is not None
     model = build(data.inventory, data.rows, data.types, "data.inventory")
+    rows = round(cfg.customers * sum(t.rows_per_subject for t in model.tables))
+    if rows > MAX_ROWS:
+        raise UsageError(f"--customers {cfg.customers} with data.rows makes {rows:,} rows in all; at most "
+                         f"{MAX_ROWS:,} (lower --customers or data.rows)")
     tables = datagen.generate(model, cfg.seed, cfg.customers)
     out = folder / "snapshot"
     out.mkdir(parents=True, exist_ok=True)
