@@ -14,7 +14,7 @@ import pytest
 import yaml
 from stdnum import iban, luhn
 
-from breachscope.model.errors import ConfigError
+from breachscope.model.errors import ConfigError, UsageError
 from breachscope.simulate import dataexposure, datagen, datamodel, dataplan
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import FOLDER, shipped
@@ -158,3 +158,10 @@ def test_an_inventory_file_beside_the_scenario_is_read(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     spec = load_scenario(str(tmp_path / "s.yaml"))
     assert spec.data is not None and spec.data.inventory["database"] == "shop"
+
+
+def test_tables_that_link_in_a_circle_are_refused() -> None:
+    doc = yaml.safe_load(yaml.safe_dump(CLINIC))
+    next(d for d in doc["datasets"] if d["table"] == "appointments")["columns"]["diagnosis_id"] = []
+    with pytest.raises(UsageError, match=r"appointments, diagnoses link to each other in a circle"):
+        _model(doc)

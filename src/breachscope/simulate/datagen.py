@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from breachscope.simulate import clock
 from breachscope.simulate import names as JA
 from breachscope.simulate import names_intl as W
-from breachscope.simulate.datamodel import FIRST_ID, Column, DataModel, TableModel
+from breachscope.simulate.datamodel import FIRST_ID, Column, DataModel, TableModel, link_order
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.text import join, lpad, pick, strs, where
 
@@ -36,24 +36,12 @@ def generate(model: DataModel, seed: int, subjects: int) -> dict[str, pa.Table]:
     rng = rng_for(seed, "datastory")
     out: dict[str, pa.Table] = {}
     keys: dict[str, np.ndarray] = {}
-    for table in _in_link_order(model):
+    for table in link_order(model.tables):
         n = subjects if table.name == model.main else max(1, round(subjects * table.rows_per_subject))
         start = FIRST_ID if table.name == model.main else 1
         keys[table.name] = np.arange(start, start + n, dtype=np.int64)
         out[table.name] = _table(model, table, n, rng, keys)
     return {t.name: out[t.name] for t in model.tables}
-
-
-def _in_link_order(model: DataModel) -> list[TableModel]:
-    done: list[TableModel] = []
-    left = list(model.tables)
-    while left:
-        ready = [t for t in left if all(c.references in {d.name for d in done} | {t.name, ""} for c in t.columns)]
-        if not ready:
-            raise ValueError("the tables' links form a cycle")
-        done.append(ready[0])
-        left.remove(ready[0])
-    return done
 
 
 def _table(model: DataModel, table: TableModel, n: int, rng: np.random.Generator,

@@ -131,9 +131,28 @@ def build(doc: dict, rows: Mapping[str, float], types: Mapping[str, str], where:
     unknown = sorted(set(rows) - set(listed))
     if unknown:
         raise UsageError(f"{where}: data.rows: no dataset named {', '.join(unknown)}")
+    try:
+        link_order(tuple(tables))
+    except ValueError as e:
+        raise UsageError(f"{where}: {e}") from None
     country = (inv.default_jurisdiction or "JP").split("-")[0].upper()
     model = DataModel(inv.name, inv.database or "data", inv, doc, subject_table[main_kind], tuple(tables), country)
     return _with_exclusion_values(model, where)
+
+
+def link_order(tables: tuple[TableModel, ...]) -> list[TableModel]:
+    """The tables, each after every table its columns link to (their keys are drawn first)."""
+    done: list[TableModel] = []
+    left = list(tables)
+    while left:
+        ready = [t for t in left if all(c.references in {d.name for d in done} | {t.name, ""} for c in t.columns)]
+        if not ready:
+            names = ", ".join(sorted(t.name for t in left))
+            raise ValueError(f"the tables {names} link to each other in a circle (a column named like another "
+                             "table's key links to it); rename one of the columns")
+        done.append(ready[0])
+        left.remove(ready[0])
+    return done
 
 
 def _row_key(table: str, listed: list[tuple[str, Any]], d: Any, stems: set[str]) -> str:
