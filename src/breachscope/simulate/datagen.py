@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from breachscope.simulate import clock
 from breachscope.simulate import names as JA
 from breachscope.simulate import names_intl as W
+from breachscope.simulate.customers import corporate_numbers
 from breachscope.simulate.datamodel import FIRST_ID, Column, DataModel, TableModel, link_order
 from breachscope.simulate.rng import rng_for
 from breachscope.simulate.text import join, lpad, pick, strs, where
@@ -126,6 +127,12 @@ def _values(c: Column, table: TableModel, n: int, rng: np.random.Generator, who:
             return join(strs(rng.integers(100, 666, n)), "-", lpad(strs(rng.integers(1, 100, n)), 2), "-",
                         lpad(strs(rng.integers(1, 10_000, n)), 4))
         return lpad(strs(rng.integers(10**10, 10**11, n)), 11)
+    if "corporate_number" in cats:  # Japan's 法人番号 with its check digit, else a commercial register number
+        if country == "JP":
+            return corporate_numbers(rng.integers(1, 100, n), rng.integers(1, 5, n), rng.permutation(900_000)[:n]
+                                     + 100_000 if n <= 900_000 else rng.integers(100_000, 1_000_000, n))
+        return join("HRB ", strs(rng.permutation(900_000)[:n] + 100_000 if n <= 900_000 else
+                                 rng.integers(100_000, 1_000_000, n)))
     if "contract_number" in cats or "customer_id" in cats:
         return join("C" if "contract_number" in cats else "CU", lpad(strs(rng.permutation(10**8)[:n]
                                                                           if n <= 10**7 else
