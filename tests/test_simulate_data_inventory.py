@@ -13,6 +13,7 @@ import phonenumbers
 import pytest
 import yaml
 from stdnum import iban, luhn
+from stdnum.jp import cn as corporate_number
 
 from breachscope.model.errors import ConfigError, UsageError
 from breachscope.simulate import dataexposure, datagen, datamodel, dataplan
@@ -165,3 +166,13 @@ def test_tables_that_link_in_a_circle_are_refused() -> None:
     next(d for d in doc["datasets"] if d["table"] == "appointments")["columns"]["diagnosis_id"] = []
     with pytest.raises(UsageError, match=r"appointments, diagnoses link to each other in a circle"):
         _model(doc)
+
+
+def test_japanese_corporate_numbers_carry_their_check_digit() -> None:
+    doc = {"version": 1, "name": "x", "database": "d", "default_jurisdiction": "JP",
+           "subjects": {"organization": {"table": "firms", "key": "firm_id"}},
+           "datasets": [{"table": "firms", "subject": "organization", "subject_key": "firm_id",
+                         "columns": {"houjin_bangou": ["corporate_number"], "tel": ["phone"]}}]}
+    firms = datagen.generate(_model(doc), 2, 1_500)["firms"]
+    assert all(corporate_number.is_valid(x) for x in firms["houjin_bangou"].to_pylist())
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse(x, "JP")) for x in firms["tel"].to_pylist())
