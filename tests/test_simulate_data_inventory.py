@@ -73,6 +73,7 @@ def test_the_values_are_what_a_real_system_holds(clinic: tuple[datamodel.DataMod
     p = tables["patients"].to_pydict()
     assert len(p["patient_id"]) == 6_000 and len(set(p["patient_id"])) == 6_000
     assert all("@" in e and " " not in e for e in p["email"])
+    assert len(set(p["email"])) == len(set(p["phone"])) == 6_000  # a mailbox, a phone number: one subject
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(x, "DE")) for x in p["phone"][:500])
     assert all(iban.is_valid(x) for x in tables["payments"]["iban"].to_pylist()[:500])
     born = np.array(p["date_of_birth"], dtype="datetime64[D]")

@@ -7,6 +7,7 @@ values go into a share of its column, so that the policy has rows to take out of
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import numpy as np
@@ -32,21 +33,53 @@ def arrow_type(sql_type: str) -> pa.DataType:
     return ARROW[sql_type]
 
 
+class _Unique:
+    """Distinct numbers in [0, size) in an order drawn from the seed, a few at a time: an affine bijection of a
+    running counter (no table of `size` values). Phone numbers and mailboxes are unique in a database, as in
+    the world: two subjects never share one by chance (scope matches staged files' values to subjects)."""
+
+    def __init__(self, rng: np.random.Generator, size: int) -> None:
+        self.size, self.k = size, 0
+        self.a = int(rng.integers(size // 3, size))
+        while math.gcd(self.a, size) != 1:
+            self.a += 1
+        self.b = int(rng.integers(0, size))
+
+    def take(self, n: int) -> np.ndarray:
+        if self.k + n > self.size:
+            raise ValueError(f"more than {self.size:,} distinct values asked of one format")
+        k = np.arange(self.k, self.k + n, dtype=np.int64)
+        self.k += n
+        return (self.a * k + self.b) % self.size
+
+
+class _Uniques(dict[str, _Unique]):
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.rng = rng
+
+    def take(self, name: str, size: int, n: int) -> np.ndarray:
+        if name not in self:
+            self[name] = _Unique(self.rng, size)
+        return self[name].take(n)
+
+
 def generate(model: DataModel, seed: int, subjects: int) -> dict[str, pa.Table]:
     """Every table of the model; the main subject's table has `subjects` rows."""
     rng = rng_for(seed, "datastory")
+    uniques = _Uniques(rng_for(seed, "datastory", "unique"))
     out: dict[str, pa.Table] = {}
     keys: dict[str, np.ndarray] = {}
     for table in link_order(model.tables):
         n = subjects if table.name == model.main else max(1, round(subjects * table.rows_per_subject))
         start = FIRST_ID if table.name == model.main else 1
         keys[table.name] = np.arange(start, start + n, dtype=np.int64)
-        out[table.name] = _table(model, table, n, rng, keys)
+        out[table.name] = _table(model, table, n, rng, keys, uniques)
     return {t.name: out[t.name] for t in model.tables}
 
 
 def _table(model: DataModel, table: TableModel, n: int, rng: np.random.Generator,
-           keys: dict[str, np.ndarray]) -> pa.Table:
+           keys: dict[str, np.ndarray], uniques: _Uniques) -> pa.Table:
     person = _Identity(model.country, rng, n)
     cols: dict[str, pa.Array] = {}
     # rows are stored in the order of their subject (inserted as they came): the link to the subject, or for a
@@ -63,7 +96,7 @@ def _table(model: DataModel, table: TableModel, n: int, rng: np.random.Generator
                 idx.sort()
             cols[c.name] = pa.array(parent[idx])
         else:
-            cols[c.name] = _values(c, table, n, rng, person, model.country)
+            cols[c.name] = _values(c, n, rng, person, model.country, uniques)
         value_set = model.exclusion_values.get((table.name, c.name))
         if value_set:
             chosen = pa.array(list(value_set)).take(pa.array(rng.integers(0, len(value_set), n)))
@@ -87,8 +120,8 @@ class _Identity:
         self.postal_i = rng.integers(0, 1000, n)
 
 
-def _values(c: Column, table: TableModel, n: int, rng: np.random.Generator, who: _Identity,
-            country: str) -> pa.Array:
+def _values(c: Column, n: int, rng: np.random.Generator, who: _Identity, country: str,
+            uniques: _Uniques) -> pa.Array:
     cats = set(c.categories)
     name = c.name.lower()
     if c.sql_type == "date":
@@ -106,9 +139,9 @@ def _values(c: Column, table: TableModel, n: int, rng: np.random.Generator, who:
     if "organization_name" in cats:
         return _org_name(who, rng, n)
     if "email" in cats:
-        return _email(who, rng, n)
+        return _email(who, rng, n, uniques)
     if "phone" in cats:
-        return _phone(country, rng, n)
+        return _phone(country, rng, n, uniques)
     if "postal_address" in cats:
         return _address(country, name, rng, who)
     if cats & {"medical", "health", "diagnosis"}:
@@ -175,14 +208,14 @@ def _romaji(who: _Identity) -> tuple[pa.Array, pa.Array]:
     return pick(given, who.given_i), pick(sur, who.sur_i)
 
 
-def _email(who: _Identity, rng: np.random.Generator, n: int) -> pa.Array:
+def _email(who: _Identity, rng: np.random.Generator, n: int, uniques: _Uniques) -> pa.Array:
     given, sur = _romaji(who)
     domains = list(JA.FREE_MAIL) if who.country == "JP" else list(W.MAIL_DOMAINS[who.country])
     style = rng.random(n)
     local = where(style < 0.5, join(given, ".", sur),
-                  where(style < 0.8, join(pc.utf8_slice_codeunits(given, 0, 1), sur, strs(rng.integers(1, 99, n))),
-                        join(sur, "_", given)))
-    return join(local, "@", pick(pa.array(domains), rng.integers(0, len(domains), n)))
+                  where(style < 0.8, join(pc.utf8_slice_codeunits(given, 0, 1), sur), join(sur, "_", given)))
+    number = strs(uniques.take("mailbox", 10**6, n) + 1)  # the mailbox's distinct number
+    return join(local, number, "@", pick(pa.array(domains), rng.integers(0, len(domains), n)))
 
 
 def _org_name(who: _Identity, rng: np.random.Generator, n: int) -> pa.Array:
@@ -197,20 +230,26 @@ def _org_name(who: _Identity, rng: np.random.Generator, n: int) -> pa.Array:
                 pick(pa.array(list(forms)), rng.integers(0, len(forms), n)))
 
 
-def _phone(country: str, rng: np.random.Generator, n: int) -> pa.Array:
-    if country == "JP":
-        pre = pick(pa.array(list(JA.MOBILE_PREFIXES)), rng.integers(0, 3, n))
-        return join(pre, "-", strs(rng.integers(1000, 10_000, n)), "-", lpad(strs(rng.integers(0, 10_000, n)), 4))
+def _phone(country: str, rng: np.random.Generator, n: int, uniques: _Uniques) -> pa.Array:
+    """Valid numbers of the country (libphonenumber), each used once in the database."""
+    if country == "JP":  # mobile 0X0-NNNN-NNNN
+        u = uniques.take("jp_mobile", 3 * 9000 * 10_000, n)
+        pre = pick(pa.array(list(JA.MOBILE_PREFIXES)), u // 90_000_000)
+        return join(pre, "-", strs(1000 + u // 10_000 % 9000), "-", lpad(strs(u % 10_000), 4))
     if country == "DE":  # mobile 015x/016x/017x (8 digits after the prefix), or a city's fixed line
-        mobile = join("+49 1", pick(pa.array(["51", "52", "60", "62", "70", "71", "72", "76"]),
-                                    rng.integers(0, 8, n)), " ", strs(rng.integers(10_000_000, 99_999_999, n)))
-        fixed = join("0", pick(pa.array(["30", "40", "89", "221", "69", "711", "211", "341"]), rng.integers(0, 8, n)),
-                     " ", strs(rng.integers(200_000, 9_999_999, n)))
-        return where(rng.random(n) < 0.6, mobile, fixed)
+        mobile_prefixes = pa.array(["51", "52", "60", "62", "70", "71", "72", "76"])
+        areas = pa.array(["30", "40", "89", "221", "69", "711", "211", "341"])
+        is_mobile = rng.random(n) < 0.6
+        m = uniques.take("de_mobile", 8 * 90_000_000, n)
+        f = uniques.take("de_fixed", 8 * 9_800_000, n)
+        mobile = join("+49 1", pick(mobile_prefixes, m // 90_000_000), " ", strs(10_000_000 + m % 90_000_000))
+        fixed = join("0", pick(areas, f // 9_800_000), " ", strs(200_000 + f % 9_800_000))
+        return where(is_mobile, mobile, fixed)
     areas = pa.array(["212", "310", "312", "415", "512", "602", "617", "646", "713", "718", "214", "305", "404",
                       "206", "503", "702", "720", "813", "919", "971"])  # assigned area codes
-    area = pick(areas, rng.integers(0, len(areas), n))
-    return join("(", area, ") ", strs(rng.integers(201, 999, n)), "-", lpad(strs(rng.integers(0, 10_000, n)), 4))
+    u = uniques.take("us", 20 * 798 * 10_000, n)
+    return join("(", pick(areas, u // (798 * 10_000)), ") ", strs(201 + u // 10_000 % 798), "-",
+                lpad(strs(u % 10_000), 4))
 
 
 def _address(country: str, name: str, rng: np.random.Generator, who: _Identity) -> pa.Array:
