@@ -21,6 +21,7 @@ from breachscope.simulate import SimConfig, run
 from breachscope.simulate.config import EPISODES
 from breachscope.simulate.scenario_file import load_scenario
 from breachscope.simulate.scenarios import shipped
+from tests.simcase import assert_scope_exact, replay
 
 NTT = shipped()["ntt-2025"]
 
@@ -254,3 +255,23 @@ def test_the_steps_jitter_is_the_scenarios(tmp_path: Path) -> None:
     data["attack"]["jitter"] = "15m"
     with pytest.raises(ConfigError, match=r"s\.yaml:\d+: .*jitter 15m: between 1ms and 10m"):
         load_scenario(str(_write(tmp_path, data)))
+
+
+def test_the_database_step_sets_the_page_size_and_the_probe(tmp_path: Path) -> None:
+    """`database_sessions: {page_size, probe_limit}`: the script pages by that many rows; probe_limit 0 sends no
+    LIMIT without ORDER BY, so nothing is potential, and scope is still exact."""
+    data = _ntt()
+    step = next(s for s in data["attack"]["variants"]["destination"] if s["step"] == "database_sessions")
+    step.update(page_size=1_000, probe_limit=0)
+    done = replay(tmp_path, str(_write(tmp_path, data)), events=4_000, seed=3, customers=3_000)
+    statements = done.truth["database"]["statements"]
+    assert {s["kind"] for s in statements} >= {"page_customers", "copy_export"}
+    assert "probe_limit" not in {s["kind"] for s in statements}
+    assert all(s["params"][2] == 1_000 for s in statements if s["kind"].startswith("page_"))
+    assert not done.truth["affected"]["potential"]["organizations"] and "probe_from" not in \
+        done.truth["database"]["ranges"]
+    assert_scope_exact(done)
+    step.update(page_size=None, probe_limit=5_000)
+    with pytest.raises(UsageError, match="probe_limit 5000 is too large"):
+        run(SimConfig(out=tmp_path / "big", scenario=str(_write(tmp_path, data, "big.yaml")), events=2_000,
+                      customers=2_000, seed=3, jobs=1).validate())

@@ -184,6 +184,11 @@ class DatabaseSessions(Strict):
     host: Part = "device_a"
     actor: Actor
     sessions: tuple[LocalTime, ...] = Field(min_length=1)
+    page_size: int | None = Field(default=None, ge=10, le=1_000_000, description="rows per page of the script's "
+                                  "paging (LIMIT n OFFSET m); default: 5,000 scaled to the target's size")
+    probe_limit: int | None = Field(default=None, ge=0, le=1_000_000, description="the LIMIT of the statement "
+                                    "without ORDER BY past the last page (its rows are potential, not confirmed); "
+                                    "0: no such statement; default: 2,000 scaled to the target's size")
 
 
 class Staging(Strict):

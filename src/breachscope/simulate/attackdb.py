@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyarrow.compute as pc
 
+from breachscope.model.errors import UsageError
 from breachscope.simulate.customers import OrderDB
 from breachscope.simulate.dbqueries import inline
 
@@ -71,6 +72,21 @@ class Query:
     physical_order: str = PROBE_PHYSICAL_ORDER  # uncertain statements: the order the server returned rows in
 
 
+@dataclass(frozen=True)
+class PlanOptions:
+    """The scenario's say in the plan (database_sessions): rows per page, the probe's LIMIT (0: no probe)."""
+
+    page_size: int | None = None
+    probe_limit: int | None = None
+
+    def page(self, target: int) -> int:
+        return self.page_size or max(100, int(round(PAGE_DEFAULT * target / 17_891, -2)))
+
+    def limit(self, target: int) -> int:
+        return self.probe_limit if self.probe_limit is not None else max(40, round(PROBE_LIMIT_DEFAULT * target
+                                                                                   / 17_891))
+
+
 @dataclass
 class Ranges:
     a0: int
@@ -84,7 +100,7 @@ class Ranges:
     probe_limit: int
 
 
-def choose_ranges(db: OrderDB, target: int) -> Ranges:
+def choose_ranges(db: OrderDB, target: int, options: PlanOptions = PlanOptions()) -> Ranges:
     """Customer index ranges (inclusive) that make the statements expose exactly `target` organizations."""
     ids = np.asarray(db["customers"]["customer_id"])
     n = len(ids)
@@ -98,9 +114,7 @@ def choose_ranges(db: OrderDB, target: int) -> Ranges:
     if cum[-1] < target + 20:
         raise ValueError(f"the customer base holds only {cum[-1]} organizations, fewer than the target {target}")
     b1 = int(np.searchsorted(cum, target))  # first index where the count reaches the target
-    scale = target / 17_891
-    page = max(100, int(round(PAGE_DEFAULT * scale, -2)))
-    limit = max(40, round(PROBE_LIMIT_DEFAULT * scale))
+    page, limit = options.page(target), options.limit(target)
     a1 = round(0.8 * b1)
     c1 = round(0.5 * b1)
     e1 = max(1, round(0.16 * b1))
@@ -111,15 +125,17 @@ def choose_ranges(db: OrderDB, target: int) -> Ranges:
     while rows < need and u0 > a1 + 1:
         u0 -= 1
         rows += int(contacts[u0])
-    if rows < need:
-        raise ValueError("customer base too small for the probe statement")
+    if limit and rows < need:
+        raise UsageError(f"database_sessions: probe_limit {limit} is too large for the {target:,} organizations "
+                         "the attacker reads (lower it, or raise --customers)")
     u1 = min(n - 1, b1 + max(10, round(0.02 * b1)))
     return Ranges(0, e1, c1, a1, b1, u0, u1, page, limit)
 
 
-def plan(db: OrderDB, target: int, dialect: str = "postgres") -> tuple[Ranges, list[Query]]:
+def plan(db: OrderDB, target: int, dialect: str = "postgres",
+         options: PlanOptions = PlanOptions()) -> tuple[Ranges, list[Query]]:
     """The attacker's statements, as the server of the dialect receives them (see `in_mysql`)."""
-    r, qs = _plan(db, target)
+    r, qs = _plan(db, target, options)
     return r, (in_mysql(qs) if dialect == "mysql" else qs)
 
 
@@ -150,8 +166,8 @@ def backquoted(sql: str) -> str:
     return _QUOTED.sub(r"`\1`", sql)
 
 
-def _plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:
-    r = choose_ranges(db, target)
+def _plan(db: OrderDB, target: int, options: PlanOptions) -> tuple[Ranges, list[Query]]:
+    r = choose_ranges(db, target, options)
     ids = np.asarray(db["customers"]["customer_id"])
     cid = lambda i: int(ids[i])  # noqa: E731
     k = db["contracts"]
@@ -179,9 +195,10 @@ def _plan(db: OrderDB, target: int) -> tuple[Ranges, list[Query]]:
         qs.append(Query(ref(), kind="page_contacts", sql=Q_PAGE_CONTACTS, select_sql=Q_PAGE_CONTACTS,
                         params=[cid(r.a0), cid(r.c1), r.page, p * r.page],
                         relations=("public.contacts", "public.customers"), client="script", session=4))
-    qs.append(Query(ref(), kind="probe_limit", sql=Q_PROBE, select_sql=Q_PROBE,
-                    params=[cid(r.u0), cid(r.u1), r.probe_limit], relations=("public.customers", "public.contacts"),
-                    client="script", session=5, certain=False))
+    if r.probe_limit:
+        qs.append(Query(ref(), kind="probe_limit", sql=Q_PROBE, select_sql=Q_PROBE,
+                        params=[cid(r.u0), cid(r.u1), r.probe_limit],
+                        relations=("public.customers", "public.contacts"), client="script", session=5, certain=False))
     inner = Q_COPY_CONTRACTS.format(lo=cid(r.a1 + 1), hi=cid(r.b1))
     qs.append(Query(ref(), kind="copy_contracts", sql=psql_copy(inner), select_sql=inner,
                     relations=("public.contracts",), copy=True, session=6, output_file=CONTRACTS_FILE))

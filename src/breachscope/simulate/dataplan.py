@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import sqlglot
 
-from breachscope.simulate.attackdb import PAGE_DEFAULT, PROBE_LIMIT_DEFAULT, Query, in_mysql, psql_copy
-from breachscope.simulate.config import NTT_TARGET_ORGANIZATIONS
+from breachscope.model.errors import UsageError
+from breachscope.simulate.attackdb import PlanOptions, Query, in_mysql, psql_copy
 from breachscope.simulate.datamodel import DataModel, TableModel, ident
 
 
@@ -40,28 +40,28 @@ def excluded_mask(con: duckdb.DuckDBPyConnection, model: DataModel, table: str, 
     return mask
 
 
-def plan(model: DataModel, tables: dict[str, pa.Table], target: int,
-         dialect: str = "postgres") -> tuple[dict, list[Query]]:
+def plan(model: DataModel, tables: dict[str, pa.Table], target: int, dialect: str = "postgres",
+         options: PlanOptions | None = None) -> tuple[dict, list[Query]]:
     """(the ranges as the truth reports them, the statements as the server of the dialect receives them)."""
     con = duckdb.connect()
     try:
         for name, t in tables.items():
             con.register(name, t)
-        r = _ranges(con, model, tables, target)
+        r = _ranges(con, model, tables, target, options or PlanOptions())
     finally:
         con.close()
     qs = _statements(model, tables, r)
     ids = np.asarray(tables[model.main][model.main_table.key])
     shown = {"first": ids[r["a0"]], "export_to": ids[r["e1"]], "linked_pages_to": ids[r["c1"]],
-             "pages_to": ids[r["a1"]], "copy_to": ids[r["b1"]], "probe_from": ids[r["u0"]],
-             "probe_to": ids[r["u1"]]}
+             "pages_to": ids[r["a1"]], "copy_to": ids[r["b1"]],
+             **({"probe_from": ids[r["u0"]], "probe_to": ids[r["u1"]]} if r["limit"] else {})}
     ranges = {"subject_table": model.main, "subject_key": model.main_table.key,
               **{k: int(v) for k, v in shown.items()}, "page_size": r["page"], "probe_limit": r["limit"]}
     return ranges, (in_mysql(qs) if dialect == "mysql" else qs)
 
 
 def _ranges(con: duckdb.DuckDBPyConnection, model: DataModel, tables: dict[str, pa.Table],
-            target: int) -> dict[str, int]:
+            target: int, options: PlanOptions) -> dict[str, int]:
     main = model.main_table
     ids = np.asarray(tables[main.name][main.key])
     n = len(ids)
@@ -80,13 +80,12 @@ def _ranges(con: duckdb.DuckDBPyConnection, model: DataModel, tables: dict[str, 
     b1 = max(c1, int(np.searchsorted(np.cumsum(main_ok), target - base)))
     if int(np.count_nonzero(main_ok[:b1 + 1])) + base != target:
         raise ValueError("no range of the main subjects gives the target exactly")
-    scale = target / NTT_TARGET_ORGANIZATIONS
-    page = max(100, int(round(PAGE_DEFAULT * scale, -2)))
-    limit = max(40, round(PROBE_LIMIT_DEFAULT * scale))
+    page, limit = options.page(target), options.limit(target)
     a1 = round(0.8 * b1)
     u0 = b1 - limit - max(5, limit // 7) + 1  # the probe's first `limit` rows (key order) all lie in [u0, b1]
-    if u0 <= a1:
-        raise ValueError("the database is too small for the probe statement")
+    if limit and u0 <= a1:
+        raise UsageError(f"database_sessions: probe_limit {limit} is too large for the {target:,} subjects the "
+                         "attacker reads (lower it, or raise --customers)")
     u1 = min(n - 1, b1 + max(10, round(0.02 * b1)))
     return {"a0": 0, "e1": max(1, round(0.16 * b1)), "c1": c1, "a1": a1, "b1": b1, "u0": u0, "u1": u1,
             "page": page, "limit": limit}
@@ -130,8 +129,10 @@ def _statements(model: DataModel, tables: dict[str, pa.Table], r: dict[str, int]
             qs.append(Query(ref(), f"page_{t.name}", sql, sql, [cid(r["a0"]), cid(r["c1"]), r["page"], p * r["page"]],
                             (f"public.{ident(t.name)}",), client="script", session=4))
     probe = f"SELECT {', '.join(_cols(main))}\n  FROM {table}\n WHERE {key} BETWEEN $1 AND $2\n LIMIT $3"
-    qs.append(Query(ref(), "probe_limit", probe, probe, [cid(r["u0"]), cid(r["u1"]), r["limit"]],
-                    (f"public.{ident(main.name)}",), certain=False, client="script", session=5, physical_order=key))
+    if r["limit"]:
+        qs.append(Query(ref(), "probe_limit", probe, probe, [cid(r["u0"]), cid(r["u1"]), r["limit"]],
+                        (f"public.{ident(main.name)}",), certain=False, client="script", session=5,
+                        physical_order=key))
     inner = (f"SELECT {', '.join(_cols(main))} FROM {table} WHERE {key} BETWEEN {cid(r['a1'] + 1)} "
              f"AND {cid(r['b1'])} ORDER BY {key}")
     qs.append(Query(ref(), "copy_main", psql_copy(inner), inner, relations=(f"public.{ident(main.name)}",), copy=True,

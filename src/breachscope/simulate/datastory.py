@@ -16,6 +16,7 @@ import yaml
 from breachscope.model.errors import UsageError
 from breachscope.simulate import attackdb, customers, datagen, dataplan, exposure, inventory, snapshot
 from breachscope.simulate import dataexposure as dx
+from breachscope.simulate.attack_file import DatabaseSessions
 from breachscope.simulate.attackdb import Query
 from breachscope.simulate.config import SimConfig
 from breachscope.simulate.datamodel import DataModel, TableModel, build, ident
@@ -62,11 +63,18 @@ def build_story(cfg: SimConfig, folder: Path) -> DataStory:
     return story
 
 
+def plan_options(cfg: SimConfig) -> attackdb.PlanOptions:
+    """The variant's say in the attacker's plan (its database_sessions step)."""
+    step = next(s for s in cfg.scenario_spec.attack.variants[cfg.variant] if s.step == "database_sessions")
+    assert isinstance(step, DatabaseSessions)
+    return attackdb.PlanOptions(step.page_size, step.probe_limit)
+
+
 def _ntt_story(cfg: SimConfig, folder: Path, dialect: str) -> DataStory:
     db = customers.generate(cfg.seed, cfg.customers)
     snapshot.write_parquet(db, folder / "snapshot")
     inv = inventory.write(folder / "inventory.yaml")
-    ranges, queries = attackdb.plan(db, cfg.target_organizations, dialect)
+    ranges, queries = attackdb.plan(db, cfg.target_organizations, dialect, plan_options(cfg))
     con = exposure.connect(folder / "snapshot")
     try:
         results = {q.ref: exposure.run(con, q, keep_rows=bool(q.output_file)) for q in queries}
@@ -75,7 +83,8 @@ def _ntt_story(cfg: SimConfig, folder: Path, dialect: str) -> DataStory:
         con.close()
     ids = np.asarray(db["customers"]["customer_id"])
     shown = {"first_customer": ranges.a0, "export_to": ranges.e1, "contacts_to": ranges.c1, "pages_to": ranges.a1,
-             "contracts_copy_to": ranges.b1, "probe_from": ranges.u0, "probe_to": ranges.u1}
+             "contracts_copy_to": ranges.b1, **({"probe_from": ranges.u0, "probe_to": ranges.u1}
+                                                if ranges.probe_limit else {})}
     corp = db["customers"]["corporate_number"].drop_null().combine_chunks()
     refs = DbRefs(customers.FIRST_CUSTOMER_ID, db["customers"].num_rows, db["contracts"].num_rows,
                   db["contracts"]["contract_no"].combine_chunks(), corp.slice(0, 50_000),
@@ -102,7 +111,7 @@ def _inventory_story(cfg: SimConfig, folder: Path, dialect: str) -> DataStory:
     text = yaml.safe_dump(model.document, sort_keys=False, allow_unicode=True, width=120)
     (folder / "inventory.yaml").write_text(f"# Data inventory of the simulated database (breachscope simulate, "
                                            f"{cfg.scenario_spec.name})\n" + text, encoding="utf-8")
-    ranges, queries = dataplan.plan(model, tables, cfg.target_organizations, dialect)
+    ranges, queries = dataplan.plan(model, tables, cfg.target_organizations, dialect, plan_options(cfg))
     con = exposure.connect(out, tuple(t.name for t in model.tables))
     try:
         results = dx.results(con, model, queries)
