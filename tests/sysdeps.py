@@ -1,7 +1,7 @@
 """What the tests need from the system besides Python packages, checked with the standard library only
 (it runs before the virtualenv exists): PostgreSQL with pgAudit (tests/pgserver.py finds it) and Java 17+
 for local Spark; Chromium (the HTML report's browser tests), nftables and iproute2 (containment plans
-applied in a network namespace). `python3 -m tests.sysdeps` prints one line per missing piece,
+applied in a network namespace), unixODBC with psqlODBC (the attacker's ODBC sessions replayed). `python3 -m tests.sysdeps` prints one line per missing piece,
 `<key>\\t<why>`, and exits 1; `.ci/system-deps` (called by `make test` and `.ci/run`) installs the Debian
 packages for those keys.
 """
@@ -46,7 +46,18 @@ def missing() -> dict[str, str]:
     for key, command in (("chromium", "chromium"), ("nft", "nft"), ("ip", "ip")):
         if not (shutil.which(command) or Path("/usr/sbin", command).exists()):
             out[key] = f"no `{command}` on PATH"
+    if odbc_problem():
+        out["odbc"] = str(odbc_problem())
     return out
+
+
+def odbc_problem() -> str | None:
+    """Why the ODBC tests cannot connect here (unixODBC with the psqlODBC driver: the attacker's ODBC sessions
+    are compared with a real server's lines), or None."""
+    if not shutil.which("odbcinst"):
+        return "no unixODBC (`odbcinst`)"
+    drivers = subprocess.run(["odbcinst", "-q", "-d"], capture_output=True, text=True).stdout
+    return None if "PostgreSQL Unicode" in drivers else "no psqlODBC driver (PostgreSQL Unicode) registered"
 
 
 def main() -> int:

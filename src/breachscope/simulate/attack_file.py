@@ -184,6 +184,10 @@ class DatabaseSessions(Strict):
     host: Part = "device_a"
     actor: Actor
     sessions: tuple[LocalTime, ...] = Field(min_length=1)
+    client: Literal["connection_string", "odbc"] = Field(
+        default="connection_string", description="how the attacker's script connects: with the application's "
+        "own connection string and driver (Npgsql or Connector/NET: the application's name in the log), or over "
+        "ODBC (psqlODBC: no application name; PostgreSQL only)")
     page_size: int | None = Field(default=None, ge=10, le=1_000_000, description="rows per page of the script's "
                                   "paging (LIMIT n OFFSET m); default: 5,000 scaled to the target's size")
     probe_limit: int | None = Field(default=None, ge=0, le=1_000_000, description="the LIMIT of the statement "

@@ -462,6 +462,11 @@ class ScenarioFile(Strict):
     def _data_with_its_story(self) -> ScenarioFile:
         if (self.story == "inventory") != (self.data is not None):
             raise ValueError("story: inventory needs data: (its inventory), and only it does")
+        for name, steps in self.attack.variants.items():
+            odbc = [s for s in steps if getattr(s, "client", "") == "odbc"]
+            if odbc and self.network.database != "postgresql":
+                raise ValueError(f"attack.variants.{name}: database_sessions client odbc is simulated for "
+                                 f"PostgreSQL only (network.database is {self.network.database})")
         return self
 
     @field_validator("episodes_from")

@@ -74,6 +74,7 @@ class PgSession:
         pid = str(self.pid)
         rec, auth = P.connection_lines(_ts(self.opened), _ts(self.opened + 1_200), pid, ip, port, self.user,
                                        self.database, self.app)
+        app = self.app or "[unknown]"  # %a of a client that set no application_name
         out = [(self.opened, _one(rec), ""), (self.opened + 1_200, _one(auth), "")]
         rows: list[tuple[int, str, str, str, str, str, str, str, str, str]] = []
         for number, st in enumerate(self.statements, start=1):
@@ -89,10 +90,10 @@ class PgSession:
         if rows:
             cols = list(zip(*rows, strict=True))
             lines = P.audit_lines(np.array(cols[0], dtype=np.int64), pid, self.user, self.database,
-                                  f"{ip}({port})", self.app, *(pa.array(c) for c in cols[1:9]))
+                                  f"{ip}({port})", app, *(pa.array(c) for c in cols[1:9]))
             out += list(zip(cols[0], lines.to_pylist(), cols[9], strict=True))
         if self.closed is not None:
-            line = P.disconnection_lines(_ts(self.closed), pid, ip, port, self.user, self.database, self.app,
+            line = P.disconnection_lines(_ts(self.closed), pid, ip, port, self.user, self.database, app,
                                          np.array([self.closed - self.opened]))
             out.append((self.closed, _one(line), ""))
         return out

@@ -70,8 +70,10 @@ def connection_lines(ts_received: np.ndarray, ts_authorized: np.ndarray, pid: Co
     client = join(ip, "(", port, ")")
     received = join(*prefix(ts_received, pid, "[unknown]", "[unknown]", client, "[unknown]"),
                     "LOG:  connection received: host=", ip, " port=", port, "\n")
+    # a client that sets no application_name (psqlODBC) gets none on this line
+    named: Col = "" if isinstance(app, str) and not app else join(" application_name=", app)
     authorized = join(*prefix(ts_authorized, pid, user, db, client, "[unknown]"),
-                      "LOG:  connection authorized: user=", user, " database=", db, " application_name=", app, "\n")
+                      "LOG:  connection authorized: user=", user, " database=", db, named, "\n")
     return received, authorized
 
 

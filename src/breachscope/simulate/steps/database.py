@@ -28,6 +28,8 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
         engine = w.s.engine  # the database's engine: its client, port and statements (simulate/dbengine.py)
         if script:
             cmd = f"powershell.exe -NoProfile -ExecutionPolicy Bypass -File {WORK_A}\\sync.ps1 -Part {session}"
+            if p.client == "odbc":  # System.Data.Odbc with a DSN-less connection string
+                cmd += " -Driver \"PostgreSQL Unicode(x64)\""
             image = IMAGE["ps"]
         elif engine.name == "postgresql":
             cmd = f"{IMAGE['psql']} -h {dbh.ip} -U {db_user} -d {w.s.database} -f {WORK_A}\\r{session}.sql"
@@ -51,7 +53,11 @@ def database_sessions(w: Attack, p: DatabaseSessions, inputs: StoryInputs) -> No
             t += int(rows * 120) + int(w.rng.integers(200_000, 900_000))  # fetching and writing the rows
         w.pid += int(w.rng.integers(5, 400))
         closed = t + int(w.rng.integers(50_000, 400_000))
-        app = w.s.app_name if script else ("psql" if engine.name == "postgresql" else "mysql")
+        if script and p.client == "odbc" and engine.name != "postgresql":
+            raise UsageError(f"database_sessions: client odbc is simulated for PostgreSQL only, not {engine.name}")
+        # psqlODBC sets no application_name: the log shows [unknown]
+        app = ("" if p.client == "odbc" else w.s.app_name) if script else \
+            ("psql" if engine.name == "postgresql" else "mysql")
         w.s.pg(PgSession(a.ip, port, db_user, app, w.pid, t0, closed, stmts), "attack:db_query")
         w.s.conn(t0, a.ip, port, dbh.ip, engine.port, "tcp", "-", (closed - t0) / clock.US, 2_000 + 600 * len(qs),
                  200 + rows_total * 190, tag="attack:db_query")
