@@ -1,9 +1,9 @@
 """What the tests need from the system besides Python packages, checked with the standard library only
 (it runs before the virtualenv exists): PostgreSQL with pgAudit (tests/pgserver.py finds it) and Java 17+
 for local Spark; Chromium (the HTML report's browser tests), nftables and iproute2 (containment plans
-applied in a network namespace), unixODBC with psqlODBC (the attacker's ODBC sessions replayed). `python3 -m tests.sysdeps` prints one line per missing piece,
-`<key>\\t<why>`, and exits 1; `.ci/system-deps` (called by `make test` and `.ci/run`) installs the Debian
-packages for those keys.
+applied in a network namespace), unixODBC with psqlODBC (the attacker's ODBC sessions replayed).
+`python3 -m tests.sysdeps` prints one line per missing piece, `<key>\\t<why>`, and exits 1;
+`.ci/system-deps` (called by `make test` and `.ci/run`) installs the Debian packages for those keys.
 """
 
 from __future__ import annotations
