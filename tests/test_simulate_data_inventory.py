@@ -4,6 +4,7 @@ the inventory's exclusions applied, and a truth that follows docs/inventory.md's
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from stdnum import iban, luhn
 from stdnum.jp import cn as corporate_number
+from stdnum.jp import in_ as my_number
 
 from breachscope.model.errors import ConfigError, UsageError
 from breachscope.simulate import dataexposure, datagen, datamodel, dataplan
@@ -177,3 +179,18 @@ def test_japanese_corporate_numbers_carry_their_check_digit() -> None:
     firms = datagen.generate(_model(doc), 2, 1_500)["firms"]
     assert all(corporate_number.is_valid(x) for x in firms["houjin_bangou"].to_pylist())
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(x, "JP")) for x in firms["tel"].to_pylist())
+
+
+def test_the_other_categories_get_values_of_their_kind() -> None:
+    doc = {"version": 1, "name": "x", "database": "d", "default_jurisdiction": "JP",
+           "subjects": {"person": {"table": "members", "key": "member_id"}},
+           "datasets": [{"table": "members", "subject": "person", "subject_key": "member_id",
+                         "columns": {"mynumber": ["my_number"], "password_hash": ["credentials"],
+                                     "licence": ["drivers_license"], "fingerprint": ["biometric"],
+                                     "last_message": ["communications_content"], "tier": ["loyalty_tier"]}}]}
+    m = datagen.generate(_model(doc), 5, 2_000)["members"].to_pydict()
+    assert all(my_number.is_valid(x) for x in m["mynumber"])
+    assert all(re.fullmatch(r"\$2b\$12\$[0-9A-Za-z]{53}", x) for x in m["password_hash"])
+    assert all(re.fullmatch(r"[A-Z]\d{9}[A-Z]", x) for x in m["licence"])
+    assert all(re.fullmatch(r"[0-9a-f]{64}", x) for x in m["fingerprint"])
+    assert len(set(m["tier"])) == 2_000 and all(x.startswith("loyalty-tier-") for x in m["tier"])

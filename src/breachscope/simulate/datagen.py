@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from stdnum.jp import in_ as my_number
 
 from breachscope.simulate import clock
 from breachscope.simulate import names as JA
@@ -20,7 +21,7 @@ from breachscope.simulate import names_intl as W
 from breachscope.simulate.customers import corporate_numbers
 from breachscope.simulate.datamodel import FIRST_ID, Column, DataModel, TableModel, link_order
 from breachscope.simulate.rng import rng_for
-from breachscope.simulate.text import join, lpad, pick, strs, where
+from breachscope.simulate.text import join, lpad, pick, random_b62, random_hex, strs, where
 
 TSTZ = pa.timestamp("us", tz="UTC")
 ARROW = {"bigint": pa.int64(), "integer": pa.int64(), "text": pa.string(), "date": pa.date32(),
@@ -155,23 +156,40 @@ def _values(c: Column, n: int, rng: np.random.Generator, who: _Identity, country
         return _cards(rng, n)
     if "bank_account" in cats:
         return _accounts(country, rng, n)
+    if "my_number" in cats and country == "JP":
+        return _my_numbers(rng, n)
     if cats & {"my_number", "ssn", "national_id", "tax_id"}:
         if country == "US" or "ssn" in cats:
             return join(strs(rng.integers(100, 666, n)), "-", lpad(strs(rng.integers(1, 100, n)), 2), "-",
                         lpad(strs(rng.integers(1, 10_000, n)), 4))
         return lpad(strs(rng.integers(10**10, 10**11, n)), 11)
     if "corporate_number" in cats:  # Japan's 法人番号 with its check digit, else a commercial register number
+        serial = uniques.take("corporate", 900_000, n) + 100_000
         if country == "JP":
-            return corporate_numbers(rng.integers(1, 100, n), rng.integers(1, 5, n), rng.permutation(900_000)[:n]
-                                     + 100_000 if n <= 900_000 else rng.integers(100_000, 1_000_000, n))
-        return join("HRB ", strs(rng.permutation(900_000)[:n] + 100_000 if n <= 900_000 else
-                                 rng.integers(100_000, 1_000_000, n)))
+            return corporate_numbers(rng.integers(1, 100, n), rng.integers(1, 5, n), serial)
+        return join("HRB ", strs(serial))
     if "contract_number" in cats or "customer_id" in cats:
-        return join("C" if "contract_number" in cats else "CU", lpad(strs(rng.permutation(10**8)[:n]
-                                                                          if n <= 10**7 else
-                                                                          rng.integers(0, 10**8, n)), 8))
-    if cats:
-        return join(pa.array([sorted(cats)[0].replace("_", "-")] * n), "-", strs(rng.integers(1000, 100_000, n)))
+        prefix = "C" if "contract_number" in cats else "CU"
+        return join(prefix, lpad(strs(uniques.take(prefix, 10**8, n)), 8))
+    if "drivers_license" in cats:
+        letters = pa.array([chr(65 + i) for i in range(26)])
+        return join(pick(letters, rng.integers(0, 26, n)), lpad(strs(rng.integers(0, 10**9, n)), 9),
+                    pick(letters, rng.integers(0, 26, n)))
+    if "credentials" in cats:  # a password's bcrypt hash, as an application stores it
+        return join("$2b$12$", random_b62(rng, n, 53))
+    if cats & {"biometric", "genome"}:  # a template's or a sample's digest
+        return random_hex(rng, n, 64)
+    if "communications_content" in cats:
+        return pick(pa.array(list(W.MESSAGES)), rng.integers(0, len(W.MESSAGES), n))
+    if cats & {"communications_metadata", "service_usage"}:
+        return join(strs(rng.integers(1, 2_000, n)), pick(pa.array([" min", " GB", " calls", " SMS"]),
+                                                          rng.integers(0, 4, n)))
+    if "contract_name" in cats:
+        return join(pick(pa.array(list(W.PLANS)), rng.integers(0, len(W.PLANS), n)), " ",
+                    strs(uniques.take("contract_name", 10**6, n) + 1))
+    if cats:  # a category the generator does not know: a code, unique per row
+        first = sorted(cats)[0]
+        return join(pa.array([first.replace("_", "-")] * n), "-", strs(uniques.take("other:" + first, 10**7, n) + 1))
     return _plain(name, rng, n, country)
 
 
@@ -278,6 +296,21 @@ def _address(country: str, name: str, rng: np.random.Generator, who: _Identity) 
     if key == "DE":
         return join(street, " ", number, ", ", postal, " ", city)
     return join(number, " ", street, ", ", city, " ", postal)
+
+
+def _my_numbers(rng: np.random.Generator, n: int) -> pa.Array:
+    """個人番号: 11 digits and the check digit (weights 2-7 then 2-6 from the right, modulo 11), checked against
+    python-stdnum's jp.in_ on a sample."""
+    body = rng.integers(0, 10, (n, 11))
+    weights = np.array([2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6])
+    r = (body[:, ::-1] * weights).sum(axis=1) % 11
+    check = np.where(r <= 1, 0, 11 - r)
+    digits = np.concatenate([body, check[:, None]], axis=1)
+    out = lpad(strs((digits * 10 ** np.arange(11, -1, -1, dtype=np.int64)).sum(axis=1)), 12)
+    for sample in out.slice(0, 8).to_pylist():
+        if not my_number.is_valid(sample):
+            raise AssertionError("My Number check digit differs from stdnum's")
+    return out
 
 
 def _cards(rng: np.random.Generator, n: int) -> pa.Array:

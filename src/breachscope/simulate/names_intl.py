@@ -68,3 +68,9 @@ DEPARTMENTS = ("Allgemeinmedizin", "Innere Medizin", "Kardiologie", "Orthopädie
                "Gynäkologie", "Radiologie", "Labor", "Physiotherapie")
 STATUSES = ("active", "active", "active", "pending", "closed", "cancelled")
 CODES = ("A", "B", "C", "D", "E", "F")
+#: short messages (communications content)
+MESSAGES = ("Can we move the appointment to Thursday?", "Please call me back after 5 pm.",
+            "The results are ready, see the portal.", "Thanks, received.", "Running 10 minutes late.",
+            "Reminder: fasting from midnight.", "Invoice attached.", "Where do I park?")
+#: contract or plan names
+PLANS = ("Basic", "Standard", "Premium", "Business", "Family", "Flex", "Pro", "Enterprise")
