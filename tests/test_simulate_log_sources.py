@@ -102,7 +102,8 @@ def test_collecting_everything_is_the_default_and_not_in_the_truth() -> None:
 
 @pytest.fixture(scope="module")
 def per_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    data = _scenario({"not_from": {"ORD-MNT01": ["sysmon", "windows_security"], "wan-rtr01": ["router_syslog"]}})
+    data = _scenario({"not_from": {"ORD-MNT01": ["sysmon", "windows_security"], "wan-rtr01": ["router_syslog"],
+                                   "PC10001": ["sysmon"]}})
     assert data["network"]["story_hosts"]["device_b"] == "ORD-MNT01"
     with simulated(tmp_path_factory.mktemp("per-host"), data, events=8_000, seed=6) as sim:
         yield sim
@@ -119,11 +120,14 @@ def test_a_host_left_out_writes_none_of_its_records(per_host: Sim) -> None:
     missing = per_host.truth["evidence"]["not_collected"]
     assert missing.get("attack:lateral_movement", 0) > 0 or missing.get("attack:staging", 0) > 0, missing
     assert per_host.truth["log_sources"]["not_from"] == {"ORD-MNT01": ["sysmon", "windows_security"],
-                                                         "wan-rtr01": ["router_syslog"]}
+                                                         "wan-rtr01": ["router_syslog"], "PC10001": ["sysmon"]}
+    stations = "".join(p.read_text(encoding="utf-8") for p in (ev / "windows" / "workstations").rglob("*sysmon*"))
+    assert '"computer_name":"PC10001.' not in stations and '"computer_name":"PC10002.' in stations
 
 
 @pytest.mark.parametrize(("log_sources", "message"), [
-    ({"not_from": {"NOPE01": ["sysmon"]}}, "no server or device named 'NOPE01'"),
+    ({"not_from": {"NOPE01": ["sysmon"]}}, "no server, device or workstation named 'NOPE01'"),
+    ({"not_from": {"PC10024": ["linux_syslog"]}}, r"PC10024 \(windows\) writes no linux_syslog"),
     ({"not_from": {"wan-rtr01": ["sysmon"]}}, r"wan-rtr01 \(router\) writes no sysmon"),
     ({"zeek": ["edge"]}, "not all, internet or an IPv4 network"),
     ({"sysmon": ["dc"]}, "sysmon"),

@@ -10,6 +10,7 @@ docs/schemas/scenario.schema.json is generated from the same models.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -183,9 +184,9 @@ class LogSources(Strict):
     router_syslog: bool = Field(default=True, description="the routers' syslog")
     linux_syslog: bool = Field(default=True, description="the Linux servers' syslog")
     not_from: dict[HostName, tuple[HostSource, ...]] = Field(
-        default_factory=dict, description="hosts (servers and devices) whose own logs of these sources are not "
-                                          "collected, besides the parts left out above: e.g. {CL-OPS: [sysmon]}, "
-                                          "{wan-rtr01: [router_syslog, netflow]}")
+        default_factory=dict, description="hosts (servers, devices, workstations by name) whose own logs of these "
+                                          "sources are not collected, besides the parts left out above: e.g. "
+                                          "{CL-OPS: [sysmon]}, {wan-rtr01: [router_syslog, netflow]}")
 
 
 class NetworkSpec(Strict):
@@ -248,11 +249,14 @@ class NetworkSpec(Strict):
             raise ValueError(f"story_hosts: unknown part(s) {', '.join(unknown)}; known: {', '.join(STORY_HOSTS)}")
         if len({self.story_hosts['device_a'], self.story_hosts['device_b']}) < 2:
             raise ValueError("story_hosts: device_a and device_b must be two hosts")
+        prefix, _, suffix = self.workstations.name.partition("{number}")
+        workstation = re.compile(re.escape(prefix) + r"\d+" + re.escape(suffix), re.IGNORECASE)
         for name, sources in self.log_sources.not_from.items():
             host = next((h for h in hosts if h.name.upper() == name.upper()), None)
-            if host is None:
-                raise ValueError(f"log_sources.not_from: no server or device named {name!r}")
-            kind = host.os if isinstance(host, Server) else ("firewall" if host.role == "firewall" else "router")
+            if host is None and not workstation.fullmatch(name):
+                raise ValueError(f"log_sources.not_from: no server, device or workstation named {name!r}")
+            kind = "windows" if host is None else host.os if isinstance(host, Server) else (
+                "firewall" if host.role == "firewall" else "router")
             wrong = [x for x in sources if x not in _SOURCES_OF_KIND[kind]]
             if wrong:
                 raise ValueError(f"log_sources.not_from: {name} ({kind}) writes no {', '.join(wrong)}; its sources: "
