@@ -139,6 +139,7 @@ def test_an_organization_database_counts_organizations_and_their_people() -> Non
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(story="ntt-2025"), r"story: inventory needs data"),
     (lambda d: d["data"].update(rows={"visits": 2}), r"data.rows: no dataset named visits"),
+    (lambda d: d["data"].update(rows={"patients": 2}), r"data.rows: patients is the main subjects' table"),
     (lambda d: d["data"].update(inventory="missing.yaml"), r"no inventory file"),
     (lambda d: d["data"]["inventory"]["exclusions"][0].update(where="record_type LIKE 'te%'"),
      r"the simulator writes rows for a predicate"),

@@ -131,6 +131,9 @@ def build(doc: dict, rows: Mapping[str, float], types: Mapping[str, str], where:
     unknown = sorted(set(rows) - set(listed))
     if unknown:
         raise UsageError(f"{where}: data.rows: no dataset named {', '.join(unknown)}")
+    if subject_table[main_kind] in rows:
+        raise UsageError(f"{where}: data.rows: {subject_table[main_kind]} is the main subjects' table: its rows "
+                         "are --customers")
     try:
         link_order(tuple(tables))
     except ValueError as e:
