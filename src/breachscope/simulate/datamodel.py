@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from breachscope.model.errors import UsageError
-from breachscope.model.inventory import Inventory, parse_inventory
+from breachscope.model.inventory import Dataset, Inventory, parse_inventory
 from breachscope.simulate.sqlnames import ident as ident
 
 SQL_TYPES = {"bigint": "bigint", "integer": "integer", "text": "text", "date": "date",
@@ -158,7 +158,7 @@ def link_order(tables: tuple[TableModel, ...]) -> list[TableModel]:
     return done
 
 
-def _row_key(table: str, listed: list[tuple[str, Any]], d: Any, stems: set[str]) -> str:
+def _row_key(table: str, listed: list[tuple[str, Any]], d: Dataset, stems: set[str]) -> str:
     """`<table>_id` or `id` when listed, else the first listed `_id` column that names no other table and is
     not the subject's key, else `<table>_id` added."""
     names = [c for c, _ in listed]
@@ -219,5 +219,4 @@ def _with_exclusion_values(model: DataModel, where: str) -> DataModel:
             raise UsageError(f"{where}: exclusions: {e.name}: the simulator writes rows for a predicate "
                              "`column = 'value'` or `column IN ('a', 'b')`, not for "
                              f"{e.where!r}")
-    return DataModel(model.name, model.database, model.inventory, model.document, model.main, model.tables,
-                     model.country, values)
+    return replace(model, exclusion_values=values)

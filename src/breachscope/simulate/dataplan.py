@@ -1,5 +1,5 @@
 """The attacker's statements against a database described by an inventory (datamodel.py), and the ranges of
-subjects they cover: what attackd.py does for the NTT order database, for any tables.
+subjects they cover: what attackdb.py does for the NTT order database, for any tables.
 
 The attacker counts the tables, pages through the main subjects' table and the tables that hold the main
 subject's key by key range (a script, bind parameters), probes with a LIMIT without ORDER BY (the log cannot

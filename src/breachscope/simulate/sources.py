@@ -45,25 +45,20 @@ class Collection:
         if family == "win":
             part, _, channel = rest.partition(".")
             return part in (self.windows_security if channel == "security" else self.sysmon)
-        if rest.lower() in self._off(family):  # a device's or a Linux host's own file
+        if rest.lower() in self._hosts_off(_SOURCE_OF.get(family, "")):  # a device's or a Linux host's own file
             return False
         return {"zeek": bool(self.zeek_views), "flow": self.netflow, "asa": self.firewall,
                 "ios": self.router_syslog, "syslog": self.linux_syslog}.get(family, True)
 
-    def _off(self, family: str) -> frozenset[str]:
-        source = _SOURCE_OF.get(family, "")
-        return next((hosts for name, hosts in self.hosts_off if name == source), frozenset())
-
-    def _windows_off(self, key: str) -> frozenset[str]:
-        """Hosts whose records of Windows output `key` are left out (none for any other output)."""
-        if not key.startswith("win."):
-            return frozenset()
-        source = "windows_security" if key.endswith(".security") else "sysmon"
+    def _hosts_off(self, source: str) -> frozenset[str]:
+        """The hosts whose own logs of `source` are not collected."""
         return next((hosts for name, hosts in self.hosts_off if name == source), frozenset())
 
     def _windows_kept(self, key: str, lines: pa.Array) -> np.ndarray | None:
         """Which winlogbeat lines of `key` come from a host whose log is collected (None: all of them)."""
-        off = self._windows_off(key)
+        if not key.startswith("win."):
+            return None
+        off = self._hosts_off("windows_security" if key.endswith(".security") else "sysmon")
         if not off:
             return None
         found = pc.extract_regex(lines, r'"computer_name":"(?P<h>[^".]*)')
